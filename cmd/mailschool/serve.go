@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/web"
+)
+
+func serve(ctx context.Context, a *app, args []string) error {
+	var cfg config.Config
+	fs := a.newFlagSet("serve", "serve [flags]")
+	cfg.Register(fs, a.env)
+	cfg.RegisterServer(fs, a.env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if db.Dialect() == store.Postgres && a.env("MAILSCHOOL_SECRET_KEY") == "" {
+		a.logger.Warn("MAILSCHOOL_SECRET_KEY is not set: this node generated its own; set the same key on every node that shares the database")
+	}
+	if err := announceFirstStart(ctx, a, db); err != nil {
+		return err
+	}
+
+	handler, err := web.New(web.Options{
+		DB:            db,
+		Logger:        a.logger,
+		BaseURL:       cfg.BaseURL,
+		SecureCookies: cfg.SecureCookies(),
+		Version:       versionString(),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go sweepSessions(ctx, a, db)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL,
+		"database", string(db.Dialect()), "version", versionString())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	a.logger.Info("stopped")
+	return nil
+}
+
+// openDatabase opens the configured database and brings its schema up to
+// date.
+func openDatabase(ctx context.Context, a *app, cfg config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, a.logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// announceFirstStart tells a new install how to create its first admin.
+func announceFirstStart(ctx context.Context, a *app, db *store.DB) error {
+	n, err := db.Read().CountPlatformAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(a.stderr, "No platform admin exists yet. Create one with:")
+		fmt.Fprintln(a.stderr, "  go run ./cmd/mailschool createsuperuser --email you@example.com")
+	}
+	return nil
+}
+
+// sweepSessions deletes expired login sessions every hour.
+func sweepSessions(ctx context.Context, a *app, db *store.DB) {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if n, err := db.Sessions().DeleteExpired(ctx); err != nil {
+				a.logger.Error("sweep sessions", "err", err)
+			} else if n > 0 {
+				a.logger.Info("swept expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+func migrate(ctx context.Context, a *app, args []string) error {
+	var cfg config.Config
+	fs := a.newFlagSet("migrate", "migrate [flags]")
+	cfg.Register(fs, a.env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(a.stdout, "Database (%s) is up to date.\n", db.Dialect())
+	return nil
+}

@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// Errors of the account rules. Their texts are plain sentences that the web
+// layer may show as they are.
+var (
+	ErrInvalidCredentials = problem.New(problem.Unauthenticated, "invalid_credentials", "Please enter a correct email and password.")
+	ErrWrongPassword      = problem.Field("old_password", "wrong_password", "Your old password was entered incorrectly.")
+	ErrInvalidEmail       = problem.Field("email", "invalid_email", "Enter a valid email address.")
+	ErrPasswordMismatch   = problem.Field("password_confirm", "password_mismatch", "The two passwords do not match.")
+	ErrPasswordRequired   = problem.Field("password", "password_required", "A password is required for a new account.")
+)
+
+// MaxEmailBytes is the longest address SMTP can carry (RFC 5321 path limit).
+const MaxEmailBytes = 254
+
+// NormalizeEmail trims and lower-cases an address and checks that it is a
+// bare address (no display name). Addresses are compared in this form.
+func NormalizeEmail(email string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" || len(email) > MaxEmailBytes {
+		return "", ErrInvalidEmail
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return "", ErrInvalidEmail
+	}
+	return email, nil
+}
+
+// Accounts applies the account rules on top of the store.
+type Accounts struct {
+	db *store.DB
+}
+
+// NewAccounts returns the account service backed by db.
+func NewAccounts(db *store.DB) *Accounts { return &Accounts{db: db} }
+
+// Authenticate checks an email and password. Unknown addresses, inactive
+// accounts and wrong passwords all give ErrInvalidCredentials after the same
+// amount of hashing work, so the answer does not tell which accounts exist.
+func (a *Accounts) Authenticate(ctx context.Context, email, password string) (store.User, error) {
+	normalized, err := NormalizeEmail(email)
+	if err != nil || len(password) > MaxPasswordBytes {
+		CheckPassword(dummyHash, password)
+		return store.User{}, ErrInvalidCredentials
+	}
+	user, err := a.db.Read().UserByEmail(ctx, normalized)
+	if errors.Is(err, store.ErrNotFound) {
+		CheckPassword(dummyHash, password)
+		return store.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("authenticate %s: %w", normalized, err)
+	}
+	if !CheckPassword(user.PasswordHash, password) || !user.IsActive {
+		return store.User{}, ErrInvalidCredentials
+	}
+	if err := a.db.InTx(ctx, func(q *store.Queries) error { return q.RecordLogin(ctx, user.ID) }); err != nil {
+		return store.User{}, fmt.Errorf("authenticate %s: %w", normalized, err)
+	}
+	return user, nil
+}
+
+// SessionUser returns the active user a login session belongs to. A session
+// whose epoch is older than the user's (the password changed since) is no
+// longer valid and gives store.ErrNotFound.
+func (a *Accounts) SessionUser(ctx context.Context, userID, epoch int64) (store.User, error) {
+	user, err := a.db.Read().UserByID(ctx, userID)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !user.IsActive || user.SessionEpoch != epoch {
+		return store.User{}, store.ErrNotFound
+	}
+	return user, nil
+}
+
+// ChangePassword replaces the password of user after checking the old one,
+// which ends the user's other sessions. It returns the new session epoch for
+// the caller's own session.
+func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassword, newPassword, confirm string) (int64, error) {
+	if !CheckPassword(user.PasswordHash, oldPassword) {
+		return 0, ErrWrongPassword
+	}
+	if newPassword != confirm {
+		return 0, ErrPasswordMismatch
+	}
+	if err := ValidatePassword(newPassword); err != nil {
+		return 0, err
+	}
+	hash, err := HashPassword(newPassword)
+	if err != nil {
+		return 0, err
+	}
+	var epoch int64
+	err = a.db.InTx(ctx, func(q *store.Queries) error {
+		epoch, err = q.SetPassword(ctx, user.ID, hash)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("change password of %s: %w", user.Email, err)
+	}
+	return epoch, nil
+}
+
+// CreateSuperuser makes email a platform admin. A new account needs a
+// password; an existing one is promoted, and its password replaced only when
+// one is given. It reports whether the account was created.
+func (a *Accounts) CreateSuperuser(ctx context.Context, email, password string) (store.User, bool, error) {
+	normalized, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	var hash string
+	if password != "" {
+		if err := ValidatePassword(password); err != nil {
+			return store.User{}, false, err
+		}
+		if hash, err = HashPassword(password); err != nil {
+			return store.User{}, false, err
+		}
+	}
+	var (
+		user    store.User
+		created bool
+	)
+	err = a.db.InTx(ctx, func(q *store.Queries) error {
+		existing, err := q.UserByEmail(ctx, normalized)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if hash == "" {
+				return ErrPasswordRequired
+			}
+			user, err = q.CreateUser(ctx, store.NewUser{Email: normalized, PasswordHash: hash, IsPlatformAdmin: true})
+			created = err == nil
+			return err
+		case err != nil:
+			return err
+		}
+		if err := q.SetPlatformAdmin(ctx, existing.ID, true); err != nil {
+			return err
+		}
+		if hash != "" {
+			if _, err := q.SetPassword(ctx, existing.ID, hash); err != nil {
+				return err
+			}
+		}
+		user, err = q.UserByID(ctx, existing.ID)
+		return err
+	})
+	if err != nil {
+		return store.User{}, false, fmt.Errorf("create superuser %s: %w", normalized, err)
+	}
+	return user, created, nil
+}

@@ -1,0 +1,140 @@
+// Package config reads mailschool's settings from command-line flags and
+// MAILSCHOOL_* environment variables. A flag given on the command line wins
+// over the environment, which wins over the default.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config holds the settings shared by the subcommands.
+type Config struct {
+	Addr        string // listen address of the HTTP server
+	DataDir     string // SQLite database and generated secret key
+	DatabaseURL string // empty: SQLite in DataDir; postgres://...: PostgreSQL
+	BaseURL     string // absolute URL of the site, used in emails
+	SecretKey   string // signs tokens; generated into DataDir when unset
+}
+
+// Defaults of the settings.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultDataDir = "./data"
+)
+
+// Env reads an environment variable; os.Getenv in production.
+type Env func(string) string
+
+// Register adds the flags shared by the subcommands to fs, with defaults
+// taken from the environment.
+func (c *Config) Register(fs *flag.FlagSet, env Env) {
+	fs.StringVar(&c.DataDir, "data-dir", or(env("MAILSCHOOL_DATA_DIR"), DefaultDataDir),
+		"directory for the SQLite database and the generated secret key (MAILSCHOOL_DATA_DIR)")
+	c.DatabaseURL = env("MAILSCHOOL_DATABASE_URL")
+	c.BaseURL = env("MAILSCHOOL_BASE_URL")
+	c.SecretKey = env("MAILSCHOOL_SECRET_KEY")
+}
+
+// RegisterServer adds the flags of the HTTP server.
+func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
+	fs.StringVar(&c.Addr, "addr", or(env("MAILSCHOOL_ADDR"), DefaultAddr),
+		"address to listen on (MAILSCHOOL_ADDR)")
+}
+
+// Finish checks the settings and fills in the derived ones: the base URL
+// from the listen address, and the secret key from the data directory.
+func (c *Config) Finish() error {
+	if c.BaseURL == "" {
+		addr := c.Addr
+		if addr == "" {
+			addr = DefaultAddr
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("MAILSCHOOL_ADDR %q: %w", addr, err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("MAILSCHOOL_BASE_URL %q must be an absolute http:// or https:// URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.SecretKey == "" {
+		key, err := loadOrCreateSecret(c.DataDir)
+		if err != nil {
+			return err
+		}
+		c.SecretKey = key
+	}
+	if len(c.SecretKey) < 32 {
+		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
+	}
+	return nil
+}
+
+// SecureCookies reports whether cookies must be sent over HTTPS only.
+func (c *Config) SecureCookies() bool {
+	return strings.HasPrefix(c.BaseURL, "https://")
+}
+
+// loadOrCreateSecret reads the key stored in dataDir, creating it with 256
+// random bits on first start.
+func loadOrCreateSecret(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "secret_key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read secret key: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate secret key: %w", err)
+	}
+	key := hex.EncodeToString(raw)
+	// Written aside and linked into place, so a process starting at the
+	// same moment never reads a half-written key: one key wins, both use it.
+	tmp, err := os.CreateTemp(dataDir, ".secret_key-*")
+	if err != nil {
+		return "", fmt.Errorf("store secret key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(key + "\n"); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("store secret key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("store secret key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return loadOrCreateSecret(dataDir)
+	} else if err != nil {
+		return "", fmt.Errorf("store secret key: %w", err)
+	}
+	return key, nil
+}
+
+func or(value, fallback string) string {
+	if value != "" {
+		return value
+	}
+	return fallback
+}

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// Migrate applies every pending migration. On PostgreSQL a session lock
+// makes nodes that start at the same time take turns.
+func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
+	dir := "migrations/" + string(db.dialect)
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("migrations %s: %w", dir, err)
+	}
+	var (
+		dialect goose.Dialect
+		opts    []goose.ProviderOption
+	)
+	switch db.dialect {
+	case SQLite:
+		dialect = goose.DialectSQLite3
+	case Postgres:
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(dialect, db.write, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY
+// constraint, which the store turns into ErrConflict.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		code := sqliteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,245 @@
+// Package store holds every SQL statement of mailschool. It runs the same
+// queries on SQLite (the embedded default) and PostgreSQL (for installs with
+// several nodes): queries are written with ? placeholders and rebound for
+// PostgreSQL, and only SQL that both databases understand is used.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write breaks a uniqueness rule.
+var ErrConflict = errors.New("conflict")
+
+// DB is the application's database. On SQLite reads use a pool of
+// connections and writes a separate single connection, so writers queue in
+// Go instead of failing on the database lock. On PostgreSQL both are one pool.
+type DB struct {
+	dialect Dialect
+	read    *sql.DB
+	write   *sql.DB
+}
+
+// Open connects to the database named by databaseURL: empty means a SQLite
+// file mailschool.db in dataDir, "postgres://" or "postgresql://" a
+// PostgreSQL server, and "sqlite:PATH" an explicit SQLite file.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	switch {
+	case databaseURL == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		return openSQLite(ctx, filepath.Join(dataDir, "mailschool.db"))
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite:"))
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return openPostgres(ctx, databaseURL)
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q: use postgres://... or leave it empty for SQLite", redactURL(databaseURL))
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	// busy_timeout comes first so that the other pragmas wait for a lock
+	// held by another process (a CLI command next to a running server).
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Add("_pragma", "foreign_keys(ON)")
+	params.Set("_time_format", "sqlite")
+	base := "file:" + path + "?" + params.Encode()
+
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+	// fails half-way when it turns from reading to writing.
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	// The write connection creates the file and switches it to WAL before
+	// any reader connects.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	read.SetConnMaxIdleTime(5 * time.Minute)
+	if err := read.PingContext(ctx); err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{dialect: SQLite, read: read, write: write}, nil
+}
+
+func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(databaseURL), err)
+	}
+	db.SetMaxOpenConns(25)
+	db.SetMaxIdleConns(25)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(databaseURL), err)
+	}
+	return &DB{dialect: Postgres, read: db, write: db}, nil
+}
+
+// redactURL hides the password of a database URL so it can be logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Dialect reports which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Read returns queries that run outside a transaction on the read pool.
+// Writing through it fails on SQLite: writes belong in InTx.
+func (db *DB) Read() *Queries {
+	return &Queries{ex: db.read, dialect: db.dialect}
+}
+
+// InTx runs fn inside one transaction on the write pool, committing when fn
+// returns nil and rolling back otherwise.
+func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(&Queries{ex: tx, dialect: db.dialect}); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("roll back transaction: %w", err)
+	}
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Queries runs the store's queries on a pool or inside a transaction. The
+// query methods live in one file per aggregate (users.go, sessions.go, ...).
+type Queries struct {
+	ex      execer
+	dialect Dialect
+}
+
+func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.ex.ExecContext(ctx, q.rebind(query), args...)
+}
+
+func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.ex.QueryContext(ctx, q.rebind(query), args...)
+}
+
+func (q *Queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.ex.QueryRowContext(ctx, q.rebind(query), args...)
+}
+
+var rebound sync.Map // query with ? placeholders -> query with $n placeholders
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, ...; queries are
+// constants, so each is rewritten once and remembered.
+func (q *Queries) rebind(query string) string {
+	if q.dialect != Postgres {
+		return query
+	}
+	if s, ok := rebound.Load(query); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	inString := false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			inString = !inString
+			b.WriteByte(c)
+		case c == '?' && !inString:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	s := b.String()
+	rebound.Store(query, s)
+	return s
+}
+
+// now is the current time as both databases store it: UTC, microseconds.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,169 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestUsers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var created store.User
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			var err error
+			created, err = q.CreateUser(ctx, store.NewUser{Email: "ada@example.com", Name: "Ada", PasswordHash: "h1"})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("create user: %v", err)
+		}
+		if created.ID == 0 || !created.IsActive || created.IsPlatformAdmin || created.SessionEpoch != 1 {
+			t.Fatalf("created user = %+v", created)
+		}
+		if created.CreatedAt.Location() != time.UTC || time.Since(created.CreatedAt) > time.Minute {
+			t.Errorf("created_at = %v, want a recent UTC time", created.CreatedAt)
+		}
+
+		got, err := db.Read().UserByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatalf("user by email: %v", err)
+		}
+		if got.ID != created.ID || got.Name != "Ada" || !got.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("user by email = %+v, want %+v", got, created)
+		}
+		if _, err := db.Read().UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown email: err = %v, want ErrNotFound", err)
+		}
+		if _, err := db.Read().UserByID(ctx, created.ID+1000); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown id: err = %v, want ErrNotFound", err)
+		}
+
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			_, err := q.CreateUser(ctx, store.NewUser{Email: "ada@example.com"})
+			return err
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("duplicate email: err = %v, want ErrConflict", err)
+		}
+
+		var epoch int64
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			if err := q.SetPlatformAdmin(ctx, created.ID, true); err != nil {
+				return err
+			}
+			if err := q.RecordLogin(ctx, created.ID); err != nil {
+				return err
+			}
+			epoch, err = q.SetPassword(ctx, created.ID, "h2")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("update user: %v", err)
+		}
+		got, err = db.Read().UserByID(ctx, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if epoch != 2 || got.SessionEpoch != 2 || got.PasswordHash != "h2" || !got.IsPlatformAdmin || got.LastLoginAt == nil {
+			t.Errorf("after updates: epoch %d, user %+v", epoch, got)
+		}
+		if n, err := db.Read().CountPlatformAdmins(ctx); err != nil || n != 1 {
+			t.Errorf("platform admins = %d, %v; want 1", n, err)
+		}
+		if err := db.InTx(ctx, func(q *store.Queries) error { return q.SetPlatformAdmin(ctx, 987654, true) }); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("promote unknown user: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestInTxRollsBackOnError(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			if _, err := q.CreateUser(ctx, store.NewUser{Email: "gone@example.com"}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want boom", err)
+		}
+		if _, err := db.Read().UserByEmail(ctx, "gone@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("user of a rolled-back transaction exists (err = %v)", err)
+		}
+	})
+}
+
+func TestDefaultOrganization(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		orgs, err := db.Read().AllOrganizations(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(orgs) != 1 || orgs[0].Name != "My Organization" || orgs[0].Slug != "my-organization" || !orgs[0].IsActive {
+			t.Fatalf("organizations after migration = %+v, want the default one", orgs)
+		}
+		if time.Since(orgs[0].CreatedAt) > time.Hour {
+			t.Errorf("created_at = %v", orgs[0].CreatedAt)
+		}
+	})
+}
+
+func TestSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Sessions()
+		if err := s.CommitCtx(ctx, "live", []byte("one"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitCtx(ctx, "live", []byte("two"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("replace session: %v", err)
+		}
+		if err := s.CommitCtx(ctx, "old", []byte("x"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		data, ok, err := s.FindCtx(ctx, "live")
+		if err != nil || !ok || string(data) != "two" {
+			t.Errorf("find live = %q, %v, %v; want two", data, ok, err)
+		}
+		if _, ok, err := s.FindCtx(ctx, "old"); err != nil || ok {
+			t.Errorf("find expired = %v, %v; want not found", ok, err)
+		}
+		if n, err := s.DeleteExpired(ctx); err != nil || n != 1 {
+			t.Errorf("delete expired = %d, %v; want 1", n, err)
+		}
+		if err := s.DeleteCtx(ctx, "live"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.FindCtx(ctx, "live"); ok {
+			t.Error("deleted session still found")
+		}
+	})
+}
+
+func TestReadPoolRefusesWrites(t *testing.T) {
+	db := storetest.NewSQLite(t)
+	ctx := context.Background()
+	if _, err := db.Read().CreateUser(ctx, store.NewUser{Email: "w@example.com"}); err == nil {
+		t.Fatal("a write through the SQLite read pool succeeded; writes must go through InTx")
+	}
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	_, err := store.Open(context.Background(), "mysql://user:secret@host/db", t.TempDir())
+	if err == nil {
+		t.Fatal("mysql URL accepted")
+	}
+	if got := err.Error(); strings.Contains(got, "secret") {
+		t.Errorf("error leaks the password: %s", got)
+	}
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is a staff account. Email is stored normalized (trimmed, lower
+// case), so the UNIQUE constraint makes it unique case-insensitively.
+type User struct {
+	ID              int64
+	Email           string
+	Name            string
+	PasswordHash    string
+	IsPlatformAdmin bool
+	IsActive        bool
+	// SessionEpoch is stored in each login session; raising it ends every
+	// session that holds an older value.
+	SessionEpoch int64
+	LastLoginAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+const userColumns = `id, email, name, password_hash, is_platform_admin, is_active, session_epoch, last_login_at, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var (
+		u         User
+		lastLogin sql.NullTime
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.IsPlatformAdmin, &u.IsActive,
+		&u.SessionEpoch, &lastLogin, &u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return User{}, err
+	}
+	if lastLogin.Valid {
+		t := lastLogin.Time.UTC()
+		u.LastLoginAt = &t
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	u.UpdatedAt = u.UpdatedAt.UTC()
+	return u, nil
+}
+
+// UserByID returns the user with the given id, or ErrNotFound.
+func (q *Queries) UserByID(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with the given normalized email, or
+// ErrNotFound.
+func (q *Queries) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// NewUser holds the fields of a user to create.
+type NewUser struct {
+	Email           string
+	Name            string
+	PasswordHash    string
+	IsPlatformAdmin bool
+}
+
+// CreateUser inserts an active user and returns it. A taken email gives
+// ErrConflict.
+func (q *Queries) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	t := now()
+	u, err := scanUser(q.queryRow(ctx, `
+		INSERT INTO users (email, name, password_hash, is_platform_admin, is_active, session_epoch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, TRUE, 1, ?, ?)
+		RETURNING `+userColumns,
+		nu.Email, nu.Name, nu.PasswordHash, nu.IsPlatformAdmin, t, t))
+	if isUniqueViolation(err) {
+		return User{}, fmt.Errorf("create user %s: %w", nu.Email, ErrConflict)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", nu.Email, err)
+	}
+	return u, nil
+}
+
+// SetPlatformAdmin grants or withdraws platform administration.
+func (q *Queries) SetPlatformAdmin(ctx context.Context, userID int64, admin bool) error {
+	return q.updateUser(ctx, userID, `UPDATE users SET is_platform_admin = ?, updated_at = ? WHERE id = ?`, admin, now(), userID)
+}
+
+// SetPassword stores a new password hash and raises the session epoch, so
+// every existing login session of the user ends. It returns the new epoch.
+func (q *Queries) SetPassword(ctx context.Context, userID int64, passwordHash string) (int64, error) {
+	var epoch int64
+	err := q.queryRow(ctx, `
+		UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1, updated_at = ?
+		WHERE id = ? RETURNING session_epoch`, passwordHash, now(), userID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("set password of user %d: %w", userID, err)
+	}
+	return epoch, nil
+}
+
+// RecordLogin stores the time of a successful login.
+func (q *Queries) RecordLogin(ctx context.Context, userID int64) error {
+	return q.updateUser(ctx, userID, `UPDATE users SET last_login_at = ? WHERE id = ?`, now(), userID)
+}
+
+// CountPlatformAdmins counts active platform admins.
+func (q *Queries) CountPlatformAdmins(ctx context.Context) (int, error) {
+	var n int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE is_platform_admin AND is_active`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count platform admins: %w", err)
+	}
+	return n, nil
+}
+
+func (q *Queries) updateUser(ctx context.Context, userID int64, query string, args ...any) error {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update user %d: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update user %d: %w", userID, err)
+	} else if n == 0 {
+		return fmt.Errorf("update user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}

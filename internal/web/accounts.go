@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/problem"
+)
+
+const platformHome = "/email-learning/platform/"
+
+type loginPage struct {
+	Email string
+	Next  string
+	Error string
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if currentUser(r.Context()) != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login.html", "Log in", loginPage{Next: next})
+}
+
+// login checks the credentials. Every attempt counts against the client's
+// IP; failed attempts also count against the account, so guessing one
+// account's password from many addresses is throttled too.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	form := loginPage{Email: email, Next: safeNext(r.PostFormValue("next"))}
+	accountKey := strings.ToLower(email)
+
+	if !s.loginPerIP.Allow(clientIP(r)) || !s.loginPerAccount.Available(accountKey) {
+		form.Error = "Too many login attempts. Wait a few minutes and try again."
+		w.Header().Set("Retry-After", "60")
+		s.render(w, r, http.StatusTooManyRequests, "login.html", "Log in", form)
+		return
+	}
+	user, err := s.accounts.Authenticate(r.Context(), email, password)
+	if errors.Is(err, auth.ErrInvalidCredentials) {
+		s.loginPerAccount.Allow(accountKey)
+		form.Error = auth.ErrInvalidCredentials.Message
+		s.render(w, r, http.StatusUnauthorized, "login.html", "Log in", form)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// A new session id at login defeats session fixation.
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), sessionUserID, user.ID)
+	s.sessions.Put(r.Context(), sessionEpoch, user.SessionEpoch)
+	s.logger.Info("login", "user_id", user.ID)
+	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.flashNext(r, "You have been logged out.")
+	http.Redirect(w, r, "/accounts/login/", http.StatusSeeOther)
+}
+
+type passwordChangePage struct {
+	Error  string
+	Fields map[string]string
+}
+
+func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "password_change.html", "Change password", passwordChangePage{})
+}
+
+func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
+	user := currentUser(r.Context())
+	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
+		r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
+	if p, ok := problem.As(err); ok {
+		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
+			passwordChangePage{Error: "Your password was not changed.", Fields: p.Fields})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// The other sessions ended with the old epoch; this one continues with
+	// a fresh id and the new epoch.
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), sessionEpoch, epoch)
+	s.flashNext(r, "Your password was changed.")
+	http.Redirect(w, r, platformHome, http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a path on this site, and the platform
+// home otherwise, so the login form cannot redirect to another site.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return platformHome
+	}
+	return next
+}

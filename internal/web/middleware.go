@@ -1,0 +1,159 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+type ctxKey int
+
+const userKey ctxKey = iota
+
+// Session keys.
+const (
+	sessionUserID = "user_id"
+	sessionEpoch  = "session_epoch"
+	sessionFlash  = "flash"
+)
+
+// currentUser returns the logged-in user of a request, or nil.
+func currentUser(ctx context.Context) *store.User {
+	u, _ := ctx.Value(userKey).(*store.User)
+	return u
+}
+
+// authenticate puts the logged-in user, if any, into the request context.
+// A session whose user is gone, deactivated or changed password since is
+// dropped.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := s.sessions.GetInt64(ctx, sessionUserID)
+		if id == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		user, err := s.accounts.SessionUser(ctx, id, s.sessions.GetInt64(ctx, sessionEpoch))
+		if errors.Is(err, store.ErrNotFound) {
+			s.sessions.Remove(ctx, sessionUserID)
+			s.sessions.Remove(ctx, sessionEpoch)
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey, &user)))
+	})
+}
+
+// requireLogin answers a request that needs a login: API clients get 401,
+// people are sent to the login page and brought back afterwards.
+func (s *Server) requireLogin(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusUnauthorized, "not_authenticated", "Log in to use the API.")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.renderError(w, r, http.StatusUnauthorized, "Not logged in", "Your session has ended. Log in and try again.")
+		return
+	}
+	http.Redirect(w, r, "/accounts/login/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+}
+
+func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	s.logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusForbidden, "cross_origin", "Requests from other sites are not allowed.")
+		return
+	}
+	s.renderError(w, r, http.StatusForbidden, "Request refused",
+		"This form was sent from another site, so it was refused. Go back to the page and try again.")
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy",
+			"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logRequests logs one line per request.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
+			slog.String("ip", clientIP(r)))
+	})
+}
+
+// recoverPanics turns a panic in a handler into a 500 page and a log line.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.serverError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the address the request came from. Proxy headers are not
+// trusted: anyone can send them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

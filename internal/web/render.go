@@ -1,0 +1,184 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pages holds one parsed template set per page, each with the layout.
+type pages struct {
+	byName     map[string]*template.Template
+	staticHash map[string]string // file name -> short content hash for cache busting
+}
+
+func parsePages(version string) (*pages, error) {
+	p := &pages{byName: map[string]*template.Template{}, staticHash: map[string]string{}}
+	err := fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		p.staticHash[path.Base(name)] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hash static files: %w", err)
+	}
+	funcs := template.FuncMap{
+		"static":  func(name string) string { return "/static/" + name + "?v=" + p.staticHash[name] },
+		"version": func() string { return version },
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		base := path.Base(name)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", base, err)
+		}
+		p.byName[base] = t
+	}
+	return p, nil
+}
+
+// page is what every template gets: the layout's data and the page's own.
+type page struct {
+	Title         string
+	User          *store.User
+	Organizations []store.Organization
+	Flashes       []flash
+	Data          any
+}
+
+type flash struct {
+	Kind    string // "info" or "error"
+	Message string
+}
+
+// render writes a page with the layout. Rendering goes to a buffer first so
+// a template error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	t, ok := s.pages.byName[name]
+	if !ok {
+		s.serverError(w, r, fmt.Errorf("no template %s", name))
+		return
+	}
+	p := page{Title: title, User: currentUser(r.Context()), Data: data}
+	if msg := s.sessions.PopString(r.Context(), sessionFlash); msg != "" {
+		p.Flashes = append(p.Flashes, flash{Kind: "info", Message: msg})
+	}
+	if p.User != nil {
+		orgs, err := s.visibleOrganizations(r, p.User)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		p.Organizations = orgs
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.serverError(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// visibleOrganizations lists the organizations shown in the switcher.
+// Memberships do not exist yet, so only platform admins see any.
+func (s *Server) visibleOrganizations(r *http.Request, user *store.User) ([]store.Organization, error) {
+	if !user.IsPlatformAdmin {
+		return nil, nil
+	}
+	return s.db.Read().AllOrganizations(r.Context())
+}
+
+// flashNext stores a message to show on the next page.
+func (s *Server) flashNext(r *http.Request, message string) {
+	s.sessions.Put(r.Context(), sessionFlash, message)
+}
+
+type errorPage struct{ Message string }
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	s.render(w, r, status, "error.html", title, errorPage{Message: message})
+}
+
+// serverError logs err and answers 500 without details.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintln(w, "Something went wrong on our side. Please try again in a moment.")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" {
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such resource.")
+		return
+	}
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+}
+
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	if r.URL.Query().Get("v") == s.pages.staticHash[name] {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	}
+	w.Header().Set("ETag", `"`+s.pages.staticHash[name]+`"`)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}
+
+// writeJSON writes v as a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type jsonError struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// writeJSONError writes the API's error shape: {"error": {...}}.
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]jsonError{"error": {Code: code, Message: message}})
+}

@@ -1,0 +1,113 @@
+// Package web is mailschool's HTTP layer: one routes table, the middleware
+// around it, thin handlers that parse input, call the domain packages and
+// render HTML or JSON.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// Options configures a Server.
+type Options struct {
+	DB            *store.DB
+	Logger        *slog.Logger
+	BaseURL       string // absolute URL of the site
+	SecureCookies bool   // send the session cookie over HTTPS only
+	Version       string
+	// Login attempts allowed per client IP (every attempt counts) and per
+	// account (failed attempts count). Zero values take the defaults.
+	LoginPerIP      auth.Limit
+	LoginPerAccount auth.Limit
+}
+
+// Default login limits: generous enough for people who mistype, tight
+// enough to make guessing passwords useless.
+var (
+	DefaultLoginPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
+	DefaultLoginPerAccount = auth.Limit{Every: time.Minute, Burst: 10}
+)
+
+// Server serves mailschool over HTTP.
+type Server struct {
+	db       *store.DB
+	logger   *slog.Logger
+	accounts *auth.Accounts
+	sessions *scs.SessionManager
+	pages    *pages
+	baseURL  string
+
+	loginPerIP      *auth.Limiter
+	loginPerAccount *auth.Limiter
+
+	handler http.Handler
+}
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.LoginPerIP == (auth.Limit{}) {
+		opts.LoginPerIP = DefaultLoginPerIP
+	}
+	if opts.LoginPerAccount == (auth.Limit{}) {
+		opts.LoginPerAccount = DefaultLoginPerAccount
+	}
+	pages, err := parsePages(opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	sessions := scs.New()
+	sessions.Store = opts.DB.Sessions()
+	sessions.Lifetime = 14 * 24 * time.Hour
+	sessions.IdleTimeout = 3 * 24 * time.Hour
+	sessions.Cookie.Name = "mailschool_session"
+	sessions.Cookie.HttpOnly = true
+	sessions.Cookie.SameSite = http.SameSiteLaxMode
+	sessions.Cookie.Secure = opts.SecureCookies
+	sessions.Cookie.Path = "/"
+
+	s := &Server{
+		db:              opts.DB,
+		logger:          opts.Logger,
+		accounts:        auth.NewAccounts(opts.DB),
+		sessions:        sessions,
+		pages:           pages,
+		baseURL:         opts.BaseURL,
+		loginPerIP:      auth.NewLimiter(opts.LoginPerIP),
+		loginPerAccount: auth.NewLimiter(opts.LoginPerAccount),
+	}
+	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.serverError(w, r, err)
+	}
+
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.guard(rt))
+	}
+
+	csrf := http.NewCrossOriginProtection()
+	if u, err := url.Parse(opts.BaseURL); err == nil && u.Host != "" {
+		// Behind a proxy the Host header may not be the public name.
+		if err := csrf.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, err
+		}
+	}
+	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+
+	// The cross-origin check runs inside the session middleware so that its
+	// refusal can be rendered as a normal page.
+	s.handler = s.recoverPanics(s.logRequests(securityHeaders(
+		sessions.LoadAndSave(s.authenticate(csrf.Handler(mux))))))
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
