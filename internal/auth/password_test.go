@@ -14,10 +14,10 @@ func TestValidatePassword(t *testing.T) {
 		code     string // empty: accepted
 	}{
 		{"correct horse battery", ""},
-		{"ünïcødé8", ""},                          // 8 characters, more bytes
-		{"short", "password_too_short"},           // 5 characters
-		{"ünïcød7", "password_too_short"},         // 7 characters in 11 bytes
-		{strings.Repeat("ab", 128), ""}, // exactly 256 bytes is allowed
+		{"ünïcødé8", ""},                  // 8 characters, more bytes
+		{"short", "password_too_short"},   // 5 characters
+		{"ünïcød7", "password_too_short"}, // 7 characters in 11 bytes
+		{strings.Repeat("ab", 128), ""},   // exactly 256 bytes is allowed
 		{strings.Repeat("a", 257), "password_too_long"},
 		{"password", "password_too_common"},
 		{"PassWord1", "password_too_common"}, // case does not help

@@ -65,6 +65,18 @@ func NewSQLite(t testing.TB) *store.DB {
 // skipped, or fails when CI=true.
 func NewPostgres(t testing.TB) *store.DB {
 	t.Helper()
+	db, err := store.Open(context.Background(), NewPostgresURL(t), "")
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// NewPostgresURL creates a fresh, migrated PostgreSQL database like
+// NewPostgres and returns its URL, for tests that connect by themselves.
+func NewPostgresURL(t testing.TB) string {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := postgresTemplate()
 	if err != nil {
@@ -77,17 +89,13 @@ func NewPostgres(t testing.TB) *store.DB {
 	if _, err := admin.db.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+admin.template); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	db, err := store.Open(ctx, withDatabase(admin.url, name), "")
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
+	// Registered first, so it runs after the cleanups that close connections.
 	t.Cleanup(func() {
-		db.Close()
 		if _, err := admin.db.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
 			t.Errorf("drop test database: %v", err)
 		}
 	})
-	return db
+	return withDatabase(admin.url, name)
 }
 
 var (

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// result is what one run of the command printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCommand(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestUsage(t *testing.T) {
+	if r := runCommand(t, nil, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "mailschool ") {
+		t.Errorf("version: %+v", r)
+	}
+	if r := runCommand(t, nil, ""); r.code != 2 || !strings.Contains(r.stderr, "createsuperuser") {
+		t.Errorf("no command: %+v", r)
+	}
+	if r := runCommand(t, nil, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %+v", r)
+	}
+	if r := runCommand(t, nil, "", "help"); r.code != 0 || !strings.Contains(r.stdout, "serve") {
+		t.Errorf("help: %+v", r)
+	}
+	for _, cmd := range []string{"serve", "migrate", "createsuperuser", "version"} {
+		if r := runCommand(t, nil, "", "help", cmd); r.code != 0 || !strings.Contains(r.stderr, "Usage: mailschool "+cmd) {
+			t.Errorf("help %s: %+v", cmd, r)
+		}
+	}
+	if r := runCommand(t, nil, "", "serve", "--no-such-flag"); r.code != 2 {
+		t.Errorf("bad flag: %+v", r)
+	}
+	if r := runCommand(t, nil, "", "createsuperuser"); r.code != 2 || !strings.Contains(r.stderr, "--email is required") {
+		t.Errorf("createsuperuser without --email: %+v", r)
+	}
+}
+
+func TestCreateSuperuser(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir}
+
+	r := runCommand(t, env, "", "createsuperuser", "--email", "root@example.com")
+	if r.code != 1 || !strings.Contains(r.stderr, "no password given") {
+		t.Errorf("new account without a password: %+v", r)
+	}
+	r = runCommand(t, env, "password\n", "createsuperuser", "--email", "root@example.com")
+	if r.code != 1 || !strings.Contains(r.stderr, "too common") {
+		t.Errorf("common password: %+v", r)
+	}
+	r = runCommand(t, env, "", "createsuperuser", "--email", "not-an-email")
+	if r.code != 1 || !strings.Contains(r.stderr, "valid email") {
+		t.Errorf("bad email: %+v", r)
+	}
+	r = runCommand(t, env, "correct horse battery\n", "createsuperuser", "--email", "Root@Example.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "Created platform admin root@example.com.") {
+		t.Fatalf("password from stdin: %+v", r)
+	}
+	env["MAILSCHOOL_PASSWORD"] = "another good secret"
+	r = runCommand(t, env, "", "createsuperuser", "--email", "root@example.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "root@example.com is now a platform admin.") {
+		t.Fatalf("promote with MAILSCHOOL_PASSWORD: %+v", r)
+	}
+	r = runCommand(t, map[string]string{"MAILSCHOOL_DATA_DIR": dir}, "", "migrate")
+	if r.code != 0 || !strings.Contains(r.stdout, "up to date") {
+		t.Errorf("migrate: %+v", r)
+	}
+}
+
+func TestServe(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testServe(t, map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir()})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		testServe(t, map[string]string{
+			"MAILSCHOOL_DATA_DIR":     t.TempDir(),
+			"MAILSCHOOL_DATABASE_URL": storetest.NewPostgresURL(t),
+		})
+	})
+}
+
+// testServe starts the server as the command line does, checks that it
+// answers, and stops it the way SIGTERM does.
+func testServe(t *testing.T, env map[string]string) {
+	addr := freeAddr(t)
+	env["MAILSCHOOL_ADDR"] = addr
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	var stderr syncBuffer
+	go func() {
+		var stdout bytes.Buffer
+		code := run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+		done <- result{code, stdout.String(), stderr.String()}
+	}()
+
+	base := "http://" + addr
+	var res *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res, err = http.Get(base + "/healthz"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		stop()
+		t.Fatalf("server never answered: %v\n%s", err, stderr.String())
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"database":"ok"`) {
+		t.Errorf("healthz: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(base + "/accounts/login/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Log in") {
+		t.Errorf("login page: %d", res.StatusCode)
+	}
+
+	stop()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Errorf("serve exited with %d\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"No platform admin exists yet", "createsuperuser", "mailschool is listening", "stopped"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("serve output lacks %q\n%s", want, r.stderr)
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer that the server goroutine and the test may
+// use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse battery"
+)
+
+// testApp is a real server on a loopback port over a fresh database.
+type testApp struct {
+	t   testing.TB
+	db  *store.DB
+	srv *httptest.Server
+}
+
+func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testApp {
+	t.Helper()
+	opts := Options{
+		DB:      db,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Version: "test",
+	}
+	for _, c := range customize {
+		c(&opts)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	opts.BaseURL = "http://" + srv.Listener.Addr().String()
+	handler, err := New(opts)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	srv.Config.Handler = handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if _, _, err := auth.NewAccounts(db).CreateSuperuser(context.Background(), adminEmail, adminPassword); err != nil {
+		t.Fatalf("create admin: %v", err)
+	}
+	return &testApp{t: t, db: db, srv: srv}
+}
+
+// client is a browser-like HTTP client with its own cookies that does not
+// follow redirects, so tests see them.
+type client struct {
+	t    testing.TB
+	base string
+	http *http.Client
+}
+
+func (a *testApp) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: a.t, base: a.srv.URL, http: &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// loggedIn returns a client with a session of the given account.
+func (a *testApp) loggedIn(email, password string) *client {
+	a.t.Helper()
+	c := a.client()
+	res := c.post("/accounts/login/", url.Values{"email": {email}, "password": {password}})
+	if res.status != http.StatusSeeOther {
+		a.t.Fatalf("log in as %s: status %d\n%s", email, res.status, res.body)
+	}
+	return c
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (c *client) do(req *http.Request) response {
+	c.t.Helper()
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func (c *client) get(path string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// post sends a form the way a browser on this site does: with a same-origin
+// Origin header. Extra headers replace the defaults.
+func (c *client) post(path string, form url.Values, headers ...string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.base)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return c.do(req)
+}
+
+// scenario is one request and what must come back.
+type scenario struct {
+	name       string
+	method     string // GET or POST
+	path       string
+	form       url.Values
+	headers    []string
+	loggedIn   bool // as the platform admin
+	wantStatus int
+	wantHeader map[string]string
+	want       []string // fragments the body contains
+	notWant    []string // fragments it must not contain
+}
+
+func (sc scenario) run(t *testing.T, app *testApp) {
+	t.Helper()
+	c := app.client()
+	if sc.loggedIn {
+		c = app.loggedIn(adminEmail, adminPassword)
+	}
+	var res response
+	if sc.method == http.MethodPost {
+		res = c.post(sc.path, sc.form, sc.headers...)
+	} else {
+		res = c.get(sc.path)
+	}
+	if res.status != sc.wantStatus {
+		t.Errorf("%s %s: status %d, want %d\n%s", sc.method, sc.path, res.status, sc.wantStatus, res.body)
+	}
+	for k, v := range sc.wantHeader {
+		if got := res.header.Get(k); got != v {
+			t.Errorf("%s %s: header %s = %q, want %q", sc.method, sc.path, k, got, v)
+		}
+	}
+	for _, w := range sc.want {
+		if !strings.Contains(res.body, w) {
+			t.Errorf("%s %s: body lacks %q\n%s", sc.method, sc.path, w, res.body)
+		}
+	}
+	for _, w := range sc.notWant {
+		if strings.Contains(res.body, w) {
+			t.Errorf("%s %s: body contains %q", sc.method, sc.path, w)
+		}
+	}
+}
