@@ -52,12 +52,12 @@ func NewAccounts(db *store.DB) *Accounts { return &Accounts{db: db} }
 func (a *Accounts) Authenticate(ctx context.Context, email, password string) (store.User, error) {
 	normalized, err := NormalizeEmail(email)
 	if err != nil || len(password) > MaxPasswordBytes {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return store.User{}, ErrInvalidCredentials
 	}
 	user, err := a.db.Read().UserByEmail(ctx, normalized)
 	if errors.Is(err, store.ErrNotFound) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return store.User{}, ErrInvalidCredentials
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -108,11 +109,12 @@ func CheckPassword(encoded, password string) bool {
 }
 
 // dummyHash is checked against when no account matches a login, so that an
-// unknown email costs as much time as a wrong password.
-var dummyHash = func() string {
+// unknown email costs as much time as a wrong password. It is made on first
+// use, keeping start-up fast.
+var dummyHash = sync.OnceValue(func() string {
 	h, err := HashPassword("mailschool dummy password")
 	if err != nil {
 		panic(err)
 	}
 	return h
-}()
+})
