@@ -41,7 +41,11 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	provider, err := goose.NewProvider(dialect, db.write, fsys, opts...)
+	pool := db.write // SQLite: the writer
+	if db.pg != nil {
+		pool = db.read
+	}
+	provider, err := goose.NewProvider(dialect, pool, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}

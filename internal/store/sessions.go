@@ -71,11 +71,8 @@ func (s *SessionStore) Delete(token string) error {
 func (s *SessionStore) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.InTx(ctx, func(q *Queries) error {
-		res, err := q.exec(ctx, `DELETE FROM sessions WHERE expiry <= ?`, now())
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, err = q.exec(ctx, `DELETE FROM sessions WHERE expiry <= ?`, now())
 		return err
 	})
 	if err != nil {

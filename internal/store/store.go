@@ -17,8 +17,10 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the database behind a DB.
@@ -37,11 +39,14 @@ var ErrConflict = errors.New("conflict")
 
 // DB is the application's database. On SQLite reads use a pool of
 // connections and writes a separate single connection, so writers queue in
-// Go instead of failing on the database lock. On PostgreSQL both are one pool.
+// Go instead of failing on the database lock. On PostgreSQL one pgx pool
+// serves both, used natively so that background jobs (River's pgx driver)
+// can be enqueued inside the store's own transactions.
 type DB struct {
 	dialect Dialect
-	read    *sql.DB
-	write   *sql.DB
+	read    *sql.DB       // SQLite: read pool; PostgreSQL: database/sql view of pg, for migrations
+	write   *sql.DB       // SQLite only: the single writer
+	pg      *pgxpool.Pool // PostgreSQL only
 }
 
 // Open connects to the database named by databaseURL: empty means a SQLite
@@ -108,18 +113,23 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
-	db, err := sql.Open("pgx", databaseURL)
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres URL %s: %w", redactURL(databaseURL), err)
+	}
+	if cfg.MaxConns < 25 {
+		cfg.MaxConns = 25
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redactURL(databaseURL), err)
 	}
-	db.SetMaxOpenConns(25)
-	db.SetMaxIdleConns(25)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(databaseURL), err)
 	}
-	return &DB{dialect: Postgres, read: db, write: db}, nil
+	return &DB{dialect: Postgres, pg: pool, read: stdlib.OpenDBFromPool(pool)}, nil
 }
 
 // redactURL hides the password of a database URL so it can be logged.
@@ -136,35 +146,56 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every connection.
 func (db *DB) Close() error {
-	err := db.write.Close()
-	if db.read != db.write {
-		err = errors.Join(err, db.read.Close())
+	err := db.read.Close()
+	if db.write != nil {
+		err = errors.Join(err, db.write.Close())
+	}
+	if db.pg != nil {
+		db.pg.Close()
 	}
 	return err
 }
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.read.PingContext(ctx); err != nil {
+	var err error
+	if db.pg != nil {
+		err = db.pg.Ping(ctx)
+	} else {
+		err = db.read.PingContext(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
 }
 
-// Read returns queries that run outside a transaction on the read pool.
-// Writing through it fails on SQLite: writes belong in InTx.
+// Read returns queries that run outside a transaction. Writing through
+// them fails on SQLite: writes belong in InTx.
 func (db *DB) Read() *Queries {
-	return &Queries{ex: db.read, dialect: db.dialect}
+	if db.pg != nil {
+		return &Queries{ex: pgxExecer{db.pg}, dialect: Postgres}
+	}
+	return &Queries{ex: sqlExecer{db.read}, dialect: SQLite}
 }
 
-// InTx runs fn inside one transaction on the write pool, committing when fn
-// returns nil and rolling back otherwise.
+// InTx runs fn inside one transaction, committing when fn returns nil and
+// rolling back otherwise.
 func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	if db.pg != nil {
+		err := pgx.BeginFunc(ctx, db.pg, func(tx pgx.Tx) error {
+			return fn(&Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx})
+		})
+		if err != nil {
+			return fmt.Errorf("transaction: %w", err)
+		}
+		return nil
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Queries{ex: tx, dialect: db.dialect}); err != nil {
+	if err := fn(&Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx}); err != nil {
 		return errors.Join(err, rollback(tx))
 	}
 	if err := tx.Commit(); err != nil {
@@ -180,29 +211,25 @@ func rollback(tx *sql.Tx) error {
 	return nil
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // Queries runs the store's queries on a pool or inside a transaction. The
 // query methods live in one file per aggregate (users.go, sessions.go, ...).
 type Queries struct {
 	ex      execer
 	dialect Dialect
+	sqlTx   *sql.Tx // the transaction, on SQLite inside InTx
+	pgTx    pgx.Tx  // the transaction, on PostgreSQL inside InTx
 }
 
-func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.ex.ExecContext(ctx, q.rebind(query), args...)
+func (q *Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return q.ex.exec(ctx, q.rebind(query), args...)
 }
 
-func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.ex.QueryContext(ctx, q.rebind(query), args...)
+func (q *Queries) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.ex.query(ctx, q.rebind(query), args...)
 }
 
-func (q *Queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.ex.QueryRowContext(ctx, q.rebind(query), args...)
+func (q *Queries) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.ex.queryRow(ctx, q.rebind(query), args...)
 }
 
 var rebound sync.Map // query with ? placeholders -> query with $n placeholders

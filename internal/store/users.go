@@ -133,13 +133,11 @@ func (q *Queries) CountPlatformAdmins(ctx context.Context) (int, error) {
 }
 
 func (q *Queries) updateUser(ctx context.Context, userID int64, query string, args ...any) error {
-	res, err := q.exec(ctx, query, args...)
+	n, err := q.exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", userID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update user %d: %w", userID, err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("update user %d: %w", userID, ErrNotFound)
 	}
 	return nil
