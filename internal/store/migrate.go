@@ -18,8 +18,9 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// Migrate applies every pending migration. On PostgreSQL a session lock
-// makes nodes that start at the same time take turns.
+// Migrate applies every pending migration, the application's and then the
+// job queue's. On PostgreSQL a session lock makes nodes that start at the
+// same time take turns.
 func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 	dir := "migrations/" + string(db.dialect)
 	fsys, err := fs.Sub(migrations, dir)
@@ -56,7 +57,7 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 	for _, r := range results {
 		logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	return nil
+	return db.migrateJobs(ctx, logger)
 }
 
 // isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY

@@ -47,6 +47,7 @@ type DB struct {
 	read    *sql.DB       // SQLite: read pool; PostgreSQL: database/sql view of pg, for migrations
 	write   *sql.DB       // SQLite only: the single writer
 	pg      *pgxpool.Pool // PostgreSQL only
+	jobs    *Jobs         // set by NewJobs; where Queries.Enqueue inserts
 }
 
 // Open connects to the database named by databaseURL: empty means a SQLite
@@ -184,7 +185,7 @@ func (db *DB) Read() *Queries {
 func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if db.pg != nil {
 		err := pgx.BeginFunc(ctx, db.pg, func(tx pgx.Tx) error {
-			return fn(&Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx})
+			return fn(&Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx, jobs: db.jobs})
 		})
 		if err != nil {
 			return fmt.Errorf("transaction: %w", err)
@@ -195,7 +196,7 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx}); err != nil {
+	if err := fn(&Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx, jobs: db.jobs}); err != nil {
 		return errors.Join(err, rollback(tx))
 	}
 	if err := tx.Commit(); err != nil {
@@ -218,6 +219,7 @@ type Queries struct {
 	dialect Dialect
 	sqlTx   *sql.Tx // the transaction, on SQLite inside InTx
 	pgTx    pgx.Tx  // the transaction, on PostgreSQL inside InTx
+	jobs    *Jobs
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {

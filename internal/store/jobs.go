@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Jobs is the background job queue (River) in the application's database:
+// jobs survive restarts, and on PostgreSQL several nodes share them.
+type Jobs struct {
+	sqlite *river.Client[*sql.Tx]
+	pg     *river.Client[pgx.Tx]
+}
+
+// ErrNoJobs is returned when a job is enqueued on a DB without a job queue.
+var ErrNoJobs = errors.New("no job queue configured")
+
+// NewJobs creates the River client for db and makes it the queue that
+// Queries.Enqueue inserts into. A config without Queues gives a client that
+// only inserts jobs, for nodes and commands that do no background work.
+func (db *DB) NewJobs(config *river.Config) (*Jobs, error) {
+	var (
+		j   Jobs
+		err error
+	)
+	if db.pg != nil {
+		j.pg, err = river.NewClient(riverpgxv5.New(db.pg), config)
+	} else {
+		// The single write connection: River's writes queue with ours.
+		j.sqlite, err = river.NewClient(riversqlite.New(db.write), config)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	db.jobs = &j
+	return &j, nil
+}
+
+// Start starts working jobs, when the client has queues.
+func (j *Jobs) Start(ctx context.Context) error {
+	if j.pg != nil {
+		return j.pg.Start(ctx)
+	}
+	return j.sqlite.Start(ctx)
+}
+
+// Stop waits for running jobs to finish, or for ctx to end, then stops.
+func (j *Jobs) Stop(ctx context.Context) error {
+	if j.pg != nil {
+		return j.pg.Stop(ctx)
+	}
+	return j.sqlite.Stop(ctx)
+}
+
+// StopAndCancel cancels running jobs and stops, as a crash would but
+// cleanly; jobs that did not finish run again later.
+func (j *Jobs) StopAndCancel(ctx context.Context) error {
+	if j.pg != nil {
+		return j.pg.StopAndCancel(ctx)
+	}
+	return j.sqlite.StopAndCancel(ctx)
+}
+
+// Subscribe returns a channel of job events, for tests and progress output.
+func (j *Jobs) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	if j.pg != nil {
+		return j.pg.Subscribe(kinds...)
+	}
+	return j.sqlite.Subscribe(kinds...)
+}
+
+// Enqueue inserts a background job in the transaction of q, so the job
+// exists if and only if the transaction commits.
+func (q *Queries) Enqueue(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if q.jobs == nil {
+		return nil, fmt.Errorf("enqueue %s: %w", args.Kind(), ErrNoJobs)
+	}
+	var (
+		res *rivertype.JobInsertResult
+		err error
+	)
+	switch {
+	case q.pgTx != nil:
+		res, err = q.jobs.pg.InsertTx(ctx, q.pgTx, args, opts)
+	case q.sqlTx != nil:
+		res, err = q.jobs.sqlite.InsertTx(ctx, q.sqlTx, args, opts)
+	default:
+		return nil, fmt.Errorf("enqueue %s: jobs are enqueued inside InTx", args.Kind())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// migrateJobs creates or updates River's own tables.
+func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
+	var (
+		res *rivermigrate.MigrateResult
+		err error
+	)
+	if db.pg != nil {
+		var m *rivermigrate.Migrator[pgx.Tx]
+		if m, err = rivermigrate.New(riverpgxv5.New(db.pg), &rivermigrate.Config{Logger: logger}); err == nil {
+			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(db.write), &rivermigrate.Config{Logger: logger}); err == nil {
+			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	for _, v := range res.Versions {
+		logger.Info("applied job queue migration", "version", v.Version, "name", v.Name)
+	}
+	return nil
+}
