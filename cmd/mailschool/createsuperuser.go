@@ -53,7 +53,8 @@ func createSuperuser(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	user, created, err := auth.NewAccounts(db).CreateSuperuser(ctx, normalized, password)
+	// Creating an admin sends no email, so no mailer is needed.
+	user, created, err := auth.NewAccounts(db, nil).CreateSuperuser(ctx, normalized, password)
 	if err != nil {
 		return err
 	}

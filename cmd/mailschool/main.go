@@ -32,9 +32,10 @@ type command struct {
 }
 
 var commands = []command{
-	{"serve", "run the web server (and, later, the background workers)", serve},
+	{"serve", "run the web server and the background workers", serve},
 	{"migrate", "apply database migrations and exit", migrate},
 	{"createsuperuser", "create a platform admin, or promote an existing user", createSuperuser},
+	{"sendtest", "send a test email through the configured transport", sendTest},
 	{"version", "print the version", printVersion},
 }
 

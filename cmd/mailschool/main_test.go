@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -101,28 +100,10 @@ func TestServe(t *testing.T) {
 // testServe starts the server as the command line does, checks that it
 // answers, and stops it the way SIGTERM does.
 func testServe(t *testing.T, env map[string]string) {
-	addr := freeAddr(t)
-	env["MAILSCHOOL_ADDR"] = addr
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	var stderr syncBuffer
-	go func() {
-		var stdout bytes.Buffer
-		code := run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
-		done <- result{code, stdout.String(), stderr.String()}
-	}()
-
-	base := "http://" + addr
-	var res *http.Response
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if res, err = http.Get(base + "/healthz"); err == nil {
-			break
-		}
-	}
+	base, stop := startServer(t, env)
+	res, err := http.Get(base + "/healthz")
 	if err != nil {
-		stop()
-		t.Fatalf("server never answered: %v\n%s", err, stderr.String())
+		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -138,20 +119,11 @@ func testServe(t *testing.T, env map[string]string) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "Log in") {
 		t.Errorf("login page: %d", res.StatusCode)
 	}
-
-	stop()
-	select {
-	case r := <-done:
-		if r.code != 0 {
-			t.Errorf("serve exited with %d\n%s", r.code, r.stderr)
+	output := stop()
+	for _, want := range []string{"No platform admin exists yet", "createsuperuser", "mailschool is listening", "stopped"} {
+		if !strings.Contains(output, want) {
+			t.Errorf("serve output lacks %q\n%s", want, output)
 		}
-		for _, want := range []string{"No platform admin exists yet", "createsuperuser", "mailschool is listening", "stopped"} {
-			if !strings.Contains(r.stderr, want) {
-				t.Errorf("serve output lacks %q\n%s", want, r.stderr)
-			}
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop after its context ended")
 	}
 }
 

@@ -36,8 +36,20 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
+	mailer, err := newMailService(a, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer mailer.Close()
+	stopJobs, err := startJobs(ctx, a, db, mailer, cfg.Workers)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
+
 	handler, err := web.New(web.Options{
 		DB:            db,
+		Mail:          mailer,
 		Logger:        a.logger,
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
@@ -63,7 +75,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL,
-		"database", string(db.Dialect()), "version", versionString())
+		"database", string(db.Dialect()), "mail", mailTransportName(cfg), "workers", cfg.Workers, "version", versionString())
 
 	select {
 	case err := <-served:
@@ -79,6 +91,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	stopJobs()
 	a.logger.Info("stopped")
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
+	netmail "net/mail"
 	"strings"
+	"time"
 
+	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -31,7 +33,7 @@ func NormalizeEmail(email string) (string, error) {
 	if email == "" || len(email) > MaxEmailBytes {
 		return "", ErrInvalidEmail
 	}
-	addr, err := mail.ParseAddress(email)
+	addr, err := netmail.ParseAddress(email)
 	if err != nil || addr.Address != email || addr.Name != "" {
 		return "", ErrInvalidEmail
 	}
@@ -40,11 +42,16 @@ func NormalizeEmail(email string) (string, error) {
 
 // Accounts applies the account rules on top of the store.
 type Accounts struct {
-	db *store.DB
+	db   *store.DB
+	mail *mail.Service
 }
 
-// NewAccounts returns the account service backed by db.
-func NewAccounts(db *store.DB) *Accounts { return &Accounts{db: db} }
+// NewAccounts returns the account service backed by db, sending its
+// notifications through mailer. Commands that only create admins, which
+// sends nothing, may pass a nil mailer.
+func NewAccounts(db *store.DB, mailer *mail.Service) *Accounts {
+	return &Accounts{db: db, mail: mailer}
+}
 
 // Authenticate checks an email and password. Unknown addresses, inactive
 // accounts and wrong passwords all give ErrInvalidCredentials after the same
@@ -87,9 +94,12 @@ func (a *Accounts) SessionUser(ctx context.Context, userID, epoch int64) (store.
 }
 
 // ChangePassword replaces the password of user after checking the old one,
-// which ends the user's other sessions. It returns the new session epoch for
-// the caller's own session.
+// which ends the user's other sessions, and tells the user by email. It
+// returns the new session epoch for the caller's own session.
 func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassword, newPassword, confirm string) (int64, error) {
+	if a.mail == nil {
+		return 0, errors.New("change password: accounts service has no mailer")
+	}
 	if !CheckPassword(user.PasswordHash, oldPassword) {
 		return 0, ErrWrongPassword
 	}
@@ -105,7 +115,14 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 	}
 	var epoch int64
 	err = a.db.InTx(ctx, func(q *store.Queries) error {
-		epoch, err = q.SetPassword(ctx, user.ID, hash)
+		if epoch, err = q.SetPassword(ctx, user.ID, hash); err != nil {
+			return err
+		}
+		_, err = a.mail.Enqueue(ctx, q, mail.Email{
+			Kind: mail.KindPasswordChanged,
+			To:   user.Email,
+			Data: mail.PasswordChanged{ChangedAt: time.Now().UTC()},
+		})
 		return err
 	})
 	if err != nil {

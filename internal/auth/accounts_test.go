@@ -5,7 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/riverqueue/river"
+
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -15,10 +18,29 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 const goodPassword = "correct horse battery"
 
+// newAccounts returns the account service over db, with a mailer whose
+// messages are recorded and queued but not worked, so tests can read them.
+func newAccounts(t *testing.T, db *store.DB) *auth.Accounts {
+	t.Helper()
+	mailer, err := mail.NewService(db, mail.Config{
+		From: "mailschool <noreply@localhost>", BaseURL: "http://localhost",
+		Transport: mail.Outbox{}, TransportName: "outbox",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	mailer.AddWorkers(workers)
+	if _, err := db.NewJobs(&river.Config{Workers: workers}); err != nil {
+		t.Fatal(err)
+	}
+	return auth.NewAccounts(db, mailer)
+}
+
 func TestCreateSuperuser(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		a := auth.NewAccounts(db)
+		a := newAccounts(t, db)
 
 		if _, _, err := a.CreateSuperuser(ctx, "new@example.com", ""); !errors.Is(err, auth.ErrPasswordRequired) {
 			t.Errorf("new account without password: err = %v, want ErrPasswordRequired", err)
@@ -65,7 +87,7 @@ func TestCreateSuperuser(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		a := auth.NewAccounts(db)
+		a := newAccounts(t, db)
 		if _, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +118,7 @@ func TestAuthenticate(t *testing.T) {
 func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		a := auth.NewAccounts(db)
+		a := newAccounts(t, db)
 		u, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword)
 		if err != nil {
 			t.Fatal(err)
@@ -121,9 +143,16 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 			t.Fatalf("a refused change ended the session: %v", err)
 		}
 
+		if msgs, _ := db.Read().ListMailMessages(ctx, 0, 10); len(msgs) != 0 {
+			t.Errorf("refused changes sent %d emails", len(msgs))
+		}
 		epoch, err := a.ChangePassword(ctx, u, goodPassword, "new password 42", "new password 42")
 		if err != nil {
 			t.Fatal(err)
+		}
+		msgs, err := db.Read().ListMailMessages(ctx, 0, 10)
+		if err != nil || len(msgs) != 1 || msgs[0].Kind != "password_changed" || msgs[0].Recipient != "ada@example.com" || msgs[0].Status != store.MailQueued {
+			t.Errorf("emails after the change = %+v, %v; want one queued password_changed to ada", msgs, err)
 		}
 		if _, err := a.SessionUser(ctx, u.ID, u.SessionEpoch); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("session with the old epoch: err = %v, want ErrNotFound", err)

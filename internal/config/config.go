@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +26,16 @@ type Config struct {
 	DatabaseURL string // empty: SQLite in DataDir; postgres://...: PostgreSQL
 	BaseURL     string // absolute URL of the site, used in emails
 	SecretKey   string // signs tokens; generated into DataDir when unset
+
+	SMTPURL      string // empty: the built-in outbox
+	From         string // From header of every email
+	DKIMDomain   string // DKIM signing, all three or none
+	DKIMSelector string
+	DKIMKeyFile  string
+	SendRate     float64 // messages per second per node; 0: no limit
+	Workers      bool    // run background jobs in this process
+
+	sendRate string // MAILSCHOOL_SEND_RATE before parsing
 }
 
 // Defaults of the settings.
@@ -43,12 +55,20 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DatabaseURL = env("MAILSCHOOL_DATABASE_URL")
 	c.BaseURL = env("MAILSCHOOL_BASE_URL")
 	c.SecretKey = env("MAILSCHOOL_SECRET_KEY")
+	c.SMTPURL = env("MAILSCHOOL_SMTP_URL")
+	c.From = env("MAILSCHOOL_FROM")
+	c.DKIMDomain = env("MAILSCHOOL_DKIM_DOMAIN")
+	c.DKIMSelector = env("MAILSCHOOL_DKIM_SELECTOR")
+	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
+	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 }
 
 // RegisterServer adds the flags of the HTTP server.
 func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&c.Addr, "addr", or(env("MAILSCHOOL_ADDR"), DefaultAddr),
 		"address to listen on (MAILSCHOOL_ADDR)")
+	fs.BoolVar(&c.Workers, "workers", env("MAILSCHOOL_WORKERS") != "false",
+		"run background jobs (sending email) in this process; false for web-only nodes (MAILSCHOOL_WORKERS)")
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
@@ -83,7 +103,30 @@ func (c *Config) Finish() error {
 	if len(c.SecretKey) < 32 {
 		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
 	}
+	if c.From == "" {
+		c.From = "mailschool <noreply@" + mailDomain(u.Hostname()) + ">"
+	}
+	if c.sendRate != "" {
+		rate, err := strconv.ParseFloat(c.sendRate, 64)
+		if err != nil || rate < 0 {
+			return fmt.Errorf("MAILSCHOOL_SEND_RATE %q must be a number of messages per second (0: no limit)", c.sendRate)
+		}
+		c.SendRate = rate
+	}
+	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
+	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {
+		return errors.New("DKIM signing needs all of MAILSCHOOL_DKIM_DOMAIN, MAILSCHOOL_DKIM_SELECTOR and MAILSCHOOL_DKIM_KEY_FILE")
+	}
 	return nil
+}
+
+// mailDomain is the domain of the default sender address: the site's host
+// name, or localhost when that is an IP address or a single label.
+func mailDomain(host string) string {
+	if net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return "localhost"
+	}
+	return host
 }
 
 // SecureCookies reports whether cookies must be sent over HTTPS only.

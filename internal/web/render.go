@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -71,9 +73,15 @@ func parsePages(version string) (*pages, error) {
 type page struct {
 	Title         string
 	User          *store.User
+	Nav           navigation
 	Organizations []store.Organization
 	Flashes       []flash
 	Data          any
+}
+
+// navigation says which sections the user may open.
+type navigation struct {
+	Outbox bool
 }
 
 type flash struct {
@@ -94,6 +102,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Flashes = append(p.Flashes, flash{Kind: "info", Message: msg})
 	}
 	if p.User != nil {
+		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
 		orgs, err := s.visibleOrganizations(r, p.User)
 		if err != nil {
 			s.serverError(w, r, err)
@@ -140,8 +149,16 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	fmt.Fprintln(w, "Something went wrong on our side. Please try again in a moment.")
 }
 
+func (s *Server) forbidden(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusForbidden, "forbidden", "You are not allowed to do this.")
+		return
+	}
+	s.renderError(w, r, http.StatusForbidden, "Not allowed", "You are not allowed to see this page.")
+}
+
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	if len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such resource.")
 		return
 	}

@@ -1,15 +1,26 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
 
-// audience says who may reach a route at all; what a logged-in user may do
-// inside an organization is decided by the access package.
-type audience int
-
-const (
-	anyone   audience = iota // no login needed
-	loggedIn                 // any active user
+	"github.com/mailschool/mailschool/internal/access"
 )
+
+// audience says who may reach a route: anyone, any logged-in user, or the
+// users whom the access package allows a platform action.
+type audience struct {
+	login    bool
+	platform access.PlatformAction
+}
+
+var (
+	anyone   = audience{}
+	loggedIn = audience{login: true}
+)
+
+func allowedTo(action access.PlatformAction) audience {
+	return audience{login: true, platform: action}
+}
 
 type route struct {
 	pattern  string // net/http ServeMux pattern, method first
@@ -32,6 +43,10 @@ func (s *Server) routes() []route {
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},
 
 		{"GET /email-learning/platform/", loggedIn, s.platformHome},
+		{"GET /email-learning/platform/outbox/", allowedTo(access.ViewOutbox), s.outboxList},
+		{"GET /email-learning/platform/outbox/{id}/", allowedTo(access.ViewOutbox), s.outboxMessage},
+		{"GET /email-learning/platform/outbox/{id}/html", allowedTo(access.ViewOutbox), s.outboxHTML},
+		{"GET /email-learning/platform/outbox/{id}/raw", allowedTo(access.ViewOutbox), s.outboxRaw},
 
 		{"/", anyone, s.notFound},
 	}
@@ -43,8 +58,13 @@ func (s *Server) guard(rt route) http.Handler {
 		return rt.handler
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(r.Context()) == nil {
+		user := currentUser(r.Context())
+		if user == nil {
 			s.requireLogin(w, r)
+			return
+		}
+		if rt.audience.platform != "" && !access.AllowedOnPlatform(user, rt.audience.platform) {
+			s.forbidden(w, r)
 			return
 		}
 		rt.handler(w, r)

@@ -12,12 +12,14 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
 // Options configures a Server.
 type Options struct {
 	DB            *store.DB
+	Mail          *mail.Service
 	Logger        *slog.Logger
 	BaseURL       string // absolute URL of the site
 	SecureCookies bool   // send the session cookie over HTTPS only
@@ -40,6 +42,7 @@ type Server struct {
 	db       *store.DB
 	logger   *slog.Logger
 	accounts *auth.Accounts
+	mail     *mail.Service
 	sessions *scs.SessionManager
 	pages    *pages
 	baseURL  string
@@ -75,7 +78,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		db:              opts.DB,
 		logger:          opts.Logger,
-		accounts:        auth.NewAccounts(opts.DB),
+		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
+		mail:            opts.Mail,
 		sessions:        sessions,
 		pages:           pages,
 		baseURL:         opts.BaseURL,

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/riverqueue/river"
+
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -32,16 +35,23 @@ type testApp struct {
 
 func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testApp {
 	t.Helper()
-	opts := Options{
-		DB:      db,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Version: "test",
+	srv := httptest.NewUnstartedServer(nil)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	baseURL := "http://" + srv.Listener.Addr().String()
+	mailer, err := mail.NewService(db, mail.Config{
+		From: "mailschool <noreply@localhost>", BaseURL: baseURL,
+		Transport: mail.Outbox{}, TransportName: "outbox", Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	workers := river.NewWorkers()
+	mailer.AddWorkers(workers)
+	storetest.StartJobs(t, db, workers, mail.Queue)
+	opts := Options{DB: db, Mail: mailer, Logger: logger, Version: "test", BaseURL: baseURL}
 	for _, c := range customize {
 		c(&opts)
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	opts.BaseURL = "http://" + srv.Listener.Addr().String()
 	handler, err := New(opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
@@ -49,7 +59,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	if _, _, err := auth.NewAccounts(db).CreateSuperuser(context.Background(), adminEmail, adminPassword); err != nil {
+	if _, _, err := auth.NewAccounts(db, nil).CreateSuperuser(context.Background(), adminEmail, adminPassword); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
 	return &testApp{t: t, db: db, srv: srv}

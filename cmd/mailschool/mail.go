@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// newMailService builds the mail service for cfg: SMTP when an SMTP URL is
+// set, the built-in outbox otherwise.
+func newMailService(a *app, cfg config.Config, db *store.DB) (*mail.Service, error) {
+	transport, name, err := newTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return mail.NewService(db, mail.Config{
+		From:          cfg.From,
+		BaseURL:       cfg.BaseURL,
+		Transport:     transport,
+		TransportName: name,
+		SendRate:      cfg.SendRate,
+		Logger:        a.logger,
+	})
+}
+
+func mailTransportName(cfg config.Config) string {
+	if cfg.SMTPURL == "" {
+		return "outbox"
+	}
+	return "smtp"
+}
+
+func newTransport(cfg config.Config) (mail.Transport, string, error) {
+	if cfg.SMTPURL == "" {
+		return mail.Outbox{}, "outbox", nil
+	}
+	smtpCfg := mail.SMTPConfig{URL: cfg.SMTPURL}
+	if cfg.DKIMKeyFile != "" {
+		key, err := mail.LoadDKIMKey(cfg.DKIMKeyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("MAILSCHOOL_DKIM_KEY_FILE: %w", err)
+		}
+		smtpCfg.DKIM = &mail.DKIMConfig{Domain: cfg.DKIMDomain, Selector: cfg.DKIMSelector, Signer: key}
+	}
+	transport, err := mail.NewSMTP(smtpCfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return transport, "smtp", nil
+}
+
+// startJobs creates the job queue with the workers of every subsystem and,
+// when workers run in this process, starts working it. The returned stop
+// function waits for running jobs.
+func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, work bool) (stop func(), err error) {
+	workers := river.NewWorkers()
+	mailer.AddWorkers(workers)
+	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs")}
+	if work {
+		config.Queues = map[string]river.QueueConfig{mail.Queue: {MaxWorkers: 8}}
+	}
+	jobs, err := db.NewJobs(config)
+	if err != nil {
+		return nil, err
+	}
+	if !work {
+		return func() {}, nil
+	}
+	if err := jobs.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start job queue: %w", err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := jobs.Stop(stopCtx); err != nil {
+				a.logger.Error("stop job queue", "err", err)
+			}
+		})
+	}, nil
+}
+
+func sendTest(ctx context.Context, a *app, args []string) error {
+	var (
+		cfg config.Config
+		to  string
+	)
+	fs := a.newFlagSet("sendtest", "sendtest --to ADDRESS [flags]\n\n"+
+		"Sends one test email through the configured transport (MAILSCHOOL_SMTP_URL, or the\n"+
+		"built-in outbox) and prints the result.")
+	fs.StringVar(&to, "to", "", "address to send the test email to (required)")
+	cfg.Register(fs, a.env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if to == "" {
+		fmt.Fprintln(a.stderr, "--to is required")
+		fs.Usage()
+		return errUsage
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	recipient, err := auth.NormalizeEmail(to)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mailer, err := newMailService(a, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer mailer.Close()
+	m, err := mailer.SendNow(ctx, mail.Email{Kind: mail.KindTest, To: recipient})
+	if err != nil {
+		return fmt.Errorf("the test email to %s was not sent: %w", recipient, err)
+	}
+	switch m.Status {
+	case store.MailStored:
+		fmt.Fprintf(a.stdout, "No SMTP server is configured: the test email to %s is in the outbox.\nRead it at %s/email-learning/platform/outbox/%d/\n",
+			recipient, cfg.BaseURL, m.ID)
+	default:
+		fmt.Fprintf(a.stdout, "Sent the test email to %s through SMTP.\nServer reply: %s\nMessage-ID: <%s>\n", recipient, m.ProviderMessageID, m.MessageID)
+	}
+	return nil
+}

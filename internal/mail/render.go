@@ -1,0 +1,146 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+)
+
+// Kind names an email: each has a template pair, <kind>.txt (subject and
+// plain-text body) and <kind>.html (HTML body), in templates/.
+type Kind string
+
+const (
+	KindTest            Kind = "test"
+	KindPasswordChanged Kind = "password_changed"
+)
+
+var kinds = []Kind{KindTest, KindPasswordChanged}
+
+// PasswordChanged is the template data of KindPasswordChanged.
+type PasswordChanged struct {
+	ChangedAt time.Time
+}
+
+// Branding is the organization an email speaks for.
+type Branding struct {
+	Name    string
+	LogoURL string // absolute URL, or empty
+}
+
+// Unsubscribe is where a recipient stops a course's emails. It becomes the
+// footer link and the RFC 8058 one-click List-Unsubscribe headers.
+type Unsubscribe struct {
+	URL    string // https URL that accepts a one-click POST
+	Mailto string // address that unsubscribes by email, optional
+}
+
+// Email is one email to send.
+type Email struct {
+	Kind           Kind
+	To             string // bare address
+	OrganizationID int64  // 0 for platform emails
+	Organization   *Branding
+	Unsubscribe    *Unsubscribe
+	ListID         string // List-Id header value, optional
+	Data           any    // the kind's template data
+}
+
+// templateData is what every email template sees.
+type templateData struct {
+	Subject      string
+	To           string
+	BaseURL      string
+	Organization *Branding
+	Unsubscribe  *Unsubscribe
+	Data         any
+}
+
+//go:embed templates/*.txt templates/*.html
+var templateFS embed.FS
+
+type kindTemplates struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+// Renderer turns an Email into a Message.
+type Renderer struct {
+	from      mail.Address
+	baseURL   string
+	templates map[Kind]kindTemplates
+}
+
+// NewRenderer parses the templates of every kind. from is the From header,
+// such as "mailschool <noreply@example.com>"; baseURL is the site's
+// absolute URL for links.
+func NewRenderer(from, baseURL string) (*Renderer, error) {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("MAILSCHOOL_FROM %q: %w", from, err)
+	}
+	r := &Renderer{from: *addr, baseURL: strings.TrimRight(baseURL, "/"), templates: map[Kind]kindTemplates{}}
+	for _, k := range kinds {
+		text, err := texttemplate.ParseFS(templateFS, "templates/layout.txt", "templates/"+string(k)+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("email templates %s: %w", k, err)
+		}
+		html, err := htmltemplate.ParseFS(templateFS, "templates/layout.html", "templates/"+string(k)+".html")
+		if err != nil {
+			return nil, fmt.Errorf("email templates %s: %w", k, err)
+		}
+		r.templates[k] = kindTemplates{text: text, html: html}
+	}
+	return r, nil
+}
+
+// From is the sender of every email.
+func (r *Renderer) From() mail.Address { return r.from }
+
+// Render builds the message for e with the given Message-ID and date.
+func (r *Renderer) Render(e Email, messageID string, date time.Time) (Message, error) {
+	t, ok := r.templates[e.Kind]
+	if !ok {
+		return Message{}, fmt.Errorf("render email: unknown kind %q", e.Kind)
+	}
+	data := templateData{To: e.To, BaseURL: r.baseURL, Organization: e.Organization, Unsubscribe: e.Unsubscribe, Data: e.Data}
+	var subject, text, html bytes.Buffer
+	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {
+		return Message{}, fmt.Errorf("render %s subject: %w", e.Kind, err)
+	}
+	// A subject is one line, whatever the data held.
+	data.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	if err := t.text.ExecuteTemplate(&text, "layout", data); err != nil {
+		return Message{}, fmt.Errorf("render %s text: %w", e.Kind, err)
+	}
+	if err := t.html.ExecuteTemplate(&html, "layout", data); err != nil {
+		return Message{}, fmt.Errorf("render %s html: %w", e.Kind, err)
+	}
+	m := Message{
+		From:      r.from,
+		To:        e.To,
+		Subject:   data.Subject,
+		Date:      date,
+		MessageID: messageID,
+		Text:      strings.TrimLeft(text.String(), "\n"),
+		HTML:      html.String(),
+	}
+	if e.ListID != "" {
+		m.Headers = append(m.Headers, Header{"List-Id", e.ListID})
+	}
+	if u := e.Unsubscribe; u != nil {
+		value := "<" + u.URL + ">"
+		if u.Mailto != "" {
+			value += ", <mailto:" + u.Mailto + ">"
+		}
+		m.Headers = append(m.Headers,
+			Header{"List-Unsubscribe", value},
+			Header{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"})
+	}
+	return m, nil
+}

@@ -1,0 +1,100 @@
+package mail
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestGolden renders each email kind with fixed inputs and compares the
+// whole MIME source, headers and both parts, with testdata/<name>.eml.
+func TestGolden(t *testing.T) {
+	r, err := NewRenderer("Acme Academy <learn@acme.example>", "https://learn.acme.example/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		email Email
+	}{
+		{"test", Email{Kind: KindTest, To: "ada@example.com"}},
+		{"password_changed", Email{Kind: KindPasswordChanged, To: "ada@example.com",
+			Data: PasswordChanged{ChangedAt: date}}},
+		{"branded_with_unsubscribe", Email{Kind: KindTest, To: "zoë@example.com",
+			Organization: &Branding{Name: "Acme <Ünïversity>", LogoURL: "https://learn.acme.example/logo.png"},
+			Unsubscribe:  &Unsubscribe{URL: "https://learn.acme.example/u/tok123", Mailto: "unsubscribe+tok123@acme.example"},
+			ListID:       "Go basics <go-basics.acme.learn.acme.example>"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, err := r.Render(tt.email, "fixed-"+tt.name+"@acme.example", date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := msg.Bytes()
+			path := filepath.Join("testdata", tt.name+".eml")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("rendered %s differs from %s (go test -update rewrites it):\n%s", tt.name, path, got)
+			}
+			if bytes.Contains(bytes.ReplaceAll(got, []byte("\r\n"), nil), []byte("\n")) {
+				t.Error("a bare LF in the message: lines must end in CRLF")
+			}
+		})
+	}
+}
+
+func TestRenderedMessageParsesBack(t *testing.T) {
+	r, _ := NewRenderer("mailschool <noreply@example.com>", "http://localhost:8080")
+	msg, err := r.Render(Email{Kind: KindTest, To: "ada@example.com",
+		Organization: &Branding{Name: `<script>alert("x")</script>`},
+		Unsubscribe:  &Unsubscribe{URL: "https://example.com/u/1"}}, "id-1@example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(msg.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Text, "http://localhost:8080") || !strings.Contains(p.Text, "Unsubscribe: https://example.com/u/1") {
+		t.Errorf("text part:\n%s", p.Text)
+	}
+	if strings.Contains(p.HTML, "<script>") || !strings.Contains(p.HTML, "&lt;script&gt;") {
+		t.Error("the organization name is not escaped in the HTML part")
+	}
+	if got := p.Header.Get("List-Unsubscribe-Post"); got != "List-Unsubscribe=One-Click" {
+		t.Errorf("List-Unsubscribe-Post = %q", got)
+	}
+	if got := p.Header.Get("Message-Id"); got != "<id-1@example.com>" {
+		t.Errorf("Message-ID = %q", got)
+	}
+}
+
+func TestSubjectIsOneLine(t *testing.T) {
+	msg := Message{Subject: "Hello\r\nBcc: victim@example.com", MessageID: "x@y", To: "a@example.com"}
+	raw := string(msg.Bytes())
+	if strings.Contains(raw, "\r\nBcc:") {
+		t.Fatalf("a line break in the subject injected a header:\n%s", raw)
+	}
+}
+
+func TestNewRendererRejectsBadFrom(t *testing.T) {
+	if _, err := NewRenderer("not an address", "http://x"); err == nil {
+		t.Error("a From without an address was accepted")
+	}
+}

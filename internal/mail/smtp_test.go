@@ -1,0 +1,414 @@
+package mail
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/mailschool/mailschool/internal/mail/smtptest"
+)
+
+// testMessage is a small message with CRLF line endings; its body has a
+// line starting with a dot, which SMTP must escape and unescape.
+func testMessage(id string) []byte {
+	return []byte("From: Acme Academy <learn@acme.example>\r\n" +
+		"To: ada@example.com\r\n" +
+		"Subject: Lesson 1\r\n" +
+		"Date: Mon, 02 Jan 2006 15:04:05 +0000\r\n" +
+		"Message-ID: <" + id + "@acme.example>\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"List-Unsubscribe: <https://learn.acme.example/unsubscribe/abc>\r\n" +
+		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" +
+		"\r\n" +
+		"Hello Ada,\r\n" +
+		".this line starts with a dot\r\n")
+}
+
+var testEnvelope = Envelope{From: "bounces@acme.example", To: []string{"ada@example.com"}}
+
+// newTestSMTP returns a transport to sink, closed when the test ends.
+func newTestSMTP(t *testing.T, sink *smtptest.Server, cfg SMTPConfig) *SMTP {
+	t.Helper()
+	if cfg.URL == "" {
+		cfg.URL = sink.URL()
+	}
+	cfg.TLSConfig = sink.ClientTLSConfig()
+	cfg.Timeout = cmp.Or(cfg.Timeout, 5*time.Second)
+	s, err := NewSMTP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSMTPStartTLSAuth(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{STARTTLS: true, RequireTLS: true, Username: "relay", Password: "s3cret:/@"})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	raw := testMessage("starttls")
+	id, err := s.Send(context.Background(), testEnvelope, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Messages()
+	if len(got) != 1 {
+		t.Fatalf("sink got %d messages, want 1", len(got))
+	}
+	m := got[0]
+	if !bytes.Equal(m.Data, raw) {
+		t.Errorf("delivered message differs:\n%q\nwant\n%q", m.Data, raw)
+	}
+	if !m.TLS || m.AuthUser != "relay" || m.From != testEnvelope.From || len(m.To) != 1 || m.To[0] != "ada@example.com" {
+		t.Errorf("sink got %+v", m)
+	}
+	if want := "OK: queued as " + m.ID; !strings.Contains(id, want) {
+		t.Errorf("provider id %q does not contain %q", id, want)
+	}
+}
+
+func TestSMTPImplicitTLS(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{ImplicitTLS: true, Username: "relay", Password: "s3cret"})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	if !strings.HasPrefix(sink.URL(), "smtps://") {
+		t.Fatalf("sink URL %s", sink.URL())
+	}
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("smtps")); err != nil {
+		t.Fatal(err)
+	}
+	if m := sink.Messages(); len(m) != 1 || !m[0].TLS || m[0].AuthUser != "relay" {
+		t.Errorf("sink got %+v", m)
+	}
+}
+
+func TestSMTPRequiresSTARTTLS(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{Username: "relay", Password: "s3cret"})
+	url := strings.TrimSuffix(sink.URL(), "?tls=none")
+	s := newTestSMTP(t, sink, SMTPConfig{URL: url})
+	_, err := s.Send(context.Background(), testEnvelope, testMessage("plain"))
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Errorf("send to a server without STARTTLS: %v, want an error about STARTTLS", err)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("sink got %d messages in plain text", n)
+	}
+}
+
+func TestSMTPUntrustedCertificate(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{STARTTLS: true})
+	s, err := NewSMTP(SMTPConfig{URL: sink.URL()}) // no RootCAs for the sink's certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Send(context.Background(), testEnvelope, testMessage("tls"))
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("send to an untrusted server: %v, want a temporary certificate error", err)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("sink got %d messages", n)
+	}
+}
+
+func TestSMTPBadEnvelope(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	for _, env := range []Envelope{
+		{From: "bounces@acme.example"},
+		{From: "bounces@acme.example", To: []string{""}},
+		{From: "bounces@acme.example", To: []string{"ada@example.com\r\nRCPT TO:<eve@example.com>"}},
+		{From: "bounces@acme.example> SIZE=1", To: []string{"ada@example.com"}},
+	} {
+		if _, err := s.Send(context.Background(), env, testMessage("env")); !IsPermanent(err) {
+			t.Errorf("send with envelope %q: %v, want a permanent error", env, err)
+		}
+	}
+	if n, c := len(sink.Messages()), sink.Connections(); n != 0 || c != 0 {
+		t.Errorf("sink got %d messages over %d connections", n, c)
+	}
+}
+
+func TestSMTPPlainText(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{Username: "relay", Password: "s3cret"})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	if !strings.HasSuffix(sink.URL(), "?tls=none") {
+		t.Fatalf("sink URL %s", sink.URL())
+	}
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("plain")); err != nil {
+		t.Fatal(err)
+	}
+	if m := sink.Messages(); len(m) != 1 || m[0].TLS || m[0].AuthUser != "relay" {
+		t.Errorf("sink got %+v", m)
+	}
+}
+
+func TestSMTPWrongPassword(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{STARTTLS: true, Username: "relay", Password: "s3cret"})
+	url := strings.Replace(sink.URL(), ":s3cret@", ":wrong@", 1)
+	s := newTestSMTP(t, sink, SMTPConfig{URL: url})
+	_, err := s.Send(context.Background(), testEnvelope, testMessage("auth"))
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "535") {
+		t.Errorf("send with a wrong password: %v, want a permanent 535 error", err)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("sink got %d messages", n)
+	}
+}
+
+func TestSMTPTemporaryFailure(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{
+		STARTTLS: true,
+		Reply: func(n int, _ smtptest.Message) error {
+			if n == 1 {
+				return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+			}
+			return nil
+		},
+	})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	_, err := s.Send(context.Background(), testEnvelope, testMessage("retry"))
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), `451 "4.3.0 try again later"`) {
+		t.Errorf("first send: %v, want a temporary error with the server's text", err)
+	}
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("retry")); err != nil {
+		t.Errorf("second send: %v", err)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("sink got %d messages, want 1", n)
+	}
+}
+
+func TestSMTPPermanentFailure(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{
+		Reply: func(int, smtptest.Message) error {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
+		},
+	})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	_, err := s.Send(context.Background(), testEnvelope, testMessage("5xx"))
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "no such user here") {
+		t.Errorf("send: %v, want a permanent error with the server's text", err)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("sink got %d messages", n)
+	}
+}
+
+func TestSMTPDroppedConnection(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{STARTTLS: true, DropAfterBytes: 100, DropOn: func(n int) bool { return n == 1 }})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	_, err := s.Send(context.Background(), testEnvelope, testMessage("drop"))
+	if err == nil || IsPermanent(err) {
+		t.Errorf("send cut short: %v, want a temporary error", err)
+	}
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("drop")); err != nil {
+		t.Errorf("send after the drop: %v", err)
+	}
+	if n, c := len(sink.Messages()), sink.Connections(); n != 1 || c != 2 {
+		t.Errorf("sink got %d messages over %d connections, want 1 over 2", n, c)
+	}
+}
+
+func TestSMTPReusesConnections(t *testing.T) {
+	t.Run("sequential", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.Options{STARTTLS: true, Username: "relay", Password: "s3cret"})
+		s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
+		for i := range 50 {
+			if _, err := s.Send(context.Background(), testEnvelope, testMessage(fmt.Sprint(i))); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		if n, c := len(sink.Messages()), sink.Connections(); n != 50 || c != 1 {
+			t.Errorf("sink got %d messages over %d connections, want 50 over 1", n, c)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.Options{STARTTLS: true, Username: "relay", Password: "s3cret"})
+		s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 4})
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				if _, err := s.Send(context.Background(), testEnvelope, testMessage(fmt.Sprint(i))); err != nil {
+					t.Errorf("send %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n, c := len(sink.Messages()), sink.Connections(); n != 100 || c > 4 {
+			t.Errorf("sink got %d messages over %d connections, want 100 over at most 4", n, c)
+		}
+	})
+	t.Run("stale", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.Options{})
+		s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
+		s.maxIdle = 0
+		for i := range 2 {
+			if _, err := s.Send(context.Background(), testEnvelope, testMessage(fmt.Sprint(i))); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		if n, c := len(sink.Messages()), sink.Connections(); n != 2 || c != 2 {
+			t.Errorf("with no idle time allowed, sink got %d messages over %d connections, want 2 over 2", n, c)
+		}
+	})
+	t.Run("dropped while idle", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.Options{})
+		s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
+		if _, err := s.Send(context.Background(), testEnvelope, testMessage("1")); err != nil {
+			t.Fatal(err)
+		}
+		c := <-s.idle
+		c.netConn.Close() // as if the server had hung up: RSET fails
+		s.idle <- c
+		if _, err := s.Send(context.Background(), testEnvelope, testMessage("2")); err != nil {
+			t.Fatal(err)
+		}
+		if n, c := len(sink.Messages()), sink.Connections(); n != 2 || c != 2 {
+			t.Errorf("sink got %d messages over %d connections, want 2 over 2", n, c)
+		}
+	})
+}
+
+func TestSMTPContext(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the sink stops: cleanups run last first
+	sink := smtptest.Start(t, smtptest.Options{
+		Reply: func(n int, _ smtptest.Message) error {
+			if n == 1 {
+				close(entered)
+				<-release
+			}
+			return nil
+		},
+	})
+	s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
+
+	// The first send holds the only connection while the server stalls.
+	ctx, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := s.Send(ctx, testEnvelope, testMessage("1"))
+		firstErr <- err
+	}()
+	<-entered
+
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer waitCancel()
+	start := time.Now()
+	_, err := s.Send(waitCtx, testEnvelope, testMessage("2"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("send waiting for a connection: %v after %v, want the context's error promptly", err, time.Since(start))
+	}
+
+	start = time.Now()
+	cancel()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("send cancelled while the server stalls: %v after %v, want the context's error promptly", err, time.Since(start))
+	}
+
+	// The cancelled send gave its connection slot back.
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("3")); err != nil {
+		t.Errorf("send after the cancellations: %v", err)
+	}
+}
+
+func TestSMTPClose(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{})
+	s := newTestSMTP(t, sink, SMTPConfig{})
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("2")); err == nil {
+		t.Error("send after Close succeeded")
+	}
+}
+
+func TestSMTPDKIM(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := smtptest.Start(t, smtptest.Options{STARTTLS: true})
+	s := newTestSMTP(t, sink, SMTPConfig{DKIM: &DKIMConfig{Domain: "acme.example", Selector: "mail", Signer: key}})
+	if _, err := s.Send(context.Background(), testEnvelope, testMessage("dkim")); err != nil {
+		t.Fatal(err)
+	}
+	m := sink.Messages()
+	if len(m) != 1 || !bytes.HasPrefix(m[0].Data, []byte("DKIM-Signature:")) {
+		t.Fatalf("sink got %+v, want one signed message", m)
+	}
+	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	verifications, err := dkim.VerifyWithOptions(bytes.NewReader(m[0].Data), &dkim.VerifyOptions{
+		LookupTXT: lookupTXT("mail._domainkey.acme.example", record),
+	})
+	if err != nil || len(verifications) != 1 || verifications[0].Err != nil {
+		t.Errorf("verify: %v, %+v", err, verifications)
+	}
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"http://mail.example.com", `unknown scheme "http"`},
+		{"mail.example.com:587", `unknown scheme "mail.example.com"`},
+		{"smtp://", "missing host"},
+		{"smtp://:587", "missing host"},
+		{"smtp:mail.example.com", "missing host"},
+		{"smtp://mail.example.com?tls=maybe", "tls=maybe: the only value is tls=none"},
+		{"smtp://mail.example.com?tls=none&tls=none", "tls=none,none"},
+		{"smtp://mail.example.com?starttls=no", `unknown parameter "starttls"`},
+		{"smtps://mail.example.com?tls=none", "contradicts smtps://"},
+		{"smtp://mail.example.com:0", `invalid port "0"`},
+		{"smtp://mail.example.com:65536", `invalid port "65536"`},
+		{"smtp://user:hunter2@mail.example.com:smtp", "not a valid URL"},
+		{"smtp://mail.example.com/relay", `unexpected path "/relay"`},
+	} {
+		err := ParseSMTPURL(tc.url)
+		if err == nil || !strings.HasPrefix(err.Error(), "MAILSCHOOL_SMTP_URL: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseSMTPURL(%q) = %v, want an error about %s", tc.url, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseSMTPURL(%q) = %v: shows the password", tc.url, err)
+		}
+		if _, err := NewSMTP(SMTPConfig{URL: tc.url}); err == nil {
+			t.Errorf("NewSMTP(%q) succeeded", tc.url)
+		}
+	}
+
+	for _, tc := range []struct {
+		url  string
+		want smtpURL
+		addr string
+	}{
+		{"smtp://mail.example.com", smtpURL{host: "mail.example.com", port: 587}, "mail.example.com:587"},
+		{"smtps://u%40x:p%3A%2Fss@mail.example.com", smtpURL{host: "mail.example.com", port: 465, implicitTLS: true, auth: true, user: "u@x", pass: "p:/ss"}, "mail.example.com:465"},
+		{"SMTP://[::1]:25/?tls=none", smtpURL{host: "::1", port: 25, plain: true}, "[::1]:25"},
+	} {
+		s, err := NewSMTP(SMTPConfig{URL: tc.url})
+		if err != nil {
+			t.Errorf("NewSMTP(%q): %v", tc.url, err)
+			continue
+		}
+		if s.url != tc.want || s.addr != tc.addr {
+			t.Errorf("NewSMTP(%q) reads %+v at %s, want %+v at %s", tc.url, s.url, s.addr, tc.want, tc.addr)
+		}
+	}
+
+	if _, err := NewSMTP(SMTPConfig{URL: "smtp://mail.example.com", DKIM: &DKIMConfig{Domain: "acme.example"}}); err == nil {
+		t.Error("NewSMTP with an incomplete DKIM configuration succeeded")
+	}
+}

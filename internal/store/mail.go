@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Mail statuses: queued until a transport takes the message; then sent
+// (handed to an SMTP server), stored (kept in the built-in outbox), or
+// failed (refused for good, or out of attempts).
+const (
+	MailQueued = "queued"
+	MailSent   = "sent"
+	MailStored = "stored"
+	MailFailed = "failed"
+)
+
+// MailMessage is one outgoing email and what became of it.
+type MailMessage struct {
+	ID                int64
+	OrganizationID    *int64 // nil for platform emails
+	Kind              string
+	Sender            string // envelope sender
+	Recipient         string
+	Subject           string
+	MessageID         string // the Message-ID header, without angle brackets
+	Raw               []byte // the complete MIME source; empty in listings
+	Status            string
+	Transport         string // "smtp" or "outbox" once attempted
+	Attempts          int
+	LastError         string
+	ProviderMessageID string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	SentAt            *time.Time
+}
+
+// NewMailMessage holds the fields of a message to record.
+type NewMailMessage struct {
+	OrganizationID *int64
+	Kind           string
+	Sender         string
+	Recipient      string
+	Subject        string
+	MessageID      string
+	Raw            []byte
+}
+
+const mailSummaryColumns = `id, organization_id, kind, sender, recipient, subject, message_id, status, transport,
+	attempts, last_error, provider_message_id, created_at, updated_at, sent_at`
+
+func scanMailMessage(r row, withRaw bool) (MailMessage, error) {
+	var (
+		m      MailMessage
+		org    sql.NullInt64
+		sentAt sql.NullTime
+	)
+	dest := []any{&m.ID, &org, &m.Kind, &m.Sender, &m.Recipient, &m.Subject, &m.MessageID, &m.Status, &m.Transport,
+		&m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.UpdatedAt, &sentAt}
+	if withRaw {
+		dest = append(dest, &m.Raw)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return MailMessage{}, err
+	}
+	if org.Valid {
+		m.OrganizationID = &org.Int64
+	}
+	if sentAt.Valid {
+		t := sentAt.Time.UTC()
+		m.SentAt = &t
+	}
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m, nil
+}
+
+// CreateMailMessage records a queued message.
+func (q *Queries) CreateMailMessage(ctx context.Context, nm NewMailMessage) (MailMessage, error) {
+	t := now()
+	m, err := scanMailMessage(q.queryRow(ctx, `
+		INSERT INTO mail_messages (organization_id, kind, sender, recipient, subject, message_id, raw, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING `+mailSummaryColumns,
+		nm.OrganizationID, nm.Kind, nm.Sender, nm.Recipient, nm.Subject, nm.MessageID, nm.Raw, MailQueued, t, t), false)
+	if err != nil {
+		return MailMessage{}, fmt.Errorf("record %s email to %s: %w", nm.Kind, nm.Recipient, err)
+	}
+	m.Raw = nm.Raw
+	return m, nil
+}
+
+// MailMessageByID returns a message with its source, or ErrNotFound.
+func (q *Queries) MailMessageByID(ctx context.Context, id int64) (MailMessage, error) {
+	m, err := scanMailMessage(q.queryRow(ctx, `SELECT `+mailSummaryColumns+`, raw FROM mail_messages WHERE id = ?`, id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return MailMessage{}, ErrNotFound
+	}
+	if err != nil {
+		return MailMessage{}, fmt.Errorf("email %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// ListMailMessages returns up to limit messages without their source,
+// newest first, starting below the id before (0: from the newest).
+func (q *Queries) ListMailMessages(ctx context.Context, before int64, limit int) ([]MailMessage, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rs, err := q.query(ctx, `SELECT `+mailSummaryColumns+` FROM mail_messages WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list emails: %w", err)
+	}
+	defer rs.Close()
+	var list []MailMessage
+	for rs.Next() {
+		m, err := scanMailMessage(rs, false)
+		if err != nil {
+			return nil, fmt.Errorf("list emails: %w", err)
+		}
+		list = append(list, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list emails: %w", err)
+	}
+	return list, nil
+}
+
+// MailAttempt is the outcome of one try to send a message.
+type MailAttempt struct {
+	Status            string // MailQueued (will retry), MailSent, MailStored or MailFailed
+	Transport         string
+	Error             string
+	ProviderMessageID string
+}
+
+// RecordMailAttempt counts an attempt and stores its outcome; a success
+// keeps the error of the attempt before it, for the record. Only a queued
+// message changes, so an attempt never undoes a finished one; the result
+// reports whether the message changed.
+func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt) (bool, error) {
+	t := now()
+	var sentAt *time.Time
+	if a.Status == MailSent || a.Status == MailStored {
+		sentAt = &t
+	}
+	n, err := q.exec(ctx, `
+		UPDATE mail_messages
+		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
+		    provider_message_id = ?,
+		    sent_at = ?, updated_at = ?
+		WHERE id = ? AND status = ?`,
+		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, id, MailQueued)
+	if err != nil {
+		return false, fmt.Errorf("record attempt of email %d: %w", id, err)
+	}
+	return n == 1, nil
+}
