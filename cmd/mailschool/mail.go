@@ -63,9 +63,9 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, work bool) (stop func(), err error) {
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
-	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs")}
+	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
 	if work {
-		config.Queues = map[string]river.QueueConfig{mail.Queue: {MaxWorkers: 8}}
+		config.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
 	}
 	jobs, err := db.NewJobs(config)
 	if err != nil {

@@ -20,6 +20,15 @@ const Queue = "mail"
 // MaxAttempts is how often a message is tried before it counts as failed.
 const MaxAttempts = 8
 
+// QueueConfig is how the mail queue is worked. Sending waits on the network
+// far more than it computes, so many jobs run at once; they share the SMTP
+// transport's few connections.
+var QueueConfig = river.QueueConfig{MaxWorkers: 50}
+
+// FetchCooldown is the shortest pause between two fetches of jobs. River
+// fetches at most MaxWorkers jobs at a time, so the pause caps throughput.
+const FetchCooldown = 20 * time.Millisecond
+
 // Config configures a Service.
 type Config struct {
 	From      string // the From header: "Name <address>"

@@ -50,6 +50,10 @@ type Options struct {
 	// attempts where DropOn(n) is true (every attempt when DropOn is nil).
 	DropAfterBytes int
 	DropOn         func(n int) bool
+
+	// Discard keeps only the envelope of accepted messages, not their
+	// bytes, so benchmarks can send many without holding them in memory.
+	Discard bool
 }
 
 // Message is one message the server accepted.
@@ -254,6 +258,9 @@ func (ss *session) Data(r io.Reader) error {
 		if err := opts.Reply(n, m); err != nil {
 			return err
 		}
+	}
+	if opts.Discard {
+		m.Data = nil
 	}
 	id := ss.s.accept(m)
 	// go-smtp answers a nil error with a fixed text; an "error" with code
