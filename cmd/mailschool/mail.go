@@ -42,7 +42,9 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 	if cfg.SMTPURL == "" {
 		return mail.Outbox{}, "outbox", nil
 	}
-	smtpCfg := mail.SMTPConfig{URL: cfg.SMTPURL}
+	// As many connections as the benchmarks were measured with; the mail
+	// queue's workers take turns on them.
+	smtpCfg := mail.SMTPConfig{URL: cfg.SMTPURL, MaxConns: 8}
 	if cfg.DKIMKeyFile != "" {
 		key, err := mail.LoadDKIMKey(cfg.DKIMKeyFile)
 		if err != nil {

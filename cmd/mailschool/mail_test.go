@@ -60,24 +60,7 @@ func TestServeSendsThroughSMTP(t *testing.T) {
 	base, stop := startServer(t, env)
 	defer stop()
 
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	post := func(path string, form url.Values) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
-	}
-	post("/accounts/login/", url.Values{"email": {"admin@example.com"}, "password": {"correct horse battery"}})
-	res := post("/accounts/password_change/", url.Values{
-		"old_password": {"correct horse battery"}, "new_password": {"a brand new secret"}, "password_confirm": {"a brand new secret"}})
-	if res.Request.URL.Path != "/email-learning/platform/" {
-		t.Fatalf("password change ended at %s", res.Request.URL)
-	}
+	changePassword(t, base, "admin@example.com", "correct horse battery", "a brand new secret")
 
 	got := sink.Wait(t, 1, 15*time.Second)[0]
 	if got.From != "learn@acme.example" || got.To[0] != "admin@example.com" {
@@ -134,5 +117,56 @@ func startServer(t *testing.T, env map[string]string) (string, func() string) {
 			}
 		})
 		return stderr.String()
+	}
+}
+
+// TestWebOnlyNodeLeavesJobsQueued runs serve with workers off: an email
+// caused in the app is recorded and queued but not sent, until a node with
+// workers starts on the same database.
+func TestWebOnlyNodeLeavesJobsQueued(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{})
+	env := map[string]string{
+		"MAILSCHOOL_DATA_DIR": t.TempDir(), "MAILSCHOOL_SMTP_URL": sink.URL(),
+		"MAILSCHOOL_PASSWORD": "correct horse battery", "MAILSCHOOL_WORKERS": "false",
+	}
+	if r := runCommand(t, env, "", "createsuperuser", "--email", "admin@example.com"); r.code != 0 {
+		t.Fatalf("createsuperuser: %+v", r)
+	}
+	base, stop := startServer(t, env)
+	changePassword(t, base, "admin@example.com", "correct horse battery", "a brand new secret")
+	time.Sleep(500 * time.Millisecond)
+	if output := stop(); !strings.Contains(output, "workers=false") {
+		t.Errorf("serve did not report workers off:\n%s", output)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Fatalf("a web-only node sent %d emails", n)
+	}
+
+	env["MAILSCHOOL_WORKERS"] = "true"
+	_, stop = startServer(t, env)
+	defer stop()
+	sink.Wait(t, 1, 15*time.Second)
+}
+
+// changePassword logs in to the server at base and changes the password,
+// which sends the password-changed email.
+func changePassword(t *testing.T, base, email, old, new string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	post := func(path string, form url.Values) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	post("/accounts/login/", url.Values{"email": {email}, "password": {old}})
+	res := post("/accounts/password_change/", url.Values{"old_password": {old}, "new_password": {new}, "password_confirm": {new}})
+	if res.Request.URL.Path != "/email-learning/platform/" {
+		t.Fatalf("password change ended at %s", res.Request.URL)
 	}
 }

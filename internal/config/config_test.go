@@ -81,3 +81,35 @@ func TestInvalidSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestMailSettings(t *testing.T) {
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir(), "MAILSCHOOL_BASE_URL": "https://learn.acme.example"}
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.From != "mailschool <noreply@learn.acme.example>" || c.SMTPURL != "" || c.SendRate != 0 || !c.Workers {
+		t.Errorf("mail defaults = %+v", c)
+	}
+	env["MAILSCHOOL_SEND_RATE"] = "12.5"
+	env["MAILSCHOOL_WORKERS"] = "false"
+	env["MAILSCHOOL_FROM"] = "Acme <learn@acme.example>"
+	if c, err = load(t, env); err != nil || c.SendRate != 12.5 || c.Workers || c.From != "Acme <learn@acme.example>" {
+		t.Errorf("mail settings = %+v, %v", c, err)
+	}
+	for _, bad := range []map[string]string{
+		{"MAILSCHOOL_SEND_RATE": "fast"},
+		{"MAILSCHOOL_SEND_RATE": "-1"},
+		{"MAILSCHOOL_DKIM_DOMAIN": "acme.example"},
+		{"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1"},
+	} {
+		bad["MAILSCHOOL_DATA_DIR"] = env["MAILSCHOOL_DATA_DIR"]
+		if _, err := load(t, bad); err == nil {
+			t.Errorf("settings %v accepted", bad)
+		}
+	}
+	c, _ = load(t, map[string]string{"MAILSCHOOL_DATA_DIR": env["MAILSCHOOL_DATA_DIR"]})
+	if c.From != "mailschool <noreply@localhost>" {
+		t.Errorf("default From for a local address = %q", c.From)
+	}
+}

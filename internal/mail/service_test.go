@@ -262,3 +262,25 @@ func TestSendNow(t *testing.T) {
 		}
 	})
 }
+
+func TestSendRateLimitsThisNode(t *testing.T) {
+	db := storetest.NewSQLite(t)
+	sink := smtptest.Start(t, smtptest.Options{})
+	s, err := mail.NewService(db, mail.Config{
+		From: "Acme Academy <learn@acme.example>", BaseURL: "https://learn.acme.example",
+		Transport: smtpTransport(t, sink), TransportName: "smtp", SendRate: 5, Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 10 {
+		if _, err := s.SendNow(context.Background(), mail.Email{Kind: mail.KindTest, To: fmt.Sprintf("l%d@example.com", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A burst of 5, then one every 200 ms: the last of 10 leaves after 1 s.
+	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
+		t.Errorf("10 messages at 5 per second took %v; the rate limit did not hold", elapsed)
+	}
+}
