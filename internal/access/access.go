@@ -4,18 +4,82 @@ package access
 
 import "github.com/mailschool/mailschool/internal/store"
 
+// Role is a member's role in an organization. Roles are ordered: each
+// may do everything the one below it may.
+type Role string
+
+const (
+	None   Role = "" // not a member
+	Viewer Role = "viewer"
+	Editor Role = "editor"
+	Admin  Role = "admin"
+	Owner  Role = "owner"
+)
+
+var rank = map[Role]int{None: 0, Viewer: 1, Editor: 2, Admin: 3, Owner: 4}
+
+// Valid reports whether r is one of the four member roles.
+func (r Role) Valid() bool { return r != None && rank[r] > 0 }
+
+// AtLeast reports whether r is min or above it.
+func (r Role) AtLeast(min Role) bool { return rank[r] >= rank[min] }
+
+// Action is something done inside one organization.
+type Action string
+
+const (
+	ViewOrganization   Action = "view_organization"   // see it, its courses, learners, reports
+	EditContent        Action = "edit_content"        // create and edit courses, lessons, quizzes
+	ManageEnrollments  Action = "manage_enrollments"  // cancel enrollments, block addresses
+	EditOrganization   Action = "edit_organization"   // name, description, logo, slug
+	ManageMembers      Action = "manage_members"      // add and remove users, change roles, invite
+	TransferOwnership  Action = "transfer_ownership"  // hand the organization to another member
+	DeleteOrganization Action = "delete_organization" // remove it and everything it owns
+)
+
+// minimumRole is the role matrix of the design: the lowest role that may
+// take each action. Platform admins may take every action.
+var minimumRole = map[Action]Role{
+	ViewOrganization:   Viewer,
+	EditContent:        Editor,
+	ManageEnrollments:  Editor,
+	EditOrganization:   Admin,
+	ManageMembers:      Admin,
+	TransferOwnership:  Owner,
+	DeleteOrganization: Owner,
+}
+
+// Allowed reports whether user, whose role in the organization is role
+// (None when not a member), may take action there.
+func Allowed(user *store.User, role Role, action Action) bool {
+	min, known := minimumRole[action]
+	if !known || user == nil || !user.IsActive {
+		return false
+	}
+	if user.IsPlatformAdmin {
+		return true
+	}
+	return role != None && role.AtLeast(min)
+}
+
 // PlatformAction is something done outside any one organization.
 type PlatformAction string
 
 const (
 	// ViewOutbox is reading every email the platform sent or stored.
 	ViewOutbox PlatformAction = "view_outbox"
+	// CreateOrganization is adding a new organization.
+	CreateOrganization PlatformAction = "create_organization"
+	// ViewAllOrganizations is listing every organization, member or not.
+	ViewAllOrganizations PlatformAction = "view_all_organizations"
 )
 
-// platformActions maps each platform action to whether platform admins
-// alone may take it; today every one of them is theirs.
+// platformActions lists the platform actions; today every one of them is
+// for platform admins alone.
 var platformActions = map[PlatformAction]bool{
-	ViewOutbox: true,
+	ViewOutbox:           true,
+	CreateOrganization:   true,
+	ViewAllOrganizations: true,
 }
 
 // AllowedOnPlatform reports whether user may take a platform action.

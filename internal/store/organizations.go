@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,30 +16,299 @@ type Organization struct {
 	Slug        string
 	Description string
 	IsActive    bool
+	LogoETag    string // empty when the organization has no logo
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
 
+// OrganizationSummary is an organization with the counts shown in lists.
+type OrganizationSummary struct {
+	Organization
+	MemberCount int
+	CourseCount int
+}
+
+const organizationColumns = `o.id, o.name, o.slug, o.description, o.is_active, COALESCE(l.etag, ''), o.created_at, o.updated_at`
+
+const organizationFrom = `organizations o LEFT JOIN organization_logos l ON l.organization_id = o.id`
+
+func scanOrganization(r row, extra ...any) (Organization, error) {
+	var o Organization
+	dest := append([]any{&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.LogoETag, &o.CreatedAt, &o.UpdatedAt}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return Organization{}, err
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, nil
+}
+
+// OrganizationByID returns an organization, or ErrNotFound.
+func (q *Queries) OrganizationByID(ctx context.Context, id int64) (Organization, error) {
+	o, err := scanOrganization(q.queryRow(ctx, `SELECT `+organizationColumns+` FROM `+organizationFrom+` WHERE o.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Organization{}, ErrNotFound
+	}
+	if err != nil {
+		return Organization{}, fmt.Errorf("organization %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// OrganizationBySlug returns the organization with a slug, or ErrNotFound.
+func (q *Queries) OrganizationBySlug(ctx context.Context, slug string) (Organization, error) {
+	o, err := scanOrganization(q.queryRow(ctx, `SELECT `+organizationColumns+` FROM `+organizationFrom+` WHERE o.slug = ?`, slug))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Organization{}, ErrNotFound
+	}
+	if err != nil {
+		return Organization{}, fmt.Errorf("organization %q: %w", slug, err)
+	}
+	return o, nil
+}
+
+// OrganizationFilter selects organizations for a list.
+type OrganizationFilter struct {
+	MemberID int64  // only organizations this user belongs to; 0 for all
+	Search   string // part of the name, any case
+	Offset   int
+	Limit    int
+}
+
+// ListOrganizations returns one page of organizations by name, with member
+// and course counts, and how many match in all.
+func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) ([]OrganizationSummary, int, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if f.MemberID != 0 {
+		where = append(where, `EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.user_id = ?)`)
+		args = append(args, f.MemberID)
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		where = append(where, `o.name_key LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(s))+"%")
+	}
+	cond := strings.Join(where, " AND ")
+
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM organizations o WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count organizations: %w", err)
+	}
+	rs, err := q.query(ctx, `
+		SELECT `+organizationColumns+`,
+			(SELECT COUNT(*) FROM memberships m WHERE m.organization_id = o.id),
+			(SELECT COUNT(*) FROM courses c WHERE c.organization_id = o.id)
+		FROM `+organizationFrom+` WHERE `+cond+`
+		ORDER BY o.name_key, o.id LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list organizations: %w", err)
+	}
+	defer rs.Close()
+	var list []OrganizationSummary
+	for rs.Next() {
+		var s OrganizationSummary
+		if s.Organization, err = scanOrganization(rs, &s.MemberCount, &s.CourseCount); err != nil {
+			return nil, 0, fmt.Errorf("list organizations: %w", err)
+		}
+		list = append(list, s)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list organizations: %w", err)
+	}
+	return list, total, nil
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // AllOrganizations lists every organization by name.
 func (q *Queries) AllOrganizations(ctx context.Context) ([]Organization, error) {
-	rows, err := q.query(ctx, `
-		SELECT id, name, slug, description, is_active, created_at, updated_at
-		FROM organizations ORDER BY name_key, id`)
+	return q.organizations(ctx, `SELECT `+organizationColumns+` FROM `+organizationFrom+` ORDER BY o.name_key, o.id`)
+}
+
+// MemberOrganizations lists the organizations a user belongs to, by name.
+func (q *Queries) MemberOrganizations(ctx context.Context, userID int64) ([]Organization, error) {
+	return q.organizations(ctx, `
+		SELECT `+organizationColumns+` FROM `+organizationFrom+`
+		JOIN memberships m ON m.organization_id = o.id AND m.user_id = ?
+		ORDER BY o.name_key, o.id`, userID)
+}
+
+func (q *Queries) organizations(ctx context.Context, query string, args ...any) ([]Organization, error) {
+	rs, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
 	}
-	defer rows.Close()
-	var orgs []Organization
-	for rows.Next() {
-		var o Organization
-		if err := rows.Scan(&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.CreatedAt, &o.UpdatedAt); err != nil {
+	defer rs.Close()
+	var list []Organization
+	for rs.Next() {
+		o, err := scanOrganization(rs)
+		if err != nil {
 			return nil, fmt.Errorf("list organizations: %w", err)
 		}
-		o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-		orgs = append(orgs, o)
+		list = append(list, o)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
 	}
-	return orgs, nil
+	return list, nil
+}
+
+// OrganizationFields are the editable fields of an organization. NameKey
+// is the name as compared for uniqueness.
+type OrganizationFields struct {
+	Name        string
+	NameKey     string
+	Slug        string
+	Description string
+}
+
+// CreateOrganization inserts an active organization. A taken name or slug
+// gives ErrConflict.
+func (q *Queries) CreateOrganization(ctx context.Context, f OrganizationFields) (Organization, error) {
+	t := now()
+	var id int64
+	err := q.queryRow(ctx, `
+		INSERT INTO organizations (name, name_key, slug, description, is_active, created_at, updated_at)
+		VALUES (?, ?, ?, ?, TRUE, ?, ?) RETURNING id`,
+		f.Name, f.NameKey, f.Slug, f.Description, t, t).Scan(&id)
+	if isUniqueViolation(err) {
+		return Organization{}, fmt.Errorf("create organization %q: %w", f.Name, ErrConflict)
+	}
+	if err != nil {
+		return Organization{}, fmt.Errorf("create organization %q: %w", f.Name, err)
+	}
+	return q.OrganizationByID(ctx, id)
+}
+
+// UpdateOrganization replaces the editable fields of an organization.
+func (q *Queries) UpdateOrganization(ctx context.Context, id int64, f OrganizationFields) error {
+	n, err := q.exec(ctx, `
+		UPDATE organizations SET name = ?, name_key = ?, slug = ?, description = ?, updated_at = ? WHERE id = ?`,
+		f.Name, f.NameKey, f.Slug, f.Description, now(), id)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("update organization %d: %w", id, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update organization %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update organization %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// OrganizationNameTaken reports whether another organization than except
+// has the name key.
+func (q *Queries) OrganizationNameTaken(ctx context.Context, nameKey string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM organizations WHERE name_key = ? AND id <> ?`, nameKey, except)
+}
+
+// OrganizationSlugTaken reports whether another organization than except
+// has the slug.
+func (q *Queries) OrganizationSlugTaken(ctx context.Context, slug string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM organizations WHERE slug = ? AND id <> ?`, slug, except)
+}
+
+func (q *Queries) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := q.queryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check existence: %w", err)
+	}
+	return true, nil
+}
+
+// OrganizationContents counts what an organization owns, for the delete
+// confirmation.
+type OrganizationContents struct {
+	Courses int
+	Members int
+	Emails  int
+	HasLogo bool
+}
+
+// CountOrganizationContents counts the rows that deleting an organization
+// removes.
+func (q *Queries) CountOrganizationContents(ctx context.Context, id int64) (OrganizationContents, error) {
+	var c OrganizationContents
+	var logos int
+	err := q.queryRow(ctx, `
+		SELECT
+			(SELECT COUNT(*) FROM courses WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM memberships WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM mail_messages WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM organization_logos WHERE organization_id = ?)`,
+		id, id, id, id).Scan(&c.Courses, &c.Members, &c.Emails, &logos)
+	if err != nil {
+		return OrganizationContents{}, fmt.Errorf("count contents of organization %d: %w", id, err)
+	}
+	c.HasLogo = logos > 0
+	return c, nil
+}
+
+// DeleteOrganization removes an organization; foreign keys cascade to
+// everything it owns.
+func (q *Queries) DeleteOrganization(ctx context.Context, id int64) error {
+	n, err := q.exec(ctx, `DELETE FROM organizations WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete organization %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete organization %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Logo is a stored organization logo: the image and its thumbnail.
+type Logo struct {
+	ContentType      string
+	Data             []byte
+	ETag             string
+	ThumbContentType string
+	Thumb            []byte
+	ThumbETag        string
+}
+
+// SetOrganizationLogo stores or replaces an organization's logo.
+func (q *Queries) SetOrganizationLogo(ctx context.Context, orgID int64, l Logo) error {
+	_, err := q.exec(ctx, `
+		INSERT INTO organization_logos (organization_id, content_type, data, etag, thumb_content_type, thumb, thumb_etag, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (organization_id) DO UPDATE SET
+			content_type = excluded.content_type, data = excluded.data, etag = excluded.etag,
+			thumb_content_type = excluded.thumb_content_type, thumb = excluded.thumb, thumb_etag = excluded.thumb_etag,
+			updated_at = excluded.updated_at`,
+		orgID, l.ContentType, l.Data, l.ETag, l.ThumbContentType, l.Thumb, l.ThumbETag, now())
+	if err != nil {
+		return fmt.Errorf("store logo of organization %d: %w", orgID, err)
+	}
+	return nil
+}
+
+// DeleteOrganizationLogo removes an organization's logo, if it has one.
+func (q *Queries) DeleteOrganizationLogo(ctx context.Context, orgID int64) error {
+	if _, err := q.exec(ctx, `DELETE FROM organization_logos WHERE organization_id = ?`, orgID); err != nil {
+		return fmt.Errorf("remove logo of organization %d: %w", orgID, err)
+	}
+	return nil
+}
+
+// OrganizationLogo returns the logo of an active organization, or
+// ErrNotFound.
+func (q *Queries) OrganizationLogo(ctx context.Context, orgID int64) (Logo, error) {
+	var l Logo
+	err := q.queryRow(ctx, `
+		SELECT l.content_type, l.data, l.etag, l.thumb_content_type, l.thumb, l.thumb_etag
+		FROM organization_logos l JOIN organizations o ON o.id = l.organization_id
+		WHERE l.organization_id = ? AND o.is_active`, orgID).
+		Scan(&l.ContentType, &l.Data, &l.ETag, &l.ThumbContentType, &l.Thumb, &l.ThumbETag)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Logo{}, ErrNotFound
+	}
+	if err != nil {
+		return Logo{}, fmt.Errorf("logo of organization %d: %w", orgID, err)
+	}
+	return l, nil
 }

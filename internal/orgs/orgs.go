@@ -1,0 +1,440 @@
+// Package orgs holds the rules of organizations: who may see, create, edit
+// and delete them, what a valid name, slug, description and logo are, and
+// the public page's view of them.
+package orgs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/logo"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// Limits of the organization fields.
+const (
+	MaxNameRunes        = 200
+	MaxDescriptionRunes = 2000
+	MaxSlugLength       = 60
+	PageSize            = 25
+)
+
+// Errors every caller may meet.
+var (
+	ErrNotFound  = problem.New(problem.NotFound, "organization_not_found", "There is no such organization.")
+	ErrForbidden = problem.New(problem.Forbidden, "forbidden", "You are not allowed to do this in this organization.")
+)
+
+// Service applies the organization rules on top of the store.
+type Service struct {
+	db *store.DB
+}
+
+// NewService returns the organization service backed by db.
+func NewService(db *store.DB) *Service { return &Service{db: db} }
+
+// View is an organization as one user sees it: with the user's role and
+// what the user may do there.
+type View struct {
+	store.Organization
+	Role      access.Role
+	CanEdit   bool
+	CanDelete bool
+}
+
+// authorize loads the organization and the actor's role in it, and checks
+// that the actor may take action there. An organization the actor may not
+// even see is reported as not found, so ids do not reveal what exists.
+func authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID int64, action access.Action) (View, error) {
+	if actor == nil {
+		return View{}, ErrForbidden
+	}
+	org, err := q.OrganizationByID(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return View{}, ErrNotFound
+	}
+	if err != nil {
+		return View{}, err
+	}
+	role, err := q.MembershipRole(ctx, orgID, actor.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return View{}, err
+	}
+	v := View{Organization: org, Role: access.Role(role)}
+	if !access.Allowed(actor, v.Role, access.ViewOrganization) {
+		return View{}, ErrNotFound
+	}
+	if !access.Allowed(actor, v.Role, action) {
+		return View{}, ErrForbidden
+	}
+	v.CanEdit = access.Allowed(actor, v.Role, access.EditOrganization)
+	v.CanDelete = access.Allowed(actor, v.Role, access.DeleteOrganization)
+	return v, nil
+}
+
+// Page is one page of a list of organizations.
+type Page struct {
+	Items    []store.OrganizationSummary
+	Total    int
+	Page     int // from 1
+	Pages    int
+	Search   string
+	CanAdd   bool
+	PageSize int
+}
+
+// List returns the organizations the actor may see, by name: every one
+// for platform admins, the actor's own for everyone else.
+func (s *Service) List(ctx context.Context, actor *store.User, search string, page int) (Page, error) {
+	if actor == nil {
+		return Page{}, ErrForbidden
+	}
+	page = max(page, 1)
+	f := store.OrganizationFilter{Search: search, Offset: (page - 1) * PageSize, Limit: PageSize}
+	if !access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
+		f.MemberID = actor.ID
+	}
+	items, total, err := s.db.Read().ListOrganizations(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Items: items, Total: total, Page: page, Pages: max(1, (total+PageSize-1)/PageSize), Search: search,
+		CanAdd: access.AllowedOnPlatform(actor, access.CreateOrganization), PageSize: PageSize}, nil
+}
+
+// Switchable lists the organizations offered in the actor's organization
+// switcher.
+func (s *Service) Switchable(ctx context.Context, actor *store.User) ([]store.Organization, error) {
+	if access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
+		return s.db.Read().AllOrganizations(ctx)
+	}
+	return s.db.Read().MemberOrganizations(ctx, actor.ID)
+}
+
+// Get returns an organization the actor may see.
+func (s *Service) Get(ctx context.Context, actor *store.User, orgID int64) (View, error) {
+	return authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization)
+}
+
+// Fields are the values of an organization form or API request. On update,
+// nil leaves a field as it is.
+type Fields struct {
+	Name        *string
+	Description *string
+	Slug        *string   // update only: the slug stays unless an admin edits it
+	Logo        io.Reader // a new logo; nil keeps the current one
+	RemoveLogo  bool
+}
+
+// Create adds an organization, with its logo if one is given, and makes the
+// actor its owner.
+func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (store.Organization, error) {
+	if !access.AllowedOnPlatform(actor, access.CreateOrganization) {
+		return store.Organization{}, ErrForbidden
+	}
+	name, description, err := validate(deref(f.Name), deref(f.Description))
+	if err != nil {
+		return store.Organization{}, err
+	}
+	img, err := processLogo(f.Logo)
+	if err != nil {
+		return store.Organization{}, err
+	}
+	var org store.Organization
+	err = s.db.InTx(ctx, func(q *store.Queries) error {
+		if err := checkNameFree(ctx, q, name, 0); err != nil {
+			return err
+		}
+		slug, err := freeSlug(ctx, q, Slugify(name))
+		if err != nil {
+			return err
+		}
+		org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), Slug: slug, Description: description})
+		if errors.Is(err, store.ErrConflict) {
+			return nameTaken(name) // a concurrent request took it first
+		}
+		if err != nil {
+			return err
+		}
+		if err := q.AddMembership(ctx, org.ID, actor.ID, string(access.Owner)); err != nil {
+			return err
+		}
+		if img != nil {
+			return q.SetOrganizationLogo(ctx, org.ID, storeLogo(*img))
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Organization{}, fmt.Errorf("create organization: %w", err)
+	}
+	return s.db.Read().OrganizationByID(ctx, org.ID)
+}
+
+// Update changes the given fields of an organization. Fields not given,
+// the logo included, stay as they are.
+func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f Fields) (store.Organization, error) {
+	img, err := processLogo(f.Logo)
+	if err != nil {
+		return store.Organization{}, err
+	}
+	err = s.db.InTx(ctx, func(q *store.Queries) error {
+		v, err := authorize(ctx, q, actor, orgID, access.EditOrganization)
+		if err != nil {
+			return err
+		}
+		name, description, err := validate(or(f.Name, v.Name), or(f.Description, v.Description))
+		if err != nil {
+			return err
+		}
+		slug := v.Slug
+		if f.Slug != nil && *f.Slug != v.Slug {
+			if slug, err = validSlug(*f.Slug); err != nil {
+				return err
+			}
+			if taken, err := q.OrganizationSlugTaken(ctx, slug, orgID); err != nil {
+				return err
+			} else if taken {
+				return slugTaken(slug)
+			}
+		}
+		if err := checkNameFree(ctx, q, name, orgID); err != nil {
+			return err
+		}
+		err = q.UpdateOrganization(ctx, orgID, store.OrganizationFields{Name: name, NameKey: nameKey(name), Slug: slug, Description: description})
+		if errors.Is(err, store.ErrConflict) {
+			return problem.New(problem.Conflict, "conflict", "Another change to this organization's name or address came first. Reload and try again.")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case img != nil:
+			return q.SetOrganizationLogo(ctx, orgID, storeLogo(*img))
+		case f.RemoveLogo:
+			return q.DeleteOrganizationLogo(ctx, orgID)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Organization{}, fmt.Errorf("update organization %d: %w", orgID, err)
+	}
+	return s.db.Read().OrganizationByID(ctx, orgID)
+}
+
+// Removal is what deleting an organization would remove.
+type Removal struct {
+	View
+	Contents store.OrganizationContents
+}
+
+// PrepareDelete returns what deleting an organization would remove, for
+// the confirmation page.
+func (s *Service) PrepareDelete(ctx context.Context, actor *store.User, orgID int64) (Removal, error) {
+	q := s.db.Read()
+	v, err := authorize(ctx, q, actor, orgID, access.DeleteOrganization)
+	if err != nil {
+		return Removal{}, err
+	}
+	c, err := q.CountOrganizationContents(ctx, orgID)
+	if err != nil {
+		return Removal{}, err
+	}
+	return Removal{View: v, Contents: c}, nil
+}
+
+// Delete removes an organization and everything it owns in one
+// transaction. confirmName must repeat the organization's name, so that a
+// slip of the hand deletes nothing.
+func (s *Service) Delete(ctx context.Context, actor *store.User, orgID int64, confirmName string) error {
+	return s.db.InTx(ctx, func(q *store.Queries) error {
+		v, err := authorize(ctx, q, actor, orgID, access.DeleteOrganization)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(confirmName) != v.Name {
+			return problem.Field("confirm_name", "confirmation_mismatch",
+				fmt.Sprintf("Type the organization's name, %q, to confirm the deletion.", v.Name))
+		}
+		return q.DeleteOrganization(ctx, orgID)
+	})
+}
+
+// Public returns an active organization and its public, enabled courses,
+// for the public page; anyone may see it.
+func (s *Service) Public(ctx context.Context, orgID int64) (store.Organization, []store.Course, error) {
+	q := s.db.Read()
+	org, err := q.OrganizationByID(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !org.IsActive) {
+		return store.Organization{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return store.Organization{}, nil, err
+	}
+	courses, err := q.PublicCourses(ctx, orgID)
+	if err != nil {
+		return store.Organization{}, nil, err
+	}
+	return org, courses, nil
+}
+
+// IDBySlug returns the id of the active organization with a slug.
+func (s *Service) IDBySlug(ctx context.Context, slug string) (int64, error) {
+	org, err := s.db.Read().OrganizationBySlug(ctx, slug)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !org.IsActive) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return org.ID, nil
+}
+
+// Logo returns the logo of an active organization.
+func (s *Service) Logo(ctx context.Context, orgID int64) (store.Logo, error) {
+	l, err := s.db.Read().OrganizationLogo(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Logo{}, problem.New(problem.NotFound, "logo_not_found", "This organization has no logo.")
+	}
+	return l, err
+}
+
+// validate checks and cleans a name and description.
+func validate(name, description string) (string, string, error) {
+	name = strings.TrimSpace(name)
+	description = strings.TrimSpace(strings.ReplaceAll(description, "\r\n", "\n"))
+	fields := map[string]string{}
+	switch {
+	case name == "":
+		fields["name"] = "Enter a name."
+	case !utf8.ValidString(name):
+		fields["name"] = "The name is not valid text."
+	case utf8.RuneCountInString(name) > MaxNameRunes:
+		fields["name"] = fmt.Sprintf("The name is too long: use at most %d characters.", MaxNameRunes)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		fields["name"] = "The name may not contain control characters or line breaks."
+	}
+	switch {
+	case !utf8.ValidString(description):
+		fields["description"] = "The description is not valid text."
+	case utf8.RuneCountInString(description) > MaxDescriptionRunes:
+		fields["description"] = fmt.Sprintf("The description is too long: use at most %d characters.", MaxDescriptionRunes)
+	case strings.ContainsFunc(description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
+		fields["description"] = "The description may not contain control characters."
+	}
+	if len(fields) > 0 {
+		return "", "", &problem.Error{Kind: problem.Invalid, Code: "invalid_organization", Message: "The organization was not saved: correct the marked fields.", Fields: fields}
+	}
+	return name, description, nil
+}
+
+func checkNameFree(ctx context.Context, q *store.Queries, name string, except int64) error {
+	taken, err := q.OrganizationNameTaken(ctx, nameKey(name), except)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return nameTaken(name)
+	}
+	return nil
+}
+
+func nameTaken(name string) error {
+	msg := fmt.Sprintf("An organization named %q already exists.", name)
+	return &problem.Error{Kind: problem.Conflict, Code: "name_taken", Message: msg, Fields: map[string]string{"name": msg}}
+}
+
+func slugTaken(slug string) error {
+	msg := fmt.Sprintf("The address %q is taken by another organization.", slug)
+	return &problem.Error{Kind: problem.Conflict, Code: "slug_taken", Message: msg, Fields: map[string]string{"slug": msg}}
+}
+
+// nameKey is a name as compared for uniqueness: case does not count.
+func nameKey(name string) string { return strings.ToLower(name) }
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Slugify turns a name into a URL slug: lower-case ASCII letters and
+// digits joined by single hyphens, "organization" when nothing is left.
+func Slugify(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			hyphen = false
+		default:
+			hyphen = true
+		}
+	}
+	slug := b.String()
+	if len(slug) > MaxSlugLength-4 { // room for a "-123" suffix
+		slug = strings.TrimRight(slug[:MaxSlugLength-4], "-")
+	}
+	if slug == "" {
+		return "organization"
+	}
+	return slug
+}
+
+// freeSlug returns base, or base with the smallest free numeric suffix.
+func freeSlug(ctx context.Context, q *store.Queries, base string) (string, error) {
+	slug := base
+	for i := 2; ; i++ {
+		taken, err := q.OrganizationSlugTaken(ctx, slug, 0)
+		if err != nil || !taken {
+			return slug, err
+		}
+		slug = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+func validSlug(slug string) (string, error) {
+	slug = strings.TrimSpace(slug)
+	if len(slug) > MaxSlugLength || !slugPattern.MatchString(slug) {
+		return "", problem.Field("slug", "invalid_slug",
+			fmt.Sprintf("The address may hold lower-case letters, digits and single hyphens, at most %d characters.", MaxSlugLength))
+	}
+	return slug, nil
+}
+
+func processLogo(r io.Reader) (*logo.Image, error) {
+	if r == nil {
+		return nil, nil
+	}
+	img, err := logo.Process(r)
+	if err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+func storeLogo(img logo.Image) store.Logo {
+	return store.Logo{ContentType: img.ContentType, Data: img.Data, ETag: img.ETag,
+		ThumbContentType: img.ThumbContentType, Thumb: img.Thumb, ThumbETag: img.ThumbETag}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func or(s *string, fallback string) string {
+	if s == nil {
+		return fallback
+	}
+	return *s
+}

@@ -1,0 +1,324 @@
+package orgs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func ptr(s string) *string { return &s }
+
+// newUser creates a user; admin makes them a platform admin.
+func newUser(t *testing.T, db *store.DB, email string, admin bool) *store.User {
+	t.Helper()
+	var u store.User
+	err := db.InTx(context.Background(), func(q *store.Queries) error {
+		var err error
+		u, err = q.CreateUser(context.Background(), store.NewUser{Email: email, IsPlatformAdmin: admin})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &u
+}
+
+func addMember(t *testing.T, db *store.DB, orgID int64, u *store.User, role access.Role) {
+	t.Helper()
+	err := db.InTx(context.Background(), func(q *store.Queries) error {
+		return q.AddMembership(context.Background(), orgID, u.ID, string(role))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pngLogo(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		img.Set(x, 0, color.RGBA{200, 30, 30, 255})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func code(err error) string {
+	if p, ok := problem.As(err); ok {
+		return p.Code
+	}
+	return ""
+}
+
+func TestCreateAndEdit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db)
+		admin := newUser(t, db, "root@example.com", true)
+
+		org, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("  Acme Academy  "), Description: ptr("Line one\r\nLine <b>two</b>"),
+			Logo: bytes.NewReader(pngLogo(t, 400, 200))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if org.Name != "Acme Academy" || org.Slug != "acme-academy" || org.Description != "Line one\nLine <b>two</b>" || org.LogoETag == "" {
+			t.Errorf("created = %+v", org)
+		}
+		v, err := s.Get(ctx, admin, org.ID)
+		if err != nil || v.Role != access.Owner || !v.CanEdit || !v.CanDelete {
+			t.Errorf("the creator's view = %+v, %v; want owner", v, err)
+		}
+
+		// The same name in another case is taken; so is it after trimming.
+		if _, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("ACME academy")}); code(err) != "name_taken" {
+			t.Errorf("duplicate name: %v", err)
+		} else if p, _ := problem.As(err); p.Kind != problem.Conflict || !strings.Contains(p.Message, `"ACME academy"`) {
+			t.Errorf("duplicate name problem = %+v", p)
+		}
+		// A name giving the same slug gets a numbered one.
+		second, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme: Academy!")})
+		if err != nil || second.Slug != "acme-academy-2" {
+			t.Errorf("second slug = %q, %v", second.Slug, err)
+		}
+
+		// Saving other fields keeps the logo and the slug.
+		etag := org.LogoETag
+		org, err = s.Update(ctx, admin, org.ID, orgs.Fields{Name: ptr("Acme University"), Description: ptr("")})
+		if err != nil || org.LogoETag != etag || org.Slug != "acme-academy" || org.Name != "Acme University" {
+			t.Errorf("after editing the name: %+v, %v", org, err)
+		}
+		org, err = s.Update(ctx, admin, org.ID, orgs.Fields{Slug: ptr("acme")})
+		if err != nil || org.Slug != "acme" || org.Name != "Acme University" {
+			t.Errorf("after editing the slug: %+v, %v", org, err)
+		}
+		if _, err := s.Update(ctx, admin, second.ID, orgs.Fields{Slug: ptr("acme")}); code(err) != "slug_taken" {
+			t.Errorf("taken slug: %v", err)
+		}
+		if _, err := s.Update(ctx, admin, second.ID, orgs.Fields{Name: ptr("acme UNIVERSITY")}); code(err) != "name_taken" {
+			t.Errorf("renaming onto a taken name: %v", err)
+		}
+		for _, bad := range []string{"Acme", "-acme", "acme--x", "acme_x", "ácme", strings.Repeat("a", 61)} {
+			if _, err := s.Update(ctx, admin, second.ID, orgs.Fields{Slug: ptr(bad)}); code(err) != "invalid_slug" {
+				t.Errorf("slug %q: %v", bad, err)
+			}
+		}
+		org, err = s.Update(ctx, admin, org.ID, orgs.Fields{RemoveLogo: true})
+		if err != nil || org.LogoETag != "" {
+			t.Errorf("after removing the logo: %+v, %v", org, err)
+		}
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db)
+		admin := newUser(t, db, "root@example.com", true)
+		tests := []struct {
+			name   string
+			fields orgs.Fields
+			code   string
+		}{
+			{"empty name", orgs.Fields{Name: ptr("")}, "invalid_organization"},
+			{"whitespace name", orgs.Fields{Name: ptr(" \t ")}, "invalid_organization"},
+			{"10 KB name", orgs.Fields{Name: ptr(strings.Repeat("n", 10240))}, "invalid_organization"},
+			{"201 characters", orgs.Fields{Name: ptr(strings.Repeat("é", 201))}, "invalid_organization"},
+			{"line break in name", orgs.Fields{Name: ptr("Acme\nAcademy")}, "invalid_organization"},
+			{"control character", orgs.Fields{Name: ptr("Acme\x00")}, "invalid_organization"},
+			{"long description", orgs.Fields{Name: ptr("Acme"), Description: ptr(strings.Repeat("d", 2001))}, "invalid_organization"},
+			{"HTML renamed .png", orgs.Fields{Name: ptr("Acme"), Logo: strings.NewReader("<html><script>alert(1)</script></html>")}, "logo_unsupported_type"},
+			{"3 MiB logo", orgs.Fields{Name: ptr("Acme"), Logo: bytes.NewReader(make([]byte, 3<<20))}, "logo_too_large"},
+		}
+		for _, tt := range tests {
+			if _, err := s.Create(ctx, admin, tt.fields); code(err) != tt.code {
+				t.Errorf("%s: err = %v, want %s", tt.name, err, tt.code)
+			}
+		}
+		if _, err := s.Create(ctx, admin, orgs.Fields{Name: ptr(strings.Repeat("é", 200))}); err != nil {
+			t.Errorf("200 characters refused: %v", err)
+		}
+		page, err := s.List(ctx, admin, "", 1)
+		if err != nil || page.Total != 2 { // the default organization and the 200-character one
+			t.Errorf("organizations after bad input: %d, %v", page.Total, err)
+		}
+	})
+}
+
+func TestWhoMayDoWhat(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db)
+		root := newUser(t, db, "root@example.com", true)
+		a, _ := s.Create(ctx, root, orgs.Fields{Name: ptr("A")})
+		b, _ := s.Create(ctx, root, orgs.Fields{Name: ptr("B")})
+		users := map[access.Role]*store.User{}
+		for _, role := range []access.Role{access.Viewer, access.Editor, access.Admin} {
+			users[role] = newUser(t, db, string(role)+"@example.com", false)
+			addMember(t, db, a.ID, users[role], role)
+		}
+		outsider := newUser(t, db, "outsider@example.com", false)
+		addMember(t, db, b.ID, outsider, access.Admin)
+
+		for role, u := range users {
+			if _, err := s.Get(ctx, u, a.ID); err != nil {
+				t.Errorf("%s cannot see their organization: %v", role, err)
+			}
+			_, err := s.Update(ctx, u, a.ID, orgs.Fields{Name: ptr("A by " + string(role))})
+			if wantOK := role == access.Admin; (err == nil) != wantOK {
+				t.Errorf("%s edits: err = %v, want allowed %v", role, err, wantOK)
+			}
+			if err := s.Delete(ctx, u, a.ID, "A"); !errors.Is(err, orgs.ErrForbidden) {
+				t.Errorf("%s deletes: err = %v, want forbidden", role, err)
+			}
+			if _, err := s.Create(ctx, u, orgs.Fields{Name: ptr("New")}); !errors.Is(err, orgs.ErrForbidden) {
+				t.Errorf("%s creates: err = %v, want forbidden", role, err)
+			}
+		}
+		// A member of B addressing A sees nothing and changes nothing.
+		if _, err := s.Get(ctx, outsider, a.ID); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("outsider reads A: %v, want not found", err)
+		}
+		if _, err := s.Update(ctx, outsider, a.ID, orgs.Fields{Name: ptr("Taken over")}); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("outsider edits A: %v, want not found", err)
+		}
+		if _, err := s.Update(ctx, outsider, a.ID, orgs.Fields{Logo: bytes.NewReader(pngLogo(t, 10, 10))}); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("outsider uploads a logo to A: %v, want not found", err)
+		}
+		if err := s.Delete(ctx, outsider, a.ID, "A"); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("outsider deletes A: %v", err)
+		}
+		got, _ := s.Get(ctx, root, a.ID)
+		if got.Name != "A by admin" || got.LogoETag != "" {
+			t.Errorf("A after the outsider's attempts: %+v", got.Organization)
+		}
+		page, _ := s.List(ctx, outsider, "", 1)
+		if page.Total != 1 || page.Items[0].ID != b.ID || page.CanAdd {
+			t.Errorf("outsider's list = %+v", page)
+		}
+	})
+}
+
+func TestDeleteRemovesEverything(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db)
+		root := newUser(t, db, "root@example.com", true)
+		org, err := s.Create(ctx, root, orgs.Fields{Name: ptr("Doomed"), Logo: bytes.NewReader(pngLogo(t, 20, 20))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep, _ := s.Create(ctx, root, orgs.Fields{Name: ptr("Kept")})
+		member := newUser(t, db, "m@example.com", false)
+		addMember(t, db, org.ID, member, access.Editor)
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			for _, o := range []int64{org.ID, keep.ID} {
+				if _, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: o, Title: "Go", TitleKey: "go", Slug: "go", Enabled: true, Public: true}); err != nil {
+					return err
+				}
+			}
+			id := org.ID
+			_, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: &id, Kind: "test", Sender: "a@x", Recipient: "b@x", Subject: "s", MessageID: "m1@x", Raw: []byte("x")})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		removal, err := s.PrepareDelete(ctx, root, org.ID)
+		if err != nil || removal.Contents.Courses != 1 || removal.Contents.Members != 2 || removal.Contents.Emails != 1 || !removal.Contents.HasLogo {
+			t.Errorf("what deleting would remove: %+v, %v", removal.Contents, err)
+		}
+		for _, typed := range []string{"", "doomed", "Kept"} {
+			if err := s.Delete(ctx, root, org.ID, typed); code(err) != "confirmation_mismatch" {
+				t.Errorf("delete confirmed with %q: %v", typed, err)
+			}
+		}
+		if _, err := s.Get(ctx, root, org.ID); err != nil {
+			t.Fatalf("a refused delete removed the organization: %v", err)
+		}
+		if err := s.Delete(ctx, root, org.ID, " Doomed "); err != nil {
+			t.Fatal(err)
+		}
+		left, err := db.RowsWith(ctx, "organization_id", org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, n := range left {
+			if n != 0 {
+				t.Errorf("%d rows of the deleted organization remain in %s", n, table)
+			}
+		}
+		if len(left) < 4 {
+			t.Errorf("only %d tables checked: %v", len(left), left)
+		}
+		if _, err := s.Get(ctx, root, org.ID); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("deleted organization still found: %v", err)
+		}
+		kept, _ := db.RowsWith(ctx, "organization_id", keep.ID)
+		if kept["courses"] != 1 || kept["memberships"] != 1 {
+			t.Errorf("the other organization lost rows: %v", kept)
+		}
+		if err := s.Delete(ctx, root, org.ID, "Doomed"); !errors.Is(err, orgs.ErrNotFound) {
+			t.Errorf("deleting twice: %v", err)
+		}
+	})
+}
+
+// TestConcurrentCreates sends the same new name from several requests at
+// once: exactly one wins, the others get the name conflict.
+func TestConcurrentCreates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db)
+		root := newUser(t, db, "root@example.com", true)
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = s.Create(ctx, root, orgs.Fields{Name: ptr("Race")}) })
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case code(err) != "name_taken":
+				t.Errorf("a losing request got %v, want name_taken", err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d requests created the organization, want 1", wins)
+		}
+	})
+}
+
+func TestSlugify(t *testing.T) {
+	for in, want := range map[string]string{
+		"My Organization":         "my-organization",
+		"  Acme -- Academy!! ":    "acme-academy",
+		"École 42":                "cole-42",
+		"日本語":                     "organization",
+		strings.Repeat("ab ", 40): strings.TrimRight(strings.Repeat("ab-", 19)[:56], "-"),
+	} {
+		if got := orgs.Slugify(in); got != want {
+			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
