@@ -409,10 +409,16 @@ func validSlug(slug string) (string, error) {
 	return slug, nil
 }
 
+// logoSlots bounds the logos decoded at once: a 4096x4096 image may take
+// over 100 MiB while it is decoded.
+var logoSlots = make(chan struct{}, 2)
+
 func processLogo(r io.Reader) (*logo.Image, error) {
 	if r == nil {
 		return nil, nil
 	}
+	logoSlots <- struct{}{}
+	defer func() { <-logoSlots }()
 	img, err := logo.Process(r)
 	if err != nil {
 		return nil, err
