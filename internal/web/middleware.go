@@ -23,6 +23,8 @@ const (
 	sessionUserID = "user_id"
 	sessionEpoch  = "session_epoch"
 	sessionFlash  = "flash"
+	// sessionOrganization is the organization chosen in the switcher.
+	sessionOrganization = "organization_id"
 )
 
 // currentUser returns the logged-in user of a request, or nil.

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/store"
@@ -48,8 +49,13 @@ func parsePages(version string) (*pages, error) {
 		return nil, fmt.Errorf("hash static files: %w", err)
 	}
 	funcs := template.FuncMap{
-		"static":  func(name string) string { return "/static/" + name + "?v=" + p.staticHash[name] },
-		"version": func() string { return version },
+		"static":    func(name string) string { return "/static/" + name + "?v=" + p.staticHash[name] },
+		"version":   func() string { return version },
+		"logoURL":   func(id int64, etag string) string { return logoURL(id, etag, false) },
+		"logoThumb": func(id int64, etag string) string { return logoURL(id, etag, true) },
+		"excerpt":   excerpt,
+		"icon":      icon,
+		"add":       func(a, b int) int { return a + b },
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -74,9 +80,12 @@ type page struct {
 	Title         string
 	User          *store.User
 	Nav           navigation
-	Organizations []store.Organization
-	Flashes       []flash
-	Data          any
+	Organizations []store.Organization // the switcher's choices
+	// CurrentOrganization is the id chosen in the switcher, 0 for none.
+	CurrentOrganization int64
+	CurrentPath         string
+	Flashes             []flash
+	Data                any
 }
 
 // navigation says which sections the user may open.
@@ -103,12 +112,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if p.User != nil {
 		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
-		orgs, err := s.visibleOrganizations(r, p.User)
+		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
 		p.Organizations = orgs
+		p.CurrentOrganization = s.sessions.GetInt64(r.Context(), sessionOrganization)
+		p.CurrentPath = r.URL.RequestURI()
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -119,15 +130,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
-}
-
-// visibleOrganizations lists the organizations shown in the switcher.
-// Memberships do not exist yet, so only platform admins see any.
-func (s *Server) visibleOrganizations(r *http.Request, user *store.User) ([]store.Organization, error) {
-	if !user.IsPlatformAdmin {
-		return nil, nil
-	}
-	return s.db.Read().AllOrganizations(r.Context())
 }
 
 // flashNext stores a message to show on the next page.
@@ -198,4 +200,27 @@ type jsonError struct {
 // writeJSONError writes the API's error shape: {"error": {...}}.
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]jsonError{"error": {Code: code, Message: message}})
+}
+
+// excerpt shortens text to at most n characters on one line.
+func excerpt(text string, n int) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) <= n {
+		return text
+	}
+	runes := []rune(text)
+	return strings.TrimSpace(string(runes[:n-1])) + "…"
+}
+
+// icons are the inline SVG icons of the interface; each is decorative and
+// sits next to a text label for screen readers.
+var icons = map[string]string{
+	"globe":  `<circle cx="12" cy="12" r="9"/><path d="M3 12h18M12 3c2.5 2.5 3.8 5.5 3.8 9s-1.3 6.5-3.8 9c-2.5-2.5-3.8-5.5-3.8-9S9.5 5.5 12 3z"/>`,
+	"pencil": `<path d="M4 20h4L19 9l-4-4L4 16v4z"/><path d="M13.5 6.5l4 4"/>`,
+	"bin":    `<path d="M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6"/>`,
+}
+
+func icon(name string) template.HTML {
+	return template.HTML(`<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">` +
+		icons[name] + `</svg>`)
 }

@@ -48,6 +48,29 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/platform/outbox/{id}/html", allowedTo(access.ViewOutbox), s.outboxHTML},
 		{"GET /email-learning/platform/outbox/{id}/raw", allowedTo(access.ViewOutbox), s.outboxRaw},
 
+		{"GET /email-learning/platform/organizations/", loggedIn, s.organizationList},
+		{"GET /email-learning/platform/organizations/new", allowedTo(access.CreateOrganization), s.organizationNewForm},
+		{"POST /email-learning/platform/organizations/", allowedTo(access.CreateOrganization), s.organizationCreate},
+		{"POST /email-learning/platform/organizations/switch", loggedIn, s.organizationSwitch},
+		{"GET /email-learning/platform/organizations/{id}/", loggedIn, s.organizationDetail},
+		{"GET /email-learning/platform/organizations/{id}/edit", loggedIn, s.organizationEditForm},
+		{"POST /email-learning/platform/organizations/{id}/edit", loggedIn, s.organizationUpdate},
+		{"GET /email-learning/platform/organizations/{id}/delete", loggedIn, s.organizationDeleteForm},
+		{"POST /email-learning/platform/organizations/{id}/delete", loggedIn, s.organizationDelete},
+
+		{"GET /email-learning/public/organization/{id}/", anyone, s.publicOrganization},
+		{"GET /email-learning/public/organization/{id}/logo", anyone, s.organizationLogo},
+		{"GET /email-learning/public/organization/{id}/logo/thumb", anyone, s.organizationLogo},
+		{"GET /email-learning/public/{handle}/", anyone, s.publicOrganizationBySlug},
+
+		{"GET /api/v1/organizations", loggedIn, s.apiOrganizationList},
+		{"POST /api/v1/organizations", allowedTo(access.CreateOrganization), s.apiOrganizationCreate},
+		{"GET /api/v1/organizations/{id}", loggedIn, s.apiOrganizationGet},
+		{"PATCH /api/v1/organizations/{id}", loggedIn, s.apiOrganizationUpdate},
+		{"DELETE /api/v1/organizations/{id}", loggedIn, s.apiOrganizationDelete},
+		{"PUT /api/v1/organizations/{id}/logo", loggedIn, s.apiOrganizationLogoPut},
+		{"DELETE /api/v1/organizations/{id}/logo", loggedIn, s.apiOrganizationLogoDelete},
+
 		{"/", anyone, s.notFound},
 	}
 }

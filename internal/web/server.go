@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -43,6 +44,7 @@ type Server struct {
 	logger   *slog.Logger
 	accounts *auth.Accounts
 	mail     *mail.Service
+	orgs     *orgs.Service
 	sessions *scs.SessionManager
 	pages    *pages
 	baseURL  string
@@ -80,6 +82,7 @@ func New(opts Options) (*Server, error) {
 		logger:          opts.Logger,
 		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
 		mail:            opts.Mail,
+		orgs:            orgs.NewService(opts.DB),
 		sessions:        sessions,
 		pages:           pages,
 		baseURL:         opts.BaseURL,

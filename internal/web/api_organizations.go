@@ -1,0 +1,213 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/logo"
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// organizationJSON is an organization in the API.
+type organizationJSON struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Slug        string    `json:"slug"`
+	Description string    `json:"description"`
+	LogoURL     string    `json:"logo_url"`
+	PublicURL   string    `json:"public_url"`
+	MemberCount *int      `json:"member_count,omitempty"`
+	CourseCount *int      `json:"course_count,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func (s *Server) organizationJSON(o store.Organization) organizationJSON {
+	j := organizationJSON{ID: o.ID, Name: o.Name, Slug: o.Slug, Description: o.Description,
+		PublicURL: s.baseURL + "/email-learning/public/organization/" + itoa(o.ID) + "/",
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	if u := logoURL(o.ID, o.LogoETag, false); u != "" {
+		j.LogoURL = s.baseURL + u
+	}
+	return j
+}
+
+type listJSON[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) {
+	page := 1
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			s.apiError(w, r, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out."))
+			return
+		}
+		page = n
+	}
+	p, err := s.orgs.List(r.Context(), currentUser(r.Context()), r.URL.Query().Get("q"), page)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[organizationJSON]{Items: []organizationJSON{}}
+	for _, o := range p.Items {
+		j := s.organizationJSON(o.Organization)
+		j.MemberCount, j.CourseCount = &o.MemberCount, &o.CourseCount
+		out.Items = append(out.Items, j)
+	}
+	if p.Page < p.Pages {
+		out.NextCursor = strconv.Itoa(p.Page + 1)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// organizationInput is the body of POST and PATCH; absent fields are nil.
+type organizationInput struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Slug        *string `json:"slug"`
+}
+
+func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) {
+	var in organizationInput
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if in.Slug != nil {
+		s.apiError(w, r, problem.Field("slug", "slug_not_settable", "The slug is made from the name at creation; change it afterwards."))
+		return
+	}
+	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.organizationJSON(org))
+}
+
+func (s *Server) apiOrganizationGet(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.organizationJSON(v.Organization))
+}
+
+func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in organizationInput
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Name: in.Name, Description: in.Description, Slug: in.Slug})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+}
+
+// apiOrganizationDelete needs {"confirm_name": "<the organization's name>"}
+// in the body, as the delete page needs the name typed.
+func (s *Server) apiOrganizationDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		ConfirmName string `json:"confirm_name"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if err := s.orgs.Delete(r.Context(), currentUser(r.Context()), id, in.ConfirmName); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiOrganizationLogoPut replaces the logo with the request body.
+func (s *Server) apiOrganizationLogoPut(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, logo.MaxBytes)
+	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Logo: maxBytesAsProblem{body}})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+}
+
+func (s *Server) apiOrganizationLogoDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{RemoveLogo: true})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+}
+
+// maxBytesAsProblem reports a body over its limit as the logo's size
+// problem rather than a read error.
+type maxBytesAsProblem struct{ r io.Reader }
+
+func (m maxBytesAsProblem) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		return n, problem.New(problem.TooLarge, "logo_too_large", "The logo is larger than 2 MiB.")
+	}
+	return n, err
+}
+
+// readJSON decodes a JSON request body of at most 64 KiB into v; an empty
+// body decodes as {}.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" && !strings.HasPrefix(ct, "application/json;") {
+		return problem.New(problem.UnsupportedType, "unsupported_media_type", "Send the request body as application/json.")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, new(*http.MaxBytesError)):
+		return problem.New(problem.TooLarge, "body_too_large", "The request body is larger than 64 KiB.")
+	default:
+		return problem.Newf(problem.Malformed, "malformed_json", "The request body is not valid JSON for this request: %v.", err)
+	}
+}

@@ -1,0 +1,281 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/mailschool/mailschool/internal/logo"
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+const organizationsPath = "/email-learning/platform/organizations/"
+
+func organizationPath(id int64) string { return organizationsPath + strconv.FormatInt(id, 10) + "/" }
+
+// pathID reads the {id} of a URL; a malformed id is a missing page.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, orgs.ErrNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) organizationList(w http.ResponseWriter, r *http.Request) {
+	pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page, err := s.orgs.List(r.Context(), currentUser(r.Context()), r.URL.Query().Get("q"), pageNo)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "organizations.html", "Organizations", page)
+}
+
+// organizationForm is the data of the create and edit forms.
+type organizationForm struct {
+	ID          int64 // 0 when creating
+	Name        string
+	Description string
+	Slug        string
+	HasLogo     bool
+	LogoURL     string
+	Error       string
+	Fields      map[string]string
+}
+
+func (s *Server) organizationNewForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "organization_form.html", "Add organization", organizationForm{})
+}
+
+func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
+	fields, cleanup, err := readOrganizationForm(w, r)
+	defer cleanup()
+	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description")}
+	if err == nil {
+		var org store.Organization
+		org, err = s.orgs.Create(r.Context(), currentUser(r.Context()), fields)
+		if err == nil {
+			s.flashNext(r, fmt.Sprintf("Organization %q was added.", org.Name))
+			http.Redirect(w, r, organizationPath(org.ID), http.StatusSeeOther)
+			return
+		}
+	}
+	s.formError(w, r, "organization_form.html", "Add organization", err, func(msg string, f map[string]string) any {
+		form.Error, form.Fields = msg, f
+		return form
+	})
+}
+
+func (s *Server) organizationDetail(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "organization.html", v.Name, v)
+}
+
+func (s *Server) organizationEditForm(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	if err == nil && !v.CanEdit {
+		err = orgs.ErrForbidden
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "organization_form.html", "Edit "+v.Name, organizationForm{
+		ID: v.ID, Name: v.Name, Description: v.Description, Slug: v.Slug, HasLogo: v.LogoETag != "", LogoURL: logoURL(v.ID, v.LogoETag, false)})
+}
+
+func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	fields, cleanup, err := readOrganizationForm(w, r)
+	defer cleanup()
+	if err == nil {
+		slug := r.PostFormValue("slug")
+		fields.Slug = &slug
+		fields.RemoveLogo = r.PostFormValue("remove_logo") == "on"
+		var org store.Organization
+		org, err = s.orgs.Update(r.Context(), currentUser(r.Context()), id, fields)
+		if err == nil {
+			s.flashNext(r, "Your changes were saved.")
+			http.Redirect(w, r, organizationPath(org.ID), http.StatusSeeOther)
+			return
+		}
+	}
+	if p, ok := problem.As(err); ok && (p.Kind == problem.NotFound || p.Kind == problem.Forbidden) {
+		s.pageError(w, r, err)
+		return
+	}
+	form := organizationForm{ID: id, Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Slug: r.PostFormValue("slug")}
+	if v, getErr := s.orgs.Get(r.Context(), currentUser(r.Context()), id); getErr == nil {
+		form.HasLogo, form.LogoURL = v.LogoETag != "", logoURL(v.ID, v.LogoETag, false)
+	}
+	s.formError(w, r, "organization_form.html", "Edit organization", err, func(msg string, f map[string]string) any {
+		form.Error, form.Fields = msg, f
+		return form
+	})
+}
+
+type organizationDeletePage struct {
+	orgs.Removal
+	Error string
+}
+
+func (s *Server) organizationDeleteForm(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	removal, err := s.orgs.PrepareDelete(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "organization_delete.html", "Delete "+removal.Name, organizationDeletePage{Removal: removal})
+}
+
+func (s *Server) organizationDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	user := currentUser(r.Context())
+	removal, err := s.orgs.PrepareDelete(r.Context(), user, id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	err = s.orgs.Delete(r.Context(), user, id, r.PostFormValue("confirm_name"))
+	if p, ok := problem.As(err); ok && p.Kind == problem.Invalid {
+		s.render(w, r, http.StatusUnprocessableEntity, "organization_delete.html", "Delete "+removal.Name,
+			organizationDeletePage{Removal: removal, Error: p.Message})
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if s.sessions.GetInt64(r.Context(), sessionOrganization) == id {
+		s.sessions.Remove(r.Context(), sessionOrganization)
+	}
+	s.flashNext(r, fmt.Sprintf("Organization %q and everything it owned were deleted.", removal.Name))
+	http.Redirect(w, r, organizationsPath, http.StatusSeeOther)
+}
+
+// organizationSwitch remembers the organization chosen in the switcher.
+func (s *Server) organizationSwitch(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PostFormValue("organization_id"), 10, 64)
+	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), sessionOrganization, v.ID)
+	next := r.PostFormValue("next")
+	if u, err := url.Parse(next); err != nil || next == "" || u.Path == "/email-learning/platform/organizations/switch" {
+		next = organizationPath(v.ID)
+	}
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// readOrganizationForm parses the multipart form of the create and edit
+// pages, holding the logo upload to its size limit.
+func readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, func(), error) {
+	cleanup := func() {}
+	r.Body = http.MaxBytesReader(w, r.Body, logo.MaxBytes+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			return orgs.Fields{}, cleanup, problem.New(problem.TooLarge, "logo_too_large", "The logo is larger than 2 MiB.")
+		}
+		if !errors.Is(err, http.ErrNotMultipart) {
+			return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The form could not be read. Please try again.")
+		}
+	}
+	if r.MultipartForm != nil {
+		cleanup = func() { r.MultipartForm.RemoveAll() }
+	}
+	name, description := r.PostFormValue("name"), r.PostFormValue("description")
+	f := orgs.Fields{Name: &name, Description: &description}
+	file, header, err := r.FormFile("logo")
+	switch {
+	case errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart):
+	case err != nil:
+		return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The logo could not be read. Please try again.")
+	case header.Size > 0 || header.Filename != "":
+		f.Logo = readerOnly{file}
+		prev := cleanup
+		cleanup = func() { file.Close(); prev() }
+	default:
+		file.Close()
+	}
+	return f, cleanup, nil
+}
+
+// readerOnly hides everything but Read, so nothing can learn the upload's
+// file name or claimed type: the logo is judged by its bytes alone.
+type readerOnly struct{ r multipart.File }
+
+func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+var _ io.Reader = readerOnly{}
+
+// formError re-renders a form with a problem's messages, or fails the
+// request when err is not a problem with the form.
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, name, title string, err error, data func(msg string, fields map[string]string) any) {
+	p, ok := problem.As(err)
+	if !ok {
+		s.serverError(w, r, err)
+		return
+	}
+	fields := p.Fields
+	if fields == nil && (p.Code == "logo_too_large" || p.Kind == problem.UnsupportedType || p.Code == "logo_corrupt" ||
+		p.Code == "logo_too_big_dimensions" || p.Code == "logo_empty") {
+		fields = map[string]string{"logo": p.Message}
+	}
+	s.render(w, r, statusOf(p.Kind), name, title, data(p.Message, fields))
+}
+
+// logoURL is the address of an organization's logo, versioned by its ETag
+// so it can be cached for long; "" when there is no logo.
+func logoURL(orgID int64, etag string, thumb bool) string {
+	if etag == "" {
+		return ""
+	}
+	path := fmt.Sprintf("/email-learning/public/organization/%d/logo", orgID)
+	if thumb {
+		path += "/thumb"
+	}
+	return path + "?v=" + url.QueryEscape(trimQuotes(etag))
+}
+
+func trimQuotes(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
