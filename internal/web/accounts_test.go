@@ -38,7 +38,7 @@ func TestAccountPages(t *testing.T) {
 			{name: "platform needs a login", method: "GET", path: "/email-learning/platform/",
 				wantStatus: 303, wantHeader: map[string]string{"Location": "/accounts/login/?next=%2Femail-learning%2Fplatform%2F"}},
 			{name: "platform shell", method: "GET", path: "/email-learning/platform/", loggedIn: true,
-				wantStatus: 200, want: []string{adminEmail, "My Organization", `action="/accounts/logout/"`}},
+				wantStatus: 200, want: []string{adminEmail, `href="/email-learning/platform/organizations/"`, `action="/accounts/logout/"`}},
 			{name: "login page when logged in goes on", method: "GET", path: "/accounts/login/?next=/email-learning/platform/", loggedIn: true,
 				wantStatus: 303, wantHeader: map[string]string{"Location": "/email-learning/platform/"}},
 			{name: "password change needs a login", method: "GET", path: "/accounts/password_change/",
