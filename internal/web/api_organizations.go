@@ -126,6 +126,7 @@ func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
 }
 
@@ -148,6 +149,7 @@ func (s *Server) apiOrganizationDelete(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.publicPages.forget(id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -164,6 +166,7 @@ func (s *Server) apiOrganizationLogoPut(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
+	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
 }
 
@@ -178,6 +181,7 @@ func (s *Server) apiOrganizationLogoDelete(w http.ResponseWriter, r *http.Reques
 		s.apiError(w, r, err)
 		return
 	}
+	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
 }
 

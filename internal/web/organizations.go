@@ -120,6 +120,7 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 		var org store.Organization
 		org, err = s.orgs.Update(r.Context(), currentUser(r.Context()), id, fields)
 		if err == nil {
+			s.publicPages.forget(id)
 			s.flashNext(r, "Your changes were saved.")
 			http.Redirect(w, r, organizationPath(org.ID), http.StatusSeeOther)
 			return
@@ -180,6 +181,7 @@ func (s *Server) organizationDelete(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	s.publicPages.forget(id)
 	if s.sessions.GetInt64(r.Context(), sessionOrganization) == id {
 		s.sessions.Remove(r.Context(), sessionOrganization)
 	}

@@ -445,3 +445,31 @@ func TestOrganizationAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestPublicPageCache checks that the cached public page follows edits
+// made on this node at once and answers revalidation with 304.
+func TestPublicPageCache(t *testing.T) {
+	db := storetest.NewSQLite(t)
+	app := newTestApp(t, db)
+	admin := app.loggedIn(adminEmail, adminPassword)
+	admin.postMultipart("/email-learning/platform/organizations/", map[string]string{"name": "Acme"})
+	anon := app.client()
+	first := anon.get("/email-learning/public/organization/2/")
+	etag := first.header.Get("ETag")
+	if first.status != 200 || etag == "" || !strings.Contains(first.body, "Acme") {
+		t.Fatalf("public page: %d %q", first.status, etag)
+	}
+	req, _ := http.NewRequest(http.MethodGet, anon.base+"/email-learning/public/organization/2/", nil)
+	req.Header.Set("If-None-Match", etag)
+	if res := anon.do(req); res.status != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", res.status)
+	}
+	admin.postMultipart("/email-learning/platform/organizations/2/edit", map[string]string{"name": "Acme Renamed", "slug": "acme"})
+	if res := anon.get("/email-learning/public/organization/2/"); !strings.Contains(res.body, "Acme Renamed") || res.header.Get("ETag") == etag {
+		t.Error("the public page still shows the old name after an edit")
+	}
+	admin.post("/email-learning/platform/organizations/2/delete", url.Values{"confirm_name": {"Acme Renamed"}})
+	if res := anon.get("/email-learning/public/organization/2/"); res.status != 404 {
+		t.Errorf("public page of a deleted organization: %d", res.status)
+	}
+}

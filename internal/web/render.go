@@ -101,10 +101,22 @@ type flash struct {
 // render writes a page with the layout. Rendering goes to a buffer first so
 // a template error becomes a clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	body, err := s.renderPage(r, name, title, data)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// renderPage renders a page with the layout for the request's user.
+func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]byte, error) {
 	t, ok := s.pages.byName[name]
 	if !ok {
-		s.serverError(w, r, fmt.Errorf("no template %s", name))
-		return
+		return nil, fmt.Errorf("no template %s", name)
 	}
 	p := page{Title: title, User: currentUser(r.Context()), Data: data}
 	if msg := s.sessions.PopString(r.Context(), sessionFlash); msg != "" {
@@ -114,8 +126,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
 		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {
-			s.serverError(w, r, err)
-			return
+			return nil, err
 		}
 		p.Organizations = orgs
 		p.CurrentOrganization = s.sessions.GetInt64(r.Context(), sessionOrganization)
@@ -123,13 +134,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.serverError(w, r, fmt.Errorf("render %s: %w", name, err))
-		return
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // flashNext stores a message to show on the next page.

@@ -45,6 +45,10 @@ type Server struct {
 	accounts *auth.Accounts
 	mail     *mail.Service
 	orgs     *orgs.Service
+
+	// publicPages caches the public organization pages for anonymous
+	// visitors.
+	publicPages *pageCache
 	sessions *scs.SessionManager
 	pages    *pages
 	baseURL  string
@@ -83,6 +87,7 @@ func New(opts Options) (*Server, error) {
 		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
 		mail:            opts.Mail,
 		orgs:            orgs.NewService(opts.DB),
+		publicPages:     newPageCache(2 * time.Second),
 		sessions:        sessions,
 		pages:           pages,
 		baseURL:         opts.BaseURL,
