@@ -49,9 +49,9 @@ type Server struct {
 	// publicPages caches the public organization pages for anonymous
 	// visitors.
 	publicPages *pageCache
-	sessions *scs.SessionManager
-	pages    *pages
-	baseURL  string
+	sessions    *scs.SessionManager
+	pages       *pages
+	baseURL     string
 
 	loginPerIP      *auth.Limiter
 	loginPerAccount *auth.Limiter
