@@ -122,6 +122,26 @@ func (s *Service) Get(ctx context.Context, actor *store.User, orgID int64) (View
 	return authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization)
 }
 
+// Detail is an organization with its members, for its page.
+type Detail struct {
+	View
+	Members []store.Member
+}
+
+// GetDetail returns an organization the actor may see, with its members.
+func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64) (Detail, error) {
+	q := s.db.Read()
+	v, err := authorize(ctx, q, actor, orgID, access.ViewOrganization)
+	if err != nil {
+		return Detail{}, err
+	}
+	members, err := q.OrganizationMembers(ctx, orgID)
+	if err != nil {
+		return Detail{}, err
+	}
+	return Detail{View: v, Members: members}, nil
+}
+
 // Fields are the values of an organization form or API request. On update,
 // nil leaves a field as it is.
 type Fields struct {

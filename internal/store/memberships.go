@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AddMembership makes a user a member of an organization with a role. An
@@ -35,4 +36,40 @@ func (q *Queries) MembershipRole(ctx context.Context, orgID, userID int64) (stri
 		return "", fmt.Errorf("role of user %d in organization %d: %w", userID, orgID, err)
 	}
 	return role, nil
+}
+
+// Member is a user as a member of an organization.
+type Member struct {
+	UserID int64
+	Email  string
+	Name   string
+	Role   string
+	Since  time.Time
+}
+
+// OrganizationMembers lists the members of an organization, owner first,
+// then by role and email.
+func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64) ([]Member, error) {
+	rs, err := q.query(ctx, `
+		SELECT u.id, u.email, u.name, m.role, m.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = ?
+		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END, u.email`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+	}
+	defer rs.Close()
+	var list []Member
+	for rs.Next() {
+		var m Member
+		if err := rs.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since); err != nil {
+			return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+		}
+		m.Since = m.Since.UTC()
+		list = append(list, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+	}
+	return list, nil
 }

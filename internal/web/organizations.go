@@ -79,12 +79,12 @@ func (s *Server) organizationDetail(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "organization.html", v.Name, v)
+	s.render(w, r, http.StatusOK, "organization.html", d.Name, d)
 }
 
 func (s *Server) organizationEditForm(w http.ResponseWriter, r *http.Request) {

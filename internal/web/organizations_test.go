@@ -236,6 +236,10 @@ func TestOrganizationDeleteNeedsTheName(t *testing.T) {
 		app := newTestApp(t, db)
 		c := app.loggedIn(adminEmail, adminPassword)
 		c.postMultipart("/email-learning/platform/organizations/", map[string]string{"name": "Acme"})
+		detail := c.get("/email-learning/platform/organizations/2/")
+		if !strings.Contains(detail.body, "<td>"+adminEmail+"</td><td></td><td>owner</td>") {
+			t.Errorf("the detail page does not list the owner:\n%s", detail.body)
+		}
 		confirm := c.get("/email-learning/platform/organizations/2/delete")
 		if !strings.Contains(confirm.body, "This cannot be undone") || !strings.Contains(confirm.body, "1 membership") {
 			t.Errorf("confirmation page:\n%s", confirm.body)
