@@ -438,6 +438,10 @@ func processLogo(r io.Reader) (*logo.Image, error) {
 	logoSlots <- struct{}{}
 	defer func() { <-logoSlots }()
 	img, err := logo.Process(r)
+	if p, ok := problem.As(err); ok {
+		// Forms show the message next to the logo field.
+		return nil, &problem.Error{Kind: p.Kind, Code: p.Code, Message: p.Message, Fields: map[string]string{"logo": p.Message}}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -212,7 +212,8 @@ func readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, 
 	r.Body = http.MaxBytesReader(w, r.Body, logo.MaxBytes+64<<10)
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
 		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			return orgs.Fields{}, cleanup, problem.New(problem.TooLarge, "logo_too_large", "The logo is larger than 2 MiB.")
+			msg := "The logo is larger than 2 MiB."
+			return orgs.Fields{}, cleanup, &problem.Error{Kind: problem.TooLarge, Code: "logo_too_large", Message: msg, Fields: map[string]string{"logo": msg}}
 		}
 		if !errors.Is(err, http.ErrNotMultipart) {
 			return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The form could not be read. Please try again.")
@@ -254,12 +255,7 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, name, title s
 		s.serverError(w, r, err)
 		return
 	}
-	fields := p.Fields
-	if fields == nil && (p.Code == "logo_too_large" || p.Kind == problem.UnsupportedType || p.Code == "logo_corrupt" ||
-		p.Code == "logo_too_big_dimensions" || p.Code == "logo_empty") {
-		fields = map[string]string{"logo": p.Message}
-	}
-	s.render(w, r, statusOf(p.Kind), name, title, data(p.Message, fields))
+	s.render(w, r, statusOf(p.Kind), name, title, data(p.Message, p.Fields))
 }
 
 // logoURL is the address of an organization's logo, versioned by its ETag
