@@ -76,6 +76,26 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 		limiter: limiter, retryBase: cfg.RetryBase, logger: cfg.Logger}, nil
 }
 
+// Messages lists up to limit recorded messages without their source,
+// newest first, below the id before (0: from the newest).
+func (s *Service) Messages(ctx context.Context, before int64, limit int) ([]store.MailMessage, error) {
+	return s.db.Read().ListMailMessages(ctx, before, limit)
+}
+
+// Message returns a recorded message with its source, taken apart for
+// display; store.ErrNotFound when there is none.
+func (s *Service) Message(ctx context.Context, id int64) (store.MailMessage, Parsed, error) {
+	m, err := s.db.Read().MailMessageByID(ctx, id)
+	if err != nil {
+		return store.MailMessage{}, Parsed{}, err
+	}
+	p, err := Parse(m.Raw)
+	if err != nil {
+		return store.MailMessage{}, Parsed{}, fmt.Errorf("email %d: %w", id, err)
+	}
+	return m, p, nil
+}
+
 // Close closes the transport's connections.
 func (s *Service) Close() error { return s.transport.Close() }
 

@@ -20,7 +20,7 @@ type outboxListPage struct {
 // outboxList shows every recorded email, newest first.
 func (s *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	list, err := s.db.Read().ListMailMessages(r.Context(), before, outboxPageSize+1)
+	list, err := s.mail.Messages(r.Context(), before, outboxPageSize+1)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -88,16 +88,11 @@ func (s *Server) loadOutboxMessage(w http.ResponseWriter, r *http.Request) (stor
 		s.notFound(w, r)
 		return store.MailMessage{}, mail.Parsed{}, false
 	}
-	m, err := s.db.Read().MailMessageByID(r.Context(), id)
+	m, parsed, err := s.mail.Message(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r)
 		return store.MailMessage{}, mail.Parsed{}, false
 	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return store.MailMessage{}, mail.Parsed{}, false
-	}
-	parsed, err := mail.Parse(m.Raw)
 	if err != nil {
 		s.serverError(w, r, err)
 		return store.MailMessage{}, mail.Parsed{}, false
