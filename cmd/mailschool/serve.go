@@ -54,6 +54,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
 		Version:       versionString(),
+		InvitationTTL: cfg.InvitationTTL,
 	})
 	if err != nil {
 		return err

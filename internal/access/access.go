@@ -33,6 +33,7 @@ const (
 	ManageEnrollments  Action = "manage_enrollments"  // cancel enrollments, block addresses
 	EditOrganization   Action = "edit_organization"   // name, description, logo, slug
 	ManageMembers      Action = "manage_members"      // add and remove users, change roles, invite
+	ViewAuditLog       Action = "view_audit_log"      // read who changed what
 	TransferOwnership  Action = "transfer_ownership"  // hand the organization to another member
 	DeleteOrganization Action = "delete_organization" // remove it and everything it owns
 )
@@ -45,6 +46,7 @@ var minimumRole = map[Action]Role{
 	ManageEnrollments:  Editor,
 	EditOrganization:   Admin,
 	ManageMembers:      Admin,
+	ViewAuditLog:       Admin,
 	TransferOwnership:  Owner,
 	DeleteOrganization: Owner,
 }
@@ -61,6 +63,52 @@ func Allowed(user *store.User, role Role, action Action) bool {
 	}
 	return role != None && role.AtLeast(min)
 }
+
+// MemberChange is a change to one member of an organization.
+type MemberChange int
+
+const (
+	ChangeRole   MemberChange = iota + 1 // give another role
+	RemoveMember                         // take out of the organization; for oneself, leave it
+)
+
+// Verdict is the answer about a change to a member: allowed, or why not.
+type Verdict int
+
+const (
+	Allow      Verdict = iota
+	NotAllowed         // the actor may not manage members
+	OwnRole            // nobody changes their own role
+	OwnerFixed         // the owner is neither demoted nor removed: ownership moves by transfer
+)
+
+// OnMember decides whether actor, whose role in the organization is
+// actorRole, may make a change to the member targetID, whose role is
+// targetRole. Leaving is removing oneself: any member but the owner may.
+func OnMember(actor *store.User, actorRole Role, change MemberChange, targetID int64, targetRole Role) Verdict {
+	if actor == nil || !actor.IsActive {
+		return NotAllowed
+	}
+	self := actor.ID == targetID
+	switch {
+	case change == ChangeRole && self:
+		return OwnRole
+	case targetRole == Owner:
+		return OwnerFixed
+	case change == RemoveMember && self && actorRole != None:
+		return Allow
+	case !Allowed(actor, actorRole, ManageMembers):
+		return NotAllowed
+	}
+	return Allow
+}
+
+// AssignableRoles are the roles a member can be given by adding or
+// changing: the owner's role moves only by transfer.
+var AssignableRoles = []Role{Admin, Editor, Viewer}
+
+// Assignable reports whether r can be given by adding or changing a member.
+func (r Role) Assignable() bool { return r == Admin || r == Editor || r == Viewer }
 
 // PlatformAction is something done outside any one organization.
 type PlatformAction string

@@ -39,6 +39,7 @@ func TestMatrix(t *testing.T) {
 		ManageEnrollments:  {Editor, Admin, Owner},
 		EditOrganization:   {Admin, Owner},
 		ManageMembers:      {Admin, Owner},
+		ViewAuditLog:       {Admin, Owner},
 		TransferOwnership:  {Owner},
 		DeleteOrganization: {Owner},
 	}
@@ -67,5 +68,50 @@ func TestMatrix(t *testing.T) {
 	}
 	if Role("superuser").Valid() || None.Valid() || !Viewer.Valid() {
 		t.Error("Valid is wrong")
+	}
+}
+
+// TestOnMember checks the rules about changing one member: nobody changes
+// their own role, the owner is fixed, anyone but the owner may leave, and
+// only those who manage members change others.
+func TestOnMember(t *testing.T) {
+	me := &store.User{ID: 1, IsActive: true}
+	platformAdmin := &store.User{ID: 1, IsActive: true, IsPlatformAdmin: true}
+	const other = 2
+	tests := []struct {
+		name       string
+		actor      *store.User
+		actorRole  Role
+		change     MemberChange
+		target     int64
+		targetRole Role
+		want       Verdict
+	}{
+		{"admin demotes an editor", me, Admin, ChangeRole, other, Editor, Allow},
+		{"admin demotes another admin", me, Admin, ChangeRole, other, Admin, Allow},
+		{"admin removes a viewer", me, Admin, RemoveMember, other, Viewer, Allow},
+		{"owner changes an admin", me, Owner, ChangeRole, other, Admin, Allow},
+		{"admin may not demote the owner", me, Admin, ChangeRole, other, Owner, OwnerFixed},
+		{"admin may not remove the owner", me, Admin, RemoveMember, other, Owner, OwnerFixed},
+		{"platform admin may not demote the owner", platformAdmin, None, ChangeRole, other, Owner, OwnerFixed},
+		{"platform admin changes a member", platformAdmin, None, ChangeRole, other, Viewer, Allow},
+		{"admin may not change their own role", me, Admin, ChangeRole, me.ID, Admin, OwnRole},
+		{"owner may not change their own role", me, Owner, ChangeRole, me.ID, Owner, OwnRole},
+		{"platform admin may not change their own role", platformAdmin, Admin, ChangeRole, me.ID, Admin, OwnRole},
+		{"viewer leaves", me, Viewer, RemoveMember, me.ID, Viewer, Allow},
+		{"owner may not leave", me, Owner, RemoveMember, me.ID, Owner, OwnerFixed},
+		{"editor may not change roles", me, Editor, ChangeRole, other, Viewer, NotAllowed},
+		{"editor may not remove", me, Editor, RemoveMember, other, Viewer, NotAllowed},
+		{"non-member may not remove", me, None, RemoveMember, other, Viewer, NotAllowed},
+		{"anonymous may not", nil, None, RemoveMember, other, Viewer, NotAllowed},
+		{"deactivated admin may not", &store.User{ID: 1, IsActive: false}, Admin, ChangeRole, other, Viewer, NotAllowed},
+	}
+	for _, tt := range tests {
+		if got := OnMember(tt.actor, tt.actorRole, tt.change, tt.target, tt.targetRole); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if Owner.Assignable() || !Admin.Assignable() || Role("root").Assignable() {
+		t.Error("Assignable is wrong")
 	}
 }

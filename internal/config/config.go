@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config holds the settings shared by the subcommands.
@@ -35,7 +36,12 @@ type Config struct {
 	SendRate     float64 // messages per second per node; 0: no limit
 	Workers      bool    // run background jobs in this process
 
-	sendRate string // MAILSCHOOL_SEND_RATE before parsing
+	// InvitationTTL is how long invitation links work; zero takes the
+	// default (7 days).
+	InvitationTTL time.Duration
+
+	sendRate      string // MAILSCHOOL_SEND_RATE before parsing
+	invitationTTL string // MAILSCHOOL_INVITATION_TTL before parsing
 }
 
 // Defaults of the settings.
@@ -61,6 +67,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DKIMSelector = env("MAILSCHOOL_DKIM_SELECTOR")
 	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
+	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
 }
 
 // RegisterServer adds the flags of the HTTP server.
@@ -113,11 +120,31 @@ func (c *Config) Finish() error {
 		}
 		c.SendRate = rate
 	}
+	if c.invitationTTL != "" {
+		ttl, err := parseDays(c.invitationTTL)
+		if err != nil || ttl < time.Minute {
+			return fmt.Errorf("MAILSCHOOL_INVITATION_TTL %q must be a duration of at least a minute, such as 7d, 48h or 90m", c.invitationTTL)
+		}
+		c.InvitationTTL = ttl
+	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
 	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {
 		return errors.New("DKIM signing needs all of MAILSCHOOL_DKIM_DOMAIN, MAILSCHOOL_DKIM_SELECTOR and MAILSCHOOL_DKIM_KEY_FILE")
 	}
 	return nil
+}
+
+// parseDays reads a duration as time.ParseDuration does, and also a whole
+// number of days, such as "7d".
+func parseDays(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // mailDomain is the domain of the default sender address: the site's host

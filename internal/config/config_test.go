@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -111,5 +112,22 @@ func TestMailSettings(t *testing.T) {
 	c, _ = load(t, map[string]string{"MAILSCHOOL_DATA_DIR": env["MAILSCHOOL_DATA_DIR"]})
 	if c.From != "mailschool <noreply@localhost>" {
 		t.Errorf("default From for a local address = %q", c.From)
+	}
+}
+
+func TestInvitationTTL(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": 0, "7d": 7 * 24 * time.Hour, "48h": 48 * time.Hour, "90m": 90 * time.Minute} {
+		c := Config{DataDir: t.TempDir(), invitationTTL: value}
+		if err := c.Finish(); err != nil {
+			t.Errorf("%q: %v", value, err)
+		} else if c.InvitationTTL != want {
+			t.Errorf("%q: InvitationTTL = %v, want %v", value, c.InvitationTTL, want)
+		}
+	}
+	for _, bad := range []string{"soon", "-1d", "30s", "1.5d"} {
+		c := Config{DataDir: t.TempDir(), invitationTTL: bad}
+		if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "MAILSCHOOL_INVITATION_TTL") {
+			t.Errorf("%q: error %v, want one naming MAILSCHOOL_INVITATION_TTL", bad, err)
+		}
 	}
 }

@@ -18,13 +18,34 @@ type Kind string
 const (
 	KindTest            Kind = "test"
 	KindPasswordChanged Kind = "password_changed"
+	KindInvitation      Kind = "invitation"
+	KindMemberAdded     Kind = "member_added"
 )
 
-var kinds = []Kind{KindTest, KindPasswordChanged}
+var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded}
 
 // PasswordChanged is the template data of KindPasswordChanged.
 type PasswordChanged struct {
 	ChangedAt time.Time
+}
+
+// Invitation is the template data of KindInvitation: the link sets a
+// password (or, for an existing account, accepts with one click).
+type Invitation struct {
+	OrganizationName string
+	Role             string
+	InvitedBy        string // the inviter's email
+	URL              string
+	ExpiresAt        time.Time
+}
+
+// MemberAdded is the template data of KindMemberAdded, sent to an existing
+// user who was added to an organization.
+type MemberAdded struct {
+	OrganizationName string
+	Role             string
+	AddedBy          string // the adder's email
+	URL              string // the organization's page
 }
 
 // Branding is the organization an email speaks for.

@@ -10,11 +10,13 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/logo"
+	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -25,7 +27,11 @@ const (
 	MaxDescriptionRunes = 2000
 	MaxSlugLength       = 60
 	PageSize            = 25
+	MembersPageSize     = 50
 )
+
+// DefaultInvitationTTL is how long an invitation link works.
+const DefaultInvitationTTL = 7 * 24 * time.Hour
 
 // Errors every caller may meet.
 var (
@@ -33,21 +39,50 @@ var (
 	ErrForbidden = problem.New(problem.Forbidden, "forbidden", "You are not allowed to do this in this organization.")
 )
 
+// Config configures a Service.
+type Config struct {
+	// Mail sends invitations and notices; operations that send email
+	// fail without it.
+	Mail *mail.Service
+	// BaseURL is the site's absolute URL, for links in emails.
+	BaseURL string
+	// InvitationTTL is how long an invitation link works; default
+	// DefaultInvitationTTL.
+	InvitationTTL time.Duration
+}
+
 // Service applies the organization rules on top of the store.
 type Service struct {
-	db *store.DB
+	db            *store.DB
+	mail          *mail.Service
+	baseURL       string
+	invitationTTL time.Duration
+	hooks         []Hook
+	now           func() time.Time
 }
 
 // NewService returns the organization service backed by db.
-func NewService(db *store.DB) *Service { return &Service{db: db} }
+func NewService(db *store.DB, cfg Config) *Service {
+	if cfg.InvitationTTL <= 0 {
+		cfg.InvitationTTL = DefaultInvitationTTL
+	}
+	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		invitationTTL: cfg.InvitationTTL, now: time.Now}
+}
+
+// SetClock replaces the service's clock, for tests of expiry.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // View is an organization as one user sees it: with the user's role and
 // what the user may do there.
 type View struct {
 	store.Organization
-	Role      access.Role
-	CanEdit   bool
-	CanDelete bool
+	Role             access.Role
+	CanEdit          bool
+	CanDelete        bool
+	CanManageMembers bool
+	CanTransfer      bool
+	CanViewAudit     bool
 }
 
 // authorize loads the organization and the actor's role in it, and checks
@@ -77,6 +112,9 @@ func authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	}
 	v.CanEdit = access.Allowed(actor, v.Role, access.EditOrganization)
 	v.CanDelete = access.Allowed(actor, v.Role, access.DeleteOrganization)
+	v.CanManageMembers = access.Allowed(actor, v.Role, access.ManageMembers)
+	v.CanTransfer = access.Allowed(actor, v.Role, access.TransferOwnership)
+	v.CanViewAudit = access.Allowed(actor, v.Role, access.ViewAuditLog)
 	return v, nil
 }
 
@@ -122,24 +160,57 @@ func (s *Service) Get(ctx context.Context, actor *store.User, orgID int64) (View
 	return authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization)
 }
 
-// Detail is an organization with its members, for its page.
+// Detail is an organization with a page of its members and, for those who
+// manage members, its open invitations: its page.
 type Detail struct {
 	View
-	Members []store.Member
+	Members     []MemberView
+	MemberCount int
+	Page        int // of the members, from 1
+	Pages       int
+	Invitations []InvitationView
 }
 
-// GetDetail returns an organization the actor may see, with its members.
-func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64) (Detail, error) {
+// MemberView is a member as the actor sees them: with what the actor may
+// do to them.
+type MemberView struct {
+	store.Member
+	CanChangeRole bool
+	CanRemove     bool
+	IsActor       bool
+}
+
+// GetDetail returns an organization the actor may see, with one page of
+// its members and, when the actor manages members, its open invitations.
+func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64, page int) (Detail, error) {
 	q := s.db.Read()
 	v, err := authorize(ctx, q, actor, orgID, access.ViewOrganization)
 	if err != nil {
 		return Detail{}, err
 	}
-	members, err := q.OrganizationMembers(ctx, orgID)
+	page = max(page, 1)
+	members, total, err := q.OrganizationMembers(ctx, orgID, (page-1)*MembersPageSize, MembersPageSize)
 	if err != nil {
 		return Detail{}, err
 	}
-	return Detail{View: v, Members: members}, nil
+	d := Detail{View: v, MemberCount: total, Page: page, Pages: max(1, (total+MembersPageSize-1)/MembersPageSize)}
+	for _, m := range members {
+		d.Members = append(d.Members, s.memberView(actor, v.Role, m))
+	}
+	if v.CanManageMembers {
+		if d.Invitations, err = s.openInvitations(ctx, q, orgID); err != nil {
+			return Detail{}, err
+		}
+	}
+	return d, nil
+}
+
+func (s *Service) memberView(actor *store.User, actorRole access.Role, m store.Member) MemberView {
+	target := access.Role(m.Role)
+	return MemberView{Member: m, IsActor: m.UserID == actor.ID,
+		CanChangeRole: access.OnMember(actor, actorRole, access.ChangeRole, m.UserID, target) == access.Allow,
+		CanRemove:     access.OnMember(actor, actorRole, access.RemoveMember, m.UserID, target) == access.Allow,
+	}
 }
 
 // Fields are the values of an organization form or API request. On update,
@@ -150,10 +221,16 @@ type Fields struct {
 	Slug        *string   // update only: the slug stays unless an admin edits it
 	Logo        io.Reader // a new logo; nil keeps the current one
 	RemoveLogo  bool
+	// OwnerEmail, on create only, names the owner when a platform admin
+	// creates an organization for someone else; empty makes the actor
+	// the owner.
+	OwnerEmail string
 }
 
-// Create adds an organization, with its logo if one is given, and makes the
-// actor its owner.
+// Create adds an organization, with its logo if one is given. The actor
+// becomes its owner, unless f.OwnerEmail names someone else: an existing
+// user becomes the owner at once; an unknown address is invited as owner,
+// and the actor holds the ownership until the invitation is accepted.
 func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (store.Organization, error) {
 	if !access.AllowedOnPlatform(actor, access.CreateOrganization) {
 		return store.Organization{}, ErrForbidden
@@ -161,6 +238,12 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 	name, description, err := validate(deref(f.Name), deref(f.Description))
 	if err != nil {
 		return store.Organization{}, err
+	}
+	ownerEmail := ""
+	if strings.TrimSpace(f.OwnerEmail) != "" {
+		if ownerEmail, err = normalizeEmail("owner_email", f.OwnerEmail); err != nil {
+			return store.Organization{}, err
+		}
 	}
 	img, err := processLogo(f.Logo)
 	if err != nil {
@@ -182,18 +265,43 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 		if err != nil {
 			return err
 		}
-		if err := q.AddMembership(ctx, org.ID, actor.ID, string(access.Owner)); err != nil {
+		if img != nil {
+			if err := q.SetOrganizationLogo(ctx, org.ID, storeLogo(*img)); err != nil {
+				return err
+			}
+		}
+		err = s.emit(ctx, q, Event{Kind: OrganizationCreated, OrganizationID: org.ID, Actor: actor, Target: name,
+			New: map[string]string{"name": name, "slug": slug}})
+		if err != nil {
 			return err
 		}
-		if img != nil {
-			return q.SetOrganizationLogo(ctx, org.ID, storeLogo(*img))
-		}
-		return nil
+		return s.assignFirstOwner(ctx, q, actor, org, ownerEmail)
 	})
 	if err != nil {
 		return store.Organization{}, fmt.Errorf("create organization: %w", err)
 	}
 	return s.db.Read().OrganizationByID(ctx, org.ID)
+}
+
+// assignFirstOwner makes the owner of a new organization: the actor, or
+// the user with ownerEmail, or, for an unknown address, the actor until
+// the invitation sent to it is accepted.
+func (s *Service) assignFirstOwner(ctx context.Context, q *store.Queries, actor *store.User, org store.Organization, ownerEmail string) error {
+	if ownerEmail == "" || ownerEmail == actor.Email {
+		return s.addMember(ctx, q, actor, org, *actor, access.Owner, false)
+	}
+	owner, err := q.UserByEmail(ctx, ownerEmail)
+	switch {
+	case err == nil:
+		return s.addMember(ctx, q, actor, org, owner, access.Owner, true)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if err := s.addMember(ctx, q, actor, org, *actor, access.Owner, false); err != nil {
+		return err
+	}
+	_, err = s.invite(ctx, q, actor, org, ownerEmail, access.Owner)
+	return err
 }
 
 // Update changes the given fields of an organization. Fields not given,
@@ -233,19 +341,41 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 		if err != nil {
 			return err
 		}
+		old, changed := map[string]string{}, map[string]string{}
+		note := func(field, before, after string) {
+			if before != after {
+				old[field], changed[field] = before, after
+			}
+		}
+		note("name", v.Name, name)
+		note("description", v.Description, description)
+		note("slug", v.Slug, slug)
 		switch {
 		case img != nil:
-			return q.SetOrganizationLogo(ctx, orgID, storeLogo(*img))
-		case f.RemoveLogo:
-			return q.DeleteOrganizationLogo(ctx, orgID)
+			if err := q.SetOrganizationLogo(ctx, orgID, storeLogo(*img)); err != nil {
+				return err
+			}
+			note("logo", trimETag(v.LogoETag), trimETag(img.ETag))
+		case f.RemoveLogo && v.LogoETag != "":
+			if err := q.DeleteOrganizationLogo(ctx, orgID); err != nil {
+				return err
+			}
+			note("logo", trimETag(v.LogoETag), "")
 		}
-		return nil
+		if len(changed) == 0 {
+			return nil
+		}
+		return s.emit(ctx, q, Event{Kind: OrganizationUpdated, OrganizationID: orgID, Actor: actor, Target: "settings", Old: old, New: changed})
 	})
 	if err != nil {
 		return store.Organization{}, fmt.Errorf("update organization %d: %w", orgID, err)
 	}
 	return s.db.Read().OrganizationByID(ctx, orgID)
 }
+
+// trimETag names a logo version in the audit log without the quotes of
+// an HTTP entity tag.
+func trimETag(etag string) string { return strings.Trim(etag, `"`) }
 
 // Removal is what deleting an organization would remove.
 type Removal struct {
@@ -280,6 +410,10 @@ func (s *Service) Delete(ctx context.Context, actor *store.User, orgID int64, co
 		if strings.TrimSpace(confirmName) != v.Name {
 			return problem.Field("confirm_name", "confirmation_mismatch",
 				fmt.Sprintf("Type the organization's name, %q, to confirm the deletion.", v.Name))
+		}
+		// Hooks hear of the deletion; its audit entry goes with the rest.
+		if err := s.emit(ctx, q, Event{Kind: OrganizationDeleted, OrganizationID: orgID, Actor: actor, Target: v.Name}); err != nil {
+			return err
 		}
 		return q.DeleteOrganization(ctx, orgID)
 	})

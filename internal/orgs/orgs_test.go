@@ -70,7 +70,7 @@ func code(err error) string {
 func TestCreateAndEdit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := orgs.NewService(db)
+		s := orgs.NewService(db, orgs.Config{})
 		admin := newUser(t, db, "root@example.com", true)
 
 		org, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("  Acme Academy  "), Description: ptr("Line one\r\nLine <b>two</b>"),
@@ -129,7 +129,7 @@ func TestCreateAndEdit(t *testing.T) {
 func TestBadInputChangesNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := orgs.NewService(db)
+		s := orgs.NewService(db, orgs.Config{})
 		admin := newUser(t, db, "root@example.com", true)
 		tests := []struct {
 			name   string
@@ -164,7 +164,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 func TestWhoMayDoWhat(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := orgs.NewService(db)
+		s := orgs.NewService(db, orgs.Config{})
 		root := newUser(t, db, "root@example.com", true)
 		a, _ := s.Create(ctx, root, orgs.Fields{Name: ptr("A")})
 		b, _ := s.Create(ctx, root, orgs.Fields{Name: ptr("B")})
@@ -218,7 +218,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 func TestDeleteRemovesEverything(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := orgs.NewService(db)
+		s := orgs.NewService(db, orgs.Config{})
 		root := newUser(t, db, "root@example.com", true)
 		org, err := s.Create(ctx, root, orgs.Fields{Name: ptr("Doomed"), Logo: bytes.NewReader(pngLogo(t, 20, 20))})
 		if err != nil {
@@ -286,7 +286,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 func TestConcurrentCreates(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := orgs.NewService(db)
+		s := orgs.NewService(db, orgs.Config{})
 		root := newUser(t, db, "root@example.com", true)
 		var wg sync.WaitGroup
 		errs := make([]error, 8)

@@ -47,29 +47,152 @@ type Member struct {
 	Since  time.Time
 }
 
-// OrganizationMembers lists the members of an organization, owner first,
-// then by role and email.
-func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64) ([]Member, error) {
+// OrganizationMembers returns one page of an organization's members,
+// owner first, then by role and email, and how many members it has.
+func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64, offset, limit int) ([]Member, int, error) {
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE organization_id = ?`, orgID).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count members of organization %d: %w", orgID, err)
+	}
 	rs, err := q.query(ctx, `
 		SELECT u.id, u.email, u.name, m.role, m.created_at
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.organization_id = ?
-		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END, u.email`, orgID)
+		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END, u.email
+		LIMIT ? OFFSET ?`, orgID, limit, offset)
 	if err != nil {
-		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+		return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
 	}
 	defer rs.Close()
 	var list []Member
 	for rs.Next() {
 		var m Member
 		if err := rs.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since); err != nil {
-			return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+			return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
 		}
 		m.Since = m.Since.UTC()
 		list = append(list, m)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
+		return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
+	}
+	return list, total, nil
+}
+
+// OrganizationMember returns one member of an organization, or ErrNotFound
+// when the user is not a member of it.
+func (q *Queries) OrganizationMember(ctx context.Context, orgID, userID int64) (Member, error) {
+	var m Member
+	err := q.queryRow(ctx, `
+		SELECT u.id, u.email, u.name, m.role, m.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = ? AND m.user_id = ?`, orgID, userID).
+		Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("member %d of organization %d: %w", userID, orgID, err)
+	}
+	m.Since = m.Since.UTC()
+	return m, nil
+}
+
+// SetMembershipRole changes a member's role. A second owner gives
+// ErrConflict, a missing membership ErrNotFound.
+func (q *Queries) SetMembershipRole(ctx context.Context, orgID, userID int64, role string) error {
+	n, err := q.exec(ctx, `UPDATE memberships SET role = ?, updated_at = ? WHERE organization_id = ? AND user_id = ?`,
+		role, now(), orgID, userID)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("set role of user %d in organization %d: %w", userID, orgID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("set role of user %d in organization %d: %w", userID, orgID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set role of user %d in organization %d: %w", userID, orgID, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteMembership removes a user from an organization, or gives
+// ErrNotFound when the user is not a member.
+func (q *Queries) DeleteMembership(ctx context.Context, orgID, userID int64) error {
+	n, err := q.exec(ctx, `DELETE FROM memberships WHERE organization_id = ? AND user_id = ?`, orgID, userID)
+	if err != nil {
+		return fmt.Errorf("remove user %d from organization %d: %w", userID, orgID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("remove user %d from organization %d: %w", userID, orgID, ErrNotFound)
+	}
+	return nil
+}
+
+// Membership is one organization a user belongs to, with the role.
+type Membership struct {
+	OrganizationID   int64
+	OrganizationName string
+	Role             string
+}
+
+// UserMemberships lists the organizations a user belongs to, by name.
+func (q *Queries) UserMemberships(ctx context.Context, userID int64) ([]Membership, error) {
+	rs, err := q.query(ctx, `
+		SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id
+		WHERE m.user_id = ? ORDER BY o.name_key, o.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("memberships of user %d: %w", userID, err)
+	}
+	defer rs.Close()
+	var list []Membership
+	for rs.Next() {
+		var m Membership
+		if err := rs.Scan(&m.OrganizationID, &m.OrganizationName, &m.Role); err != nil {
+			return nil, fmt.Errorf("memberships of user %d: %w", userID, err)
+		}
+		list = append(list, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("memberships of user %d: %w", userID, err)
 	}
 	return list, nil
+}
+
+// LockOrganization makes the transaction the only one changing an
+// organization's members until it ends, so that rules read at its start
+// (who is owner, who is admin) still hold when it writes. On SQLite every
+// write transaction already holds the database's write lock from its
+// first statement (BEGIN IMMEDIATE), so there is nothing more to do.
+func (q *Queries) LockOrganization(ctx context.Context, orgID int64) error {
+	if q.dialect != Postgres {
+		return nil
+	}
+	var id int64
+	err := q.queryRow(ctx, `SELECT id FROM organizations WHERE id = ? FOR UPDATE`, orgID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lock organization %d: %w", orgID, err)
+	}
+	return nil
+}
+
+// OrganizationOwner returns the owner of an organization, or ErrNotFound
+// when it has none.
+func (q *Queries) OrganizationOwner(ctx context.Context, orgID int64) (Member, error) {
+	var m Member
+	err := q.queryRow(ctx, `
+		SELECT u.id, u.email, u.name, m.role, m.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = ? AND m.role = 'owner'`, orgID).
+		Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("owner of organization %d: %w", orgID, err)
+	}
+	m.Since = m.Since.UTC()
+	return m, nil
 }

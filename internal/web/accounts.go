@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
 )
 
 const platformHome = "/email-learning/platform/"
@@ -52,15 +53,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	// A new session id at login defeats session fixation.
-	if err := s.sessions.RenewToken(r.Context()); err != nil {
+	if err := s.logIn(r, user); err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+}
+
+// logIn starts a login session for user on the request's session.
+func (s *Server) logIn(r *http.Request, user store.User) error {
+	// A new session id at login defeats session fixation.
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		return err
 	}
 	s.sessions.Put(r.Context(), sessionUserID, user.ID)
 	s.sessions.Put(r.Context(), sessionEpoch, user.SessionEpoch)
 	s.logger.Info("login", "user_id", user.ID)
-	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+	return nil
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

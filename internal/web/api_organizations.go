@@ -76,6 +76,7 @@ type organizationInput struct {
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
 	Slug        *string `json:"slug"`
+	OwnerEmail  *string `json:"owner_email"` // create only
 }
 
 func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +89,7 @@ func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, problem.Field("slug", "slug_not_settable", "The slug is made from the name at creation; change it afterwards."))
 		return
 	}
-	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description})
+	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description, OwnerEmail: deref(in.OwnerEmail)})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -119,6 +120,10 @@ func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) {
 	var in organizationInput
 	if err := readJSON(w, r, &in); err != nil {
 		s.apiError(w, r, err)
+		return
+	}
+	if in.OwnerEmail != nil {
+		s.apiError(w, r, problem.Field("owner_email", "owner_not_settable", "Ownership moves by a transfer: POST /api/v1/organizations/{id}/transfer-ownership."))
 		return
 	}
 	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Name: in.Name, Description: in.Description, Slug: in.Slug})
@@ -214,4 +219,11 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	default:
 		return problem.Newf(problem.Malformed, "malformed_json", "The request body is not valid JSON for this request: %v.", err)
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -44,6 +44,7 @@ type organizationForm struct {
 	Name        string
 	Description string
 	Slug        string
+	OwnerEmail  string // create only
 	HasLogo     bool
 	LogoURL     string
 	Error       string
@@ -57,7 +58,7 @@ func (s *Server) organizationNewForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
 	fields, cleanup, err := readOrganizationForm(w, r)
 	defer cleanup()
-	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description")}
+	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), OwnerEmail: r.PostFormValue("owner_email")}
 	if err == nil {
 		var org store.Organization
 		org, err = s.orgs.Create(r.Context(), currentUser(r.Context()), fields)
@@ -79,7 +80,8 @@ func (s *Server) organizationDetail(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id)
+	pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id, pageNo)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -223,7 +225,7 @@ func readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, 
 		cleanup = func() { r.MultipartForm.RemoveAll() }
 	}
 	name, description := r.PostFormValue("name"), r.PostFormValue("description")
-	f := orgs.Fields{Name: &name, Description: &description}
+	f := orgs.Fields{Name: &name, Description: &description, OwnerEmail: r.PostFormValue("owner_email")}
 	file, header, err := r.FormFile("logo")
 	switch {
 	case errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart):

@@ -28,6 +28,8 @@ func statusOf(kind problem.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case problem.Throttled:
 		return http.StatusTooManyRequests
+	case problem.Gone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }
@@ -44,6 +46,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		http.StatusNotFound:  "Page not found",
 		http.StatusForbidden: "Not allowed",
 		http.StatusConflict:  "Conflict",
+		http.StatusGone:      "Link no longer valid",
 	}
 	status := statusOf(p.Kind)
 	title := titles[status]

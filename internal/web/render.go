@@ -56,6 +56,7 @@ func parsePages(version string) (*pages, error) {
 		"excerpt":   excerpt,
 		"icon":      icon,
 		"add":       func(a, b int) int { return a + b },
+		"roles":     func() []access.Role { return access.AssignableRoles },
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

@@ -29,6 +29,11 @@ type Options struct {
 	// account (failed attempts count). Zero values take the defaults.
 	LoginPerIP      auth.Limit
 	LoginPerAccount auth.Limit
+	// InvitationTTL is how long invitation links work; zero takes
+	// orgs.DefaultInvitationTTL.
+	InvitationTTL time.Duration
+	// InvitationPerIP limits invitation acceptances per client IP.
+	InvitationPerIP auth.Limit
 }
 
 // Default login limits: generous enough for people who mistype, tight
@@ -36,6 +41,7 @@ type Options struct {
 var (
 	DefaultLoginPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
 	DefaultLoginPerAccount = auth.Limit{Every: time.Minute, Burst: 10}
+	DefaultInvitationPerIP = auth.Limit{Every: 6 * time.Second, Burst: 20}
 )
 
 // Server serves mailschool over HTTP.
@@ -55,6 +61,7 @@ type Server struct {
 
 	loginPerIP      *auth.Limiter
 	loginPerAccount *auth.Limiter
+	invitationPerIP *auth.Limiter
 
 	handler http.Handler
 }
@@ -66,6 +73,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.LoginPerAccount == (auth.Limit{}) {
 		opts.LoginPerAccount = DefaultLoginPerAccount
+	}
+	if opts.InvitationPerIP == (auth.Limit{}) {
+		opts.InvitationPerIP = DefaultInvitationPerIP
 	}
 	pages, err := parsePages(opts.Version)
 	if err != nil {
@@ -86,13 +96,14 @@ func New(opts Options) (*Server, error) {
 		logger:          opts.Logger,
 		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
 		mail:            opts.Mail,
-		orgs:            orgs.NewService(opts.DB),
+		orgs:            orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
 		publicPages:     newPageCache(2 * time.Second),
 		sessions:        sessions,
 		pages:           pages,
 		baseURL:         opts.BaseURL,
 		loginPerIP:      auth.NewLimiter(opts.LoginPerIP),
 		loginPerAccount: auth.NewLimiter(opts.LoginPerAccount),
+		invitationPerIP: auth.NewLimiter(opts.InvitationPerIP),
 	}
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, err)

@@ -1,0 +1,94 @@
+package orgs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// EventKind names a change in an organization.
+type EventKind string
+
+const (
+	OrganizationCreated  EventKind = "organization.created"
+	OrganizationUpdated  EventKind = "organization.updated"
+	OrganizationDeleted  EventKind = "organization.deleted"
+	MemberAdded          EventKind = "member.added"
+	MemberRemoved        EventKind = "member.removed"
+	MemberLeft           EventKind = "member.left"
+	RoleChanged          EventKind = "member.role_changed"
+	OwnershipTransferred EventKind = "ownership.transferred"
+	InvitationCreated    EventKind = "invitation.created"
+	InvitationRenewed    EventKind = "invitation.renewed" // invited again: new role, link and expiry
+	InvitationResent     EventKind = "invitation.resent"
+	InvitationRevoked    EventKind = "invitation.revoked"
+	InvitationAccepted   EventKind = "invitation.accepted"
+)
+
+// Event is a change in an organization, announced inside the transaction
+// that makes it.
+type Event struct {
+	Kind           EventKind
+	OrganizationID int64
+	Actor          *store.User
+	UserID         int64  // the member concerned; 0 when none (or no account yet)
+	Target         string // what was changed, as people name it: an email address, "settings"
+	Old, New       map[string]string
+}
+
+// Hook is told of every event, inside the transaction that makes the
+// change: it may write with q (or enqueue a job), and an error it returns
+// undoes the change. Later features (webhooks, notifications) attach here.
+type Hook func(ctx context.Context, q *store.Queries, e Event) error
+
+// OnEvent adds a hook. Add hooks at start-up, before the service is used.
+func (s *Service) OnEvent(h Hook) { s.hooks = append(s.hooks, h) }
+
+// emit records an event in the organization's audit log and announces it
+// to the hooks: every change of membership, role, ownership, invitation or
+// settings passes here.
+func (s *Service) emit(ctx context.Context, q *store.Queries, e Event) error {
+	entry := store.AuditEntry{
+		OrganizationID: e.OrganizationID,
+		Action:         string(e.Kind),
+		Target:         e.Target,
+		OldValue:       encodeValues(e.Old),
+		NewValue:       encodeValues(e.New),
+	}
+	if e.Actor != nil {
+		entry.ActorID, entry.ActorEmail = &e.Actor.ID, e.Actor.Email
+	}
+	if e.UserID != 0 {
+		entry.TargetUserID = &e.UserID
+	}
+	if err := q.AddAuditEntry(ctx, entry); err != nil {
+		return err
+	}
+	for _, h := range s.hooks {
+		if err := h(ctx, q, e); err != nil {
+			return fmt.Errorf("event %s: %w", e.Kind, err)
+		}
+	}
+	return nil
+}
+
+func encodeValues(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map of strings always encodes
+	return string(b)
+}
+
+func decodeValues(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	var m map[string]string
+	if json.Unmarshal([]byte(s), &m) != nil {
+		return map[string]string{"value": s}
+	}
+	return m
+}

@@ -1,0 +1,241 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// memberJSON is a member in the API.
+type memberJSON struct {
+	UserID    int64     `json:"user_id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toMemberJSON(m store.Member) memberJSON {
+	return memberJSON{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, CreatedAt: m.Since}
+}
+
+// invitationJSON is an invitation in the API.
+type invitationJSON struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	InvitedBy string    `json:"invited_by"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toInvitationJSON(inv orgs.InvitationView) invitationJSON {
+	return invitationJSON{ID: inv.ID, Email: inv.Email, Role: inv.Role, InvitedBy: inv.InviterEmail,
+		ExpiresAt: inv.ExpiresAt, Status: string(inv.Status), CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+}
+
+// cursorPage reads the page number that a list's cursor carries.
+func cursorPage(r *http.Request) (int, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil || n < 1 {
+		return 0, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
+	}
+	return n, nil
+}
+
+func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	page, err := cursorPage(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id, page)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[memberJSON]{Items: []memberJSON{}}
+	for _, m := range d.Members {
+		out.Items = append(out.Items, toMemberJSON(m.Member))
+	}
+	if d.Page < d.Pages {
+		out.NextCursor = strconv.Itoa(d.Page + 1)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiMemberAdd answers 201 with the member when the address has an
+// account, and 202 with the invitation when it was invited.
+func (s *Server) apiMemberAdd(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	added, err := s.orgs.AddMember(r.Context(), currentUser(r.Context()), id, in.Email, access.Role(in.Role))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if added.Member != nil {
+		writeJSON(w, http.StatusCreated, toMemberJSON(*added.Member))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toInvitationJSON(*added.Invitation))
+}
+
+func (s *Server) apiMemberUpdate(w http.ResponseWriter, r *http.Request) {
+	orgID, userID, err := orgAndID(r, "user_id")
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Role string `json:"role"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	m, err := s.orgs.ChangeRole(r.Context(), currentUser(r.Context()), orgID, userID, access.Role(in.Role))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMemberJSON(m))
+}
+
+func (s *Server) apiMemberRemove(w http.ResponseWriter, r *http.Request) {
+	orgID, userID, err := orgAndID(r, "user_id")
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if err := s.orgs.RemoveMember(r.Context(), currentUser(r.Context()), orgID, userID); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiInvitationList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	list, err := s.orgs.Invitations(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[invitationJSON]{Items: []invitationJSON{}}
+	for _, inv := range list {
+		out.Items = append(out.Items, toInvitationJSON(inv))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiInvitationResend(w http.ResponseWriter, r *http.Request) {
+	orgID, invID, err := orgAndID(r, "invitation_id")
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	inv, err := s.orgs.ResendInvitation(r.Context(), currentUser(r.Context()), orgID, invID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toInvitationJSON(inv))
+}
+
+func (s *Server) apiInvitationRevoke(w http.ResponseWriter, r *http.Request) {
+	orgID, invID, err := orgAndID(r, "invitation_id")
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if err := s.orgs.RevokeInvitation(r.Context(), currentUser(r.Context()), orgID, invID); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiTransferOwnership(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		UserID int64 `json:"user_id"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	owner, err := s.orgs.TransferOwnership(r.Context(), currentUser(r.Context()), id, in.UserID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMemberJSON(owner))
+}
+
+// meJSON is the logged-in user in the API.
+type meJSON struct {
+	ID              int64            `json:"id"`
+	Email           string           `json:"email"`
+	Name            string           `json:"name"`
+	IsPlatformAdmin bool             `json:"is_platform_admin"`
+	Memberships     []membershipJSON `json:"memberships"`
+	CreatedAt       time.Time        `json:"created_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+}
+
+type membershipJSON struct {
+	OrganizationID   int64  `json:"organization_id"`
+	OrganizationName string `json:"organization_name"`
+	Role             string `json:"role"`
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
+	user := currentUser(r.Context())
+	list, err := s.orgs.Memberships(r.Context(), user)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := meJSON{ID: user.ID, Email: user.Email, Name: user.Name, IsPlatformAdmin: user.IsPlatformAdmin,
+		Memberships: []membershipJSON{}, CreatedAt: user.CreatedAt, UpdatedAt: user.UpdatedAt}
+	for _, m := range list {
+		out.Memberships = append(out.Memberships, membershipJSON{OrganizationID: m.OrganizationID, OrganizationName: m.OrganizationName, Role: m.Role})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
