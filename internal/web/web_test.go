@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -38,20 +40,16 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	srv := httptest.NewUnstartedServer(nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	baseURL := "http://" + srv.Listener.Addr().String()
-	mailer, err := mail.NewService(db, mail.Config{
-		From: "mailschool <noreply@localhost>", BaseURL: baseURL,
-		Transport: mail.Outbox{}, TransportName: "outbox", Logger: logger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	workers := river.NewWorkers()
-	mailer.AddWorkers(workers)
-	storetest.StartJobs(t, db, workers, mail.Queue)
-	opts := Options{DB: db, Mail: mailer, Logger: logger, Version: "test", BaseURL: baseURL}
+	opts := Options{DB: db, Logger: logger, Version: "test", BaseURL: baseURL}
 	for _, c := range customize {
 		c(&opts)
 	}
+	if opts.Mail == nil {
+		opts.Mail = newMailer(t, opts, mail.Outbox{}, "outbox")
+	}
+	workers := river.NewWorkers()
+	opts.Mail.AddWorkers(workers)
+	storetest.StartJobs(t, db, workers, mail.Queue)
 	handler, err := New(opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
@@ -63,6 +61,69 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 		t.Fatalf("create admin: %v", err)
 	}
 	return &testApp{t: t, db: db, srv: srv}
+}
+
+func newMailer(t testing.TB, opts Options, transport mail.Transport, name string) *mail.Service {
+	t.Helper()
+	mailer, err := mail.NewService(opts.DB, mail.Config{
+		From: "mailschool <noreply@localhost>", BaseURL: opts.BaseURL,
+		Transport: transport, TransportName: name, Logger: opts.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mailer
+}
+
+// sendThrough makes the app send its email to an in-process SMTP server
+// instead of keeping it in the outbox.
+func sendThrough(t testing.TB, sink *smtptest.Server) func(*Options) {
+	return func(opts *Options) {
+		transport, err := mail.NewSMTP(mail.SMTPConfig{URL: sink.URL(), TLSConfig: sink.ClientTLSConfig()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { transport.Close() })
+		opts.Mail = newMailer(t, *opts, transport, "smtp")
+	}
+}
+
+// mails returns the recorded emails of a kind to an address, newest
+// first, taken apart.
+func (a *testApp) mails(to string, kind mail.Kind) []mail.Parsed {
+	a.t.Helper()
+	ctx := context.Background()
+	list, err := a.db.Read().ListMailMessages(ctx, 0, 1000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var found []mail.Parsed
+	for _, m := range list {
+		if m.Recipient != to || m.Kind != string(kind) {
+			continue
+		}
+		full, err := a.db.Read().MailMessageByID(ctx, m.ID)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		p, err := mail.Parse(full.Raw)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		found = append(found, p)
+	}
+	return found
+}
+
+// linkIn returns the first URL in text that starts with the app's address
+// followed by prefix, as a path.
+func (a *testApp) linkIn(text, prefix string) string {
+	a.t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(a.srv.URL+prefix) + `\S*`).FindString(text)
+	if m == "" {
+		a.t.Fatalf("no link to %s in:\n%s", prefix, text)
+	}
+	return strings.TrimPrefix(m, a.srv.URL)
 }
 
 // client is a browser-like HTTP client with its own cookies that does not
