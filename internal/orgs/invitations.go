@@ -277,7 +277,7 @@ func (s *Service) accept(ctx context.Context, q *store.Queries, user *store.User
 	if err := q.LockOrganization(ctx, inv.OrganizationID); err != nil {
 		return err
 	}
-	if err := q.AcceptInvitation(ctx, inv.OrganizationID, inv.ID, user.ID); errors.Is(err, store.ErrNotFound) {
+	if err := q.AcceptInvitation(ctx, inv.OrganizationID, inv.ID, user.ID, s.now()); errors.Is(err, store.ErrNotFound) {
 		return ErrInvitationAccepted // a concurrent request used it first
 	} else if err != nil {
 		return err

@@ -111,7 +111,7 @@ func (q *Queries) SaveInvitation(ctx context.Context, ni NewInvitation) (Invitat
 			role = excluded.role, token_hash = excluded.token_hash, invited_by = excluded.invited_by,
 			updated_at = excluded.updated_at, expires_at = excluded.expires_at
 		RETURNING id`,
-		ni.OrganizationID, ni.Email, ni.Role, ni.TokenHash, ni.InvitedBy, t, t, ni.ExpiresAt.UTC()).Scan(&id)
+		ni.OrganizationID, ni.Email, ni.Role, ni.TokenHash, ni.InvitedBy, t, t, ni.ExpiresAt.UTC().Truncate(time.Microsecond)).Scan(&id)
 	if err != nil {
 		return Invitation{}, fmt.Errorf("invite %s to organization %d: %w", ni.Email, ni.OrganizationID, err)
 	}
@@ -176,7 +176,7 @@ func (q *Queries) RenewInvitation(ctx context.Context, orgID, id int64, tokenHas
 	return q.updateOpenInvitation(ctx, orgID, id,
 		`UPDATE invitations SET token_hash = ?, expires_at = ?, updated_at = ?
 		WHERE organization_id = ? AND id = ? AND accepted_at IS NULL AND revoked_at IS NULL`,
-		tokenHash, expiresAt.UTC(), now(), orgID, id)
+		tokenHash, expiresAt.UTC().Truncate(time.Microsecond), now(), orgID, id)
 }
 
 // RevokeInvitation ends an open invitation. ErrNotFound when it is not
@@ -189,14 +189,14 @@ func (q *Queries) RevokeInvitation(ctx context.Context, orgID, id int64) error {
 		t, t, orgID, id)
 }
 
-// AcceptInvitation marks a pending invitation accepted by a user, once:
-// ErrNotFound when it was accepted, revoked or expired meanwhile.
-func (q *Queries) AcceptInvitation(ctx context.Context, orgID, id, userID int64) error {
-	t := now()
+// AcceptInvitation marks a pending invitation accepted by a user at time
+// at, once: ErrNotFound when it was accepted, revoked or had expired.
+func (q *Queries) AcceptInvitation(ctx context.Context, orgID, id, userID int64, at time.Time) error {
+	at = at.UTC().Truncate(time.Microsecond)
 	return q.updateOpenInvitation(ctx, orgID, id,
 		`UPDATE invitations SET accepted_at = ?, accepted_by = ?, updated_at = ?
 		WHERE organization_id = ? AND id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?`,
-		t, userID, t, orgID, id, t)
+		at, userID, at, orgID, id, at)
 }
 
 func (q *Queries) updateOpenInvitation(ctx context.Context, orgID, id int64, query string, args ...any) error {
