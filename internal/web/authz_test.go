@@ -1,0 +1,541 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+// actor is who sends a request in the authorization test.
+type actor string
+
+const (
+	anonymous     actor = "anonymous"
+	viewer        actor = "viewer"
+	editor        actor = "editor"
+	orgAdmin      actor = "admin"
+	owner         actor = "owner"
+	otherAdmin    actor = "admin of another organization"
+	platformAdmin actor = "platform admin"
+)
+
+var actors = []actor{anonymous, viewer, editor, orgAdmin, owner, otherAdmin, platformAdmin}
+
+// roleOf is each actor's role in the organization under test.
+var roleOf = map[actor]access.Role{viewer: access.Viewer, editor: access.Editor, orgAdmin: access.Admin, owner: access.Owner}
+
+// authzOrg is a fresh organization for one request: its members, a member
+// to act on, a pending invitation and a logo.
+type authzOrg struct {
+	id      int64
+	name    string
+	slug    string
+	target  int64  // an editor, not one of the actors
+	invite  int64  // a pending invitation
+	token   string // its link's token
+	counter int    // tells requests' new names apart
+}
+
+// rule is who may use a route.
+type rule struct {
+	kind     string // "public", "login", "platform", "org"
+	action   access.Action
+	platform access.PlatformAction
+}
+
+var (
+	public   = rule{kind: "public"}
+	login    = rule{kind: "login"}
+	platform = func(a access.PlatformAction) rule { return rule{kind: "platform", platform: a} }
+	inOrg    = func(a access.Action) rule { return rule{kind: "org", action: a} }
+)
+
+// authzCase is how the test calls one route, and who may.
+type authzCase struct {
+	rule rule
+	// path builds the URL; form or json is the body.
+	path func(o *authzOrg) string
+	form func(o *authzOrg) url.Values
+	json func(o *authzOrg) any
+	// ok is the status of an allowed request.
+	ok int
+	// want overrides the rule's outcome for some actors.
+	want map[actor]int
+	// endsSession marks requests that end or start a session: the actor
+	// logs in again (or, anonymous, starts afresh) afterwards.
+	endsSession bool
+}
+
+func orgURL(suffix string) func(o *authzOrg) string {
+	return func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/%s", o.id, suffix) }
+}
+
+func apiURL(suffix string) func(o *authzOrg) string {
+	return func(o *authzOrg) string { return fmt.Sprintf("/api/v1/organizations/%d%s", o.id, suffix) }
+}
+
+func fixed(path string) func(*authzOrg) string { return func(*authzOrg) string { return path } }
+
+// authzCases lists every route of the routes table: the test fails when a
+// route has no entry here, so a new route cannot skip the matrix.
+func authzCases(outboxID int64) map[string]authzCase {
+	memberURL := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string {
+			return fmt.Sprintf(organizationsPath+"%d/members/%d/%s", o.id, o.target, suffix)
+		}
+	}
+	invitationURL := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string {
+			return fmt.Sprintf(organizationsPath+"%d/invitations/%d/%s", o.id, o.invite, suffix)
+		}
+	}
+	outbox := func(suffix string) func(*authzOrg) string {
+		return fixed(fmt.Sprintf("/email-learning/platform/outbox/%d/%s", outboxID, suffix))
+	}
+	newName := func(o *authzOrg) string { o.counter++; return fmt.Sprintf("%s new %d", o.name, o.counter) }
+	newEmail := func(o *authzOrg) string { o.counter++; return fmt.Sprintf("new%d.%d@example.com", o.id, o.counter) }
+	invitationPage := func(o *authzOrg) string { return "/invitations/" + o.token + "/" }
+	// Invitations are for one address: everyone logged in is someone else.
+	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
+
+	return map[string]authzCase{
+		"GET /{$}":             {rule: public, path: fixed("/"), ok: 303},
+		"GET /healthz":         {rule: public, path: fixed("/healthz"), ok: 200},
+		"GET /static/{file}":   {rule: public, path: fixed("/static/style.css"), ok: 200},
+		"/":                    {rule: public, path: fixed("/no/such/page"), ok: 404},
+		"GET /accounts/login/": {rule: public, path: fixed("/accounts/login/"), ok: 200, want: map[actor]int{viewer: 303, editor: 303, orgAdmin: 303, owner: 303, otherAdmin: 303, platformAdmin: 303}},
+		"POST /accounts/login/": {rule: public, path: fixed("/accounts/login/"), ok: 401,
+			form: func(*authzOrg) url.Values {
+				return url.Values{"email": {"nobody@example.com"}, "password": {"wrong password"}}
+			}},
+		"POST /accounts/logout/":          {rule: public, path: fixed("/accounts/logout/"), ok: 303, endsSession: true},
+		"GET /accounts/password_change/":  {rule: login, path: fixed("/accounts/password_change/"), ok: 200},
+		"POST /accounts/password_change/": {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
+
+		"GET /email-learning/platform/":                  {rule: login, path: fixed("/email-learning/platform/"), ok: 200},
+		"GET /email-learning/platform/outbox/":           {rule: platform(access.ViewOutbox), path: fixed("/email-learning/platform/outbox/"), ok: 200},
+		"GET /email-learning/platform/outbox/{id}/":      {rule: platform(access.ViewOutbox), path: outbox(""), ok: 200},
+		"GET /email-learning/platform/outbox/{id}/html":  {rule: platform(access.ViewOutbox), path: outbox("html"), ok: 200},
+		"GET /email-learning/platform/outbox/{id}/raw":   {rule: platform(access.ViewOutbox), path: outbox("raw"), ok: 200},
+		"GET /email-learning/platform/organizations/":    {rule: login, path: fixed(organizationsPath), ok: 200},
+		"GET /email-learning/platform/organizations/new": {rule: platform(access.CreateOrganization), path: fixed(organizationsPath + "new"), ok: 200},
+		"POST /email-learning/platform/organizations/": {rule: platform(access.CreateOrganization), path: fixed(organizationsPath), ok: 303,
+			form: func(o *authzOrg) url.Values { return url.Values{"name": {newName(o)}} }},
+		"POST /email-learning/platform/organizations/switch": {rule: inOrg(access.ViewOrganization), path: fixed(organizationsPath + "switch"), ok: 303,
+			form: func(o *authzOrg) url.Values { return url.Values{"organization_id": {itoa(o.id)}} }},
+		"GET /email-learning/platform/organizations/{id}/":     {rule: inOrg(access.ViewOrganization), path: orgURL(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/edit": {rule: inOrg(access.EditOrganization), path: orgURL("edit"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/edit": {rule: inOrg(access.EditOrganization), path: orgURL("edit"), ok: 303,
+			form: func(o *authzOrg) url.Values {
+				return url.Values{"name": {o.name}, "slug": {o.slug}, "description": {"Changed by the test."}}
+			}},
+		"GET /email-learning/platform/organizations/{id}/delete": {rule: inOrg(access.DeleteOrganization), path: orgURL("delete"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/delete": {rule: inOrg(access.DeleteOrganization), path: orgURL("delete"), ok: 303,
+			form: func(o *authzOrg) url.Values { return url.Values{"confirm_name": {o.name}} }},
+		"GET /email-learning/platform/organizations/{id}/members/new": {rule: inOrg(access.ManageMembers), path: orgURL("members/new"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/members/": {rule: inOrg(access.ManageMembers), path: orgURL("members/"), ok: 303,
+			form: func(o *authzOrg) url.Values { return url.Values{"email": {newEmail(o)}, "role": {"viewer"}} }},
+		"POST /email-learning/platform/organizations/{id}/members/{user_id}/role": {rule: inOrg(access.ManageMembers), path: memberURL("role"), ok: 303,
+			form: func(*authzOrg) url.Values { return url.Values{"role": {"viewer"}} }},
+		"GET /email-learning/platform/organizations/{id}/members/{user_id}/remove":            {rule: inOrg(access.ManageMembers), path: memberURL("remove"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/members/{user_id}/remove":           {rule: inOrg(access.ManageMembers), path: memberURL("remove"), ok: 303},
+		"POST /email-learning/platform/organizations/{id}/invitations/{invitation_id}/resend": {rule: inOrg(access.ManageMembers), path: invitationURL("resend"), ok: 303},
+		"POST /email-learning/platform/organizations/{id}/invitations/{invitation_id}/revoke": {rule: inOrg(access.ManageMembers), path: invitationURL("revoke"), ok: 303},
+		"GET /email-learning/platform/organizations/{id}/transfer":                            {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/transfer":                           {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 303, form: func(o *authzOrg) url.Values { return url.Values{"user_id": {itoa(o.target)}} }},
+		"GET /email-learning/platform/organizations/{id}/audit/":                              {rule: inOrg(access.ViewAuditLog), path: orgURL("audit/"), ok: 200},
+		"GET /invitations/{token}/": {rule: public, path: invitationPage, ok: 200, want: forSomeoneElse},
+		"POST /invitations/{token}/": {rule: public, path: invitationPage, ok: 303, want: forSomeoneElse, endsSession: true, form: func(*authzOrg) url.Values {
+			return url.Values{"name": {"Newcomer"}, "password": {"a long passphrase"}, "password_confirm": {"a long passphrase"}}
+		}},
+		"GET /email-learning/public/organization/{id}/":     {rule: public, path: func(o *authzOrg) string { return fmt.Sprintf("/email-learning/public/organization/%d/", o.id) }, ok: 200},
+		"GET /email-learning/public/organization/{id}/logo": {rule: public, path: func(o *authzOrg) string { return fmt.Sprintf("/email-learning/public/organization/%d/logo", o.id) }, ok: 200},
+		"GET /email-learning/public/organization/{id}/logo/thumb": {rule: public, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/email-learning/public/organization/%d/logo/thumb", o.id)
+		}, ok: 200},
+		"GET /email-learning/public/{handle}/": {rule: public, path: func(o *authzOrg) string { return "/email-learning/public/@" + o.slug + "/" }, ok: 302},
+
+		"GET /api/v1/organizations":                  {rule: login, path: fixed("/api/v1/organizations"), ok: 200},
+		"POST /api/v1/organizations":                 {rule: platform(access.CreateOrganization), path: fixed("/api/v1/organizations"), ok: 201, json: func(o *authzOrg) any { return map[string]string{"name": newName(o)} }},
+		"GET /api/v1/organizations/{id}":             {rule: inOrg(access.ViewOrganization), path: apiURL(""), ok: 200},
+		"PATCH /api/v1/organizations/{id}":           {rule: inOrg(access.EditOrganization), path: apiURL(""), ok: 200, json: func(*authzOrg) any { return map[string]string{"description": "Changed."} }},
+		"DELETE /api/v1/organizations/{id}":          {rule: inOrg(access.DeleteOrganization), path: apiURL(""), ok: 204, json: func(o *authzOrg) any { return map[string]string{"confirm_name": o.name} }},
+		"PUT /api/v1/organizations/{id}/logo":        {rule: inOrg(access.EditOrganization), path: apiURL("/logo"), ok: 200, json: func(*authzOrg) any { return testPNG(8, 8) }},
+		"DELETE /api/v1/organizations/{id}/logo":     {rule: inOrg(access.EditOrganization), path: apiURL("/logo"), ok: 200},
+		"GET /api/v1/organizations/{id}/members":     {rule: inOrg(access.ViewOrganization), path: apiURL("/members"), ok: 200},
+		"POST /api/v1/organizations/{id}/members":    {rule: inOrg(access.ManageMembers), path: apiURL("/members"), ok: 202, json: func(o *authzOrg) any { return map[string]string{"email": newEmail(o), "role": "editor"} }},
+		"GET /api/v1/organizations/{id}/invitations": {rule: inOrg(access.ManageMembers), path: apiURL("/invitations"), ok: 200},
+		"PATCH /api/v1/organizations/{id}/members/{user_id}": {rule: inOrg(access.ManageMembers), ok: 200, json: func(*authzOrg) any { return map[string]string{"role": "admin"} },
+			path: func(o *authzOrg) string { return fmt.Sprintf("/api/v1/organizations/%d/members/%d", o.id, o.target) }},
+		"DELETE /api/v1/organizations/{id}/members/{user_id}": {rule: inOrg(access.ManageMembers), ok: 204,
+			path: func(o *authzOrg) string { return fmt.Sprintf("/api/v1/organizations/%d/members/%d", o.id, o.target) }},
+		"POST /api/v1/organizations/{id}/invitations/{invitation_id}/resend": {rule: inOrg(access.ManageMembers), ok: 200,
+			path: func(o *authzOrg) string {
+				return fmt.Sprintf("/api/v1/organizations/%d/invitations/%d/resend", o.id, o.invite)
+			}},
+		"DELETE /api/v1/organizations/{id}/invitations/{invitation_id}": {rule: inOrg(access.ManageMembers), ok: 204,
+			path: func(o *authzOrg) string {
+				return fmt.Sprintf("/api/v1/organizations/%d/invitations/%d", o.id, o.invite)
+			}},
+		"POST /api/v1/organizations/{id}/transfer-ownership": {rule: inOrg(access.TransferOwnership), path: apiURL("/transfer-ownership"), ok: 200,
+			json: func(o *authzOrg) any { return map[string]int64{"user_id": o.target} }},
+		"GET /api/v1/me": {rule: login, path: fixed("/api/v1/me"), ok: 200},
+	}
+}
+
+// expected is the status an actor gets from a route under its rule.
+func (c authzCase) expected(pattern string, a actor) int {
+	if s, ok := c.want[a]; ok {
+		return s
+	}
+	api := strings.Contains(pattern, "/api/")
+	if a == anonymous && c.rule.kind != "public" {
+		if api || !strings.HasPrefix(pattern, "GET ") {
+			return http.StatusUnauthorized
+		}
+		return http.StatusSeeOther // to the login page
+	}
+	switch c.rule.kind {
+	case "platform":
+		if a != platformAdmin {
+			return http.StatusForbidden
+		}
+	case "org":
+		switch {
+		case a == platformAdmin:
+		case a == otherAdmin:
+			return http.StatusNotFound // another organization's ids reveal nothing
+		case !roleOf[a].AtLeast(minimumRoleFor(c.rule.action)):
+			return http.StatusForbidden
+		}
+	}
+	return c.ok
+}
+
+// designMatrix is the role matrix of the design, written out here rather
+// than read from access, so that a change to access that breaks the
+// design fails this test: the lowest role allowed each action.
+var designMatrix = map[access.Action]access.Role{
+	access.ViewOrganization:   access.Viewer,
+	access.EditContent:        access.Editor,
+	access.ManageEnrollments:  access.Editor,
+	access.EditOrganization:   access.Admin,
+	access.ManageMembers:      access.Admin,
+	access.ViewAuditLog:       access.Admin,
+	access.TransferOwnership:  access.Owner,
+	access.DeleteOrganization: access.Owner,
+}
+
+func minimumRoleFor(action access.Action) access.Role {
+	if r, ok := designMatrix[action]; ok {
+		return r
+	}
+	return access.Role("nobody")
+}
+
+// TestAuthorizationMatrix walks every route for every actor and checks the
+// outcome against the role matrix; a refused request must change nothing.
+func TestAuthorizationMatrix(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db)
+		f := newAuthzFixture(t, app)
+		cases := authzCases(f.outboxID)
+
+		var server Server
+		var patterns []string
+		for _, rt := range server.routes() {
+			patterns = append(patterns, rt.pattern)
+			if _, ok := cases[rt.pattern]; !ok {
+				t.Errorf("route %q has no entry in the authorization test", rt.pattern)
+			}
+		}
+		for pattern := range cases {
+			if !slices.Contains(patterns, pattern) {
+				t.Errorf("the authorization test has an entry for %q, which is not a route", pattern)
+			}
+		}
+
+		for _, pattern := range patterns {
+			c, ok := cases[pattern]
+			if !ok {
+				continue
+			}
+			method, _, found := strings.Cut(pattern, " ")
+			if !found {
+				method = http.MethodGet
+			}
+			for _, a := range actors {
+				o := f.newOrg()
+				path := c.path(o)
+				before := f.fingerprint(o)
+				res := f.request(a, method, path, c, o)
+				want := c.expected(pattern, a)
+				if res.status != want {
+					t.Errorf("%s %s as %s: status %d, want %d\n%s", method, path, a, res.status, want, excerpt(res.body, 300))
+				}
+				if want != c.ok || res.status >= 400 && res.status != c.ok {
+					if after := f.fingerprint(o); after != before {
+						t.Errorf("%s %s as %s was refused but changed data:\nbefore %s\nafter  %s", method, path, a, before, after)
+					}
+				}
+				if c.endsSession {
+					f.logIn(a)
+				}
+			}
+		}
+	})
+}
+
+// authzFixture holds the actors' sessions and makes organizations.
+type authzFixture struct {
+	t        *testing.T
+	app      *testApp
+	users    map[actor]*store.User
+	clients  map[actor]*client
+	other    int64 // the other admin's organization
+	outboxID int64
+	n        int
+}
+
+const authzPassword = "a long passphrase"
+
+func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &authzFixture{t: t, app: app, users: map[actor]*store.User{}, clients: map[actor]*client{}}
+	hash, err := auth.HashPassword(authzPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.db.InTx(ctx, func(q *store.Queries) error {
+		for _, a := range actors[1:] {
+			if a == platformAdmin {
+				continue
+			}
+			u, err := q.CreateUser(ctx, store.NewUser{Email: "authz-" + strings.ReplaceAll(string(a), " ", "-") + "@example.com", PasswordHash: hash})
+			if err != nil {
+				return err
+			}
+			f.users[a] = &u
+		}
+		u, err := q.UserByEmail(ctx, adminEmail)
+		f.users[platformAdmin] = &u
+		if err != nil {
+			return err
+		}
+		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", Slug: "other"})
+		if err != nil {
+			return err
+		}
+		f.other = other.ID
+		return q.AddMembership(ctx, other.ID, f.users[otherAdmin].ID, string(access.Owner))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clients[anonymous] = app.client()
+	for _, a := range actors[1:] {
+		f.logIn(a)
+	}
+	// An email in the outbox, for the outbox pages.
+	res, _ := f.clients[platformAdmin].api(http.MethodPost, fmt.Sprintf("/api/v1/organizations/%d/members", f.other),
+		map[string]string{"email": "someone@example.com", "role": "viewer"})
+	if res.status != http.StatusAccepted {
+		t.Fatalf("invite for the outbox: %d %s", res.status, res.body)
+	}
+	list, err := app.db.Read().ListMailMessages(ctx, 0, 1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("outbox: %v, %v", list, err)
+	}
+	f.outboxID = list[0].ID
+	return f
+}
+
+func (f *authzFixture) logIn(a actor) {
+	f.t.Helper()
+	if a == anonymous {
+		f.clients[a] = f.app.client()
+		return
+	}
+	password := authzPassword
+	if a == platformAdmin {
+		password = adminPassword
+	}
+	f.clients[a] = f.app.loggedIn(f.users[a].Email, password)
+}
+
+// newOrg makes an organization where each actor has their role, with a
+// member to act on, a pending invitation and a logo.
+func (f *authzFixture) newOrg() *authzOrg {
+	f.t.Helper()
+	ctx := context.Background()
+	f.n++
+	o := &authzOrg{name: fmt.Sprintf("Org %d", f.n), slug: fmt.Sprintf("org-%d", f.n)}
+	err := f.app.db.InTx(ctx, func(q *store.Queries) error {
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: o.name, NameKey: strings.ToLower(o.name), Slug: o.slug})
+		if err != nil {
+			return err
+		}
+		o.id = org.ID
+		for a, role := range roleOf {
+			if err := q.AddMembership(ctx, o.id, f.users[a].ID, string(role)); err != nil {
+				return err
+			}
+		}
+		target, err := q.CreateUser(ctx, store.NewUser{Email: fmt.Sprintf("target%d@example.com", f.n)})
+		if err != nil {
+			return err
+		}
+		o.target = target.ID
+		if err := q.AddMembership(ctx, o.id, target.ID, string(access.Editor)); err != nil {
+			return err
+		}
+		token, hash := auth.NewToken()
+		inv, err := q.SaveInvitation(ctx, store.NewInvitation{OrganizationID: o.id, Email: fmt.Sprintf("invited%d@example.com", f.n),
+			Role: "viewer", TokenHash: hash, InvitedBy: f.users[owner].ID, ExpiresAt: time.Now().Add(time.Hour)})
+		o.invite, o.token = inv.ID, token
+		if err != nil {
+			return err
+		}
+		png := testPNG(4, 4)
+		return q.SetOrganizationLogo(ctx, o.id, store.Logo{ContentType: "image/png", Data: png, ETag: `"l"`,
+			ThumbContentType: "image/png", Thumb: png, ThumbETag: `"t"`})
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return o
+}
+
+func (f *authzFixture) request(a actor, method, path string, c authzCase, o *authzOrg) response {
+	f.t.Helper()
+	cl := f.clients[a]
+	switch {
+	case strings.HasPrefix(path, "/api/"):
+		var body any
+		if c.json != nil {
+			body = c.json(o)
+		}
+		res, _ := cl.api(method, path, body)
+		return res
+	case method == http.MethodPost:
+		var form url.Values
+		if c.form != nil {
+			form = c.form(o)
+		}
+		return cl.post(path, form)
+	default:
+		return cl.get(path)
+	}
+}
+
+// fingerprint sums up what a request could change: the organization under
+// test and the other one, their members, open invitations, audit logs, and
+// how many organizations exist.
+func (f *authzFixture) fingerprint(o *authzOrg) string {
+	f.t.Helper()
+	ctx := context.Background()
+	q := f.app.db.Read()
+	var b strings.Builder
+	_, total, err := q.ListOrganizations(ctx, store.OrganizationFilter{Limit: 1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "organizations=%d", total)
+	for _, id := range []int64{o.id, f.other} {
+		org, err := q.OrganizationByID(ctx, id)
+		if err != nil {
+			fmt.Fprintf(&b, " [%d gone]", id)
+			continue
+		}
+		fmt.Fprintf(&b, " [%d %q %q %q %s", id, org.Name, org.Slug, org.Description, org.LogoETag)
+		members, _, err := q.OrganizationMembers(ctx, id, 0, 100)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, m := range members {
+			fmt.Fprintf(&b, " %s=%s", m.Email, m.Role)
+		}
+		invitations, err := q.OpenInvitations(ctx, id)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, inv := range invitations {
+			fmt.Fprintf(&b, " inv:%s:%s:%s", inv.Email, inv.Role, inv.ExpiresAt.Format(time.RFC3339Nano))
+		}
+		audit, err := q.AuditLog(ctx, id, 0, 1000)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, " audit=%d]", len(audit))
+	}
+	return b.String()
+}
+
+// TestCrossOrganizationIDs puts ids of one organization into the URLs of
+// another: the answer is 404 and nothing changes.
+func TestCrossOrganizationIDs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db)
+		f := newAuthzFixture(t, app)
+		a, b := f.newOrg(), f.newOrg()
+		// a's admin addresses b's member and invitation through a's URLs.
+		requests := []struct{ method, path, body string }{
+			{"POST", fmt.Sprintf(organizationsPath+"%d/members/%d/role", a.id, b.target), "role=viewer"},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/members/%d/remove", a.id, b.target), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/members/%d/remove", a.id, b.target), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/invitations/%d/resend", a.id, b.invite), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/invitations/%d/revoke", a.id, b.invite), ""},
+			{"PATCH", fmt.Sprintf("/api/v1/organizations/%d/members/%d", a.id, b.target), `{"role":"viewer"}`},
+			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/members/%d", a.id, b.target), ""},
+			{"POST", fmt.Sprintf("/api/v1/organizations/%d/invitations/%d/resend", a.id, b.invite), ""},
+			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/invitations/%d", a.id, b.invite), ""},
+		}
+		// The actors have the same roles in a and b: what tells the
+		// answers apart is only whether the ids belong to a.
+		for _, who := range []actor{orgAdmin, owner, platformAdmin} {
+			for _, r := range requests {
+				before := f.fingerprint(b) + f.fingerprint(a)
+				var res response
+				switch {
+				case strings.HasPrefix(r.path, "/api/"):
+					var body any
+					if r.body != "" {
+						body = []byte(r.body)
+					}
+					req, _ := http.NewRequest(r.method, f.clients[who].base+r.path, strings.NewReader(string(asBytes(body))))
+					req.Header.Set("Content-Type", "application/json")
+					res = f.clients[who].do(req)
+				case r.method == "POST":
+					form, _ := url.ParseQuery(r.body)
+					res = f.clients[who].post(r.path, form)
+				default:
+					res = f.clients[who].get(r.path)
+				}
+				if res.status != http.StatusNotFound {
+					t.Errorf("%s %s as %s: status %d, want 404\n%s", r.method, r.path, who, res.status, excerpt(res.body, 200))
+				}
+				if after := f.fingerprint(b) + f.fingerprint(a); after != before {
+					t.Errorf("%s %s as %s changed data:\nbefore %s\nafter  %s", r.method, r.path, who, before, after)
+				}
+			}
+		}
+	})
+}
+
+func asBytes(v any) []byte {
+	if b, ok := v.([]byte); ok {
+		return b
+	}
+	return nil
+}
