@@ -18,13 +18,21 @@ type Kind string
 const (
 	KindTest            Kind = "test"
 	KindPasswordChanged Kind = "password_changed"
+	KindPasswordReset   Kind = "password_reset"
 )
 
-var kinds = []Kind{KindTest, KindPasswordChanged}
+var kinds = []Kind{KindTest, KindPasswordChanged, KindPasswordReset}
 
 // PasswordChanged is the template data of KindPasswordChanged.
 type PasswordChanged struct {
 	ChangedAt time.Time
+}
+
+// PasswordReset is the template data of KindPasswordReset. The link is
+// {BaseURL}/accounts/reset/{Token}/; the templates say it works once, for
+// one hour, which is what auth enforces.
+type PasswordReset struct {
+	Token string
 }
 
 // Branding is the organization an email speaks for.
