@@ -21,6 +21,7 @@ const (
 	TooLarge                        // over a size limit (413)
 	UnsupportedType                 // wrong media type (415)
 	Throttled                       // too many attempts (429)
+	Gone                            // existed, but is used up or expired (410)
 )
 
 // Error is a problem to report to the user.

@@ -28,6 +28,8 @@ func statusOf(kind problem.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case problem.Throttled:
 		return http.StatusTooManyRequests
+	case problem.Gone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }
