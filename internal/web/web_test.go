@@ -47,6 +47,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	}
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
+	auth.NewAccounts(db, mailer).AddWorkers(workers)
 	storetest.StartJobs(t, db, workers, mail.Queue)
 	opts := Options{DB: db, Mail: mailer, Logger: logger, Version: "test", BaseURL: baseURL}
 	for _, c := range customize {
