@@ -65,6 +65,7 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, work bool) (stop func(), err error) {
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
+	auth.NewAccounts(db, mailer).AddWorkers(workers)
 	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
 	if work {
 		config.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}

@@ -44,13 +44,14 @@ func NormalizeEmail(email string) (string, error) {
 type Accounts struct {
 	db   *store.DB
 	mail *mail.Service
+	now  func() time.Time // decides reset link expiry; tests turn it
 }
 
 // NewAccounts returns the account service backed by db, sending its
 // notifications through mailer. Commands that only create admins, which
 // sends nothing, may pass a nil mailer.
 func NewAccounts(db *store.DB, mailer *mail.Service) *Accounts {
-	return &Accounts{db: db, mail: mailer}
+	return &Accounts{db: db, mail: mailer, now: time.Now}
 }
 
 // Authenticate checks an email and password. Unknown addresses, inactive

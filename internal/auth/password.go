@@ -1,6 +1,6 @@
 // Package auth holds the account rules of mailschool: password hashing and
-// policy, login, password change and platform admins, and the rate limits
-// that protect them.
+// policy, login, password change and reset, platform admins, and the rate
+// limits that protect them.
 package auth
 
 import (

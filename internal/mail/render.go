@@ -20,9 +20,10 @@ const (
 	KindPasswordChanged Kind = "password_changed"
 	KindInvitation      Kind = "invitation"
 	KindMemberAdded     Kind = "member_added"
+	KindPasswordReset   Kind = "password_reset"
 )
 
-var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded}
+var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset}
 
 // PasswordChanged is the template data of KindPasswordChanged.
 type PasswordChanged struct {
@@ -46,6 +47,13 @@ type MemberAdded struct {
 	Role             string
 	AddedBy          string // the adder's email
 	URL              string // the organization's page
+}
+
+// PasswordReset is the template data of KindPasswordReset. The link is
+// {BaseURL}/accounts/reset/{Token}/; the templates say it works once, for
+// one hour, which is what auth enforces.
+type PasswordReset struct {
+	Token string
 }
 
 // Branding is the organization an email speaks for.

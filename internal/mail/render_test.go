@@ -27,6 +27,8 @@ func TestGolden(t *testing.T) {
 		{"test", Email{Kind: KindTest, To: "ada@example.com"}},
 		{"password_changed", Email{Kind: KindPasswordChanged, To: "ada@example.com",
 			Data: PasswordChanged{ChangedAt: date}}},
+		{"password_reset", Email{Kind: KindPasswordReset, To: "ada@example.com",
+			Data: PasswordReset{Token: "tok-EN_123"}}},
 		{"branded_with_unsubscribe", Email{Kind: KindTest, To: "zoë@example.com",
 			Organization: &Branding{Name: "Acme <Ünïversity>", LogoURL: "https://learn.acme.example/logo.png"},
 			Unsubscribe:  &Unsubscribe{URL: "https://learn.acme.example/u/tok123", Mailto: "unsubscribe+tok123@acme.example"},

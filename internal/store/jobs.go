@@ -128,3 +128,28 @@ func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 	}
 	return nil
 }
+
+// UnfinishedJobs counts the jobs of kind that are waiting, running or due
+// for a retry. Tests wait for it to reach zero to know that a job which
+// leaves no trace (one that finds nothing to do) has run.
+func (db *DB) UnfinishedJobs(ctx context.Context, kind string) (int, error) {
+	if db.jobs == nil {
+		return 0, fmt.Errorf("unfinished %s jobs: %w", kind, ErrNoJobs)
+	}
+	params := river.NewJobListParams().Kinds(kind).First(10_000).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled)
+	var (
+		res *river.JobListResult
+		err error
+	)
+	if db.jobs.pg != nil {
+		res, err = db.jobs.pg.JobList(ctx, params)
+	} else {
+		res, err = db.jobs.sqlite.JobList(ctx, params)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unfinished %s jobs: %w", kind, err)
+	}
+	return len(res.Jobs), nil
+}

@@ -122,6 +122,12 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /accounts/password_change/":  {rule: login, path: fixed("/accounts/password_change/"), ok: 200},
 		"POST /accounts/password_change/": {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
 
+		"GET /accounts/password_reset/":      {rule: public, path: fixed("/accounts/password_reset/"), ok: 200},
+		"POST /accounts/password_reset/":     {rule: public, path: fixed("/accounts/password_reset/"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"email": {"nobody@example.com"}} }},
+		"GET /accounts/password_reset/done/": {rule: public, path: fixed("/accounts/password_reset/done/"), ok: 200},
+		"GET /accounts/reset/{token}/":       {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
+		"POST /accounts/reset/{token}/":      {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
+
 		"GET /email-learning/platform/":                  {rule: login, path: fixed("/email-learning/platform/"), ok: 200},
 		"GET /email-learning/platform/outbox/":           {rule: platform(access.ViewOutbox), path: fixed("/email-learning/platform/outbox/"), ok: 200},
 		"GET /email-learning/platform/outbox/{id}/":      {rule: platform(access.ViewOutbox), path: outbox(""), ok: 200},

@@ -74,7 +74,7 @@ func (s *Server) requireLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
-	s.logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+	s.logger.Warn("cross-origin request refused", "method", r.Method, "path", loggedPath(r),
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSONError(w, http.StatusForbidden, "cross_origin", "Requests from other sites are not allowed.")
@@ -129,7 +129,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			level = slog.LevelError
 		}
 		s.logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("method", r.Method), slog.String("path", loggedPath(r)),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
 			slog.String("ip", clientIP(r)))
 	})

@@ -153,7 +153,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 
 // serverError logs err and answers 500 without details.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.logger.Error("internal error", "method", r.Method, "path", loggedPath(r), "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	fmt.Fprintln(w, "Something went wrong on our side. Please try again in a moment.")

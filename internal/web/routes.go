@@ -41,6 +41,11 @@ func (s *Server) routes() []route {
 		{"POST /accounts/logout/", anyone, s.logout},
 		{"GET /accounts/password_change/", loggedIn, s.passwordChangeForm},
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},
+		{"GET /accounts/password_reset/", anyone, s.passwordResetForm},
+		{"POST /accounts/password_reset/", anyone, s.passwordReset},
+		{"GET /accounts/password_reset/done/", anyone, s.passwordResetDone},
+		{"GET /accounts/reset/{token}/", anyone, s.passwordResetConfirmForm},
+		{"POST /accounts/reset/{token}/", anyone, s.passwordResetConfirm},
 
 		{"GET /email-learning/platform/", loggedIn, s.platformHome},
 		{"GET /email-learning/platform/outbox/", allowedTo(access.ViewOutbox), s.outboxList},

@@ -34,6 +34,11 @@ type Options struct {
 	InvitationTTL time.Duration
 	// InvitationPerIP limits invitation acceptances per client IP.
 	InvitationPerIP auth.Limit
+	// Password reset requests allowed per client IP (every request counts)
+	// and per address (over it, the answer is the same but nothing is
+	// sent). Zero values take the defaults.
+	ResetPerIP      auth.Limit
+	ResetPerAddress auth.Limit
 }
 
 // Default login limits: generous enough for people who mistype, tight
@@ -42,6 +47,13 @@ var (
 	DefaultLoginPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
 	DefaultLoginPerAccount = auth.Limit{Every: time.Minute, Burst: 10}
 	DefaultInvitationPerIP = auth.Limit{Every: 6 * time.Second, Burst: 20}
+)
+
+// Default password reset limits: room for a few typos from one address,
+// and at most three links an hour into one inbox (per node).
+var (
+	DefaultResetPerIP      = auth.Limit{Every: 12 * time.Second, Burst: 10}
+	DefaultResetPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
 )
 
 // Server serves mailschool over HTTP.
@@ -62,6 +74,8 @@ type Server struct {
 	loginPerIP      *auth.Limiter
 	loginPerAccount *auth.Limiter
 	invitationPerIP *auth.Limiter
+	resetPerIP      *auth.Limiter
+	resetPerAddress *auth.Limiter
 
 	handler http.Handler
 }
@@ -76,6 +90,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.InvitationPerIP == (auth.Limit{}) {
 		opts.InvitationPerIP = DefaultInvitationPerIP
+	}
+	if opts.ResetPerIP == (auth.Limit{}) {
+		opts.ResetPerIP = DefaultResetPerIP
+	}
+	if opts.ResetPerAddress == (auth.Limit{}) {
+		opts.ResetPerAddress = DefaultResetPerAddress
 	}
 	pages, err := parsePages(opts.Version)
 	if err != nil {
@@ -104,6 +124,8 @@ func New(opts Options) (*Server, error) {
 		loginPerIP:      auth.NewLimiter(opts.LoginPerIP),
 		loginPerAccount: auth.NewLimiter(opts.LoginPerAccount),
 		invitationPerIP: auth.NewLimiter(opts.InvitationPerIP),
+		resetPerIP:      auth.NewLimiter(opts.ResetPerIP),
+		resetPerAddress: auth.NewLimiter(opts.ResetPerAddress),
 	}
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, err)

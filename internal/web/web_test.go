@@ -49,6 +49,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	}
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
+	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
 	storetest.StartJobs(t, db, workers, mail.Queue)
 	handler, err := New(opts)
 	if err != nil {
