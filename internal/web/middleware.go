@@ -159,3 +159,17 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// secretLinks are the paths whose last part is a secret token: logs show
+// them without it, so reading the logs opens no link.
+var secretLinks = []string{"/accounts/reset/", "/invitations/"}
+
+// loggedPath is the request's path as logs may show it.
+func loggedPath(r *http.Request) string {
+	for _, prefix := range secretLinks {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			return prefix + "…/"
+		}
+	}
+	return r.URL.Path
+}

@@ -108,14 +108,3 @@ func (s *Server) resetLinkError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	s.render(w, r, statusOf(p.Kind), "password_reset_confirm.html", title, passwordResetConfirmPage{LinkError: p.Message})
 }
-
-// loggedPath is the request path as logs show it: without the secret of a
-// password reset link, which would otherwise open the link to whoever reads
-// the logs within its hour.
-func loggedPath(r *http.Request) string {
-	const prefix = "/accounts/reset/"
-	if strings.HasPrefix(r.URL.Path, prefix) {
-		return prefix + "…/"
-	}
-	return r.URL.Path
-}

@@ -295,18 +295,22 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func TestPasswordResetLinkIsNotLogged(t *testing.T) {
+// TestSecretLinksAreNotLogged checks that the tokens of password reset and
+// invitation links stay out of the request log.
+func TestSecretLinksAreNotLogged(t *testing.T) {
 	var logs lockedBuffer
 	app := newTestApp(t, storetest.NewSQLite(t), func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	const secret = "s3cretTokenValue_s3cretTokenValue_s3cretTok"
-	app.client().get("/accounts/reset/" + secret + "/")
-	app.client().post("/accounts/reset/"+secret+"/", url.Values{"new_password": {"x"}}, "Origin", "http://evil.example")
-	storetest.Eventually(t, 5*time.Second, "both requests to be logged", func() bool {
-		return strings.Count(logs.String(), "/accounts/reset/…/") >= 3
-	})
+	for _, prefix := range []string{"/accounts/reset/", "/invitations/"} {
+		app.client().get(prefix + secret + "/")
+		app.client().post(prefix+secret+"/", url.Values{"new_password": {"x"}}, "Origin", "http://evil.example")
+		storetest.Eventually(t, 5*time.Second, "both requests to be logged", func() bool {
+			return strings.Count(logs.String(), prefix+"…/") >= 3
+		})
+	}
 	if strings.Contains(logs.String(), secret) {
-		t.Errorf("the log holds the link's token:\n%s", logs.String())
+		t.Errorf("the log holds a link's token:\n%s", logs.String())
 	}
 }
