@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -62,6 +63,15 @@ func createSuperuser(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "Created platform admin %s.\n", user.Email)
 	} else {
 		fmt.Fprintf(a.stdout, "%s is now a platform admin.\n", user.Email)
+	}
+	// Every organization has an owner; a new install's default one gets
+	// its first platform admin.
+	adopted, err := orgs.NewService(db, orgs.Config{}).AdoptOwnerless(ctx, &user)
+	if err != nil {
+		return err
+	}
+	for _, name := range adopted {
+		fmt.Fprintf(a.stdout, "%s now owns %q.\n", user.Email, name)
 	}
 	return nil
 }

@@ -71,13 +71,19 @@ func TestCreateSuperuser(t *testing.T) {
 		t.Errorf("bad email: %+v", r)
 	}
 	r = runCommand(t, env, "correct horse battery\n", "createsuperuser", "--email", "Root@Example.com")
-	if r.code != 0 || !strings.Contains(r.stdout, "Created platform admin root@example.com.") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Created platform admin root@example.com.") ||
+		!strings.Contains(r.stdout, `root@example.com now owns "My Organization".`) {
 		t.Fatalf("password from stdin: %+v", r)
 	}
 	env["MAILSCHOOL_PASSWORD"] = "another good secret"
 	r = runCommand(t, env, "", "createsuperuser", "--email", "root@example.com")
-	if r.code != 0 || !strings.Contains(r.stdout, "root@example.com is now a platform admin.") {
+	if r.code != 0 || !strings.Contains(r.stdout, "root@example.com is now a platform admin.") || strings.Contains(r.stdout, "now owns") {
 		t.Fatalf("promote with MAILSCHOOL_PASSWORD: %+v", r)
+	}
+	// The default organization has its one owner: a second admin takes none.
+	r = runCommand(t, env, "", "createsuperuser", "--email", "second@example.com")
+	if r.code != 0 || strings.Contains(r.stdout, "now owns") {
+		t.Fatalf("second admin: %+v", r)
 	}
 	r = runCommand(t, map[string]string{"MAILSCHOOL_DATA_DIR": dir}, "", "migrate")
 	if r.code != 0 || !strings.Contains(r.stdout, "up to date") {

@@ -301,3 +301,40 @@ func (s *Service) TransferCandidates(ctx context.Context, actor *store.User, org
 	}
 	return v, candidates, nil
 }
+
+// AdoptOwnerless makes a platform admin the owner of every organization
+// that has none, such as the default organization of a new install, so
+// that each organization has its one owner. It returns their names.
+func (s *Service) AdoptOwnerless(ctx context.Context, actor *store.User) ([]string, error) {
+	if !access.AllowedOnPlatform(actor, access.CreateOrganization) {
+		return nil, ErrForbidden
+	}
+	var names []string
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		list, err := q.OwnerlessOrganizations(ctx)
+		if err != nil {
+			return err
+		}
+		for _, org := range list {
+			if err := q.LockOrganization(ctx, org.ID); err != nil {
+				return err
+			}
+			m, err := q.OrganizationMember(ctx, org.ID, actor.ID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				err = s.addMember(ctx, q, actor, org, *actor, access.Owner, false)
+			case err == nil:
+				err = s.transfer(ctx, q, actor, org.ID, m)
+			}
+			if err != nil {
+				return err
+			}
+			names = append(names, org.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adopt organizations without owner: %w", err)
+	}
+	return names, nil
+}

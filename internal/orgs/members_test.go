@@ -680,3 +680,29 @@ func countNil(errs []error) int {
 	}
 	return n
 }
+
+func TestAdoptOwnerless(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		// My Organization, from the first migration, has no owner; the
+		// platform admin is already an admin there.
+		addMember(t, db, 1, f.platformAdmin, access.Admin)
+		if _, err := f.s.AdoptOwnerless(ctx, f.owner); !errors.Is(err, orgs.ErrForbidden) {
+			t.Errorf("a staff user adopts: %v", err)
+		}
+		names, err := f.s.AdoptOwnerless(ctx, f.platformAdmin)
+		if err != nil || fmt.Sprint(names) != "[My Organization]" {
+			t.Fatalf("adopt: %v, %v", names, err)
+		}
+		if role := f.roles(1)[f.platformAdmin.Email]; role != "owner" {
+			t.Errorf("the platform admin's role = %q, want owner", role)
+		}
+		if f.roles(f.org.ID)[f.owner.Email] != "owner" || f.roles(f.org.ID)[f.platformAdmin.Email] != "" {
+			t.Error("an organization with an owner changed hands")
+		}
+		if names, err := f.s.AdoptOwnerless(ctx, f.platformAdmin); err != nil || len(names) != 0 {
+			t.Errorf("adopting again: %v, %v", names, err)
+		}
+	})
+}

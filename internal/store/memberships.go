@@ -196,3 +196,12 @@ func (q *Queries) OrganizationOwner(ctx context.Context, orgID int64) (Member, e
 	m.Since = m.Since.UTC()
 	return m, nil
 }
+
+// OwnerlessOrganizations lists the organizations that have no owner, by
+// name: the default organization of a new install, until someone takes it.
+func (q *Queries) OwnerlessOrganizations(ctx context.Context) ([]Organization, error) {
+	return q.organizations(ctx, `
+		SELECT `+organizationColumns+` FROM `+organizationFrom+`
+		WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.role = 'owner')
+		ORDER BY o.name_key, o.id`)
+}

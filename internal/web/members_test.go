@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -203,6 +204,21 @@ func TestAuditLogPage(t *testing.T) {
 	} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, res.body)
+		}
+	}
+}
+
+// TestInvitationAcceptanceIsThrottled limits attempts per client address.
+func TestInvitationAcceptanceIsThrottled(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), func(o *Options) { o.InvitationPerIP = auth.Limit{Every: time.Hour, Burst: 2} })
+	guest := app.client()
+	for i, want := range []int{http.StatusNotFound, http.StatusNotFound, http.StatusTooManyRequests} {
+		res := guest.post("/invitations/guessed-token/", url.Values{"name": {"x"}})
+		if res.status != want {
+			t.Errorf("attempt %d: %d, want %d", i+1, res.status, want)
+		}
+		if want == http.StatusTooManyRequests && res.header.Get("Retry-After") == "" {
+			t.Error("a throttled answer without Retry-After")
 		}
 	}
 }
