@@ -104,13 +104,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 	if !CheckPassword(user.PasswordHash, oldPassword) {
 		return 0, ErrWrongPassword
 	}
-	if newPassword != confirm {
-		return 0, ErrPasswordMismatch
-	}
-	if err := ValidatePassword(newPassword); err != nil {
-		return 0, err
-	}
-	hash, err := HashPassword(newPassword)
+	hash, err := NewPasswordHash(newPassword, confirm)
 	if err != nil {
 		return 0, err
 	}

@@ -66,6 +66,18 @@ func ValidatePassword(password string) error {
 	return nil
 }
 
+// NewPasswordHash checks a new password and its confirmation, typed twice
+// in a form, and returns its hash.
+func NewPasswordHash(password, confirm string) (string, error) {
+	if password != confirm {
+		return "", ErrPasswordMismatch
+	}
+	if err := ValidatePassword(password); err != nil {
+		return "", err
+	}
+	return HashPassword(password)
+}
+
 // HashPassword returns the argon2id hash of password in the PHC string
 // format, with a random salt.
 func HashPassword(password string) (string, error) {

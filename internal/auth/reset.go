@@ -132,15 +132,9 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 	if _, err := a.resetUser(ctx, a.db.Read(), token, a.now()); err != nil {
 		return 0, err
 	}
-	if newPassword != confirm {
-		return 0, ErrPasswordMismatch
-	}
-	if err := ValidatePassword(newPassword); err != nil {
-		return 0, err
-	}
 	// Hashed before the transaction, which on SQLite holds the only write
 	// connection.
-	hash, err := HashPassword(newPassword)
+	hash, err := NewPasswordHash(newPassword, confirm)
 	if err != nil {
 		return 0, err
 	}
