@@ -21,7 +21,7 @@ const MaxUserNameRunes = 200
 // Errors about invitations.
 var (
 	ErrInvitationNotFound = problem.New(problem.NotFound, "invitation_not_found", "This invitation link is not valid. Check that you copied all of it.")
-	ErrInvitationAccepted = problem.New(problem.Gone, "invitation_accepted", "This invitation was already accepted. Log in to reach the organization.")
+	ErrInvitationAccepted = problem.New(problem.Gone, "invitation_accepted", "This invitation was already accepted: whoever accepted it reaches the organization from their list of organizations, after logging in.")
 	ErrInvitationRevoked  = problem.New(problem.Gone, "invitation_revoked", "This invitation was withdrawn. Ask the organization's admins for a new one.")
 	ErrInvitationExpired  = problem.New(problem.Gone, "invitation_expired", "This invitation has expired. Ask the organization's admins to send it again.")
 )

@@ -264,7 +264,7 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 	if got := editor.text("main h1"); got != "Link no longer valid" {
 		t.Errorf("the used link's heading = %q", got)
 	}
-	if got, want := editor.text("main h1 + p"), "This invitation was already accepted. Log in to reach the organization."; got != want {
+	if got, want := editor.text("main h1 + p"), "This invitation was already accepted: whoever accepted it reaches the organization from their list of organizations, after logging in."; got != want {
 		t.Errorf("the used link says %q, want %q", got, want)
 	}
 	editor.follow("go back to the organization", http.StatusOK, chromedp.Navigate(app.srv.URL+orgPath))
