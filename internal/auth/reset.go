@@ -173,7 +173,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 		_, err = a.mail.Enqueue(ctx, q, mail.Email{
 			Kind: mail.KindPasswordChanged,
 			To:   user.Email,
-			Data: mail.PasswordChanged{ChangedAt: at},
+			Data: mail.PasswordChanged{ChangedAt: at, ByResetLink: true},
 		})
 		return err
 	})

@@ -28,6 +28,9 @@ var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdde
 // PasswordChanged is the template data of KindPasswordChanged.
 type PasswordChanged struct {
 	ChangedAt time.Time
+	// ByResetLink is set when the password was set from a reset link,
+	// which ends every session rather than every other one.
+	ByResetLink bool
 }
 
 // Invitation is the template data of KindInvitation: the link sets a
