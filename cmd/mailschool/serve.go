@@ -55,6 +55,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		SecureCookies: cfg.SecureCookies(),
 		Version:       versionString(),
 		InvitationTTL: cfg.InvitationTTL,
+		SecretKey:     cfg.SecretKey,
 	})
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ type AuditPage struct {
 // log older than the entry before (0: the newest).
 func (s *Service) Audit(ctx context.Context, actor *store.User, orgID, before int64) (AuditPage, error) {
 	q := s.db.Read()
-	v, err := authorize(ctx, q, actor, orgID, access.ViewAuditLog)
+	v, err := Authorize(ctx, q, actor, orgID, access.ViewAuditLog)
 	if err != nil {
 		return AuditPage{}, err
 	}

@@ -67,7 +67,7 @@ func InvitationPath(token string) string { return "/invitations/" + token + "/" 
 // Invitations lists an organization's open invitations, newest first.
 func (s *Service) Invitations(ctx context.Context, actor *store.User, orgID int64) ([]InvitationView, error) {
 	q := s.db.Read()
-	if _, err := authorize(ctx, q, actor, orgID, access.ManageMembers); err != nil {
+	if _, err := Authorize(ctx, q, actor, orgID, access.ManageMembers); err != nil {
 		return nil, err
 	}
 	return s.openInvitations(ctx, q, orgID)

@@ -227,7 +227,7 @@ func (s *Service) changeMembers(ctx context.Context, actor *store.User, orgID in
 		} else if err != nil {
 			return err
 		}
-		v, err := authorize(ctx, q, actor, orgID, action)
+		v, err := Authorize(ctx, q, actor, orgID, action)
 		if err != nil {
 			return err
 		}
@@ -267,7 +267,7 @@ func normalizeEmail(field, email string) (string, error) {
 // after checking that the actor may, for the confirmation page.
 func (s *Service) PrepareRemoval(ctx context.Context, actor *store.User, orgID, userID int64) (View, store.Member, error) {
 	q := s.db.Read()
-	v, err := authorize(ctx, q, actor, orgID, access.ViewOrganization)
+	v, err := Authorize(ctx, q, actor, orgID, access.ViewOrganization)
 	if err != nil {
 		return View{}, store.Member{}, err
 	}
@@ -285,7 +285,7 @@ const maxTransferCandidates = 1000
 // organization to: everyone but the owner.
 func (s *Service) TransferCandidates(ctx context.Context, actor *store.User, orgID int64) (View, []store.Member, error) {
 	q := s.db.Read()
-	v, err := authorize(ctx, q, actor, orgID, access.TransferOwnership)
+	v, err := Authorize(ctx, q, actor, orgID, access.TransferOwnership)
 	if err != nil {
 		return View{}, nil, err
 	}

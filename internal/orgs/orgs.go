@@ -85,10 +85,11 @@ type View struct {
 	CanViewAudit     bool
 }
 
-// authorize loads the organization and the actor's role in it, and checks
+// Authorize loads the organization and the actor's role in it, and checks
 // that the actor may take action there. An organization the actor may not
 // even see is reported as not found, so ids do not reveal what exists.
-func authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID int64, action access.Action) (View, error) {
+// Every package that acts inside an organization starts here.
+func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID int64, action access.Action) (View, error) {
 	if actor == nil {
 		return View{}, ErrForbidden
 	}
@@ -157,7 +158,7 @@ func (s *Service) Switchable(ctx context.Context, actor *store.User) ([]store.Or
 
 // Get returns an organization the actor may see.
 func (s *Service) Get(ctx context.Context, actor *store.User, orgID int64) (View, error) {
-	return authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization)
+	return Authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization)
 }
 
 // Detail is an organization with a page of its members and, for those who
@@ -184,7 +185,7 @@ type MemberView struct {
 // its members and, when the actor manages members, its open invitations.
 func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64, page int) (Detail, error) {
 	q := s.db.Read()
-	v, err := authorize(ctx, q, actor, orgID, access.ViewOrganization)
+	v, err := Authorize(ctx, q, actor, orgID, access.ViewOrganization)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -312,7 +313,7 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 		return store.Organization{}, err
 	}
 	err = s.db.InTx(ctx, func(q *store.Queries) error {
-		v, err := authorize(ctx, q, actor, orgID, access.EditOrganization)
+		v, err := Authorize(ctx, q, actor, orgID, access.EditOrganization)
 		if err != nil {
 			return err
 		}
@@ -387,7 +388,7 @@ type Removal struct {
 // the confirmation page.
 func (s *Service) PrepareDelete(ctx context.Context, actor *store.User, orgID int64) (Removal, error) {
 	q := s.db.Read()
-	v, err := authorize(ctx, q, actor, orgID, access.DeleteOrganization)
+	v, err := Authorize(ctx, q, actor, orgID, access.DeleteOrganization)
 	if err != nil {
 		return Removal{}, err
 	}
@@ -403,7 +404,7 @@ func (s *Service) PrepareDelete(ctx context.Context, actor *store.User, orgID in
 // slip of the hand deletes nothing.
 func (s *Service) Delete(ctx context.Context, actor *store.User, orgID int64, confirmName string) error {
 	return s.db.InTx(ctx, func(q *store.Queries) error {
-		v, err := authorize(ctx, q, actor, orgID, access.DeleteOrganization)
+		v, err := Authorize(ctx, q, actor, orgID, access.DeleteOrganization)
 		if err != nil {
 			return err
 		}

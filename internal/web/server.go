@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
@@ -24,6 +25,7 @@ type Options struct {
 	Logger        *slog.Logger
 	BaseURL       string // absolute URL of the site
 	SecureCookies bool   // send the session cookie over HTTPS only
+	SecretKey     string // signs links that must not be forged (unsubscribe)
 	Version       string
 	// Login attempts allowed per client IP (every attempt counts) and per
 	// account (failed attempts count). Zero values take the defaults.
@@ -63,6 +65,7 @@ type Server struct {
 	accounts *auth.Accounts
 	mail     *mail.Service
 	orgs     *orgs.Service
+	learning *learning.Service
 
 	// publicPages caches the public organization pages for anonymous
 	// visitors.
@@ -117,6 +120,7 @@ func New(opts Options) (*Server, error) {
 		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
 		mail:            opts.Mail,
 		orgs:            orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
+		learning:        learning.NewService(opts.DB, learning.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, SecretKey: opts.SecretKey}),
 		publicPages:     newPageCache(2 * time.Second),
 		sessions:        sessions,
 		pages:           pages,

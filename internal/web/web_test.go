@@ -40,7 +40,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	srv := httptest.NewUnstartedServer(nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	baseURL := "http://" + srv.Listener.Addr().String()
-	opts := Options{DB: db, Logger: logger, Version: "test", BaseURL: baseURL}
+	opts := Options{DB: db, Logger: logger, Version: "test", BaseURL: baseURL, SecretKey: "test secret key, 32 characters or more"}
 	for _, c := range customize {
 		c(&opts)
 	}

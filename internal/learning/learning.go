@@ -1,0 +1,38 @@
+// Package learning holds the rules of what organizations teach: courses
+// and their content (lessons and quizzes), learners, enrollments from the
+// public page with double opt-in, unsubscribing and blocked addresses.
+package learning
+
+import (
+	"strings"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// Config configures a Service.
+type Config struct {
+	Mail      *mail.Service
+	BaseURL   string // the site's absolute URL, for links in emails
+	SecretKey string // signs unsubscribe links
+}
+
+// Service applies the learning rules on top of the store. Its methods take
+// the acting user and the organization id first, and ask orgs.Authorize.
+type Service struct {
+	db        *store.DB
+	mail      *mail.Service
+	baseURL   string
+	secretKey []byte
+	now       func() time.Time
+}
+
+// NewService returns the learning service backed by db.
+func NewService(db *store.DB, cfg Config) *Service {
+	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		secretKey: []byte(cfg.SecretKey), now: time.Now}
+}
+
+// SetClock replaces the service's clock, for tests of expiry.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
