@@ -205,17 +205,22 @@ func (m maxBytesAsProblem) Read(p []byte) (int, error) {
 // readJSON decodes a JSON request body of at most 64 KiB into v; an empty
 // body decodes as {}.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return readJSONUpTo(w, r, v, 64<<10)
+}
+
+// readJSONUpTo is readJSON for bodies of at most limit bytes (whole KiB).
+func readJSONUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" && !strings.HasPrefix(ct, "application/json;") {
 		return problem.New(problem.UnsupportedType, "unsupported_media_type", "Send the request body as application/json.")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		return nil
 	case errors.As(err, new(*http.MaxBytesError)):
-		return problem.New(problem.TooLarge, "body_too_large", "The request body is larger than 64 KiB.")
+		return problem.Newf(problem.TooLarge, "body_too_large", "The request body is larger than %d KiB.", limit>>10)
 	default:
 		return problem.Newf(problem.Malformed, "malformed_json", "The request body is not valid JSON for this request: %v.", err)
 	}
