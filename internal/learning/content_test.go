@@ -112,6 +112,12 @@ func TestContentOrdering(t *testing.T) {
 		if got := f.order(c.ID); got != "A@1 C@3 D@4" {
 			t.Errorf("after reordering: %s", got)
 		}
+		// Items sharing a position (left so by hand in the database) are
+		// pulled apart by the next move, so that the move shows.
+		if err := db.InTx(ctx, func(q *store.Queries) error { return q.SetContentPosition(ctx, f.org, c.ID, cc.ID, 1) }); err != nil {
+			t.Fatal(err)
+		}
+		move(cc.ID, learning.Up, "C@1 A@2 D@4")
 	})
 }
 
