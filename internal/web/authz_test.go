@@ -35,7 +35,7 @@ var actors = []actor{anonymous, viewer, editor, orgAdmin, owner, otherAdmin, pla
 var roleOf = map[actor]access.Role{viewer: access.Viewer, editor: access.Editor, orgAdmin: access.Admin, owner: access.Owner}
 
 // authzOrg is a fresh organization for one request: its members, a member
-// to act on, a pending invitation and a logo.
+// to act on, a pending invitation, a logo and a course.
 type authzOrg struct {
 	id      int64
 	name    string
@@ -44,6 +44,9 @@ type authzOrg struct {
 	invite  int64  // a pending invitation
 	token   string // its link's token
 	counter int    // tells requests' new names apart
+	course  int64  // a disabled course with a published lesson and an unpublished quiz
+	lesson  int64
+	quiz    int64
 }
 
 // rule is who may use a route.
@@ -196,6 +199,56 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /api/v1/organizations/{id}/transfer-ownership": {rule: inOrg(access.TransferOwnership), path: apiURL("/transfer-ownership"), ok: 200,
 			json: func(o *authzOrg) any { return map[string]int64{"user_id": o.target} }},
 		"GET /api/v1/me": {rule: login, path: fixed("/api/v1/me"), ok: 200},
+
+		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 303,
+			form: func(o *authzOrg) url.Values { return url.Values{"title": {newName(o)}, "public": {"on"}} }},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/{$}":  {rule: inOrg(access.ViewOrganization), path: courseURL(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/edit": {rule: inOrg(access.EditContent), path: courseURL("edit"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/edit": {rule: inOrg(access.EditContent), path: courseURL("edit"), ok: 303,
+			form: func(*authzOrg) url.Values {
+				return url.Values{"title": {"Course renamed"}, "description": {"Changed."}}
+			}},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/enabled": {rule: inOrg(access.EditContent), path: courseURL("enabled"), ok: 303,
+			form: func(*authzOrg) url.Values { return url.Values{"enabled": {"true"}} }},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/delete":       {rule: inOrg(access.EditContent), path: courseURL("delete"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/delete":      {rule: inOrg(access.EditContent), path: courseURL("delete"), ok: 303},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/new": {rule: inOrg(access.EditContent), path: courseURL("contents/new?kind=quiz"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/new": {rule: inOrg(access.EditContent), path: courseURL("contents/new"), ok: 303,
+			form: func(*authzOrg) url.Values {
+				return url.Values{"kind": {"lesson"}, "title": {"New lesson"}, "body": {"Hello"}, "waiting_period": {"1"}, "waiting_unit": {"days"}}
+			}},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/{$}":  {rule: inOrg(access.ViewOrganization), path: lessonURL(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/edit": {rule: inOrg(access.EditContent), path: lessonURL("edit"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/edit": {rule: inOrg(access.EditContent), path: lessonURL("edit"), ok: 303,
+			form: func(*authzOrg) url.Values {
+				return url.Values{"title": {"Lesson changed"}, "body": {"Changed."}, "waiting_period": {"2"}, "waiting_unit": {"hours"}, "published": {"on"}}
+			}},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete":  {rule: inOrg(access.EditContent), path: lessonURL("delete"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete": {rule: inOrg(access.EditContent), path: lessonURL("delete"), ok: 303},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move": {rule: inOrg(access.EditContent), path: lessonURL("move"), ok: 303,
+			form: func(*authzOrg) url.Values { return url.Values{"direction": {"down"}} }},
+
+		"GET /api/v1/organizations/{id}/courses": {rule: inOrg(access.ViewOrganization), path: apiURL("/courses"), ok: 200},
+		"POST /api/v1/organizations/{id}/courses": {rule: inOrg(access.EditContent), path: apiURL("/courses"), ok: 201,
+			json: func(o *authzOrg) any { return map[string]string{"title": newName(o)} }},
+		"GET /api/v1/organizations/{id}/courses/{course_id}": {rule: inOrg(access.ViewOrganization), path: courseAPI(""), ok: 200},
+		"PATCH /api/v1/organizations/{id}/courses/{course_id}": {rule: inOrg(access.EditContent), path: courseAPI(""), ok: 200,
+			json: func(*authzOrg) any { return map[string]any{"description": "Changed.", "enabled": true} }},
+		"DELETE /api/v1/organizations/{id}/courses/{course_id}":       {rule: inOrg(access.EditContent), path: courseAPI(""), ok: 204},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/contents": {rule: inOrg(access.ViewOrganization), path: courseAPI("/contents"), ok: 200},
+		"POST /api/v1/organizations/{id}/courses/{course_id}/contents": {rule: inOrg(access.EditContent), path: courseAPI("/contents"), ok: 201,
+			json: func(*authzOrg) any {
+				return map[string]any{"kind": "quiz", "title": "Another quiz", "questions": []any{
+					map[string]any{"text": "Sure?", "answers": []any{map[string]any{"text": "Yes", "correct": true}, map[string]any{"text": "No"}}}}}
+			}},
+		"POST /api/v1/organizations/{id}/courses/{course_id}/contents/reorder": {rule: inOrg(access.EditContent), path: courseAPI("/contents/reorder"), ok: 200,
+			json: func(o *authzOrg) any { return map[string][]int64{"ids": {o.quiz, o.lesson}} }},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.ViewOrganization), path: lessonAPI, ok: 200},
+		"PATCH /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 200,
+			json: func(*authzOrg) any { return map[string]any{"title": "Changed", "waiting_period_seconds": 60} }},
+		"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 204},
 	}
 }
 
@@ -414,8 +467,11 @@ func (f *authzFixture) newOrg() *authzOrg {
 			return err
 		}
 		png := testPNG(4, 4)
-		return q.SetOrganizationLogo(ctx, o.id, store.Logo{ContentType: "image/png", Data: png, ETag: `"l"`,
-			ThumbContentType: "image/png", Thumb: png, ThumbETag: `"t"`})
+		if err := q.SetOrganizationLogo(ctx, o.id, store.Logo{ContentType: "image/png", Data: png, ETag: `"l"`,
+			ThumbContentType: "image/png", Thumb: png, ThumbETag: `"t"`}); err != nil {
+			return err
+		}
+		return o.addCourse(ctx, q)
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -446,8 +502,8 @@ func (f *authzFixture) request(a actor, method, path string, c authzCase, o *aut
 }
 
 // fingerprint sums up what a request could change: the organization under
-// test and the other one, their members, open invitations, audit logs, and
-// how many organizations exist.
+// test and the other one, their members, open invitations, courses and
+// content, audit logs, and how many organizations exist.
 func (f *authzFixture) fingerprint(o *authzOrg) string {
 	f.t.Helper()
 	ctx := context.Background()
@@ -483,6 +539,7 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 		if err != nil {
 			f.t.Fatal(err)
 		}
+		fingerprintCourses(f.t, &b, q, id)
 		fmt.Fprintf(&b, " audit=%d]", len(audit))
 	}
 	return b.String()

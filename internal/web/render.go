@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -57,6 +58,7 @@ func parsePages(version string) (*pages, error) {
 		"icon":      icon,
 		"add":       func(a, b int) int { return a + b },
 		"roles":     func() []access.Role { return access.AssignableRoles },
+		"waiting":   learning.DescribeWaitingPeriod,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

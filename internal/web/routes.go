@@ -73,6 +73,25 @@ func (s *Server) routes() []route {
 		{"POST /email-learning/platform/organizations/{id}/transfer", loggedIn, s.transfer},
 		{"GET /email-learning/platform/organizations/{id}/audit/", loggedIn, s.auditLog},
 
+		// Courses and content: the learning service decides who may.
+		{"GET /email-learning/platform/organizations/{id}/courses/{$}", loggedIn, s.courseList},
+		{"GET /email-learning/platform/organizations/{id}/courses/new", loggedIn, s.courseNewForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/new", loggedIn, s.courseCreate},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/{$}", loggedIn, s.courseDetail},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/edit", loggedIn, s.courseEditForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/edit", loggedIn, s.courseUpdate},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/enabled", loggedIn, s.courseSetEnabled},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/delete", loggedIn, s.courseDeleteForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/delete", loggedIn, s.courseDelete},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/new", loggedIn, s.contentNewForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/new", loggedIn, s.contentCreate},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/{$}", loggedIn, s.contentDetail},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/edit", loggedIn, s.contentEditForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/edit", loggedIn, s.contentUpdate},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDeleteForm},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDelete},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move", loggedIn, s.contentMove},
+
 		{"GET /invitations/{token}/", anyone, s.invitationShow},
 		{"POST /invitations/{token}/", anyone, s.invitationAccept},
 
@@ -97,6 +116,18 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/organizations/{id}/invitations/{invitation_id}", loggedIn, s.apiInvitationRevoke},
 		{"POST /api/v1/organizations/{id}/transfer-ownership", loggedIn, s.apiTransferOwnership},
 		{"GET /api/v1/me", loggedIn, s.apiMe},
+
+		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.apiCourseList},
+		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.apiCourseCreate},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}", loggedIn, s.apiCourseGet},
+		{"PATCH /api/v1/organizations/{id}/courses/{course_id}", loggedIn, s.apiCourseUpdate},
+		{"DELETE /api/v1/organizations/{id}/courses/{course_id}", loggedIn, s.apiCourseDelete},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/contents", loggedIn, s.apiContentList},
+		{"POST /api/v1/organizations/{id}/courses/{course_id}/contents", loggedIn, s.apiContentCreate},
+		{"POST /api/v1/organizations/{id}/courses/{course_id}/contents/reorder", loggedIn, s.apiContentReorder},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.apiContentGet},
+		{"PATCH /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.apiContentUpdate},
+		{"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.apiContentDelete},
 
 		{"/", anyone, s.notFound},
 	}
