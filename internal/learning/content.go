@@ -118,21 +118,21 @@ func contentOf(ctx context.Context, q *store.Queries, orgID, courseID, contentID
 
 // CreateContent adds a lesson or a quiz at the end of a course.
 func (s *Service) CreateContent(ctx context.Context, actor *store.User, orgID, courseID int64, f ContentFields) (store.ContentItem, error) {
-	if f.Kind != store.KindLesson && f.Kind != store.KindQuiz {
-		return store.ContentItem{}, problem.Field("kind", "invalid_kind", "Choose lesson or quiz.")
-	}
-	v, err := validateContent(f.Kind, contentValues{Title: deref(f.Title), Body: deref(f.Body),
-		Wait: orInt(f.WaitingPeriodSeconds, 0), Published: orBool(f.Published, false), Score: orInt(f.RequiredScore, 0),
-		Questions: f.Questions})
-	if err != nil {
-		return store.ContentItem{}, err
-	}
 	var id int64
-	err = s.db.InTx(ctx, func(q *store.Queries) error {
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.EditContent); err != nil {
 			return err
 		}
 		if _, err := lockCourse(ctx, q, orgID, courseID); err != nil {
+			return err
+		}
+		if f.Kind != store.KindLesson && f.Kind != store.KindQuiz {
+			return problem.Field("kind", "invalid_kind", "Choose lesson or quiz.")
+		}
+		v, err := validateContent(f.Kind, contentValues{Title: deref(f.Title), Body: deref(f.Body),
+			Wait: orInt(f.WaitingPeriodSeconds, 0), Published: orBool(f.Published, false), Score: orInt(f.RequiredScore, 0),
+			Questions: f.Questions})
+		if err != nil {
 			return err
 		}
 		id, err = q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: orgID, CourseID: courseID, Kind: f.Kind,
@@ -256,15 +256,15 @@ const (
 // MoveContent swaps a content item with its neighbour above or below. An
 // item already first (or last) stays where it is.
 func (s *Service) MoveContent(ctx context.Context, actor *store.User, orgID, courseID, contentID int64, d Direction) error {
-	if d != Up && d != Down {
-		return problem.Field("direction", "invalid_direction", "Move an item up or down.")
-	}
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.EditContent); err != nil {
 			return err
 		}
 		if _, err := lockCourse(ctx, q, orgID, courseID); err != nil {
 			return err
+		}
+		if d != Up && d != Down {
+			return problem.Field("direction", "invalid_direction", "Move an item up or down.")
 		}
 		items, err := q.CourseContents(ctx, orgID, courseID)
 		if err != nil {

@@ -137,22 +137,24 @@ func (s *Service) OrganizationForEditing(ctx context.Context, actor *store.User,
 // CreateCourse adds a course to an organization. Without a slug, one is
 // made from the title, numbered when taken.
 func (s *Service) CreateCourse(ctx context.Context, actor *store.User, orgID int64, f CourseFields) (store.Course, error) {
-	title, description, err := validateCourse(deref(f.Title), deref(f.Description))
-	if err != nil {
-		return store.Course{}, err
-	}
-	slug := strings.TrimSpace(deref(f.Slug))
-	if slug != "" {
-		if slug, err = validSlug(slug); err != nil {
-			return store.Course{}, err
-		}
-	}
-	public := f.Public == nil || *f.Public
 	var id int64
-	err = s.db.InTx(ctx, func(q *store.Queries) error {
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		// Who may comes first: an outsider learns nothing from the
+		// answer, whatever the input.
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.EditContent); err != nil {
 			return err
 		}
+		title, description, err := validateCourse(deref(f.Title), deref(f.Description))
+		if err != nil {
+			return err
+		}
+		slug := strings.TrimSpace(deref(f.Slug))
+		if slug != "" {
+			if slug, err = validSlug(slug); err != nil {
+				return err
+			}
+		}
+		public := f.Public == nil || *f.Public
 		if f.Enabled != nil && *f.Enabled {
 			return ErrNoPublished // a new course has no content yet
 		}

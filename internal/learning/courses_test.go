@@ -351,6 +351,16 @@ func TestWhoMayDoWhat(t *testing.T) {
 				return err
 			},
 			"delete course": func(u *store.User) error { return s.DeleteCourse(ctx, u, f.org, c.ID) },
+			// Invalid input is refused for who sends it before what it is.
+			"create an untitled course": func(u *store.User) error {
+				_, err := s.CreateCourse(ctx, u, f.org, learning.CourseFields{Title: ptr("")})
+				return err
+			},
+			"create a video": func(u *store.User) error {
+				_, err := s.CreateContent(ctx, u, f.org, c.ID, learning.ContentFields{Kind: "video", Title: ptr("")})
+				return err
+			},
+			"move sideways": func(u *store.User) error { return s.MoveContent(ctx, u, f.org, c.ID, lesson.ID, "sideways") },
 			"create content": func(u *store.User) error {
 				_, err := s.CreateContent(ctx, u, f.org, c.ID, learning.ContentFields{Kind: store.KindLesson, Title: ptr("New")})
 				return err
@@ -371,15 +381,19 @@ func TestWhoMayDoWhat(t *testing.T) {
 				user *store.User
 				kind problem.Kind
 			}{{f.viewer, problem.Forbidden}, {f.outsider, problem.NotFound}, {nil, problem.Forbidden}} {
+				label := "nobody"
+				if who.user != nil {
+					label = who.user.Email
+				}
 				before := f.snapshot(f.org, c.ID)
 				_, total, _ := db.Read().ListCourses(ctx, store.CourseFilter{OrganizationID: f.org, Limit: 1})
 				err := write(who.user)
 				if kind(err) != who.kind {
-					t.Errorf("%s as %v: %v, want kind %d", name, who.user, err, who.kind)
+					t.Errorf("%s as %s: %v, want kind %d", name, label, err, who.kind)
 				}
 				_, after, _ := db.Read().ListCourses(ctx, store.CourseFilter{OrganizationID: f.org, Limit: 1})
 				if now := f.snapshot(f.org, c.ID); now != before || after != total {
-					t.Errorf("%s as %v was refused but changed data:\nbefore %s\nafter  %s", name, who.user, before, now)
+					t.Errorf("%s as %s was refused but changed data:\nbefore %s\nafter  %s", name, label, before, now)
 				}
 			}
 		}

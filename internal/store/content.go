@@ -130,6 +130,9 @@ func (q *Queries) CourseContents(ctx context.Context, orgID, courseID int64) ([]
 	for i := range list {
 		if list[i].Kind == KindQuiz {
 			list[i].Questions = questions[list[i].ID]
+			if list[i].Questions == nil {
+				list[i].Questions = []QuizQuestion{}
+			}
 		}
 	}
 	return list, nil
