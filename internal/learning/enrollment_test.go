@@ -855,3 +855,45 @@ func TestLearnersList(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletingTheOrganizationRemovesLearners deletes an organization with
+// learners, enrollments and blocked addresses: nothing of it is left, and
+// platform-wide blocks stay.
+func TestDeletingTheOrganizationRemovesLearners(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.enroll("ada@example.com")
+		if _, err := f.s.EnrollDirectly(ctx, f.editor, f.org, f.course, "bob@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.BlockEmail(ctx, f.editor, f.org, "spam@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.BlockEmailEverywhere(ctx, f.root, "all@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		before, err := db.RowsWith(ctx, "organization_id", f.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before["learners"] != 2 || before["enrollments"] != 2 || before["blocked_emails"] != 1 {
+			t.Fatalf("rows before: %v", before)
+		}
+		if err := db.InTx(ctx, func(q *store.Queries) error { return q.DeleteOrganization(ctx, f.org) }); err != nil {
+			t.Fatal(err)
+		}
+		left, err := db.RowsWith(ctx, "organization_id", f.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, n := range left {
+			if n != 0 {
+				t.Errorf("%d rows of the deleted organization remain in %s", n, table)
+			}
+		}
+		if blocked, _ := db.Read().EmailBlocked(ctx, f.other, "all@example.com"); !blocked {
+			t.Error("the platform-wide block went with the organization")
+		}
+	})
+}
