@@ -517,6 +517,10 @@ func TestEnrollmentStaffPages(t *testing.T) {
 			strings.Contains(page.body, "Cancel enrollment") {
 			t.Errorf("the viewer's enrollment page: %d\n%s", page.status, page.body)
 		}
+		if res := viewer.get(enrollmentPath(1, sc.enrollment("bob@example.com").ID)); res.status != http.StatusOK ||
+			!strings.Contains(res.body, "Link expires") || !strings.Contains(res.body, `<span class="status status-unverified">unverified</span>`) {
+			t.Errorf("the page of an unverified enrollment: %d\n%s", res.status, res.body)
+		}
 		if res := viewer.get(detail + "cancel"); res.status != http.StatusForbidden {
 			t.Errorf("the viewer's cancel page: %d", res.status)
 		}
