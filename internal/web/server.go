@@ -181,10 +181,10 @@ func New(opts Options) (*Server, error) {
 	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 	// RFC 8058 one-click unsubscribing: mail providers POST to the link of
 	// the List-Unsubscribe header from their own servers, with no Origin
-	// or with their own. The request carries no session and changes
-	// nothing but that enrollment, which its signature names, so there is
-	// no user whose request could be forged: the check would only refuse
-	// the providers.
+	// or with their own. The handler reads no session and changes nothing
+	// but the enrollment that the URL's signature names, so there is no
+	// user whose request could be forged: the check would only refuse the
+	// providers.
 	csrf.AddInsecureBypassPattern(unsubscribePostPattern)
 
 	// The cross-origin check runs inside the session middleware so that its
