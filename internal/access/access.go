@@ -120,6 +120,10 @@ const (
 	CreateOrganization PlatformAction = "create_organization"
 	// ViewAllOrganizations is listing every organization, member or not.
 	ViewAllOrganizations PlatformAction = "view_all_organizations"
+	// ManageBlockedEmails is blocking addresses for every organization at
+	// once, and lifting such blocks; organizations block their own with
+	// ManageEnrollments.
+	ManageBlockedEmails PlatformAction = "manage_blocked_emails"
 )
 
 // platformActions lists the platform actions; today every one of them is
@@ -128,6 +132,7 @@ var platformActions = map[PlatformAction]bool{
 	ViewOutbox:           true,
 	CreateOrganization:   true,
 	ViewAllOrganizations: true,
+	ManageBlockedEmails:  true,
 }
 
 // AllowedOnPlatform reports whether user may take a platform action.

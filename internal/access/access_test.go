@@ -20,6 +20,9 @@ func TestAllowedOnPlatform(t *testing.T) {
 		{"staff may not", staff, ViewOutbox, false},
 		{"anonymous may not", nil, ViewOutbox, false},
 		{"deactivated admin may not", formerAdmin, ViewOutbox, false},
+		{"platform admin blocks addresses everywhere", admin, ManageBlockedEmails, true},
+		{"staff may not block addresses everywhere", staff, ManageBlockedEmails, false},
+		{"anonymous may not block addresses everywhere", nil, ManageBlockedEmails, false},
 		{"unknown action is refused even to admins", admin, PlatformAction("launch_rockets"), false},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,12 @@ type Service struct {
 	baseURL   string
 	secretKey []byte
 	now       func() time.Time
+
+	// Hooks and the delivery list of enrollments (enrollment.go), set at
+	// start-up by the delivery engine.
+	onActivate []EnrollmentHook
+	onEnd      []EnrollmentHook
+	deliveries DeliveryLister
 }
 
 // NewService returns the learning service backed by db.

@@ -23,7 +23,34 @@ const (
 	KindPasswordReset   Kind = "password_reset"
 )
 
-var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset}
+// Kinds of the enrollment emails.
+const (
+	KindEnrollmentConfirm  Kind = "enrollment_confirm"
+	KindEnrollmentReminder Kind = "enrollment_reminder"
+)
+
+var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
+	KindEnrollmentConfirm, KindEnrollmentReminder}
+
+// EnrollmentConfirm is the template data of KindEnrollmentConfirm: the
+// double opt-in. The link opens a page with a button, so that a mail
+// scanner fetching it enrolls nobody.
+type EnrollmentConfirm struct {
+	OrganizationName string
+	CourseTitle      string
+	URL              string
+	ExpiresAt        time.Time
+}
+
+// EnrollmentReminder is the template data of KindEnrollmentReminder, sent
+// instead of a confirmation to someone who asks to enroll in a course
+// they are in already, or have completed.
+type EnrollmentReminder struct {
+	OrganizationName string
+	CourseTitle      string
+	Completed        bool
+	CourseURL        string // the course's public page
+}
 
 // PasswordChanged is the template data of KindPasswordChanged.
 type PasswordChanged struct {

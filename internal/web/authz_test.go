@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -47,6 +48,18 @@ type authzOrg struct {
 	course  int64  // a disabled course with a published lesson and an unpublished quiz
 	lesson  int64
 	quiz    int64
+
+	// Learners: an enabled public course with an active enrollment (and
+	// its unsubscribe link) and an unverified one (and its confirmation
+	// token), an address the organization blocks and one blocked
+	// platform-wide.
+	enrollCourse    int64 // enabled and public, unlike course
+	courseSlug      string
+	enrollment      int64
+	unsubscribe     string
+	confirmToken    string
+	blocked         string
+	platformBlocked string
 }
 
 // rule is who may use a route.
@@ -107,6 +120,23 @@ func authzCases(outboxID int64) map[string]authzCase {
 	}
 	newName := func(o *authzOrg) string { o.counter++; return fmt.Sprintf("%s new %d", o.name, o.counter) }
 	newEmail := func(o *authzOrg) string { o.counter++; return fmt.Sprintf("new%d.%d@example.com", o.id, o.counter) }
+	publicCourse := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string { return learning.CoursePath(o.id, o.courseSlug) + suffix }
+	}
+	enrollmentURL := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string {
+			return fmt.Sprintf(organizationsPath+"%d/enrollments/%d/%s", o.id, o.enrollment, suffix)
+		}
+	}
+	emailForm := func(email func(o *authzOrg) string) func(o *authzOrg) url.Values {
+		return func(o *authzOrg) url.Values { return url.Values{"email": {email(o)}} }
+	}
+	emailJSON := func(email func(o *authzOrg) string) func(o *authzOrg) any {
+		return func(o *authzOrg) any { return map[string]string{"email": email(o)} }
+	}
+	blocked := func(o *authzOrg) string { return o.blocked }
+	confirmPage := func(o *authzOrg) string { return learning.ConfirmPath(o.confirmToken) }
+	unsubscribePage := func(o *authzOrg) string { return o.unsubscribe }
 	invitationPage := func(o *authzOrg) string { return "/invitations/" + o.token + "/" }
 	// Invitations are for one address: everyone logged in is someone else.
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
@@ -249,6 +279,35 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"PATCH /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 200,
 			json: func(*authzOrg) any { return map[string]any{"title": "Changed", "waiting_period_seconds": 60} }},
 		"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 204},
+		"GET /email-learning/platform/organizations/{id}/learners/":                           {rule: inOrg(access.ViewOrganization), path: orgURL("learners/"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/":        {rule: inOrg(access.ViewOrganization), path: enrollmentURL(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/cancel":  {rule: inOrg(access.ManageEnrollments), path: enrollmentURL("cancel"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/cancel": {rule: inOrg(access.ManageEnrollments), path: enrollmentURL("cancel"), ok: 303},
+		"GET /email-learning/platform/organizations/{id}/blocked-emails/":                     {rule: inOrg(access.ViewOrganization), path: orgURL("blocked-emails/"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/blocked-emails/":                    {rule: inOrg(access.ManageEnrollments), path: orgURL("blocked-emails/"), ok: 303, form: emailForm(newEmail)},
+		"POST /email-learning/platform/organizations/{id}/blocked-emails/remove":              {rule: inOrg(access.ManageEnrollments), path: orgURL("blocked-emails/remove"), ok: 303, form: emailForm(blocked)},
+		"GET /email-learning/platform/blocked-emails/":                                        {rule: platform(access.ManageBlockedEmails), path: fixed("/email-learning/platform/blocked-emails/"), ok: 200},
+		"POST /email-learning/platform/blocked-emails/":                                       {rule: platform(access.ManageBlockedEmails), path: fixed("/email-learning/platform/blocked-emails/"), ok: 303, form: emailForm(newEmail)},
+		"POST /email-learning/platform/blocked-emails/remove":                                 {rule: platform(access.ManageBlockedEmails), path: fixed("/email-learning/platform/blocked-emails/remove"), ok: 303, form: emailForm(func(o *authzOrg) string { return o.platformBlocked })},
+		"GET /email-learning/public/organization/{id}/courses/{slug}/":                        {rule: public, path: publicCourse(""), ok: 200},
+		"POST /email-learning/public/organization/{id}/courses/{slug}/enroll":                 {rule: public, path: publicCourse("enroll"), ok: 303, form: emailForm(newEmail)},
+		"GET /email-learning/public/organization/{id}/courses/{slug}/enrolled":                {rule: public, path: publicCourse("enrolled"), ok: 200},
+		"GET /email-learning/public/enrollments/confirm/{token}/":                             {rule: public, path: confirmPage, ok: 200},
+		"POST /email-learning/public/enrollments/confirm/{token}/":                            {rule: public, path: confirmPage, ok: 200},
+		"GET /email-learning/public/unsubscribe/{enrollment_id}/{signature}/":                 {rule: public, path: unsubscribePage, ok: 200},
+		"POST /email-learning/public/unsubscribe/{enrollment_id}/{signature}/":                {rule: public, path: unsubscribePage, ok: 200},
+		"POST /api/v1/public/organizations/{id}/courses/{slug}/enrollments": {rule: public, ok: 202, json: emailJSON(newEmail), path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", o.id, o.courseSlug)
+		}},
+		"GET /api/v1/organizations/{id}/learners":     {rule: inOrg(access.ViewOrganization), path: apiURL("/learners"), ok: 200},
+		"GET /api/v1/organizations/{id}/enrollments":  {rule: inOrg(access.ViewOrganization), path: apiURL("/enrollments"), ok: 200},
+		"POST /api/v1/organizations/{id}/enrollments": {rule: inOrg(access.ManageEnrollments), path: apiURL("/enrollments"), ok: 201, json: func(o *authzOrg) any { return map[string]any{"email": newEmail(o), "course_id": o.enrollCourse} }},
+		"POST /api/v1/organizations/{id}/enrollments/{enrollment_id}/cancel": {rule: inOrg(access.ManageEnrollments), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d/cancel", o.id, o.enrollment)
+		}},
+		"GET /api/v1/organizations/{id}/blocked-emails":    {rule: inOrg(access.ViewOrganization), path: apiURL("/blocked-emails"), ok: 200},
+		"POST /api/v1/organizations/{id}/blocked-emails":   {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
+		"DELETE /api/v1/organizations/{id}/blocked-emails": {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
 	}
 }
 
@@ -471,12 +530,52 @@ func (f *authzFixture) newOrg() *authzOrg {
 			ThumbContentType: "image/png", Thumb: png, ThumbETag: `"t"`}); err != nil {
 			return err
 		}
-		return o.addCourse(ctx, q)
+		if err := o.addCourse(ctx, q); err != nil {
+			return err
+		}
+		return f.addLearners(ctx, q, o)
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return o
+}
+
+// addLearners gives an organization of newOrg its course, enrollments and
+// blocked addresses.
+func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *authzOrg) error {
+	var err error
+	o.courseSlug = "course-" + itoa(o.id)
+	if o.enrollCourse, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.id, Title: "Course of " + o.name, TitleKey: strings.ToLower("Course of " + o.name),
+		Slug: o.courseSlug, Enabled: true, Public: true}); err != nil {
+		return err
+	}
+	now := time.Now()
+	for i, status := range []store.EnrollmentStatus{store.EnrollmentActive, store.EnrollmentUnverified} {
+		l, err := q.SaveLearner(ctx, o.id, fmt.Sprintf("learner%d.%d@example.com", f.n, i))
+		if err != nil {
+			return err
+		}
+		ne := store.NewEnrollment{OrganizationID: o.id, CourseID: o.enrollCourse, LearnerID: l.ID, Status: status, At: now}
+		if status == store.EnrollmentUnverified {
+			o.confirmToken, ne.TokenHash = auth.NewToken()
+			ne.ExpiresAt = now.Add(time.Hour)
+		}
+		e, _, err := q.CreateEnrollment(ctx, ne)
+		if err != nil {
+			return err
+		}
+		if status == store.EnrollmentActive {
+			o.enrollment = e.ID
+			o.unsubscribe = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).UnsubscribeURL(e)
+		}
+	}
+	o.blocked, o.platformBlocked = fmt.Sprintf("blocked%d@example.com", f.n), fmt.Sprintf("everywhere%d@example.com", f.n)
+	if _, err := q.BlockEmail(ctx, o.id, o.blocked, 0); err != nil {
+		return err
+	}
+	_, err = q.BlockEmail(ctx, 0, o.platformBlocked, 0)
+	return err
 }
 
 func (f *authzFixture) request(a actor, method, path string, c authzCase, o *authzOrg) response {
@@ -514,6 +613,11 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 		f.t.Fatal(err)
 	}
 	fmt.Fprintf(&b, "organizations=%d", total)
+	everywhere, _, err := q.ListBlockedEmails(ctx, 0, 0, 10000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	fmt.Fprintf(&b, " blocked everywhere=%d", len(everywhere))
 	for _, id := range []int64{o.id, f.other} {
 		org, err := q.OrganizationByID(ctx, id)
 		if err != nil {
@@ -540,7 +644,22 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 			f.t.Fatal(err)
 		}
 		fingerprintCourses(f.t, &b, q, id)
-		fmt.Fprintf(&b, " audit=%d]", len(audit))
+		fmt.Fprintf(&b, " audit=%d", len(audit))
+		enrollments, _, err := q.ListEnrollments(ctx, store.EnrollmentFilter{OrganizationID: id, Limit: 1000})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, e := range enrollments {
+			fmt.Fprintf(&b, " enr:%s:%d:%s", e.LearnerEmail, e.CourseID, e.Status)
+		}
+		blocked, _, err := q.ListBlockedEmails(ctx, id, 0, 1000)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, bl := range blocked {
+			fmt.Fprintf(&b, " blocked:%s", bl.Email)
+		}
+		b.WriteString("]")
 	}
 	return b.String()
 }
@@ -563,6 +682,15 @@ func TestCrossOrganizationIDs(t *testing.T) {
 			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/members/%d", a.id, b.target), ""},
 			{"POST", fmt.Sprintf("/api/v1/organizations/%d/invitations/%d/resend", a.id, b.invite), ""},
 			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/invitations/%d", a.id, b.invite), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/enrollments/%d/", a.id, b.enrollment), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/enrollments/%d/cancel", a.id, b.enrollment), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/enrollments/%d/cancel", a.id, b.enrollment), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/blocked-emails/remove", a.id), "email=" + b.blocked},
+			{"POST", fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d/cancel", a.id, b.enrollment), ""},
+			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/blocked-emails", a.id), `{"email":"` + b.blocked + `"}`},
+			{"GET", learning.CoursePath(a.id, b.courseSlug), ""},
+			{"POST", learning.CoursePath(a.id, b.courseSlug) + "enroll", "email=cross@example.com"},
+			{"POST", fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", a.id, b.courseSlug), `{"email":"cross@example.com"}`},
 		}
 		// The actors have the same roles in a and b: what tells the
 		// answers apart is only whether the ids belong to a.

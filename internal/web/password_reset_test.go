@@ -295,15 +295,17 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestSecretLinksAreNotLogged checks that the tokens of password reset and
-// invitation links stay out of the request log.
+// TestSecretLinksAreNotLogged checks that the tokens of password reset,
+// invitation, enrollment confirmation and unsubscribe links stay out of
+// the request log.
 func TestSecretLinksAreNotLogged(t *testing.T) {
 	var logs lockedBuffer
 	app := newTestApp(t, storetest.NewSQLite(t), func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	const secret = "s3cretTokenValue_s3cretTokenValue_s3cretTok"
-	for _, prefix := range []string{"/accounts/reset/", "/invitations/"} {
+	for _, prefix := range []string{"/accounts/reset/", "/invitations/",
+		"/email-learning/public/enrollments/confirm/", "/email-learning/public/unsubscribe/"} {
 		app.client().get(prefix + secret + "/")
 		app.client().post(prefix+secret+"/", url.Values{"new_password": {"x"}}, "Origin", "http://evil.example")
 		storetest.Eventually(t, 5*time.Second, "both requests to be logged", func() bool {

@@ -93,7 +93,8 @@ type page struct {
 
 // navigation says which sections the user may open.
 type navigation struct {
-	Outbox bool
+	Outbox        bool
+	BlockedEmails bool
 }
 
 type flash struct {
@@ -127,6 +128,7 @@ func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]by
 	}
 	if p.User != nil {
 		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
+		p.Nav.BlockedEmails = access.AllowedOnPlatform(p.User, access.ManageBlockedEmails)
 		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {
 			return nil, err

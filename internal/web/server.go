@@ -41,6 +41,14 @@ type Options struct {
 	// sent). Zero values take the defaults.
 	ResetPerIP      auth.Limit
 	ResetPerAddress auth.Limit
+	// Enrollment requests allowed per client IP (every request counts)
+	// and per address (over it, the answer is the same but nothing is
+	// sent). Zero values take the defaults.
+	EnrollPerIP      auth.Limit
+	EnrollPerAddress auth.Limit
+	// Learning is the learning service; nil makes one from DB, Mail,
+	// BaseURL and SecretKey. Pass one to register hooks on it (delivery).
+	Learning *learning.Service
 }
 
 // Default login limits: generous enough for people who mistype, tight
@@ -56,6 +64,15 @@ var (
 var (
 	DefaultResetPerIP      = auth.Limit{Every: 12 * time.Second, Burst: 10}
 	DefaultResetPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
+)
+
+// Default enrollment limits: a class enrolling at once from one school
+// network gets through, and an inbox gets at most three requests' worth
+// of email an hour from one node (the learning service throttles each
+// enrollment's email too).
+var (
+	DefaultEnrollPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
+	DefaultEnrollPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
 )
 
 // Server serves mailschool over HTTP.
@@ -80,6 +97,10 @@ type Server struct {
 	resetPerIP      *auth.Limiter
 	resetPerAddress *auth.Limiter
 
+	// Enrollment requests, per client IP and per address.
+	enrollPerIP      *auth.Limiter
+	enrollPerAddress *auth.Limiter
+
 	handler http.Handler
 }
 
@@ -99,6 +120,15 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ResetPerAddress == (auth.Limit{}) {
 		opts.ResetPerAddress = DefaultResetPerAddress
+	}
+	if opts.EnrollPerIP == (auth.Limit{}) {
+		opts.EnrollPerIP = DefaultEnrollPerIP
+	}
+	if opts.EnrollPerAddress == (auth.Limit{}) {
+		opts.EnrollPerAddress = DefaultEnrollPerAddress
+	}
+	if opts.Learning == nil {
+		opts.Learning = learning.NewService(opts.DB, learning.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, SecretKey: opts.SecretKey})
 	}
 	pages, err := parsePages(opts.Version)
 	if err != nil {
@@ -120,7 +150,7 @@ func New(opts Options) (*Server, error) {
 		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
 		mail:            opts.Mail,
 		orgs:            orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
-		learning:        learning.NewService(opts.DB, learning.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, SecretKey: opts.SecretKey}),
+		learning:        opts.Learning,
 		publicPages:     newPageCache(2 * time.Second),
 		sessions:        sessions,
 		pages:           pages,
@@ -131,6 +161,7 @@ func New(opts Options) (*Server, error) {
 		resetPerIP:      auth.NewLimiter(opts.ResetPerIP),
 		resetPerAddress: auth.NewLimiter(opts.ResetPerAddress),
 	}
+	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, err)
 	}
@@ -148,6 +179,13 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	// RFC 8058 one-click unsubscribing: mail providers POST to the link of
+	// the List-Unsubscribe header from their own servers, with no Origin
+	// or with their own. The handler reads no session and changes nothing
+	// but the enrollment that the URL's signature names, so there is no
+	// user whose request could be forged: the check would only refuse the
+	// providers.
+	csrf.AddInsecureBypassPattern(unsubscribePostPattern)
 
 	// The cross-origin check runs inside the session middleware so that its
 	// refusal can be rendered as a normal page.

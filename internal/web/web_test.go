@@ -28,6 +28,9 @@ const (
 	adminPassword = "correct horse battery"
 )
 
+// testSecretKey signs the test apps' links, so tests can make them too.
+const testSecretKey = "test secret key, 32 characters or more"
+
 // testApp is a real server on a loopback port over a fresh database.
 type testApp struct {
 	t   testing.TB
@@ -40,7 +43,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	srv := httptest.NewUnstartedServer(nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	baseURL := "http://" + srv.Listener.Addr().String()
-	opts := Options{DB: db, Logger: logger, Version: "test", BaseURL: baseURL, SecretKey: "test secret key, 32 characters or more"}
+	opts := Options{DB: db, Logger: logger, Version: "test", BaseURL: baseURL, SecretKey: testSecretKey}
 	for _, c := range customize {
 		c(&opts)
 	}

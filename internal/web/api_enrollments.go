@@ -1,0 +1,232 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// enrollmentJSON is an enrollment in the API.
+type enrollmentJSON struct {
+	ID           int64      `json:"id"`
+	LearnerID    int64      `json:"learner_id"`
+	LearnerEmail string     `json:"learner_email"`
+	CourseID     int64      `json:"course_id"`
+	CourseTitle  string     `json:"course_title"`
+	Status       string     `json:"status"`
+	ActivatedAt  *time.Time `json:"activated_at"`
+	EndedAt      *time.Time `json:"ended_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+func toEnrollmentJSON(e store.Enrollment) enrollmentJSON {
+	return enrollmentJSON{ID: e.ID, LearnerID: e.LearnerID, LearnerEmail: e.LearnerEmail, CourseID: e.CourseID, CourseTitle: e.CourseTitle,
+		Status: string(e.Status), ActivatedAt: e.ActivatedAt, EndedAt: e.EndedAt, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+// learnerJSON is a learner in the API, with their enrollments.
+type learnerJSON struct {
+	ID          int64                   `json:"id"`
+	Email       string                  `json:"email"`
+	Enrollments []learnerEnrollmentJSON `json:"enrollments"`
+	CreatedAt   time.Time               `json:"created_at"`
+	UpdatedAt   time.Time               `json:"updated_at"`
+}
+
+type learnerEnrollmentJSON struct {
+	ID          int64  `json:"id"`
+	CourseID    int64  `json:"course_id"`
+	CourseTitle string `json:"course_title"`
+	Status      string `json:"status"`
+}
+
+// blockedEmailJSON is a blocked address in the API.
+type blockedEmailJSON struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toBlockedEmailJSON(b store.BlockedEmail) blockedEmailJSON {
+	return blockedEmailJSON{ID: b.ID, Email: b.Email, CreatedBy: b.CreatorEmail, CreatedAt: b.CreatedAt}
+}
+
+// nextCursor is the cursor of the page after page, or "" on the last one.
+func nextCursor(page, pages int) string {
+	if page < pages {
+		return strconv.Itoa(page + 1)
+	}
+	return ""
+}
+
+func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	page, err := cursorPage(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	p, err := s.learning.Learners(r.Context(), currentUser(r.Context()), id, r.URL.Query().Get("q"), page)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[learnerJSON]{Items: []learnerJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
+	for _, l := range p.Items {
+		j := learnerJSON{ID: l.ID, Email: l.Email, Enrollments: []learnerEnrollmentJSON{}, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
+		for _, e := range l.Enrollments {
+			j.Enrollments = append(j.Enrollments, learnerEnrollmentJSON{ID: e.ID, CourseID: e.CourseID, CourseTitle: e.CourseTitle, Status: string(e.Status)})
+		}
+		out.Items = append(out.Items, j)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiEnrollmentList lists enrollments, newest first; ?status= and
+// ?course_id= narrow the list.
+func (s *Server) apiEnrollmentList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	page, err := cursorPage(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	eq := learning.EnrollmentQuery{Status: r.URL.Query().Get("status"), Page: page}
+	if c := r.URL.Query().Get("course_id"); c != "" {
+		if eq.CourseID, err = strconv.ParseInt(c, 10, 64); err != nil || eq.CourseID <= 0 {
+			s.apiError(w, r, problem.Field("course_id", "invalid_course_id", "course_id is a course's id."))
+			return
+		}
+	}
+	list, err := s.learning.Enrollments(r.Context(), currentUser(r.Context()), id, eq)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[enrollmentJSON]{Items: []enrollmentJSON{}, NextCursor: nextCursor(list.Page, list.Pages)}
+	for _, e := range list.Items {
+		out.Items = append(out.Items, toEnrollmentJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiEnrollmentCreate enrolls an address directly, without the emailed
+// confirmation: for integrations that have the learner's consent.
+func (s *Server) apiEnrollmentCreate(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Email    string `json:"email"`
+		CourseID int64  `json:"course_id"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	e, err := s.learning.EnrollDirectly(r.Context(), currentUser(r.Context()), id, in.CourseID, in.Email)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toEnrollmentJSON(e))
+}
+
+func (s *Server) apiEnrollmentCancel(w http.ResponseWriter, r *http.Request) {
+	orgID, id, err := orgAndID(r, "enrollment_id")
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	e, err := s.learning.CancelEnrollment(r.Context(), currentUser(r.Context()), orgID, id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toEnrollmentJSON(e))
+}
+
+func (s *Server) apiBlockedList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	page, err := cursorPage(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	p, err := s.learning.BlockedEmails(r.Context(), currentUser(r.Context()), id, page)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := listJSON[blockedEmailJSON]{Items: []blockedEmailJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
+	for _, b := range p.Items {
+		out.Items = append(out.Items, toBlockedEmailJSON(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiBlockedAdd(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	b, err := s.learning.BlockEmail(r.Context(), currentUser(r.Context()), id, in.Email)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toBlockedEmailJSON(b))
+}
+
+// apiBlockedRemove lifts a block; the address comes in the body
+// ({"email"}) or, for clients that send no body with DELETE, as ?email=.
+func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if in.Email == "" {
+		in.Email = r.URL.Query().Get("email")
+	}
+	if err := s.learning.UnblockEmail(r.Context(), currentUser(r.Context()), id, in.Email); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,224 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// unsubscribePostPattern is the route of one-click unsubscribing. The
+// cross-origin protection lets it through (see New), so it is named once
+// for both.
+const unsubscribePostPattern = "POST /email-learning/public/unsubscribe/{enrollment_id}/{signature}/"
+
+// honeypotField is a form field hidden from people: only bots fill it in.
+const honeypotField = "website"
+
+// publicCoursePage is a course's public page with its enrollment form.
+type publicCoursePage struct {
+	Organization store.Organization
+	LogoURL      string
+	Course       store.Course
+	Email        string
+	Fields       map[string]string
+}
+
+func (s *Server) loadPublicCourse(r *http.Request) (publicCoursePage, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return publicCoursePage{}, err
+	}
+	org, course, err := s.learning.PublicCourse(r.Context(), id, r.PathValue("slug"))
+	if err != nil {
+		return publicCoursePage{}, err
+	}
+	return publicCoursePage{Organization: org, LogoURL: logoURL(org.ID, org.LogoETag, false), Course: course}, nil
+}
+
+func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadPublicCourse(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "public_course.html", p.Course.Title, p)
+}
+
+// publicEnroll takes the enrollment form. Every well-formed address gets
+// the same answer, a redirect to the same page, whatever happens behind
+// it (an email, a reminder, nothing because of the throttle, nothing
+// because the address is blocked), so the form tells nobody who is
+// enrolled or blocked. Every request counts against the client's IP; each
+// address gets a few requests' worth of email an hour, and requests over
+// that get the same answer but send nothing. A filled-in honeypot field
+// gets the same answer too, and does nothing.
+func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
+	if !s.enrollPerIP.Allow(clientIP(r)) {
+		w.Header().Set("Retry-After", "60")
+		s.renderError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.")
+		return
+	}
+	p, err := s.loadPublicCourse(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	done := learning.CoursePath(p.Organization.ID, p.Course.Slug) + "enrolled"
+	if r.PostFormValue(honeypotField) != "" {
+		http.Redirect(w, r, done, http.StatusSeeOther)
+		return
+	}
+	p.Email = strings.TrimSpace(r.PostFormValue("email"))
+	email, err := auth.NormalizeEmail(p.Email)
+	if err == nil && s.enrollPerAddress.Allow(email) {
+		err = s.learning.Enroll(r.Context(), p.Organization.ID, p.Course.Slug, email, clientIP(r))
+	}
+	if pr, ok := problem.As(err); ok && pr.Kind == problem.Invalid {
+		p.Fields = pr.Fields
+		s.render(w, r, http.StatusUnprocessableEntity, "public_course.html", p.Course.Title, p)
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, done, http.StatusSeeOther)
+}
+
+// publicEnrolled is the page after the form: the same for everyone.
+func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadPublicCourse(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "public_enrolled.html", "Check your inbox", p)
+}
+
+// apiPublicEnroll is the enrollment form for scripts: 202 for every
+// well-formed address, with the same limits.
+func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) {
+	if !s.enrollPerIP.Allow(clientIP(r)) {
+		w.Header().Set("Retry-After", "60")
+		s.apiError(w, r, problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again."))
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	slug := r.PathValue("slug")
+	if _, _, err := s.learning.PublicCourse(r.Context(), id, slug); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	email, err := auth.NormalizeEmail(in.Email)
+	if err == nil && s.enrollPerAddress.Allow(email) {
+		err = s.learning.Enroll(r.Context(), id, slug, email, clientIP(r))
+	}
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending_confirmation"})
+}
+
+// confirmPage shows a confirmation link: the course and a button, or why
+// the link does not work, or, after the click, that it worked.
+type confirmPage struct {
+	learning.Confirmation
+	Token     string
+	Confirmed bool
+	LinkError string
+}
+
+// enrollmentConfirmForm only checks the link: mail scanners fetch links,
+// and must not confirm anything.
+func (s *Server) enrollmentConfirmForm(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	c, err := s.learning.CheckConfirmation(r.Context(), token)
+	if err != nil {
+		s.confirmLinkError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "enrollment_confirm.html", "Confirm your enrollment", confirmPage{Confirmation: c, Token: token})
+}
+
+func (s *Server) enrollmentConfirm(w http.ResponseWriter, r *http.Request) {
+	c, err := s.learning.Confirm(r.Context(), r.PathValue("token"), clientIP(r))
+	if err != nil {
+		s.confirmLinkError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "enrollment_confirm.html", "You are enrolled", confirmPage{Confirmation: c, Confirmed: true})
+}
+
+// confirmLinkError answers a link that does not work: 404 when it never
+// did, 410 when it is used or expired.
+func (s *Server) confirmLinkError(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := problem.As(err)
+	if !ok {
+		s.serverError(w, r, err)
+		return
+	}
+	title := "Link not valid"
+	if p.Kind == problem.Gone {
+		title = "Link no longer valid"
+	}
+	s.render(w, r, statusOf(p.Kind), "enrollment_confirm.html", title, confirmPage{LinkError: p.Message})
+}
+
+// unsubscribePage shows an unsubscribe link: a button, or that it is done.
+type unsubscribePage struct {
+	learning.Unsubscription
+	Path string
+	Done bool // this request unsubscribed, or an earlier one did
+}
+
+func unsubscribeLink(r *http.Request) (int64, string, error) {
+	id, err := pathInt64(r, "enrollment_id")
+	return id, r.PathValue("signature"), err
+}
+
+func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
+	id, sig, err := unsubscribeLink(r)
+	var u learning.Unsubscription
+	if err == nil {
+		u, err = s.learning.CheckUnsubscribe(r.Context(), id, sig)
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribe",
+		unsubscribePage{Unsubscription: u, Path: learning.UnsubscribePath(id, sig), Done: u.Unsubscribed()})
+}
+
+// unsubscribe ends the enrollment: from the page's button, or a mail
+// client's one-click POST (RFC 8058), which carries no session, no form
+// token and maybe a foreign Origin. The signature in the URL is the whole
+// authority, and the answer is the same however often it comes.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	id, sig, err := unsubscribeLink(r)
+	var u learning.Unsubscription
+	if err == nil {
+		u, err = s.learning.Unsubscribe(r.Context(), id, sig)
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribed", unsubscribePage{Unsubscription: u, Done: true})
+}
