@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -62,13 +63,14 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 // startJobs creates the job queue with the workers of every subsystem and,
 // when workers run in this process, starts working it. The returned stop
 // function waits for running jobs.
-func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, work bool) (stop func(), err error) {
+func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, engine *delivery.Engine, work bool) (stop func(), err error) {
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
 	auth.NewAccounts(db, mailer).AddWorkers(workers)
+	engine.AddWorkers(workers)
 	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
 	if work {
-		config.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
+		config.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
 	}
 	jobs, err := db.NewJobs(config)
 	if err != nil {

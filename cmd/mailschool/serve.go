@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web"
 )
@@ -41,7 +43,9 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer mailer.Close()
-	stopJobs, err := startJobs(ctx, a, db, mailer, cfg.Workers)
+	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
+	engine := delivery.New(db, mailer, learn, a.logger.With("component", "delivery"))
+	stopJobs, err := startJobs(ctx, a, db, mailer, engine, cfg.Workers)
 	if err != nil {
 		return err
 	}
@@ -56,6 +60,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		Version:       versionString(),
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
+		Learning:      learn,
 	})
 	if err != nil {
 		return err

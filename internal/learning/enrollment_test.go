@@ -20,7 +20,6 @@ import (
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
-
 const baseURL = "https://school.example"
 
 // enrollFixture is an organization with a public course, a disabled one, an

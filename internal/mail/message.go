@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
@@ -84,9 +83,13 @@ func toCRLF(s string) string {
 
 // newMessageID returns a unique Message-ID at the sender's domain.
 func newMessageID(from mail.Address, random []byte) string {
-	domain := "localhost"
+	return hex.EncodeToString(random) + "@" + domainOf(from)
+}
+
+// domainOf is the domain of the sender's address, or localhost.
+func domainOf(from mail.Address) string {
 	if at := strings.LastIndexByte(from.Address, '@'); at >= 0 {
-		domain = from.Address[at+1:]
+		return from.Address[at+1:]
 	}
-	return fmt.Sprintf("%s@%s", hex.EncodeToString(random), domain)
+	return "localhost"
 }

@@ -21,6 +21,7 @@ const (
 	KindInvitation      Kind = "invitation"
 	KindMemberAdded     Kind = "member_added"
 	KindPasswordReset   Kind = "password_reset"
+	KindLesson          Kind = "lesson"
 )
 
 // Kinds of the enrollment emails.
@@ -30,7 +31,7 @@ const (
 )
 
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
-	KindEnrollmentConfirm, KindEnrollmentReminder}
+	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson}
 
 // EnrollmentConfirm is the template data of KindEnrollmentConfirm: the
 // double opt-in. The link opens a page with a button, so that a mail
@@ -86,6 +87,14 @@ type PasswordReset struct {
 	Token string
 }
 
+// Lesson is the template data of KindLesson: one lesson of a course.
+type Lesson struct {
+	CourseTitle string
+	Title       string
+	HTML        htmltemplate.HTML // the body, rendered from Markdown and sanitized
+	Text        string            // the body as plain text
+}
+
 // Branding is the organization an email speaks for.
 type Branding struct {
 	Name    string
@@ -108,6 +117,10 @@ type Email struct {
 	Unsubscribe    *Unsubscribe
 	ListID         string // List-Id header value, optional
 	Data           any    // the kind's template data
+	// Key, when set, makes the Message-ID <Key@sender-domain>: the same for
+	// every attempt to record the same email (a delivery's), so the
+	// store's unique Message-ID refuses a second copy.
+	Key string
 }
 
 // templateData is what every email template sees.
@@ -157,6 +170,9 @@ func NewRenderer(from, baseURL string) (*Renderer, error) {
 	}
 	return r, nil
 }
+
+// ListDomain is the domain that List-Id values end in: the sender's.
+func (r *Renderer) ListDomain() string { return domainOf(r.from) }
 
 // From is the sender of every email.
 func (r *Renderer) From() mail.Address { return r.from }

@@ -192,6 +192,7 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/invitations/{invitation_id}/revoke": {rule: inOrg(access.ManageMembers), path: invitationURL("revoke"), ok: 303},
 		"GET /email-learning/platform/organizations/{id}/transfer":                            {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/transfer":                           {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 303, form: func(o *authzOrg) url.Values { return url.Values{"user_id": {itoa(o.target)}} }},
+		"GET /email-learning/platform/organizations/{id}/reports/":                            {rule: inOrg(access.ViewOrganization), path: orgURL("reports/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/audit/":                              {rule: inOrg(access.ViewAuditLog), path: orgURL("audit/"), ok: 200},
 		"GET /invitations/{token}/": {rule: public, path: invitationPage, ok: 200, want: forSomeoneElse},
 		"POST /invitations/{token}/": {rule: public, path: invitationPage, ok: 303, want: forSomeoneElse, endsSession: true, form: func(*authzOrg) url.Values {
@@ -278,7 +279,7 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.ViewOrganization), path: lessonAPI, ok: 200},
 		"PATCH /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 200,
 			json: func(*authzOrg) any { return map[string]any{"title": "Changed", "waiting_period_seconds": 60} }},
-		"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}": {rule: inOrg(access.EditContent), path: lessonAPI, ok: 204},
+		"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}":         {rule: inOrg(access.EditContent), path: lessonAPI, ok: 204},
 		"GET /email-learning/platform/organizations/{id}/learners/":                           {rule: inOrg(access.ViewOrganization), path: orgURL("learners/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/":        {rule: inOrg(access.ViewOrganization), path: enrollmentURL(""), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/cancel":  {rule: inOrg(access.ManageEnrollments), path: enrollmentURL("cancel"), ok: 200},

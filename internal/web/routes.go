@@ -101,6 +101,7 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDeleteForm},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDelete},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move", loggedIn, s.contentMove},
+		{"GET /email-learning/platform/organizations/{id}/reports/", loggedIn, s.reports},
 
 		{"GET /invitations/{token}/", anyone, s.invitationShow},
 		{"POST /invitations/{token}/", anyone, s.invitationAccept},

@@ -15,6 +15,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
@@ -50,10 +52,14 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	if opts.Mail == nil {
 		opts.Mail = newMailer(t, opts, mail.Outbox{}, "outbox")
 	}
+	if opts.Learning == nil {
+		opts.Learning = learning.NewService(db, learning.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, SecretKey: opts.SecretKey})
+	}
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
 	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
-	storetest.StartJobs(t, db, workers, mail.Queue)
+	delivery.New(db, opts.Mail, opts.Learning, logger).AddWorkers(workers)
+	storetest.StartJobs(t, db, workers, mail.Queue, delivery.Queue)
 	handler, err := New(opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)

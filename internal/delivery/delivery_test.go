@@ -1,0 +1,261 @@
+package delivery_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const baseURL = "https://school.example"
+
+// fixture is an organization with an enabled course of two lessons and an
+// editor, a learning service with the engine attached, and a job queue
+// that only records jobs: the tests work deliveries themselves.
+type fixture struct {
+	t        *testing.T
+	db       *store.DB
+	learning *learning.Service
+	engine   *delivery.Engine
+	editor   *store.User
+	org      int64
+	course   int64
+	lessons  []store.ContentItem
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func newFixture(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	mailer, err := mail.NewService(db, mail.Config{From: "Acme <learn@school.example>", BaseURL: baseURL,
+		Transport: mail.Outbox{}, TransportName: "outbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewJobs(&river.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db}
+	f.learning = learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
+	f.engine = delivery.New(db, mailer, f.learning, nil)
+	err = db.InTx(ctx, func(q *store.Queries) error {
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
+		if err != nil {
+			return err
+		}
+		f.org = org.ID
+		u, err := q.CreateUser(ctx, store.NewUser{Email: "editor@example.com"})
+		if err != nil {
+			return err
+		}
+		f.editor = &u
+		return q.AddMembership(ctx, org.ID, u.ID, "editor")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	course, err := f.learning.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr("Go basics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.course = course.ID
+	for i, body := range []string{"# Hello\n\nFirst *lesson* <script>alert(1)</script>", "Second lesson"} {
+		item, err := f.learning.CreateContent(ctx, f.editor, f.org, f.course, learning.ContentFields{Kind: store.KindLesson,
+			Title: ptr([]string{"One", "Two"}[i]), Body: ptr(body), WaitingPeriodSeconds: ptr(i * 3600), Published: ptr(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.lessons = append(f.lessons, item)
+	}
+	if _, err := f.learning.UpdateCourse(ctx, f.editor, f.org, f.course, learning.CourseFields{Enabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// enroll enrolls an address directly, which activates the enrollment.
+func (f *fixture) enroll(email string) store.Enrollment {
+	f.t.Helper()
+	e, err := f.learning.EnrollDirectly(context.Background(), f.editor, f.org, f.course, email)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return e
+}
+
+func (f *fixture) deliveries(e store.Enrollment) []store.Delivery {
+	f.t.Helper()
+	list, err := f.db.Read().EnrollmentDeliveries(context.Background(), f.org, e.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return list
+}
+
+// lessonMails returns the lesson emails recorded for an address.
+func (f *fixture) lessonMails(to string) []store.MailMessage {
+	f.t.Helper()
+	ctx := context.Background()
+	list, err := f.db.Read().ListMailMessages(ctx, 0, 1000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var found []store.MailMessage
+	for _, m := range list {
+		if m.Recipient == to && m.Kind == string(mail.KindLesson) {
+			full, err := f.db.Read().MailMessageByID(ctx, m.ID)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			found = append(found, full)
+		}
+	}
+	return found
+}
+
+func (f *fixture) deliver(id int64) {
+	f.t.Helper()
+	if err := f.engine.Deliver(context.Background(), id); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestLessonsGoOutInOrderOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		before := time.Now()
+		e := f.enroll("Ada@Example.com")
+
+		// Activation scheduled the first lesson, due at once.
+		list := f.deliveries(e)
+		if len(list) != 1 || list[0].ContentID != f.lessons[0].ID || list[0].Status != store.DeliveryScheduled || list[0].DueAt.After(time.Now()) {
+			t.Fatalf("deliveries after activation: %+v", list)
+		}
+		first := list[0].ID
+		f.deliver(first)
+		f.deliver(first) // a job run twice sends once
+
+		mails := f.lessonMails("ada@example.com")
+		if len(mails) != 1 {
+			t.Fatalf("%d lesson emails, want 1", len(mails))
+		}
+		p, err := mail.Parse(mails[0].Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Header.Get("Subject"); got != "Go basics: One" {
+			t.Errorf("subject = %q", got)
+		}
+		if !strings.Contains(p.HTML, "<em>lesson</em>") || strings.Contains(p.HTML, "<script>") {
+			t.Errorf("lesson HTML is not rendered and sanitized:\n%s", p.HTML)
+		}
+		if got := p.Header.Get("Message-Id"); !strings.HasPrefix(got, "<delivery-") {
+			t.Errorf("Message-ID %q is not the delivery's", got)
+		}
+		unsubscribe := f.learning.UnsubscribeURL(e)
+		if got := p.Header.Get("List-Unsubscribe"); got != "<"+unsubscribe+">" || p.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+			t.Errorf("List-Unsubscribe = %q, want <%s>", got, unsubscribe)
+		}
+		if !strings.Contains(p.Text, unsubscribe) {
+			t.Error("the text part lacks the unsubscribe link")
+		}
+
+		// The second lesson is scheduled its waiting period after the first was sent.
+		list = f.deliveries(e)
+		if len(list) != 2 || list[0].Status != store.DeliverySent || list[0].MailMessageID == nil ||
+			list[1].ContentID != f.lessons[1].ID || list[1].Status != store.DeliveryScheduled {
+			t.Fatalf("deliveries after the first: %+v", list)
+		}
+		if due := list[1].DueAt.Sub(before); due < time.Hour || due > time.Hour+time.Minute {
+			t.Errorf("the second lesson is due %v after enrolling, want an hour", due)
+		}
+		f.deliver(list[1].ID)
+		if n := len(f.lessonMails("ada@example.com")); n != 2 {
+			t.Errorf("%d lesson emails after the second, want 2", n)
+		}
+		if list = f.deliveries(e); len(list) != 2 {
+			t.Errorf("after the last lesson: %+v", list)
+		}
+	})
+}
+
+func TestStoppedEnrollmentsGetNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+
+		// Unsubscribing cancels what is scheduled, at once.
+		e := f.enroll("gone@example.com")
+		parts := strings.Split(strings.Trim(f.learning.UnsubscribeURL(e), "/"), "/") // .../unsubscribe/{id}/{signature}/
+		if _, err := f.learning.Unsubscribe(ctx, e.ID, parts[len(parts)-1]); err != nil {
+			t.Fatal(err)
+		}
+		list := f.deliveries(e)
+		if len(list) != 1 || list[0].Status != store.DeliveryCancelled {
+			t.Fatalf("deliveries after unsubscribing: %+v", list)
+		}
+		f.deliver(list[0].ID)
+		if n := len(f.lessonMails("gone@example.com")); n != 0 {
+			t.Errorf("an unsubscribed learner got %d emails", n)
+		}
+
+		// A cancelled enrollment enrolled again goes on where it stopped.
+		again := f.enroll("again@example.com")
+		f.deliver(f.deliveries(again)[0].ID)
+		if _, err := f.learning.CancelEnrollment(ctx, f.editor, f.org, again.ID); err != nil {
+			t.Fatal(err)
+		}
+		if list := f.deliveries(again); list[1].Status != store.DeliveryCancelled {
+			t.Fatalf("after cancelling: %+v", list)
+		}
+		again = f.enroll("again@example.com")
+		list = f.deliveries(again)
+		if len(list) != 2 || list[0].Status != store.DeliverySent || list[1].Status != store.DeliveryScheduled {
+			t.Fatalf("deliveries after enrolling again: %+v", list)
+		}
+		f.deliver(list[1].ID)
+		if n := len(f.lessonMails("again@example.com")); n != 2 {
+			t.Errorf("after enrolling again: %d emails, want 2 (no lesson twice)", n)
+		}
+
+		// A block, a disabled course or a cancelled enrollment stop an item already queued.
+		blocked := f.enroll("blocked@example.com")
+		if _, err := f.learning.BlockEmail(ctx, f.editor, f.org, "BLOCKED@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		f.deliver(f.deliveries(blocked)[0].ID)
+		if n := len(f.lessonMails("blocked@example.com")); n != 0 || f.deliveries(blocked)[0].Status != store.DeliveryCancelled {
+			t.Errorf("a blocked address: %d emails, delivery %s", n, f.deliveries(blocked)[0].Status)
+		}
+
+		cancelled := f.enroll("cancelled@example.com")
+		id := f.deliveries(cancelled)[0].ID
+		if _, err := f.learning.CancelEnrollment(ctx, f.editor, f.org, cancelled.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.deliver(id)
+		if n := len(f.lessonMails("cancelled@example.com")); n != 0 {
+			t.Errorf("a cancelled enrollment got %d emails", n)
+		}
+
+		waiting := f.enroll("waiting@example.com")
+		if _, err := f.learning.UpdateCourse(ctx, f.editor, f.org, f.course, learning.CourseFields{Enabled: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		f.deliver(f.deliveries(waiting)[0].ID)
+		if n := len(f.lessonMails("waiting@example.com")); n != 0 || f.deliveries(waiting)[0].Status != store.DeliveryCancelled {
+			t.Errorf("a disabled course: %d emails", n)
+		}
+	})
+}

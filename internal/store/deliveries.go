@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Delivery states.
+const (
+	DeliveryScheduled = "scheduled"
+	DeliverySending   = "sending"
+	DeliverySent      = "sent"
+	DeliveryFailed    = "failed"
+	DeliveryCancelled = "cancelled"
+)
+
+// Delivery is one content item of a course on its way to one enrolled
+// learner.
+type Delivery struct {
+	ID             int64
+	OrganizationID int64
+	EnrollmentID   int64
+	ContentID      int64
+	Attempt        int // 1, or 2 for a quiz sent again
+	DueAt          time.Time
+	Status         string
+	Attempts       int
+	SentAt         *time.Time
+	MailMessageID  *int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ContentTitle   string // for lists
+	ContentKind    string
+}
+
+// ScheduleDelivery creates the delivery of a content item to an
+// enrollment, due at a time, or brings a cancelled one back, due then. It
+// returns the delivery's id and whether it is now scheduled by this call:
+// a delivery already scheduled or sent stays as it is, so a repeated step
+// never sends an item twice.
+func (q *Queries) ScheduleDelivery(ctx context.Context, orgID, enrollmentID, contentID int64, attempt int, due time.Time) (int64, bool, error) {
+	t := now()
+	due = due.UTC().Truncate(time.Microsecond)
+	var id int64
+	err := q.queryRow(ctx, `
+		INSERT INTO deliveries (organization_id, enrollment_id, content_id, attempt, due_at, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?)
+		ON CONFLICT (enrollment_id, content_id, attempt) DO UPDATE SET
+			status = 'scheduled', due_at = excluded.due_at, updated_at = excluded.updated_at
+		WHERE deliveries.status = 'cancelled'
+		RETURNING id`,
+		orgID, enrollmentID, contentID, attempt, due, t, t).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = q.queryRow(ctx, `SELECT id FROM deliveries WHERE organization_id = ? AND enrollment_id = ? AND content_id = ? AND attempt = ?`,
+			orgID, enrollmentID, contentID, attempt).Scan(&id)
+		if err != nil {
+			return 0, false, fmt.Errorf("schedule content %d for enrollment %d: %w", contentID, enrollmentID, err)
+		}
+		return id, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("schedule content %d for enrollment %d: %w", contentID, enrollmentID, err)
+	}
+	return id, true, nil
+}
+
+// LastSentPosition returns the course position of the last item sent to
+// an enrollment, or -1 when none was.
+func (q *Queries) LastSentPosition(ctx context.Context, orgID, enrollmentID int64) (int, error) {
+	var pos sql.NullInt64
+	err := q.queryRow(ctx, `
+		SELECT MAX(ci.position) FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
+		WHERE d.organization_id = ? AND d.enrollment_id = ? AND d.status = 'sent'`, orgID, enrollmentID).Scan(&pos)
+	if err != nil {
+		return 0, fmt.Errorf("last item sent to enrollment %d: %w", enrollmentID, err)
+	}
+	if !pos.Valid {
+		return -1, nil
+	}
+	return int(pos.Int64), nil
+}
+
+// DueDelivery is a delivery with everything needed to decide whether it
+// may go out and to write its email.
+type DueDelivery struct {
+	Delivery
+	EnrollmentStatus string
+	LearnerEmail     string
+	CourseID         int64
+	CourseTitle      string
+	CourseSlug       string
+	CourseEnabled    bool
+	OrganizationName string
+	OrganizationOn   bool // the organization is active
+	ContentPosition  int
+	ContentBody      string
+}
+
+// DeliveryForSending returns a delivery with its enrollment, learner,
+// course, organization and content, or ErrNotFound.
+func (q *Queries) DeliveryForSending(ctx context.Context, id int64) (DueDelivery, error) {
+	var (
+		d             DueDelivery
+		sentAt        sql.NullTime
+		mailMessageID sql.NullInt64
+	)
+	err := q.queryRow(ctx, `
+		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
+			d.mail_message_id, d.created_at, d.updated_at,
+			e.status, l.email, c.id, c.title, c.slug, c.enabled, o.name, o.is_active,
+			ci.kind, ci.title, ci.position, ci.body
+		FROM deliveries d
+		JOIN enrollments e ON e.id = d.enrollment_id AND e.organization_id = d.organization_id
+		JOIN learners l ON l.id = e.learner_id
+		JOIN courses c ON c.id = e.course_id
+		JOIN organizations o ON o.id = d.organization_id
+		JOIN content_items ci ON ci.id = d.content_id AND ci.organization_id = d.organization_id
+		WHERE d.id = ?`, id).Scan(
+		&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
+		&mailMessageID, &d.CreatedAt, &d.UpdatedAt,
+		&d.EnrollmentStatus, &d.LearnerEmail, &d.CourseID, &d.CourseTitle, &d.CourseSlug, &d.CourseEnabled, &d.OrganizationName, &d.OrganizationOn,
+		&d.ContentKind, &d.ContentTitle, &d.ContentPosition, &d.ContentBody)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DueDelivery{}, ErrNotFound
+	}
+	if err != nil {
+		return DueDelivery{}, fmt.Errorf("delivery %d: %w", id, err)
+	}
+	d.DueAt, d.CreatedAt, d.UpdatedAt = d.DueAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	d.SentAt, d.MailMessageID = nullTime(sentAt), nullInt(mailMessageID)
+	return d, nil
+}
+
+// MarkDeliverySent records that a scheduled delivery's email was handed to
+// the mail queue, once: ErrNotFound when it was no longer scheduled.
+func (q *Queries) MarkDeliverySent(ctx context.Context, id, mailMessageID int64) error {
+	t := now()
+	return q.updateScheduledDelivery(ctx, id, `
+		UPDATE deliveries SET status = 'sent', sent_at = ?, mail_message_id = ?, attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND status = 'scheduled'`, t, mailMessageID, t, id)
+}
+
+// CancelDelivery cancels one scheduled delivery: ErrNotFound when it was
+// no longer scheduled.
+func (q *Queries) CancelDelivery(ctx context.Context, id int64) error {
+	return q.updateScheduledDelivery(ctx, id,
+		`UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'scheduled'`, now(), id)
+}
+
+func (q *Queries) updateScheduledDelivery(ctx context.Context, id int64, query string, args ...any) error {
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update delivery %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update delivery %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// CancelEnrollmentDeliveries cancels every scheduled delivery of an
+// enrollment and reports how many.
+func (q *Queries) CancelEnrollmentDeliveries(ctx context.Context, orgID, enrollmentID int64) (int64, error) {
+	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = ?
+		WHERE organization_id = ? AND enrollment_id = ? AND status = 'scheduled'`, now(), orgID, enrollmentID)
+	if err != nil {
+		return 0, fmt.Errorf("cancel deliveries of enrollment %d: %w", enrollmentID, err)
+	}
+	return n, nil
+}
+
+// EnrollmentDeliveries lists what was scheduled and sent to an enrollment,
+// in course order.
+func (q *Queries) EnrollmentDeliveries(ctx context.Context, orgID, enrollmentID int64) ([]Delivery, error) {
+	rs, err := q.query(ctx, `
+		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.due_at, d.status, d.attempts, d.sent_at,
+			d.mail_message_id, d.created_at, d.updated_at, ci.title, ci.kind
+		FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
+		WHERE d.organization_id = ? AND d.enrollment_id = ?
+		ORDER BY ci.position, d.id`, orgID, enrollmentID)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+	}
+	defer rs.Close()
+	var list []Delivery
+	for rs.Next() {
+		var (
+			d             Delivery
+			sentAt        sql.NullTime
+			mailMessageID sql.NullInt64
+		)
+		if err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
+			&mailMessageID, &d.CreatedAt, &d.UpdatedAt, &d.ContentTitle, &d.ContentKind); err != nil {
+			return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+		}
+		d.DueAt, d.CreatedAt, d.UpdatedAt = d.DueAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+		d.SentAt, d.MailMessageID = nullTime(sentAt), nullInt(mailMessageID)
+		list = append(list, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+	}
+	return list, nil
+}
