@@ -79,6 +79,9 @@ type CourseView struct {
 	Course   store.Course
 	Contents []store.ContentItem
 	CanEdit  bool
+	// Enrollments counts the course's enrollments, whatever their status:
+	// deleting the course removes them.
+	Enrollments int
 }
 
 // Lessons counts the course's lessons.
@@ -125,7 +128,11 @@ func (s *Service) courseView(ctx context.Context, actor *store.User, orgID, cour
 	if err != nil {
 		return CourseView{}, err
 	}
-	return CourseView{Org: v, Course: c, Contents: contents, CanEdit: canEdit(actor, v)}, nil
+	enrollments, err := q.CountCourseEnrollments(ctx, orgID, courseID)
+	if err != nil {
+		return CourseView{}, err
+	}
+	return CourseView{Org: v, Course: c, Contents: contents, CanEdit: canEdit(actor, v), Enrollments: enrollments}, nil
 }
 
 // OrganizationForEditing returns the organization when the actor may add

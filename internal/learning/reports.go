@@ -18,9 +18,12 @@ type CourseReport struct {
 	store.CourseReport
 	Counts []int // by EnrollmentStatuses
 	Total  int
-	// CompletionRate is completed / confirmed enrollments (all but the
-	// unverified), in percent; nil when none was confirmed.
-	CompletionRate *float64
+	// Confirmed counts the enrollments past the double opt-in: all but
+	// the unverified.
+	Confirmed int
+	// CompletionRate is completed / confirmed enrollments, in percent; 0
+	// when none was confirmed.
+	CompletionRate float64
 }
 
 // Reports is the reports page of an organization.
@@ -48,9 +51,9 @@ func (s *Service) Reports(ctx context.Context, actor *store.User, orgID int64) (
 			line.Counts = append(line.Counts, c.ByStatus[st])
 			line.Total += c.ByStatus[st]
 		}
-		if confirmed := line.Total - c.ByStatus["unverified"]; confirmed > 0 {
-			rate := 100 * float64(c.ByStatus["completed"]) / float64(confirmed)
-			line.CompletionRate = &rate
+		line.Confirmed = line.Total - c.ByStatus["unverified"]
+		if line.Confirmed > 0 {
+			line.CompletionRate = 100 * float64(c.ByStatus["completed"]) / float64(line.Confirmed)
 		}
 		r.Courses = append(r.Courses, line)
 	}

@@ -381,3 +381,14 @@ func (q *Queries) enrollmentCourse(ctx context.Context, cond string, args ...any
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }
+
+// CountCourseEnrollments counts a course's enrollments, whatever their
+// status.
+func (q *Queries) CountCourseEnrollments(ctx context.Context, orgID, courseID int64) (int, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT COUNT(*) FROM enrollments WHERE organization_id = ? AND course_id = ?`, orgID, courseID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count enrollments of course %d: %w", courseID, err)
+	}
+	return n, nil
+}

@@ -223,10 +223,12 @@ func (q *Queries) exists(ctx context.Context, query string, args ...any) (bool, 
 // OrganizationContents counts what an organization owns, for the delete
 // confirmation.
 type OrganizationContents struct {
-	Courses int
-	Members int
-	Emails  int
-	HasLogo bool
+	Courses     int
+	Members     int
+	Emails      int
+	Learners    int
+	Enrollments int
+	HasLogo     bool
 }
 
 // CountOrganizationContents counts the rows that deleting an organization
@@ -239,8 +241,10 @@ func (q *Queries) CountOrganizationContents(ctx context.Context, id int64) (Orga
 			(SELECT COUNT(*) FROM courses WHERE organization_id = ?),
 			(SELECT COUNT(*) FROM memberships WHERE organization_id = ?),
 			(SELECT COUNT(*) FROM mail_messages WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM learners WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM enrollments WHERE organization_id = ?),
 			(SELECT COUNT(*) FROM organization_logos WHERE organization_id = ?)`,
-		id, id, id, id).Scan(&c.Courses, &c.Members, &c.Emails, &logos)
+		id, id, id, id, id, id).Scan(&c.Courses, &c.Members, &c.Emails, &c.Learners, &c.Enrollments, &logos)
 	if err != nil {
 		return OrganizationContents{}, fmt.Errorf("count contents of organization %d: %w", id, err)
 	}
