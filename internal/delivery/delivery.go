@@ -138,7 +138,17 @@ func (e *Engine) Deliver(ctx context.Context, id int64) error {
 			return err
 		} else if reason != "" {
 			e.logger.Info("delivery cancelled", "delivery", id, "reason", reason)
-			return q.CancelDelivery(ctx, id)
+			if err := q.CancelDelivery(ctx, id); err != nil {
+				return err
+			}
+			if reason == reasonBlocked {
+				// The address may receive nothing: the enrollment ends, and
+				// once the block is lifted the person can enroll again and
+				// go on where they stopped.
+				_, err := q.EndEnrollment(ctx, d.OrganizationID, d.EnrollmentID, store.EnrollmentCancelled, e.now())
+				return err
+			}
+			return nil
 		}
 		if d.ContentKind != "lesson" {
 			// Quizzes are sent with their answer pages; until then the
@@ -182,8 +192,10 @@ func stopReason(ctx context.Context, q *store.Queries, d store.DueDelivery) (str
 	if err != nil || !blocked {
 		return "", err
 	}
-	return "address blocked", nil
+	return reasonBlocked, nil
 }
+
+const reasonBlocked = "address blocked"
 
 func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, d store.DueDelivery) (int64, error) {
 	html, err := learning.RenderMarkdown(d.ContentBody)

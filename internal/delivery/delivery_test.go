@@ -238,6 +238,9 @@ func TestStoppedEnrollmentsGetNothing(t *testing.T) {
 		if n := len(f.lessonMails("blocked@example.com")); n != 0 || f.deliveries(blocked)[0].Status != store.DeliveryCancelled {
 			t.Errorf("a blocked address: %d emails, delivery %s", n, f.deliveries(blocked)[0].Status)
 		}
+		if got, _ := db.Read().Enrollment(ctx, f.org, blocked.ID); got.Status != store.EnrollmentCancelled {
+			t.Errorf("the blocked address's enrollment is %s, want cancelled", got.Status)
+		}
 
 		cancelled := f.enroll("cancelled@example.com")
 		id := f.deliveries(cancelled)[0].ID
