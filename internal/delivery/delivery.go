@@ -164,7 +164,9 @@ func (e *Engine) Deliver(ctx context.Context, id int64) error {
 		}
 		next, err := q.PublishedContentAfter(ctx, d.OrganizationID, d.CourseID, d.ContentPosition)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil
+			// The last item is sent: the course is done.
+			_, err := e.learning.Finish(ctx, q, d.OrganizationID, d.EnrollmentID, store.EnrollmentCompleted)
+			return err
 		}
 		if err != nil {
 			return err

@@ -31,6 +31,7 @@ type fixture struct {
 	org      int64
 	course   int64
 	lessons  []store.ContentItem
+	finished int // runs of the OnFinish hooks
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -49,6 +50,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	f := &fixture{t: t, db: db}
 	f.learning = learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
 	f.engine = delivery.New(db, mailer, f.learning, nil)
+	f.learning.OnFinish(func(context.Context, *store.Queries, store.Enrollment) error { f.finished++; return nil })
 	err = db.InTx(ctx, func(q *store.Queries) error {
 		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
 		if err != nil {
@@ -186,6 +188,13 @@ func TestLessonsGoOutInOrderOnce(t *testing.T) {
 		}
 		if list = f.deliveries(e); len(list) != 2 {
 			t.Errorf("after the last lesson: %+v", list)
+		}
+		// The last lesson sent completes the enrollment, once.
+		if got, _ := db.Read().Enrollment(context.Background(), f.org, e.ID); got.Status != store.EnrollmentCompleted || got.EndedAt == nil {
+			t.Errorf("after the last lesson the enrollment is %s, want completed", got.Status)
+		}
+		if f.finished != 1 {
+			t.Errorf("the finish hooks ran %d times, want 1", f.finished)
 		}
 	})
 }

@@ -60,6 +60,30 @@ func (s *Service) OnActivate(h EnrollmentHook) { s.onActivate = append(s.onActiv
 // sent. Add hooks at start-up, before the service is used.
 func (s *Service) OnEnd(h EnrollmentHook) { s.onEnd = append(s.onEnd, h) }
 
+// OnFinish adds a hook run when an active enrollment ends by the course's
+// own rules: completed (every item sent or passed) or failed (a quiz
+// failed too often). Certificates attach here. Add hooks at start-up.
+func (s *Service) OnFinish(h EnrollmentHook) { s.onFinish = append(s.onFinish, h) }
+
+// Finish ends an active enrollment as completed or failed, in q's
+// transaction, and runs the OnFinish hooks. It reports whether the
+// enrollment was still active: an enrollment ended meanwhile keeps its
+// status and the hooks do not run.
+func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmentID int64, to store.EnrollmentStatus) (bool, error) {
+	if to != store.EnrollmentCompleted && to != store.EnrollmentFailed {
+		return false, fmt.Errorf("finish enrollment %d as %s: not a course outcome", enrollmentID, to)
+	}
+	ended, err := q.FinishEnrollment(ctx, orgID, enrollmentID, to, s.now())
+	if err != nil || !ended {
+		return false, err
+	}
+	e, err := q.Enrollment(ctx, orgID, enrollmentID)
+	if err != nil {
+		return false, err
+	}
+	return true, runHooks(ctx, q, s.onFinish, e)
+}
+
 func runHooks(ctx context.Context, q *store.Queries, hooks []EnrollmentHook, e store.Enrollment) error {
 	for _, h := range hooks {
 		if err := h(ctx, q, e); err != nil {

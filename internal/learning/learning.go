@@ -31,6 +31,7 @@ type Service struct {
 	// start-up by the delivery engine.
 	onActivate []EnrollmentHook
 	onEnd      []EnrollmentHook
+	onFinish   []EnrollmentHook
 	deliveries DeliveryLister
 }
 

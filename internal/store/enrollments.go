@@ -273,6 +273,16 @@ func (q *Queries) EndEnrollment(ctx context.Context, orgID, id int64, to Enrollm
 		string(to), at, at, orgID, id)
 }
 
+// FinishEnrollment ends an active enrollment as completed or failed at
+// the time at, and reports whether it did.
+func (q *Queries) FinishEnrollment(ctx context.Context, orgID, id int64, to EnrollmentStatus, at time.Time) (bool, error) {
+	at = dbTime(at)
+	return q.changeEnrollment(ctx, fmt.Sprintf("finish enrollment %d", id), `
+		UPDATE enrollments SET status = ?, ended_at = ?, updated_at = ?
+		WHERE organization_id = ? AND id = ? AND status = 'active'`,
+		string(to), at, at, orgID, id)
+}
+
 func (q *Queries) changeEnrollment(ctx context.Context, what, query string, args ...any) (bool, error) {
 	n, err := q.exec(ctx, query, args...)
 	if err != nil {
