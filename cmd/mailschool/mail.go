@@ -63,16 +63,13 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 // startJobs creates the job queue with the workers of every subsystem and,
 // when workers run in this process, starts working it. The returned stop
 // function waits for running jobs.
-func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, engine *delivery.Engine, work bool) (stop func(), err error) {
-	workers := river.NewWorkers()
-	mailer.AddWorkers(workers)
-	auth.NewAccounts(db, mailer).AddWorkers(workers)
-	engine.AddWorkers(workers)
-	config := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
-	if work {
-		config.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
+func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, engine *delivery.Engine) (stop func(), err error) {
+	queue := jobsConfig(a, db, mailer, engine, cfg.Workers)
+	if cfg.Workers {
+		queue.PeriodicJobs = delivery.PeriodicJobs(cfg.DeliveryInterval)
 	}
-	jobs, err := db.NewJobs(config)
+	work := cfg.Workers
+	jobs, err := db.NewJobs(queue)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +89,20 @@ func startJobs(ctx context.Context, a *app, db *store.DB, mailer *mail.Service, 
 			}
 		})
 	}, nil
+}
+
+// jobsConfig is the job queue with the workers of every subsystem, and,
+// when work is set, the queues they work.
+func jobsConfig(a *app, db *store.DB, mailer *mail.Service, engine *delivery.Engine, work bool) *river.Config {
+	workers := river.NewWorkers()
+	mailer.AddWorkers(workers)
+	auth.NewAccounts(db, mailer).AddWorkers(workers)
+	engine.AddWorkers(workers)
+	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
+	if work {
+		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
+	}
+	return queue
 }
 
 func sendTest(ctx context.Context, a *app, args []string) error {

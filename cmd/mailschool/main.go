@@ -36,6 +36,7 @@ var commands = []command{
 	{"migrate", "apply database migrations and exit", migrate},
 	{"createsuperuser", "create a platform admin, or promote an existing user", createSuperuser},
 	{"sendtest", "send a test email through the configured transport", sendTest},
+	{"deliver", "send the course content that is due, once (for cron)", deliver},
 	{"version", "print the version", printVersion},
 }
 

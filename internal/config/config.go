@@ -39,9 +39,13 @@ type Config struct {
 	// InvitationTTL is how long invitation links work; zero takes the
 	// default (7 days).
 	InvitationTTL time.Duration
+	// DeliveryInterval is how often the delivery pass runs; zero takes
+	// the default (a minute).
+	DeliveryInterval time.Duration
 
 	sendRate      string // MAILSCHOOL_SEND_RATE before parsing
 	invitationTTL string // MAILSCHOOL_INVITATION_TTL before parsing
+	deliveryEvery string // MAILSCHOOL_DELIVERY_INTERVAL before parsing
 }
 
 // Defaults of the settings.
@@ -68,6 +72,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
+	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 }
 
 // RegisterServer adds the flags of the HTTP server.
@@ -126,6 +131,13 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("MAILSCHOOL_INVITATION_TTL %q must be a duration of at least a minute, such as 7d, 48h or 90m", c.invitationTTL)
 		}
 		c.InvitationTTL = ttl
+	}
+	if c.deliveryEvery != "" {
+		every, err := time.ParseDuration(c.deliveryEvery)
+		if err != nil || every < time.Second {
+			return fmt.Errorf("MAILSCHOOL_DELIVERY_INTERVAL %q must be a duration of at least a second, such as 1m or 30s", c.deliveryEvery)
+		}
+		c.DeliveryInterval = every
 	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
 	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {

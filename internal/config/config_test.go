@@ -131,3 +131,16 @@ func TestInvitationTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliveryInterval(t *testing.T) {
+	c := Config{DataDir: t.TempDir(), deliveryEvery: "30s"}
+	if err := c.Finish(); err != nil || c.DeliveryInterval != 30*time.Second {
+		t.Errorf("30s: %v, %v", c.DeliveryInterval, err)
+	}
+	for _, bad := range []string{"often", "10ms", "-1m"} {
+		c := Config{DataDir: t.TempDir(), deliveryEvery: bad}
+		if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "MAILSCHOOL_DELIVERY_INTERVAL") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func New(db *store.DB, mailer *mail.Service, l *learning.Service, logger *slog.L
 // AddWorkers registers the engine's job workers.
 func (e *Engine) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &deliverWorker{engine: e})
+	river.AddWorker(workers, &passWorker{engine: e})
 }
 
 // DeliverArgs is the job that works one delivery when it is due. The due
@@ -95,9 +96,14 @@ func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollme
 	if err != nil || !scheduled {
 		return err
 	}
-	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, &river.InsertOpts{
-		Queue: Queue, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, deliverOpts(due))
 	return err
+}
+
+// deliverOpts inserts a delivery's job on the delivery queue, due when the
+// delivery is, once per delivery and due time.
+func deliverOpts(due time.Time) *river.InsertOpts {
+	return &river.InsertOpts{Queue: Queue, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 func (e *Engine) cancelPending(ctx context.Context, q *store.Queries, en store.Enrollment) error {

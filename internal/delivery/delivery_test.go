@@ -2,6 +2,8 @@ package delivery_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +51,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	}
 	f := &fixture{t: t, db: db}
 	f.learning = learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
-	f.engine = delivery.New(db, mailer, f.learning, nil)
+	f.engine = delivery.New(db, mailer, f.learning, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.learning.OnFinish(func(context.Context, *store.Queries, store.Enrollment) error { f.finished++; return nil })
 	err = db.InTx(ctx, func(q *store.Queries) error {
 		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
@@ -268,6 +270,62 @@ func TestStoppedEnrollmentsGetNothing(t *testing.T) {
 		f.deliver(f.deliveries(waiting)[0].ID)
 		if n := len(f.lessonMails("waiting@example.com")); n != 0 || f.deliveries(waiting)[0].Status != store.DeliveryCancelled {
 			t.Errorf("a disabled course: %d emails", n)
+		}
+	})
+}
+
+// TestPassFindsDueDeliveriesWithoutJobs starts from enrollments and
+// deliveries written behind the engine's back, without jobs (as a restored
+// backup leaves them): the pass gives each due one a job, once, and
+// DeliverDue works them without the queue.
+func TestPassFindsDueDeliveriesWithoutJobs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		emails := []string{"a@example.com", "b@example.com", "later@example.com"}
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for i, email := range emails {
+				l, err := q.SaveLearner(ctx, f.org, email)
+				if err != nil {
+					return err
+				}
+				e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: f.org, CourseID: f.course, LearnerID: l.ID,
+					Status: store.EnrollmentActive, At: time.Now()})
+				if err != nil {
+					return err
+				}
+				due := time.Now().Add(-time.Hour)
+				if i == 2 {
+					due = time.Now().Add(24 * time.Hour)
+				}
+				if _, _, err := q.ScheduleDelivery(ctx, f.org, e.ID, f.lessons[0].ID, 1, due); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.engine.Pass(ctx)
+		if err != nil || res.Due != 2 || res.Enqueued != 2 {
+			t.Errorf("first pass: %+v, %v; want 2 due, 2 new jobs", res, err)
+		}
+		if res, err := f.engine.Pass(ctx); err != nil || res.Due != 2 || res.Enqueued != 0 {
+			t.Errorf("second pass: %+v, %v; want no new jobs", res, err)
+		}
+		n, err := f.engine.DeliverDue(ctx, nil)
+		if err != nil || n != 2 {
+			t.Fatalf("DeliverDue: %d, %v; want 2", n, err)
+		}
+		for i, email := range emails {
+			if got, want := len(f.lessonMails(email)), 1-i/2; got != want {
+				t.Errorf("%s got %d lessons, want %d", email, got, want)
+			}
+		}
+		// The second lessons are due in an hour: nothing is left now.
+		if n, err := f.engine.DeliverDue(ctx, nil); err != nil || n != 0 {
+			t.Errorf("DeliverDue again: %d, %v; want nothing left", n, err)
 		}
 	})
 }

@@ -205,3 +205,37 @@ func (q *Queries) EnrollmentDeliveries(ctx context.Context, orgID, enrollmentID 
 	}
 	return list, nil
 }
+
+// DueDeliveries lists scheduled deliveries due at or before t, the
+// earliest first, after the one named by from (the zero DueRef for the
+// start), at most limit of them. It reads the deliveries_due_idx index.
+func (q *Queries) DueDeliveries(ctx context.Context, t time.Time, from DueRef, limit int) ([]DueRef, error) {
+	rs, err := q.query(ctx, `
+		SELECT id, due_at FROM deliveries
+		WHERE status = 'scheduled' AND due_at <= ? AND (due_at > ? OR (due_at = ? AND id > ?))
+		ORDER BY due_at, id LIMIT ?`,
+		t.UTC().Truncate(time.Microsecond), from.DueAt.UTC(), from.DueAt.UTC(), from.ID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	defer rs.Close()
+	var list []DueRef
+	for rs.Next() {
+		var d DueRef
+		if err := rs.Scan(&d.ID, &d.DueAt); err != nil {
+			return nil, fmt.Errorf("due deliveries: %w", err)
+		}
+		d.DueAt = d.DueAt.UTC()
+		list = append(list, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	return list, nil
+}
+
+// DueRef names a due delivery and the time it was due.
+type DueRef struct {
+	ID    int64
+	DueAt time.Time
+}

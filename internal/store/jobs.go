@@ -153,3 +153,27 @@ func (db *DB) UnfinishedJobs(ctx context.Context, kind string) (int, error) {
 	}
 	return len(res.Jobs), nil
 }
+
+// RunnableJobs counts the jobs of the given kinds that are ready to run or
+// running: what a worker still has to do now, leaving out jobs scheduled
+// for later and retries waiting their turn.
+func (db *DB) RunnableJobs(ctx context.Context, kinds ...string) (int, error) {
+	if db.jobs == nil {
+		return 0, fmt.Errorf("runnable jobs: %w", ErrNoJobs)
+	}
+	params := river.NewJobListParams().Kinds(kinds...).First(10_000).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning)
+	var (
+		res *river.JobListResult
+		err error
+	)
+	if db.jobs.pg != nil {
+		res, err = db.jobs.pg.JobList(ctx, params)
+	} else {
+		res, err = db.jobs.sqlite.JobList(ctx, params)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("runnable jobs: %w", err)
+	}
+	return len(res.Jobs), nil
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mailschool/mailschool/internal/config"
+	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail"
+)
+
+// deliver runs one delivery pass and works what it found until done: for
+// installs that send from cron rather than from serve's workers.
+func deliver(ctx context.Context, a *app, args []string) error {
+	var (
+		cfg  config.Config
+		once bool
+	)
+	fs := a.newFlagSet("deliver", "deliver --once [flags]\n\n"+
+		"Finds the course content that is due, sends it (and any other queued email)\n"+
+		"and exits. serve does the same every minute on its own; this is for cron.")
+	fs.BoolVar(&once, "once", false, "run one pass and exit (required)")
+	cfg.Register(fs, a.env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !once {
+		fmt.Fprintln(a.stderr, "--once is required: deliver runs one pass (serve runs them continuously)")
+		fs.Usage()
+		return errUsage
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mailer, err := newMailService(a, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer mailer.Close()
+	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
+	engine := delivery.New(db, mailer, learn, a.logger.With("component", "delivery"))
+	// Only the mail queue: this process works the deliveries itself.
+	queue := jobsConfig(a, db, mailer, engine, false)
+	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
+	jobs, err := db.NewJobs(queue)
+	if err != nil {
+		return err
+	}
+
+	lastReport := time.Now()
+	n, err := engine.DeliverDue(ctx, func(done int) {
+		if time.Since(lastReport) >= time.Second {
+			fmt.Fprintf(a.stdout, "%d deliveries worked…\n", done)
+			lastReport = time.Now()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%d deliveries worked.\n", n)
+	if err := jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		jobs.Stop(stopCtx)
+	}()
+
+	// Working a delivery recorded its email and the email's job, ready to
+	// run; the queue is drained when no such job is left. Emails waiting
+	// for a retry go out with a later run.
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		left, err := db.RunnableJobs(ctx, mail.SendArgs{}.Kind())
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(lastReport) >= time.Second {
+			fmt.Fprintf(a.stdout, "%d emails left to send…\n", left)
+			lastReport = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+	fmt.Fprintln(a.stdout, "Done.")
+	return nil
+}

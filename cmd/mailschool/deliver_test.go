@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// TestDeliverOnce runs the cron-style command over an install whose
+// workers are off: a due lesson is worked and its email stored.
+func TestDeliverOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir}
+	if r := runCommand(t, env, "", "deliver"); r.code != 2 || !strings.Contains(r.stderr, "--once is required") {
+		t.Errorf("deliver without --once: %+v", r)
+	}
+	if r := runCommand(t, env, "", "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admin store.User
+	err = db.InTx(ctx, func(q *store.Queries) error {
+		admin, err = q.CreateUser(ctx, store.NewUser{Email: "root@example.com", IsPlatformAdmin: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No delivery engine is attached here, as on a node without workers:
+	// the enrollment's first lesson is scheduled by hand, due already.
+	learn := learning.NewService(db, learning.Config{})
+	ptr := func(s string) *string { return &s }
+	yes, zero := true, 0
+	course, err := learn.CreateCourse(ctx, &admin, 1, learning.CourseFields{Title: ptr("Go basics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lesson, err := learn.CreateContent(ctx, &admin, 1, course.ID, learning.ContentFields{Kind: store.KindLesson, Title: ptr("One"),
+		Body: ptr("Hello"), WaitingPeriodSeconds: &zero, Published: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := learn.UpdateCourse(ctx, &admin, 1, course.ID, learning.CourseFields{Enabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := learn.EnrollDirectly(ctx, &admin, 1, course.ID, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.InTx(ctx, func(q *store.Queries) error {
+		_, _, err := q.ScheduleDelivery(ctx, 1, e.ID, lesson.ID, 1, time.Now().Add(-time.Minute))
+		return err
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCommand(t, env, "", "deliver", "--once")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 deliveries worked.") || !strings.Contains(r.stdout, "Done.") {
+		t.Fatalf("deliver --once: %+v", r)
+	}
+	if r := runCommand(t, env, "", "deliver", "--once"); r.code != 0 || !strings.Contains(r.stdout, "0 deliveries worked.") {
+		t.Errorf("a second run: %+v", r)
+	}
+
+	db, err = store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	list, err := db.Read().ListMailMessages(ctx, 0, 10)
+	if err != nil || len(list) != 1 || list[0].Kind != "lesson" || list[0].Recipient != "ada@example.com" || list[0].Status != store.MailStored {
+		t.Errorf("emails after deliver --once: %+v, %v", list, err)
+	}
+}
