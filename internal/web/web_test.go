@@ -38,6 +38,9 @@ type testApp struct {
 	t   testing.TB
 	db  *store.DB
 	srv *httptest.Server
+	// engine is the delivery engine the app's workers run, for tests that
+	// work a delivery themselves, as if its time had come.
+	engine *delivery.Engine
 }
 
 func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testApp {
@@ -58,7 +61,8 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
 	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
-	delivery.New(db, opts.Mail, opts.Learning, logger).AddWorkers(workers)
+	engine := delivery.New(db, opts.Mail, opts.Learning, logger)
+	engine.AddWorkers(workers)
 	storetest.StartJobs(t, db, workers, mail.Queue, delivery.Queue)
 	handler, err := New(opts)
 	if err != nil {
@@ -70,7 +74,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	if _, _, err := auth.NewAccounts(db, nil).CreateSuperuser(context.Background(), adminEmail, adminPassword); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
-	return &testApp{t: t, db: db, srv: srv}
+	return &testApp{t: t, db: db, srv: srv, engine: engine}
 }
 
 func newMailer(t testing.TB, opts Options, transport mail.Transport, name string) *mail.Service {
