@@ -138,8 +138,7 @@ func block(ctx context.Context, q *store.Queries, actor *store.User, orgID int64
 	b, err := q.BlockEmail(ctx, orgID, email, actor.ID)
 	if errors.Is(err, store.ErrConflict) {
 		msg := fmt.Sprintf("%s is blocked already.", email)
-		return store.BlockedEmail{}, &problem.Error{Kind: problem.Conflict, Code: "already_blocked", Message: msg,
-			Fields: map[string]string{"email": msg}}
+		return store.BlockedEmail{}, problem.FieldConflict("email", "already_blocked", msg)
 	}
 	return b, err
 }

@@ -324,12 +324,12 @@ func checkTitleFree(ctx context.Context, q *store.Queries, orgID int64, title st
 
 func titleTaken(title string) error {
 	msg := fmt.Sprintf("This organization already has a course titled %q.", title)
-	return &problem.Error{Kind: problem.Conflict, Code: "title_taken", Message: msg, Fields: map[string]string{"title": msg}}
+	return problem.FieldConflict("title", "title_taken", msg)
 }
 
 func slugTaken(slug string) error {
 	msg := fmt.Sprintf("The address %q is taken by another course of this organization.", slug)
-	return &problem.Error{Kind: problem.Conflict, Code: "slug_taken", Message: msg, Fields: map[string]string{"slug": msg}}
+	return problem.FieldConflict("slug", "slug_taken", msg)
 }
 
 // titleKey is a title as compared for uniqueness: case does not count.

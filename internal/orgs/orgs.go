@@ -501,12 +501,12 @@ func checkNameFree(ctx context.Context, q *store.Queries, name string, except in
 
 func nameTaken(name string) error {
 	msg := fmt.Sprintf("An organization named %q already exists.", name)
-	return &problem.Error{Kind: problem.Conflict, Code: "name_taken", Message: msg, Fields: map[string]string{"name": msg}}
+	return problem.FieldConflict("name", "name_taken", msg)
 }
 
 func slugTaken(slug string) error {
 	msg := fmt.Sprintf("The address %q is taken by another organization.", slug)
-	return &problem.Error{Kind: problem.Conflict, Code: "slug_taken", Message: msg, Fields: map[string]string{"slug": msg}}
+	return problem.FieldConflict("slug", "slug_taken", msg)
 }
 
 // nameKey is a name as compared for uniqueness: case does not count.

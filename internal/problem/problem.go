@@ -49,6 +49,12 @@ func Field(field, code, message string) *Error {
 	return &Error{Kind: Invalid, Code: code, Message: message, Fields: map[string]string{field: message}}
 }
 
+// FieldConflict returns a Conflict problem about one field: a value that
+// is taken, such as a name another record has.
+func FieldConflict(field, code, message string) *Error {
+	return &Error{Kind: Conflict, Code: code, Message: message, Fields: map[string]string{field: message}}
+}
+
 // As returns the problem inside err, if there is one.
 func As(err error) (*Error, bool) {
 	var p *Error
