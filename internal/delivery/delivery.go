@@ -73,7 +73,7 @@ func (DeliverArgs) Kind() string { return "deliver_content" }
 // enrollment active again (unsubscribed, then enrolled again) goes on
 // after the last item it was sent.
 func (e *Engine) scheduleFirst(ctx context.Context, q *store.Queries, en store.Enrollment) error {
-	last, err := q.LastSentPosition(ctx, en.OrganizationID, en.ID)
+	last, err := q.LastDonePosition(ctx, en.OrganizationID, en.ID)
 	if err != nil {
 		return err
 	}
