@@ -108,8 +108,13 @@ func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollme
 	if err != nil || !scheduled {
 		return err
 	}
-	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, &river.InsertOpts{
-		Queue: Queue, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	opts := &river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if due.After(e.now()) {
+		// A job with a time waits for River's scheduler (every few
+		// seconds); one due now is worked at once.
+		opts.ScheduledAt = due
+	}
+	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, opts)
 	return err
 }
 
