@@ -57,9 +57,9 @@ func wrong(quiz store.ContentItem) map[int64][]int64 {
 	return map[int64][]int64{q[0].ID: {q[0].Answers[0].ID, q[0].Answers[1].ID}, q[1].ID: {q[1].Answers[0].ID}}
 }
 
-// sendScheduled works every scheduled delivery of an enrollment, whenever
-// it is due, until none is left or the next one is a quiz already sent:
-// it returns how many it worked.
+// sendScheduled works the scheduled deliveries of an enrollment, whenever
+// they are due, until none is left (a quiz sent waits for its answer), and
+// returns how many it worked.
 func (f *fixture) sendScheduled(e store.Enrollment) int {
 	f.t.Helper()
 	n := 0
