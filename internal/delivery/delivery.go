@@ -1,11 +1,14 @@
 // Package delivery sends each active enrollment its course's content, one
 // item after another, each after its waiting period.
 //
-// Every (enrollment, content item) pair has one delivery row, unique, that
-// moves from scheduled to sent (or cancelled) exactly once, in the same
-// transaction that records the item's email in the mail queue: an item is
-// never emailed twice, and a crash loses nothing, because the job that
-// works a delivery is enqueued in the transaction that schedules it.
+// Every (enrollment, content item, attempt) has one delivery row, unique,
+// that moves from scheduled to sent (or cancelled) exactly once, in the
+// same transaction that records the item's email in the mail queue: an
+// item is never emailed twice, and a crash loses nothing, because the job
+// that works a delivery is enqueued in the transaction that schedules it.
+// A lesson is sent once, as attempt 1; a quiz waits for its answer
+// (learning.Service.AnswerQuiz), which schedules what comes next through
+// the engine: the next item, or the same quiz again as the next attempt.
 package delivery
 
 import (
@@ -40,8 +43,8 @@ type Engine struct {
 }
 
 // New returns the engine and attaches it to the learning service, so that
-// activating an enrollment schedules its first item and ending one cancels
-// what is still scheduled.
+// activating an enrollment schedules its first item, ending one cancels
+// what is still scheduled, and answering a quiz schedules what follows.
 func New(db *store.DB, mailer *mail.Service, l *learning.Service, logger *slog.Logger) *Engine {
 	if logger == nil {
 		logger = slog.Default()
@@ -50,6 +53,7 @@ func New(db *store.DB, mailer *mail.Service, l *learning.Service, logger *slog.L
 	l.OnActivate(e.scheduleFirst)
 	l.OnEnd(e.cancelPending)
 	l.SetDeliveryLister(e.list)
+	l.SetScheduler(e.schedule)
 	return e
 }
 
@@ -71,10 +75,11 @@ type DeliverArgs struct {
 func (DeliverArgs) Kind() string { return "deliver_content" }
 
 // scheduleFirst schedules the first item of a newly active enrollment. An
-// enrollment active again (unsubscribed, then enrolled again) goes on
-// after the last item it was sent.
+// enrollment active again (unsubscribed, failed, then enrolled again) goes
+// on after the last lesson it was sent or quiz it passed: a quiz it did
+// not pass comes again, as a new attempt.
 func (e *Engine) scheduleFirst(ctx context.Context, q *store.Queries, en store.Enrollment) error {
-	last, err := q.LastSentPosition(ctx, en.OrganizationID, en.ID)
+	last, err := q.LastDonePosition(ctx, en.OrganizationID, en.ID)
 	if err != nil {
 		return err
 	}
@@ -85,25 +90,39 @@ func (e *Engine) scheduleFirst(ctx context.Context, q *store.Queries, en store.E
 	if err != nil {
 		return err
 	}
-	return e.schedule(ctx, q, en.OrganizationID, en.ID, item, e.now())
+	attempt, err := learning.NextAttempt(ctx, q, en.OrganizationID, en.ID, item)
+	if err != nil {
+		return err
+	}
+	return e.schedule(ctx, q, en.OrganizationID, en.ID, item.ID, attempt, e.now().Add(waitingPeriod(item)))
 }
 
-// schedule creates the delivery of item to an enrollment, due its waiting
-// period after from, and enqueues the job that works it then.
-func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollmentID int64, item store.ContentItem, from time.Time) error {
-	due := from.Add(time.Duration(item.WaitingPeriodSeconds) * time.Second)
-	id, scheduled, err := q.ScheduleDelivery(ctx, orgID, enrollmentID, item.ID, 1, due)
+func waitingPeriod(item store.ContentItem) time.Duration {
+	return time.Duration(item.WaitingPeriodSeconds) * time.Second
+}
+
+// schedule creates the delivery of a content item to an enrollment as an
+// attempt, due at a time, and enqueues the job that works it then. It is
+// the learning service's Scheduler, for what follows an answered quiz.
+func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollmentID, contentID int64, attempt int, due time.Time) error {
+	id, scheduled, err := q.ScheduleDelivery(ctx, orgID, enrollmentID, contentID, attempt, due)
 	if err != nil || !scheduled {
 		return err
 	}
-	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, deliverOpts(due))
+	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, deliverOpts(due, e.now()))
 	return err
 }
 
-// deliverOpts inserts a delivery's job on the delivery queue, due when the
-// delivery is, once per delivery and due time.
-func deliverOpts(due time.Time) *river.InsertOpts {
-	return &river.InsertOpts{Queue: Queue, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+// deliverOpts inserts a delivery's job on the delivery queue, once per
+// delivery and due time. A job with a time waits for River's scheduler
+// (every few seconds), so only one due later gets it; one due now is
+// worked at once.
+func deliverOpts(due, now time.Time) *river.InsertOpts {
+	opts := &river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if due.After(now) {
+		opts.ScheduledAt = due
+	}
+	return opts
 }
 
 func (e *Engine) cancelPending(ctx context.Context, q *store.Queries, en store.Enrollment) error {
@@ -119,15 +138,16 @@ func (e *Engine) list(ctx context.Context, q *store.Queries, en store.Enrollment
 	}
 	list := make([]learning.Delivery, len(rows))
 	for i, d := range rows {
-		list[i] = learning.Delivery{Title: d.ContentTitle, Kind: d.ContentKind, Status: d.Status, ScheduledAt: d.DueAt, SentAt: d.SentAt}
+		list[i] = learning.Delivery{Title: d.ContentTitle, Kind: d.ContentKind, Status: d.Status, Attempt: d.Attempt, ScheduledAt: d.DueAt, SentAt: d.SentAt}
 	}
 	return list, nil
 }
 
 // Deliver works one delivery: it sends the item's email, or cancels the
-// delivery when the learner must no longer be mailed, and schedules what
-// comes next. A delivery that is no longer scheduled is left alone, so a
-// job run twice sends once.
+// delivery when the learner must no longer be mailed. After a lesson it
+// schedules what comes next; after a quiz the learner's answer does. A
+// delivery that is no longer scheduled is left alone, so a job run twice
+// sends once.
 func (e *Engine) Deliver(ctx context.Context, id int64) error {
 	err := e.db.InTx(ctx, func(q *store.Queries) error {
 		d, err := q.DeliveryForSending(ctx, id)
@@ -156,10 +176,13 @@ func (e *Engine) Deliver(ctx context.Context, id int64) error {
 			}
 			return nil
 		}
-		if d.ContentKind != "lesson" {
-			// Quizzes are sent with their answer pages; until then the
-			// delivery waits, scheduled.
-			return nil
+		if d.ContentKind == store.KindQuiz {
+			msgID, err := e.sendQuiz(ctx, q, d)
+			if err != nil {
+				return err
+			}
+			// What follows waits for the answer.
+			return q.MarkDeliverySent(ctx, id, msgID)
 		}
 		msgID, err := e.sendLesson(ctx, q, d)
 		if err != nil {
@@ -177,8 +200,12 @@ func (e *Engine) Deliver(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		// A lesson's waiting period counts from when the one before was sent.
-		return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next, e.now())
+		// An item's waiting period counts from when the lesson before was sent.
+		attempt, err := learning.NextAttempt(ctx, q, d.OrganizationID, d.EnrollmentID, next)
+		if err != nil {
+			return err
+		}
+		return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next.ID, attempt, e.now().Add(waitingPeriod(next)))
 	})
 	if err != nil {
 		return fmt.Errorf("deliver %d: %w", id, err)
@@ -210,23 +237,51 @@ func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, d store.DueDe
 	if err != nil {
 		return 0, err
 	}
-	return e.mail.Enqueue(ctx, q, mail.Email{
-		Kind:           mail.KindLesson,
+	return e.mail.Enqueue(ctx, q, e.courseEmail(d, mail.KindLesson, mail.Lesson{
+		CourseTitle: d.CourseTitle,
+		Title:       d.ContentTitle,
+		HTML:        htmltemplate.HTML(html), // sanitized by RenderMarkdown
+		Text:        learning.PlainText(d.ContentBody),
+	}))
+}
+
+// sendQuiz emails the link to a quiz's page, which shows its questions.
+func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, d store.DueDelivery) (int64, error) {
+	item, err := q.ContentItem(ctx, d.OrganizationID, d.ContentID)
+	if err != nil {
+		return 0, err
+	}
+	attempt, err := learning.QuizAttemptNumber(ctx, q, d.OrganizationID, d.EnrollmentID, d.ContentID)
+	if err != nil {
+		return 0, err
+	}
+	return e.mail.Enqueue(ctx, q, e.courseEmail(d, mail.KindQuiz, mail.Quiz{
+		CourseTitle:   d.CourseTitle,
+		Title:         item.Title,
+		Questions:     len(item.Questions),
+		RequiredScore: item.RequiredScore,
+		URL:           e.learning.QuizURL(d.ID),
+		ExpiresAt:     e.now().Add(learning.QuizValidity),
+		Attempt:       attempt,
+		Attempts:      learning.MaxQuizAttempts,
+	}))
+}
+
+// courseEmail is the email of a delivery: branded, with the unsubscribe
+// link and headers, in the course's list.
+func (e *Engine) courseEmail(d store.DueDelivery, kind mail.Kind, data any) mail.Email {
+	return mail.Email{
+		Kind:           kind,
 		To:             d.LearnerEmail,
 		OrganizationID: d.OrganizationID,
 		Organization:   &mail.Branding{Name: d.OrganizationName},
 		Unsubscribe:    &mail.Unsubscribe{URL: e.learning.UnsubscribeURL(store.Enrollment{ID: d.EnrollmentID, OrganizationID: d.OrganizationID})},
 		ListID:         fmt.Sprintf("%s <course-%d.%s>", d.CourseTitle, d.CourseID, e.mail.Renderer().ListDomain()),
-		// The same Message-ID for every attempt: the store refuses a
-		// second email for one delivery.
-		Key: fmt.Sprintf("delivery-%d", d.ID),
-		Data: mail.Lesson{
-			CourseTitle: d.CourseTitle,
-			Title:       d.ContentTitle,
-			HTML:        htmltemplate.HTML(html), // sanitized by RenderMarkdown
-			Text:        learning.PlainText(d.ContentBody),
-		},
-	})
+		// The same Message-ID for every try: the store refuses a second
+		// email for one delivery.
+		Key:  fmt.Sprintf("delivery-%d", d.ID),
+		Data: data,
+	}
 }
 
 type deliverWorker struct {

@@ -37,7 +37,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 				return err
 			}
 			for _, d := range batch {
-				job, err := q.Enqueue(ctx, DeliverArgs{DeliveryID: d.ID, DueAt: d.DueAt.UnixMicro()}, deliverOpts(d.DueAt))
+				job, err := q.Enqueue(ctx, DeliverArgs{DeliveryID: d.ID, DueAt: d.DueAt.UnixMicro()}, deliverOpts(d.DueAt, now))
 				if err != nil {
 					return err
 				}

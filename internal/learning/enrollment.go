@@ -98,6 +98,7 @@ type Delivery struct {
 	Title       string // of the lesson or quiz
 	Kind        string // lesson or quiz
 	Status      string // as the delivery engine names it
+	Attempt     int    // 1, or more for a quiz sent again
 	ScheduledAt time.Time
 	SentAt      *time.Time
 }
@@ -329,6 +330,8 @@ type EnrollmentPage struct {
 	// Deliveries is what was sent when, from the delivery engine; empty
 	// until one is registered with SetDeliveryLister.
 	Deliveries []Delivery
+	// QuizAttempts are the learner's answers to quizzes, oldest first.
+	QuizAttempts []store.QuizAttempt
 }
 
 // Enrollment returns an enrollment of an organization with its
@@ -358,6 +361,9 @@ func (s *Service) enrollmentPage(ctx context.Context, actor *store.User, orgID, 
 		if p.Deliveries, err = s.deliveries(ctx, q, e); err != nil {
 			return EnrollmentPage{}, err
 		}
+	}
+	if p.QuizAttempts, err = q.EnrollmentQuizAttempts(ctx, orgID, id); err != nil {
+		return EnrollmentPage{}, err
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 // Package learning holds the rules of what organizations teach: courses
 // and their content (lessons and quizzes), learners, enrollments from the
-// public page with double opt-in, unsubscribing and blocked addresses.
+// public page with double opt-in, unsubscribing and blocked addresses,
+// quizzes answered on their emailed pages.
 package learning
 
 import (
@@ -15,7 +16,7 @@ import (
 type Config struct {
 	Mail      *mail.Service
 	BaseURL   string // the site's absolute URL, for links in emails
-	SecretKey string // signs unsubscribe links
+	SecretKey string // signs unsubscribe and quiz links
 }
 
 // Service applies the learning rules on top of the store. Its methods take
@@ -33,6 +34,7 @@ type Service struct {
 	onEnd      []EnrollmentHook
 	onFinish   []EnrollmentHook
 	deliveries DeliveryLister
+	scheduler  Scheduler // quiz.go
 }
 
 // NewService returns the learning service backed by db.

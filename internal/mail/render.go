@@ -30,8 +30,14 @@ const (
 	KindEnrollmentReminder Kind = "enrollment_reminder"
 )
 
+// Kinds of the quiz emails.
+const (
+	KindQuiz         Kind = "quiz"
+	KindCourseFailed Kind = "course_failed"
+)
+
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
-	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson}
+	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed}
 
 // EnrollmentConfirm is the template data of KindEnrollmentConfirm: the
 // double opt-in. The link opens a page with a button, so that a mail
@@ -93,6 +99,29 @@ type Lesson struct {
 	Title       string
 	HTML        htmltemplate.HTML // the body, rendered from Markdown and sanitized
 	Text        string            // the body as plain text
+}
+
+// Quiz is the template data of KindQuiz: a quiz of a course, answered on
+// the page its link opens.
+type Quiz struct {
+	CourseTitle   string
+	Title         string
+	Questions     int // how many
+	RequiredScore int // percent
+	URL           string
+	ExpiresAt     time.Time // when the link stops working
+	Attempt       int       // 1, or 2 for the retry after a failed first attempt
+	Attempts      int       // how many attempts there are
+}
+
+// CourseFailed is the template data of KindCourseFailed: the last attempt
+// at a quiz failed, and the course has ended for the learner.
+type CourseFailed struct {
+	OrganizationName string
+	CourseTitle      string
+	QuizTitle        string
+	Score            int
+	RequiredScore    int
 }
 
 // Branding is the organization an email speaks for.

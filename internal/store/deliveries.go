@@ -67,20 +67,52 @@ func (q *Queries) ScheduleDelivery(ctx context.Context, orgID, enrollmentID, con
 	return id, true, nil
 }
 
-// LastSentPosition returns the course position of the last item sent to
-// an enrollment, or -1 when none was.
-func (q *Queries) LastSentPosition(ctx context.Context, orgID, enrollmentID int64) (int, error) {
+// LastDonePosition returns the course position of the last item an
+// enrollment is done with, or -1 when there is none: a lesson is done
+// once sent, a quiz once passed. A quiz sent but not passed is not done,
+// so an enrollment active again goes on with it rather than past it.
+func (q *Queries) LastDonePosition(ctx context.Context, orgID, enrollmentID int64) (int, error) {
 	var pos sql.NullInt64
 	err := q.queryRow(ctx, `
 		SELECT MAX(ci.position) FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
-		WHERE d.organization_id = ? AND d.enrollment_id = ? AND d.status = 'sent'`, orgID, enrollmentID).Scan(&pos)
+		WHERE d.organization_id = ? AND d.enrollment_id = ? AND d.status = 'sent'
+			AND (ci.kind = 'lesson' OR EXISTS (SELECT 1 FROM quiz_attempts a WHERE a.delivery_id = d.id AND a.passed))`,
+		orgID, enrollmentID).Scan(&pos)
 	if err != nil {
-		return 0, fmt.Errorf("last item sent to enrollment %d: %w", enrollmentID, err)
+		return 0, fmt.Errorf("last item enrollment %d is done with: %w", enrollmentID, err)
 	}
 	if !pos.Valid {
 		return -1, nil
 	}
 	return int(pos.Int64), nil
+}
+
+// LastDelivery returns the delivery of a content item to an enrollment
+// with the highest attempt, or ErrNotFound when there is none.
+func (q *Queries) LastDelivery(ctx context.Context, orgID, enrollmentID, contentID int64) (Delivery, error) {
+	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.content_id = ?
+		ORDER BY d.attempt DESC LIMIT 1`, orgID, enrollmentID, contentID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if len(list) == 0 {
+		return Delivery{}, ErrNotFound
+	}
+	return list[0], nil
+}
+
+// NextScheduledDelivery returns the scheduled delivery of an enrollment
+// that is due first, or ErrNotFound when nothing is scheduled.
+func (q *Queries) NextScheduledDelivery(ctx context.Context, orgID, enrollmentID int64) (Delivery, error) {
+	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.status = 'scheduled'
+		ORDER BY d.due_at, d.id LIMIT 1`, orgID, enrollmentID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if len(list) == 0 {
+		return Delivery{}, ErrNotFound
+	}
+	return list[0], nil
 }
 
 // DueDelivery is a delivery with everything needed to decide whether it
@@ -175,14 +207,20 @@ func (q *Queries) CancelEnrollmentDeliveries(ctx context.Context, orgID, enrollm
 // EnrollmentDeliveries lists what was scheduled and sent to an enrollment,
 // in course order.
 func (q *Queries) EnrollmentDeliveries(ctx context.Context, orgID, enrollmentID int64) ([]Delivery, error) {
+	return q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ?
+		ORDER BY ci.position, d.id`, orgID, enrollmentID)
+}
+
+// deliveries returns the deliveries, with their content's title and kind,
+// that the condition (and its ORDER BY) selects.
+func (q *Queries) deliveries(ctx context.Context, cond string, args ...any) ([]Delivery, error) {
 	rs, err := q.query(ctx, `
-		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.due_at, d.status, d.attempts, d.sent_at,
+		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
 			d.mail_message_id, d.created_at, d.updated_at, ci.title, ci.kind
 		FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
-		WHERE d.organization_id = ? AND d.enrollment_id = ?
-		ORDER BY ci.position, d.id`, orgID, enrollmentID)
+		WHERE `+cond, args...)
 	if err != nil {
-		return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+		return nil, fmt.Errorf("deliveries: %w", err)
 	}
 	defer rs.Close()
 	var list []Delivery
@@ -192,16 +230,16 @@ func (q *Queries) EnrollmentDeliveries(ctx context.Context, orgID, enrollmentID 
 			sentAt        sql.NullTime
 			mailMessageID sql.NullInt64
 		)
-		if err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
+		if err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
 			&mailMessageID, &d.CreatedAt, &d.UpdatedAt, &d.ContentTitle, &d.ContentKind); err != nil {
-			return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+			return nil, fmt.Errorf("deliveries: %w", err)
 		}
 		d.DueAt, d.CreatedAt, d.UpdatedAt = d.DueAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 		d.SentAt, d.MailMessageID = nullTime(sentAt), nullInt(mailMessageID)
 		list = append(list, d)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("deliveries of enrollment %d: %w", enrollmentID, err)
+		return nil, fmt.Errorf("deliveries: %w", err)
 	}
 	return list, nil
 }

@@ -114,6 +114,19 @@ func (q *Queries) EnrollmentByID(ctx context.Context, id int64) (Enrollment, err
 	return q.enrollment(ctx, fmt.Sprintf("enrollment %d", id), `e.id = ?`, id)
 }
 
+// LockEnrollment returns an organization's enrollment, or ErrNotFound,
+// and makes the transaction the only one changing it until it ends, so
+// that what it read (the status, the answers recorded) still holds when
+// it writes. On SQLite every write transaction already holds the
+// database's write lock from its first statement (BEGIN IMMEDIATE).
+func (q *Queries) LockEnrollment(ctx context.Context, orgID, id int64) (Enrollment, error) {
+	query := `e.organization_id = ? AND e.id = ?`
+	if q.dialect == Postgres {
+		query += ` FOR UPDATE OF e`
+	}
+	return q.enrollment(ctx, fmt.Sprintf("lock enrollment %d of organization %d", id, orgID), query, orgID, id)
+}
+
 // EnrollmentOf returns the enrollment of a learner in a course, or
 // ErrNotFound.
 func (q *Queries) EnrollmentOf(ctx context.Context, orgID, courseID, learnerID int64) (Enrollment, error) {

@@ -60,6 +60,11 @@ type authzOrg struct {
 	confirmToken    string
 	blocked         string
 	platformBlocked string
+
+	// A quiz of enrollCourse emailed to the active enrollment: its link's
+	// page, and a form of answers that passes it.
+	quizPage   string
+	quizAnswer url.Values
 }
 
 // rule is who may use a route.
@@ -137,6 +142,7 @@ func authzCases(outboxID int64) map[string]authzCase {
 	blocked := func(o *authzOrg) string { return o.blocked }
 	confirmPage := func(o *authzOrg) string { return learning.ConfirmPath(o.confirmToken) }
 	unsubscribePage := func(o *authzOrg) string { return o.unsubscribe }
+	quizPage := func(o *authzOrg) string { return o.quizPage }
 	invitationPage := func(o *authzOrg) string { return "/invitations/" + o.token + "/" }
 	// Invitations are for one address: everyone logged in is someone else.
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
@@ -297,6 +303,8 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/public/enrollments/confirm/{token}/":                            {rule: public, path: confirmPage, ok: 200},
 		"GET /email-learning/public/unsubscribe/{enrollment_id}/{signature}/":                 {rule: public, path: unsubscribePage, ok: 200},
 		"POST /email-learning/public/unsubscribe/{enrollment_id}/{signature}/":                {rule: public, path: unsubscribePage, ok: 200},
+		"GET /email-learning/public/quizzes/{delivery_id}/{signature}/":                       {rule: public, path: quizPage, ok: 200},
+		"POST /email-learning/public/quizzes/{delivery_id}/{signature}/":                      {rule: public, path: quizPage, ok: 303, form: func(o *authzOrg) url.Values { return o.quizAnswer }},
 		"POST /api/v1/public/organizations/{id}/courses/{slug}/enrollments": {rule: public, ok: 202, json: emailJSON(newEmail), path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", o.id, o.courseSlug)
 		}},
@@ -570,6 +578,9 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 			o.enrollment = e.ID
 			o.unsubscribe = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).UnsubscribeURL(e)
 		}
+	}
+	if err := f.addQuizDelivery(ctx, q, o, now); err != nil {
+		return err
 	}
 	o.blocked, o.platformBlocked = fmt.Sprintf("blocked%d@example.com", f.n), fmt.Sprintf("everywhere%d@example.com", f.n)
 	if _, err := q.BlockEmail(ctx, o.id, o.blocked, 0); err != nil {

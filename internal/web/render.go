@@ -59,6 +59,7 @@ func parsePages(version string) (*pages, error) {
 		"add":       func(a, b int) int { return a + b },
 		"roles":     func() []access.Role { return access.AssignableRoles },
 		"waiting":   learning.DescribeWaitingPeriod,
+		"until":     untilWords,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

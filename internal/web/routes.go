@@ -117,6 +117,8 @@ func (s *Server) routes() []route {
 		{"POST /email-learning/public/enrollments/confirm/{token}/", anyone, s.enrollmentConfirm},
 		{"GET /email-learning/public/unsubscribe/{enrollment_id}/{signature}/", anyone, s.unsubscribeForm},
 		{unsubscribePostPattern, anyone, s.unsubscribe},
+		{"GET /email-learning/public/quizzes/{delivery_id}/{signature}/", anyone, s.quizForm},
+		{"POST /email-learning/public/quizzes/{delivery_id}/{signature}/", anyone, s.quizAnswer},
 
 		{"GET /api/v1/organizations", loggedIn, s.apiOrganizationList},
 		{"POST /api/v1/organizations", allowedTo(access.CreateOrganization), s.apiOrganizationCreate},
