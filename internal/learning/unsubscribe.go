@@ -2,9 +2,6 @@ package learning
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,15 +15,12 @@ import (
 var ErrUnsubscribeLinkInvalid = problem.New(problem.NotFound, "unsubscribe_link_invalid",
 	"This unsubscribe link is not valid. Check that you copied all of it, or use the link of a newer email.")
 
-// unsubscribeSignature signs an enrollment id with the site's secret key.
-// The link needs no stored token and works for as long as the enrollment
-// exists, as every course email must keep a working link (RFC 8058 asks
-// that one-click links keep working). Changing MAILSCHOOL_SECRET_KEY
-// breaks the links of the emails sent before.
+// unsubscribeSignature signs an enrollment id with the site's secret key
+// (see sign). The link needs no stored token and works for as long as the
+// enrollment exists, as every course email must keep a working link
+// (RFC 8058 asks that one-click links keep working).
 func (s *Service) unsubscribeSignature(enrollmentID int64) string {
-	mac := hmac.New(sha256.New, s.secretKey)
-	mac.Write([]byte("unsubscribe:" + strconv.FormatInt(enrollmentID, 10)))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return s.sign("unsubscribe", enrollmentID)
 }
 
 // UnsubscribePath is where the unsubscribe link of an enrollment leads.
@@ -59,8 +53,7 @@ func (s *Service) CheckUnsubscribe(ctx context.Context, enrollmentID int64, sign
 }
 
 func (s *Service) unsubscription(ctx context.Context, q *store.Queries, enrollmentID int64, signature string) (Unsubscription, error) {
-	want := s.unsubscribeSignature(enrollmentID)
-	if !hmac.Equal([]byte(signature), []byte(want)) {
+	if !s.signed("unsubscribe", enrollmentID, signature) {
 		return Unsubscription{}, ErrUnsubscribeLinkInvalid
 	}
 	// The signature proves the id, so the enrollment is looked up by it
