@@ -30,8 +30,22 @@ const (
 	KindEnrollmentReminder Kind = "enrollment_reminder"
 )
 
+// KindCourseCompleted congratulates a learner who completed a course and
+// links to the page that claims the certificate.
+const KindCourseCompleted Kind = "course_completed"
+
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
-	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson}
+	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson,
+	KindCourseCompleted}
+
+// CourseCompleted is the template data of KindCourseCompleted. ClaimURL
+// opens the page where the learner enters the name to print on the
+// certificate.
+type CourseCompleted struct {
+	OrganizationName string
+	CourseTitle      string
+	ClaimURL         string
+}
 
 // EnrollmentConfirm is the template data of KindEnrollmentConfirm: the
 // double opt-in. The link opens a page with a button, so that a mail
