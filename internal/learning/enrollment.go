@@ -62,7 +62,8 @@ func (s *Service) OnEnd(h EnrollmentHook) { s.onEnd = append(s.onEnd, h) }
 
 // OnFinish adds a hook run when an active enrollment ends by the course's
 // own rules: completed (every item sent or passed) or failed (a quiz
-// failed too often). Certificates attach here. Add hooks at start-up.
+// failed too often). The certificate hook, registered by NewService, runs
+// first. Add hooks at start-up.
 func (s *Service) OnFinish(h EnrollmentHook) { s.onFinish = append(s.onFinish, h) }
 
 // Finish ends an active enrollment as completed or failed, in q's
@@ -329,6 +330,9 @@ type EnrollmentPage struct {
 	// Deliveries is what was sent when, from the delivery engine; empty
 	// until one is registered with SetDeliveryLister.
 	Deliveries []Delivery
+	// Certificate is the enrollment's certificate, claimed or not; nil
+	// when it has none.
+	Certificate *store.Certificate
 }
 
 // Enrollment returns an enrollment of an organization with its
@@ -358,6 +362,11 @@ func (s *Service) enrollmentPage(ctx context.Context, actor *store.User, orgID, 
 		if p.Deliveries, err = s.deliveries(ctx, q, e); err != nil {
 			return EnrollmentPage{}, err
 		}
+	}
+	if c, err := q.CertificateOfEnrollment(ctx, orgID, id); err == nil {
+		p.Certificate = &c
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return EnrollmentPage{}, err
 	}
 	return p, nil
 }
