@@ -50,29 +50,41 @@ func (s *Service) WriteCertificatePDF(w io.Writer, c store.Certificate) error {
 	pdf.SetLineWidth(0.3)
 	pdf.Rect(margin+3, margin+3, pageW-2*margin-6, pageH-2*margin-6, "D")
 
-	line := func(y float64, style string, size float64, r, g, b int, text string) {
+	// Each line is centred between the frames; a long name, course or
+	// organization shrinks down to a minimum size, then wraps.
+	left, width := margin+10, pageW-2*margin-20
+	pdf.SetY(38)
+	block := func(gap float64, style string, size, minSize float64, gray bool, text string) {
 		pdf.SetFont("go", style, size)
-		pdf.SetTextColor(r, g, b)
-		pdf.SetXY(margin+10, y)
-		pdf.CellFormat(pageW-2*margin-20, size*0.5, text, "", 0, "C", false, 0, "")
+		for size > minSize && pdf.GetStringWidth(text) > width {
+			size--
+			pdf.SetFont("go", style, size)
+		}
+		if gray {
+			pdf.SetTextColor(91, 100, 120)
+		} else {
+			pdf.SetTextColor(29, 35, 48)
+		}
+		pdf.SetXY(left, pdf.GetY()+gap)
+		pdf.MultiCell(width, size*0.45, text, "", "C", false) // 0.45 mm per point: the line height
 	}
-	line(30, "B", 16, 91, 100, 120, c.OrganizationName)
-	line(44, "B", 32, 29, 35, 48, "Certificate of Completion")
-	line(66, "", 13, 91, 100, 120, "This certifies that")
-	line(78, "B", 28, 29, 35, 48, c.LearnerName)
-	line(98, "", 13, 91, 100, 120, "completed the course")
-	line(108, "B", 20, 29, 35, 48, c.CourseTitle)
-	line(124, "", 13, 91, 100, 120, "on "+c.CompletedAt.Format("2 January 2006"))
+	block(0, "B", 16, 10, true, c.OrganizationName)
+	block(6, "B", 32, 32, false, "Certificate of Completion")
+	block(6, "", 13, 13, true, "This certifies that")
+	block(4, "B", 28, 16, false, c.LearnerName)
+	block(4, "", 13, 13, true, "completed the course")
+	block(4, "B", 20, 12, false, c.CourseTitle)
+	block(4, "", 13, 13, true, "on "+c.CompletedAt.Format("2 January 2006"))
 
 	// The number and the page's address, left of the QR code.
 	qrX, qrY := pageW-margin-10-qrSize, pageH-margin-10-qrSize
 	pdf.SetFont("go", "", 10)
 	pdf.SetTextColor(91, 100, 120)
-	pdf.SetXY(margin+10, qrY+qrSize-16)
-	pdf.CellFormat(qrX-margin-20, 5, "Certificate number "+c.Number, "", 2, "L", false, 0, "")
-	pdf.SetX(margin + 10)
+	pdf.SetXY(left, qrY+qrSize-15)
+	pdf.MultiCell(qrX-left-10, 5, "Certificate number "+c.Number, "", "L", false)
+	pdf.SetX(left)
 	url := s.CertificateURL(c.Number)
-	pdf.CellFormat(qrX-margin-20, 5, "Check it at "+url, "", 2, "L", false, 0, url)
+	pdf.MultiCell(qrX-left-10, 5, "Check it at "+url, "", "L", false)
 
 	pdf.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(c.QRPNG))
 	pdf.ImageOptions("qr", qrX, qrY, qrSize, qrSize, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, url)
