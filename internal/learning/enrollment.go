@@ -62,7 +62,8 @@ func (s *Service) OnEnd(h EnrollmentHook) { s.onEnd = append(s.onEnd, h) }
 
 // OnFinish adds a hook run when an active enrollment ends by the course's
 // own rules: completed (every item sent or passed) or failed (a quiz
-// failed too often). Certificates attach here. Add hooks at start-up.
+// failed too often). The certificate hook, registered by NewService, runs
+// first. Add hooks at start-up.
 func (s *Service) OnFinish(h EnrollmentHook) { s.onFinish = append(s.onFinish, h) }
 
 // Finish ends an active enrollment as completed or failed, in q's
@@ -332,6 +333,9 @@ type EnrollmentPage struct {
 	Deliveries []Delivery
 	// QuizAttempts are the learner's answers to quizzes, oldest first.
 	QuizAttempts []store.QuizAttempt
+	// Certificate is the enrollment's certificate, claimed or not; nil
+	// when it has none.
+	Certificate *store.Certificate
 }
 
 // Enrollment returns an enrollment of an organization with its
@@ -363,6 +367,11 @@ func (s *Service) enrollmentPage(ctx context.Context, actor *store.User, orgID, 
 		}
 	}
 	if p.QuizAttempts, err = q.EnrollmentQuizAttempts(ctx, orgID, id); err != nil {
+		return EnrollmentPage{}, err
+	}
+	if c, err := q.CertificateOfEnrollment(ctx, orgID, id); err == nil {
+		p.Certificate = &c
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return EnrollmentPage{}, err
 	}
 	return p, nil

@@ -16,7 +16,7 @@ import (
 type Config struct {
 	Mail      *mail.Service
 	BaseURL   string // the site's absolute URL, for links in emails
-	SecretKey string // signs unsubscribe and quiz links
+	SecretKey string // signs unsubscribe, quiz and certificate claim links
 }
 
 // Service applies the learning rules on top of the store. Its methods take
@@ -37,10 +37,14 @@ type Service struct {
 	scheduler  Scheduler // quiz.go
 }
 
-// NewService returns the learning service backed by db.
+// NewService returns the learning service backed by db. It registers its
+// own OnFinish hook first: a completed enrollment gets its certificate
+// (certificates.go).
 func NewService(db *store.DB, cfg Config) *Service {
-	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+	s := &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		secretKey: []byte(cfg.SecretKey), now: time.Now}
+	s.OnFinish(s.issueCertificate)
+	return s
 }
 
 // SetClock replaces the service's clock, for tests of expiry.

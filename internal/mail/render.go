@@ -37,7 +37,20 @@ const (
 )
 
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
-	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed}
+	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed, KindCourseCompleted}
+
+// KindCourseCompleted congratulates a learner who completed a course and
+// links to the page that claims the certificate.
+const KindCourseCompleted Kind = "course_completed"
+
+// CourseCompleted is the template data of KindCourseCompleted. ClaimURL
+// opens the page where the learner enters the name to print on the
+// certificate.
+type CourseCompleted struct {
+	OrganizationName string
+	CourseTitle      string
+	ClaimURL         string
+}
 
 // EnrollmentConfirm is the template data of KindEnrollmentConfirm: the
 // double opt-in. The link opens a page with a button, so that a mail

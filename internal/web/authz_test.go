@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -65,6 +67,10 @@ type authzOrg struct {
 	// page, and a form of answers that passes it.
 	quizPage   string
 	quizAnswer url.Values
+	// Certificates: a completed enrollment's claimed certificate and its
+	// claim link.
+	certificate string // the number
+	claim       string // the claim link's path
 }
 
 // rule is who may use a route.
@@ -143,6 +149,10 @@ func authzCases(outboxID int64) map[string]authzCase {
 	confirmPage := func(o *authzOrg) string { return learning.ConfirmPath(o.confirmToken) }
 	unsubscribePage := func(o *authzOrg) string { return o.unsubscribe }
 	quizPage := func(o *authzOrg) string { return o.quizPage }
+	claimPage := func(o *authzOrg) string { return o.claim }
+	certificate := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string { return learning.CertificatePath(o.certificate) + suffix }
+	}
 	invitationPage := func(o *authzOrg) string { return "/invitations/" + o.token + "/" }
 	// Invitations are for one address: everyone logged in is someone else.
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
@@ -305,6 +315,11 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/public/unsubscribe/{enrollment_id}/{signature}/":                {rule: public, path: unsubscribePage, ok: 200},
 		"GET /email-learning/public/quizzes/{delivery_id}/{signature}/":                       {rule: public, path: quizPage, ok: 200},
 		"POST /email-learning/public/quizzes/{delivery_id}/{signature}/":                      {rule: public, path: quizPage, ok: 303, form: func(o *authzOrg) url.Values { return o.quizAnswer }},
+		"GET /email-learning/public/certificates/claim/{enrollment_id}/{signature}/":          {rule: public, path: claimPage, ok: 200},
+		"POST /email-learning/public/certificates/claim/{enrollment_id}/{signature}/":         {rule: public, path: claimPage, ok: 409, form: func(*authzOrg) url.Values { return url.Values{"name": {"Someone Else"}} }},
+		"GET /email-learning/public/certificates/{number}/":                                   {rule: public, path: certificate(""), ok: 200},
+		"GET /email-learning/public/certificates/{number}/qr.png":                             {rule: public, path: certificate("qr.png"), ok: 200},
+		"GET /email-learning/public/certificates/{number}/certificate.pdf":                    {rule: public, path: certificate("certificate.pdf"), ok: 200},
 		"POST /api/v1/public/organizations/{id}/courses/{slug}/enrollments": {rule: public, ok: 202, json: emailJSON(newEmail), path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", o.id, o.courseSlug)
 		}},
@@ -582,12 +597,45 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 	if err := f.addQuizDelivery(ctx, q, o, now); err != nil {
 		return err
 	}
+	if err := f.addCertificate(ctx, q, o); err != nil {
+		return err
+	}
 	o.blocked, o.platformBlocked = fmt.Sprintf("blocked%d@example.com", f.n), fmt.Sprintf("everywhere%d@example.com", f.n)
 	if _, err := q.BlockEmail(ctx, o.id, o.blocked, 0); err != nil {
 		return err
 	}
 	_, err = q.BlockEmail(ctx, 0, o.platformBlocked, 0)
 	return err
+}
+
+// addCertificate gives an organization of newOrg a completed enrollment
+// with a claimed certificate.
+func (f *authzFixture) addCertificate(ctx context.Context, q *store.Queries, o *authzOrg) error {
+	l, err := q.SaveLearner(ctx, o.id, fmt.Sprintf("graduate%d@example.com", f.n))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: o.id, CourseID: o.enrollCourse, LearnerID: l.ID,
+		Status: store.EnrollmentCompleted, At: now})
+	if err != nil {
+		return err
+	}
+	c, _, err := q.CreateCertificate(ctx, store.NewCertificate{OrganizationID: o.id, EnrollmentID: e.ID, Number: learning.NewCertificateNumber(),
+		CourseTitle: "Course of " + o.name, OrganizationName: o.name, CompletedAt: now})
+	if err != nil {
+		return err
+	}
+	s := learning.NewService(f.app.db, learning.Config{BaseURL: f.app.srv.URL, SecretKey: testSecretKey})
+	qr, err := qrcode.Encode(s.CertificateURL(c.Number), qrcode.Medium, 256)
+	if err != nil {
+		return err
+	}
+	if _, err := q.ClaimCertificate(ctx, o.id, c.ID, "Grace Hopper", qr, now); err != nil {
+		return err
+	}
+	o.certificate, o.claim = c.Number, strings.TrimPrefix(s.CertificateClaimURL(e.ID), f.app.srv.URL)
+	return nil
 }
 
 func (f *authzFixture) request(a actor, method, path string, c authzCase, o *authzOrg) response {

@@ -163,7 +163,8 @@ func clientIP(r *http.Request) string {
 // secretLinks are the paths whose last part is a secret token: logs show
 // them without it, so reading the logs opens no link.
 var secretLinks = []string{"/accounts/reset/", "/invitations/",
-	"/email-learning/public/enrollments/confirm/", "/email-learning/public/unsubscribe/", "/email-learning/public/quizzes/"}
+	"/email-learning/public/enrollments/confirm/", "/email-learning/public/unsubscribe/", "/email-learning/public/quizzes/",
+	"/email-learning/public/certificates/claim/"}
 
 // loggedPath is the request's path as logs may show it.
 func loggedPath(r *http.Request) string {

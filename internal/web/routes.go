@@ -119,6 +119,11 @@ func (s *Server) routes() []route {
 		{unsubscribePostPattern, anyone, s.unsubscribe},
 		{"GET /email-learning/public/quizzes/{delivery_id}/{signature}/", anyone, s.quizForm},
 		{"POST /email-learning/public/quizzes/{delivery_id}/{signature}/", anyone, s.quizAnswer},
+		{"GET /email-learning/public/certificates/claim/{enrollment_id}/{signature}/", anyone, s.certificateClaimForm},
+		{"POST /email-learning/public/certificates/claim/{enrollment_id}/{signature}/", anyone, s.certificateClaim},
+		{"GET /email-learning/public/certificates/{number}/", anyone, s.certificatePage},
+		{"GET /email-learning/public/certificates/{number}/qr.png", anyone, s.certificateQR},
+		{"GET /email-learning/public/certificates/{number}/certificate.pdf", anyone, s.certificatePDF},
 
 		{"GET /api/v1/organizations", loggedIn, s.apiOrganizationList},
 		{"POST /api/v1/organizations", allowedTo(access.CreateOrganization), s.apiOrganizationCreate},

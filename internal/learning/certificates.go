@@ -1,0 +1,236 @@
+package learning
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// Certificates: when an enrollment completes, the OnFinish hook that
+// NewService registers issues its certificate and emails the learner a
+// signed link to claim it. Claiming sets the name printed on it, once, and
+// gives it a public verification page with a QR code of the page's own
+// address. A failed enrollment gets nothing.
+
+// Errors of certificates.
+var (
+	ErrCertificateNotFound = problem.New(problem.NotFound, "certificate_not_found",
+		"There is no such certificate. Check the number, or the link or QR code you followed.")
+	ErrClaimLinkInvalid = problem.New(problem.NotFound, "claim_link_invalid",
+		"This link to claim a certificate is not valid. Check that you copied all of it from the email.")
+)
+
+// MaxCertificateNameRunes is the longest name printed on a certificate.
+const MaxCertificateNameRunes = 100
+
+// Certificate numbers are CertificateNumberLength characters of Crockford's
+// base32 alphabet (digits and capitals without I, L, O and U, which are
+// read as other characters), drawn from crypto/rand: 120 random bits, so
+// that nobody finds certificates by trying numbers.
+const (
+	CertificateNumberLength = 24
+	certificateAlphabet     = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+
+// NewCertificateNumber draws a certificate number.
+func NewCertificateNumber() string {
+	b := make([]byte, CertificateNumberLength)
+	rand.Read(b) // never fails; see crypto/rand
+	for i := range b {
+		b[i] = certificateAlphabet[b[i]%32] // 32 divides 256: every character as likely
+	}
+	return string(b)
+}
+
+// canonicalNumber returns a number as it is stored (upper case, since
+// people type what they read off paper), or false when it cannot be one.
+func canonicalNumber(number string) (string, bool) {
+	number = strings.ToUpper(number)
+	if len(number) != CertificateNumberLength {
+		return "", false
+	}
+	for _, r := range number {
+		if !strings.ContainsRune(certificateAlphabet, r) {
+			return "", false
+		}
+	}
+	return number, true
+}
+
+// CertificatePath is the public verification page of a certificate.
+func CertificatePath(number string) string {
+	return "/email-learning/public/certificates/" + number + "/"
+}
+
+// CertificateURL is the absolute address of a certificate's page: what
+// its QR code encodes and its PDF prints.
+func (s *Service) CertificateURL(number string) string { return s.baseURL + CertificatePath(number) }
+
+// CertificateClaimPath is where the claim link of an enrollment leads.
+func CertificateClaimPath(enrollmentID int64, signature string) string {
+	return "/email-learning/public/certificates/claim/" + strconv.FormatInt(enrollmentID, 10) + "/" + signature + "/"
+}
+
+const claimPurpose = "certificate-claim"
+
+// CertificateClaimURL is the absolute claim link of an enrollment, signed
+// like the unsubscribe links (see sign): nothing stored, valid while the
+// enrollment exists.
+func (s *Service) CertificateClaimURL(enrollmentID int64) string {
+	return s.baseURL + CertificateClaimPath(enrollmentID, s.sign(claimPurpose, enrollmentID))
+}
+
+// issueCertificate is the OnFinish hook of certificates: a completed
+// enrollment gets its certificate and the learner the email with the
+// claim link, in the transaction that completes it. The course title and
+// the organization name are copied into the certificate, so that renaming
+// either later changes no certificate. An enrollment that has a
+// certificate already keeps it, and nothing is sent again. A blocked
+// address gets the certificate but no email.
+func (s *Service) issueCertificate(ctx context.Context, q *store.Queries, e store.Enrollment) error {
+	if e.Status != store.EnrollmentCompleted {
+		return nil
+	}
+	org, err := q.OrganizationByID(ctx, e.OrganizationID)
+	if err != nil {
+		return err
+	}
+	completedAt := s.now()
+	if e.EndedAt != nil {
+		completedAt = *e.EndedAt
+	}
+	var (
+		c       store.Certificate
+		created bool
+	)
+	for range 3 { // a taken number is a one in 2^120 event; three draws are plenty
+		c, created, err = q.CreateCertificate(ctx, store.NewCertificate{OrganizationID: e.OrganizationID, EnrollmentID: e.ID,
+			Number: NewCertificateNumber(), CourseTitle: e.CourseTitle, OrganizationName: org.Name, CompletedAt: completedAt})
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
+	if err != nil || !created {
+		return err
+	}
+	if blocked, err := q.EmailBlocked(ctx, e.OrganizationID, e.LearnerEmail); err != nil || blocked {
+		return err
+	}
+	return s.send(ctx, q, org, mail.Email{Kind: mail.KindCourseCompleted, To: e.LearnerEmail,
+		// One email per certificate, whatever retries the caller makes.
+		Key: fmt.Sprintf("certificate-%d", c.ID),
+		Data: mail.CourseCompleted{OrganizationName: org.Name, CourseTitle: c.CourseTitle,
+			ClaimURL: s.CertificateClaimURL(e.ID)}})
+}
+
+// CheckCertificateClaim returns the certificate a claim link names,
+// claimed or not, changing nothing.
+func (s *Service) CheckCertificateClaim(ctx context.Context, enrollmentID int64, signature string) (store.Certificate, error) {
+	return s.claimedCertificate(ctx, s.db.Read(), enrollmentID, signature)
+}
+
+func (s *Service) claimedCertificate(ctx context.Context, q *store.Queries, enrollmentID int64, signature string) (store.Certificate, error) {
+	if !s.signedBy(claimPurpose, enrollmentID, signature) {
+		return store.Certificate{}, ErrClaimLinkInvalid
+	}
+	// The signature proves the id, so the enrollment is looked up by it
+	// alone, as for unsubscribing.
+	e, err := q.EnrollmentByID(ctx, enrollmentID)
+	if err == nil {
+		var c store.Certificate
+		if c, err = q.CertificateOfEnrollment(ctx, e.OrganizationID, e.ID); err == nil {
+			return c, nil
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Certificate{}, ErrClaimLinkInvalid
+	}
+	return store.Certificate{}, err
+}
+
+// ClaimCertificate sets the name printed on the certificate a claim link
+// names, with the QR code of its page, and reports whether this call
+// claimed it. A certificate claimed before stays as it is, whatever name
+// is given: the name is fixed once claimed, so the page and every printed
+// copy agree. The name is trimmed; it must not be empty, longer than
+// MaxCertificateNameRunes or hold control characters.
+func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, signature, name string) (store.Certificate, bool, error) {
+	var (
+		c       store.Certificate
+		claimed bool
+	)
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		var err error
+		if c, err = s.claimedCertificate(ctx, q, enrollmentID, signature); err != nil || c.Claimed() {
+			return err
+		}
+		if name, err = CertificateName(name); err != nil {
+			return err
+		}
+		qr, err := qrcode.Encode(s.CertificateURL(c.Number), qrcode.Medium, 512)
+		if err != nil {
+			return fmt.Errorf("QR code: %w", err)
+		}
+		if claimed, err = q.ClaimCertificate(ctx, c.OrganizationID, c.ID, name, qr, s.now()); err != nil {
+			return err
+		}
+		// Claimed now, or by a concurrent request a moment ago: the
+		// certificate as it is.
+		c, err = q.CertificateOfEnrollment(ctx, c.OrganizationID, c.EnrollmentID)
+		return err
+	})
+	if err != nil {
+		return store.Certificate{}, false, fmt.Errorf("claim the certificate of enrollment %d: %w", enrollmentID, err)
+	}
+	return c, claimed, nil
+}
+
+// CertificateName checks a name to print on a certificate and returns it
+// trimmed.
+func CertificateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", problem.Field("name", "name_required", "Enter the name to print on the certificate.")
+	case !utf8.ValidString(name) || strings.ContainsFunc(name, controlCharacter):
+		return "", problem.Field("name", "name_invalid", "The name may not contain control characters such as line breaks or tabs.")
+	case utf8.RuneCountInString(name) > MaxCertificateNameRunes:
+		return "", problem.Field("name", "name_too_long",
+			fmt.Sprintf("The name may have at most %d characters.", MaxCertificateNameRunes))
+	}
+	return name, nil
+}
+
+// controlCharacter reports the characters a printed name must not hold:
+// control characters (line breaks, tabs, escapes) and the invisible ones
+// that reorder text (bidirectional controls), which would make the page
+// show a name other than the one stored.
+func controlCharacter(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+// Certificate returns a claimed certificate by its number, for its public
+// page; ErrCertificateNotFound when there is no such claimed certificate.
+// The number is read in any case.
+func (s *Service) Certificate(ctx context.Context, number string) (store.Certificate, error) {
+	number, ok := canonicalNumber(number)
+	if !ok {
+		return store.Certificate{}, ErrCertificateNotFound
+	}
+	c, err := s.db.Read().CertificateByNumber(ctx, number)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !c.Claimed() {
+		return store.Certificate{}, ErrCertificateNotFound
+	}
+	return c, err
+}
