@@ -191,9 +191,11 @@ func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
 	default:
 		attempt.Status, attempt.Error = store.MailQueued, sendErr.Error()
 	}
-	// Recorded even when ctx ended mid-send: the outcome must not be lost.
-	err = s.db.InTx(context.WithoutCancel(ctx), func(q *store.Queries) error {
-		_, err := q.RecordMailAttempt(ctx, id, attempt)
+	// Recorded even when ctx ended mid-send: the outcome must not be lost,
+	// or a message the server took would stay queued and go out again.
+	record := context.WithoutCancel(ctx)
+	err = s.db.InTx(record, func(q *store.Queries) error {
+		_, err := q.RecordMailAttempt(record, id, attempt)
 		return err
 	})
 	if err != nil {

@@ -255,8 +255,24 @@ func (s *SMTP) Send(ctx context.Context, env Envelope, raw []byte) (string, erro
 		return "", s.sendError(ctx, err)
 	}
 	stop := watch(ctx, c.netConn, s.timeout)
-	id, err := deliver(c.client, env, raw)
-	interrupted := !stop()
+	watching, interrupted := true, false
+	unwatch := func() {
+		if watching {
+			watching, interrupted = false, !stop()
+		}
+	}
+	id, err := deliver(c.client, env, raw, func() error {
+		// From the end of DATA on, the server may take the message at
+		// any moment: an exchange cut off then would report a message
+		// the server took as not sent, and the retry would send it
+		// twice. So ctx no longer interrupts it; the timeout still
+		// bounds it.
+		if unwatch(); interrupted {
+			return ctx.Err() // the server has not seen the end
+		}
+		return c.netConn.SetDeadline(time.Now().Add(s.timeout))
+	})
+	unwatch()
 	if err != nil || interrupted {
 		// A failed exchange may have left the connection anywhere in the
 		// protocol, and an interrupted one has a spoiled deadline.
@@ -290,8 +306,9 @@ func checkEnvelope(env Envelope) error {
 	return nil
 }
 
-// deliver runs one mail transaction on c.
-func deliver(c *smtp.Client, env Envelope, raw []byte) (string, error) {
+// deliver runs one mail transaction on c. endOfData is called before
+// the end of DATA is sent; an error from it abandons the transaction.
+func deliver(c *smtp.Client, env Envelope, raw []byte, endOfData func() error) (string, error) {
 	// go-mail's client sends the path as given, without angle brackets.
 	if err := c.Mail("<" + env.From + ">"); err != nil {
 		return "", fmt.Errorf("MAIL FROM:<%s>: %w", env.From, err)
@@ -306,6 +323,9 @@ func deliver(c *smtp.Client, env Envelope, raw []byte) (string, error) {
 		return "", fmt.Errorf("DATA: %w", err)
 	}
 	if _, err := w.Write(raw); err != nil {
+		return "", fmt.Errorf("DATA: %w", err)
+	}
+	if err := endOfData(); err != nil {
 		return "", fmt.Errorf("DATA: %w", err)
 	}
 	if err := w.Close(); err != nil {

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -283,7 +285,9 @@ func TestSMTPReusesConnections(t *testing.T) {
 
 func TestSMTPContext(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(release) }) // before the sink stops: cleanups run last first
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the sink stops: cleanups run last first
 	sink := smtptest.Start(t, smtptest.Options{
 		Reply: func(n int, _ smtptest.Message) error {
 			if n == 1 {
@@ -295,7 +299,8 @@ func TestSMTPContext(t *testing.T) {
 	})
 	s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
 
-	// The first send holds the only connection while the server stalls.
+	// The first send holds the only connection while the server stalls
+	// on its answer to the end of DATA.
 	ctx, cancel := context.WithCancel(context.Background())
 	firstErr := make(chan error, 1)
 	go func() {
@@ -312,15 +317,76 @@ func TestSMTPContext(t *testing.T) {
 		t.Errorf("send waiting for a connection: %v after %v, want the context's error promptly", err, time.Since(start))
 	}
 
-	start = time.Now()
+	// Cancelled after the end of DATA, the send waits for the server's
+	// answer: the server may already have taken the message, and a send
+	// reported failed would be retried, and the message sent twice.
 	cancel()
-	if err := <-firstErr; !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
-		t.Errorf("send cancelled while the server stalls: %v after %v, want the context's error promptly", err, time.Since(start))
+	select {
+	case err := <-firstErr:
+		t.Fatalf("send cancelled after the end of DATA returned %v before the server answered", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	free()
+	if err := <-firstErr; err != nil {
+		t.Errorf("send cancelled after the end of DATA: %v, want the server's answer (accepted)", err)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("the server has %d messages, want 1", n)
 	}
 
-	// The cancelled send gave its connection slot back.
+	// The cancelled send gave its connection back.
 	if _, err := s.Send(context.Background(), testEnvelope, testMessage("3")); err != nil {
 		t.Errorf("send after the cancellations: %v", err)
+	}
+}
+
+// TestSMTPContextBeforeEndOfData cancels a send while the server stalls
+// before the end of DATA (here on MAIL FROM): it returns at once, as the
+// server cannot have taken the message.
+func TestSMTPContextBeforeEndOfData(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := make(chan struct{}, 1)
+	var served sync.WaitGroup
+	t.Cleanup(func() { l.Close(); served.Wait() })
+	served.Go(func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, "220 stub ESMTP\r\n")
+		lines := bufio.NewScanner(conn)
+		for lines.Scan() {
+			switch verb := strings.ToUpper(strings.Fields(lines.Text() + " x")[0]); verb {
+			case "EHLO", "HELO":
+				fmt.Fprint(conn, "250 stub\r\n")
+			case "MAIL":
+				stalled <- struct{}{} // and no answer, until the client hangs up
+			default:
+				fmt.Fprint(conn, "250 OK\r\n")
+			}
+		}
+	})
+	s, err := NewSMTP(SMTPConfig{URL: "smtp://" + l.Addr().String() + "?tls=none", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	sendErr := make(chan error, 1)
+	go func() {
+		_, err := s.Send(ctx, testEnvelope, testMessage("1"))
+		sendErr <- err
+	}()
+	<-stalled
+	start := time.Now()
+	cancel()
+	if err := <-sendErr; !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("send cancelled while the server stalls on MAIL: %v after %v, want the context's error promptly", err, time.Since(start))
 	}
 }
 
