@@ -489,13 +489,28 @@ func (s *school) check(t *testing.T, receipts []receipt) outcome {
 
 	res := outcome{byMessageID: map[string][]receipt{}}
 	byPair := map[pair]int{}
+	completions := map[string]int{} // course_completed emails by recipient
 	for _, r := range receipts {
 		res.byMessageID[r.messageID] = append(res.byMessageID[r.messageID], r)
+		if strings.HasPrefix(r.messageID, "certificate-") {
+			// Each completed enrollment gets its certificate's email: not a
+			// delivery, but it must come once too.
+			completions[r.to]++
+			continue
+		}
 		byPair[pair{r.to, r.subject}]++
 		if w, ok := want[r.messageID]; !ok {
 			t.Errorf("the server received %q to %s, which no delivery sent", r.messageID, r.to)
 		} else if w != (pair{r.to, r.subject}) {
 			t.Errorf("the server received %s to %s, %q; want to %s, %q", r.messageID, r.to, r.subject, w.to, w.subject)
+		}
+	}
+	for _, l := range s.learners {
+		switch n := completions[l]; {
+		case n == 0:
+			res.missing = append(res.missing, "completion to "+l)
+		case n > 1:
+			res.duplicates += n - 1
 		}
 	}
 	for id, w := range want {
