@@ -210,11 +210,7 @@ func (q *Queries) EnrollmentDeliveries(ctx context.Context, orgID, enrollmentID 
 // earliest first, after the one named by from (the zero DueRef for the
 // start), at most limit of them. It reads the deliveries_due_idx index.
 func (q *Queries) DueDeliveries(ctx context.Context, t time.Time, from DueRef, limit int) ([]DueRef, error) {
-	rs, err := q.query(ctx, `
-		SELECT id, due_at FROM deliveries
-		WHERE status = 'scheduled' AND due_at <= ? AND (due_at > ? OR (due_at = ? AND id > ?))
-		ORDER BY due_at, id LIMIT ?`,
-		t.UTC().Truncate(time.Microsecond), from.DueAt.UTC(), from.DueAt.UTC(), from.ID, limit)
+	rs, err := q.query(ctx, dueDeliveriesQuery, dueDeliveriesArgs(t, from, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
@@ -232,6 +228,17 @@ func (q *Queries) DueDeliveries(ctx context.Context, t time.Time, from DueRef, l
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
 	return list, nil
+}
+
+// dueDeliveriesQuery is the query of DueDeliveries; DueDeliveriesPlans
+// shows how the database runs it.
+const dueDeliveriesQuery = `
+	SELECT id, due_at FROM deliveries
+	WHERE status = 'scheduled' AND due_at <= ? AND (due_at > ? OR (due_at = ? AND id > ?))
+	ORDER BY due_at, id LIMIT ?`
+
+func dueDeliveriesArgs(t time.Time, from DueRef, limit int) []any {
+	return []any{t.UTC().Truncate(time.Microsecond), from.DueAt.UTC(), from.DueAt.UTC(), from.ID, limit}
 }
 
 // DueRef names a due delivery and the time it was due.
