@@ -101,9 +101,15 @@ func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollme
 }
 
 // deliverOpts inserts a delivery's job on the delivery queue, due when the
-// delivery is, once per delivery and due time.
+// delivery is, once per delivery and due time. A job due already is
+// inserted ready to run: River inserts any job with a ScheduledAt as
+// scheduled, to be made available by its scheduler, every 5 seconds.
 func deliverOpts(due time.Time) *river.InsertOpts {
-	return &river.InsertOpts{Queue: Queue, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	opts := &river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if due.After(time.Now()) {
+		opts.ScheduledAt = due
+	}
+	return opts
 }
 
 func (e *Engine) cancelPending(ctx context.Context, q *store.Queries, en store.Enrollment) error {
