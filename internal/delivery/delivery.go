@@ -30,8 +30,10 @@ import (
 const Queue = "delivery"
 
 // QueueConfig is how the delivery queue is worked: each job is a short
-// transaction, and the email itself goes out on the mail queue.
-var QueueConfig = river.QueueConfig{MaxWorkers: 10}
+// transaction, and the email itself goes out on the mail queue. River
+// fetches at most MaxWorkers jobs per mail.FetchCooldown: 10 workers
+// capped a pass at 500 deliveries a second.
+var QueueConfig = river.QueueConfig{MaxWorkers: 50}
 
 // Engine schedules and works deliveries.
 type Engine struct {

@@ -36,16 +36,19 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 			if batch, err = q.DueDeliveries(ctx, now, from, PassBatch); err != nil {
 				return err
 			}
-			for _, d := range batch {
-				job, err := q.Enqueue(ctx, DeliverArgs{DeliveryID: d.ID, DueAt: d.DueAt.UnixMicro()}, deliverOpts(d.DueAt, now))
-				if err != nil {
-					return err
-				}
+			jobs := make([]river.InsertManyParams, len(batch))
+			for i, d := range batch {
+				jobs[i] = river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID, DueAt: d.DueAt.UnixMicro()}, InsertOpts: deliverOpts(d.DueAt, now)}
+			}
+			// One statement for the batch: inserting the jobs one by one
+			// cost more than everything else in the pass.
+			inserted, err := q.EnqueueMany(ctx, jobs)
+			for _, job := range inserted {
 				if !job.UniqueSkippedAsDuplicate {
 					res.Enqueued++
 				}
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return res, fmt.Errorf("delivery pass: %w", err)

@@ -39,11 +39,16 @@ var stripper = bluemonday.StrictPolicy()
 // RenderMarkdown renders a lesson's Markdown body as sanitized HTML, safe
 // to put into a page or an email as it is.
 func RenderMarkdown(body string) (string, error) {
+	if out, ok := htmlCache.get(body); ok {
+		return out, nil
+	}
 	var buf bytes.Buffer
 	if err := markdown.Convert([]byte(normalizeNewlines(body)), &buf); err != nil {
 		return "", fmt.Errorf("render markdown: %w", err)
 	}
-	return sanitizer.Sanitize(buf.String()), nil
+	out := sanitizer.Sanitize(buf.String())
+	htmlCache.put(body, out)
+	return out, nil
 }
 
 // PlainText renders a lesson's Markdown body as readable plain text, for
@@ -51,6 +56,15 @@ func RenderMarkdown(body string) (string, error) {
 // lists keep their markers, links are followed by their address, and raw
 // HTML keeps only its text.
 func PlainText(body string) string {
+	if out, ok := textCache.get(body); ok {
+		return out
+	}
+	out := plainText(body)
+	textCache.put(body, out)
+	return out
+}
+
+func plainText(body string) string {
 	src := []byte(normalizeNewlines(body))
 	doc := markdown.Parser().Parse(text.NewReader(src), parser.WithContext(parser.NewContext()))
 	p := plain{src: src}

@@ -103,6 +103,33 @@ func (q *Queries) Enqueue(ctx context.Context, args river.JobArgs, opts *river.I
 	return res, nil
 }
 
+// EnqueueMany inserts background jobs in the transaction of q with one
+// statement, as Enqueue does one: far cheaper than one at a time.
+func (q *Queries) EnqueueMany(ctx context.Context, jobs []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if q.jobs == nil {
+		return nil, fmt.Errorf("enqueue %d jobs: %w", len(jobs), ErrNoJobs)
+	}
+	var (
+		res []*rivertype.JobInsertResult
+		err error
+	)
+	switch {
+	case q.pgTx != nil:
+		res, err = q.jobs.pg.InsertManyTx(ctx, q.pgTx, jobs)
+	case q.sqlTx != nil:
+		res, err = q.jobs.sqlite.InsertManyTx(ctx, q.sqlTx, jobs)
+	default:
+		return nil, fmt.Errorf("enqueue %d jobs: jobs are enqueued inside InTx", len(jobs))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %d %s jobs: %w", len(jobs), jobs[0].Args.Kind(), err)
+	}
+	return res, nil
+}
+
 // migrateJobs creates or updates River's own tables.
 func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 	var (

@@ -82,10 +82,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails half-way when it turns from reading to writing.
-	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	writeConnector, err := newSQLiteConnector(base + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	write := sql.OpenDB(writeConnector)
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
@@ -97,11 +98,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 
-	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	readConnector, err := newSQLiteConnector(base + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	read := sql.OpenDB(readConnector)
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(5 * time.Minute)
