@@ -3,6 +3,8 @@ package delivery_test
 import (
 	"context"
 	"database/sql"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
+
+var benchLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // seeded is a database holding one organization with an enabled course of
 // two lessons and many active enrollments, written in bulk: the starting
@@ -43,7 +47,7 @@ func openSeedable(tb testing.TB, dialect store.Dialect) *seeded {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { s.db.Close() })
-		if err := s.db.Migrate(ctx, quiet); err != nil {
+		if err := s.db.Migrate(ctx, benchLogger); err != nil {
 			tb.Fatal(err)
 		}
 		// _time_format=sqlite writes timestamps as the store does, so they
@@ -66,8 +70,8 @@ func openSeedable(tb testing.TB, dialect store.Dialect) *seeded {
 	return s
 }
 
-// lessonBody is a lesson of a realistic size (about 2 KB of Markdown).
-var lessonBody = strings.Repeat(`## A section
+// benchLessonBody is a lesson of a realistic size (about 2 KB of Markdown).
+var benchLessonBody = strings.Repeat(`## A section
 
 Some **bold** and *emphasized* text, a [link](https://example.com/docs) and
 `+"`inline code`"+`. A paragraph long enough to wrap over a few lines of the
@@ -107,7 +111,7 @@ func (s *seeded) createCourse(tb testing.TB, l *learning.Service) {
 	s.course = c.ID
 	for i, title := range []string{"One", "Two"} {
 		s.lessons[i], err = l.CreateContent(ctx, s.editor, s.org, s.course, learning.ContentFields{Kind: store.KindLesson,
-			Title: ptr(title), Body: ptr(lessonBody), WaitingPeriodSeconds: ptr(i * 86400), Published: ptr(true)})
+			Title: ptr(title), Body: ptr(benchLessonBody), WaitingPeriodSeconds: ptr(i * 86400), Published: ptr(true)})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -255,12 +259,12 @@ func (b *bulk) flush(ctx context.Context, tb testing.TB, tx *sql.Tx) {
 func (s *seeded) services(tb testing.TB, transport mail.Transport, name string) (*mail.Service, *learning.Service, *delivery.Engine) {
 	tb.Helper()
 	mailer, err := mail.NewService(s.db, mail.Config{From: "Acme Academy <learn@school.example>", BaseURL: baseURL,
-		Transport: transport, TransportName: name, Logger: quiet})
+		Transport: transport, TransportName: name, Logger: benchLogger})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	l := learning.NewService(s.db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
-	return mailer, l, delivery.New(s.db, mailer, l, quiet)
+	return mailer, l, delivery.New(s.db, mailer, l, benchLogger)
 }
 
 // count returns the result of a COUNT query on the raw connection.
