@@ -47,7 +47,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	}
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
-	engine := delivery.New(db, mailer, learn, a.logger.With("component", "delivery"))
+	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
 	// Only the mail queue: this process works the deliveries itself.
 	queue := jobsConfig(a, db, mailer, engine, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
@@ -76,13 +76,14 @@ func deliver(ctx context.Context, a *app, args []string) error {
 		jobs.Stop(stopCtx)
 	}()
 
-	// Working a delivery recorded its email and the email's job, ready to
-	// run; the queue is drained when no such job is left. Emails waiting
-	// for a retry go out with a later run.
+	// Working deliveries recorded their emails and, for each batch of
+	// them, a job that sends them, ready to run; the queue is drained when
+	// no such job is left. Emails waiting for a retry go out with a later
+	// run.
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	for {
-		left, err := db.RunnableJobs(ctx, mail.SendArgs{}.Kind())
+		left, err := db.RunnableJobs(ctx, mail.SendArgs{}.Kind(), mail.SendBatchArgs{}.Kind())
 		if err != nil {
 			return err
 		}
@@ -90,7 +91,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 			break
 		}
 		if time.Since(lastReport) >= time.Second {
-			fmt.Fprintf(a.stdout, "%d emails left to send…\n", left)
+			fmt.Fprintf(a.stdout, "sending emails: %d jobs left…\n", left)
 			lastReport = time.Now()
 		}
 		select {

@@ -66,7 +66,7 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, engine *delivery.Engine) (stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, engine, cfg.Workers)
 	if cfg.Workers {
-		queue.PeriodicJobs = delivery.PeriodicJobs(cfg.DeliveryInterval)
+		queue.PeriodicJobs = engine.PeriodicJobs()
 	}
 	work := cfg.Workers
 	jobs, err := db.NewJobs(queue)

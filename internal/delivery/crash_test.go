@@ -83,7 +83,7 @@ func TestDeliveryCrashAndRestart(t *testing.T) {
 				t.Fatalf("not done after %v and %d crashes", crashBudget, crashes)
 			}
 			crashes++
-			t.Logf("crash %d after %v: %d emails sent by then, pass found %d due, enqueued %d", crashes, life, len(receipts()), n.pass.Due, n.pass.Enqueued)
+			t.Logf("crash %d after %v: %d emails sent by then, pass handed %d due and %d stuck to jobs", crashes, life, len(receipts()), n.pass.Due, n.pass.Stuck)
 		}
 		elapsed := time.Since(start)
 

@@ -4,8 +4,10 @@
 // Every (enrollment, content item, attempt) has one delivery row, unique,
 // that moves from scheduled to sent (or cancelled) exactly once, in the
 // same transaction that records the item's email in the mail queue: an
-// item is never emailed twice, and a crash loses nothing, because the job
-// that works a delivery is enqueued in the transaction that schedules it.
+// item is never emailed twice. A crash loses nothing: a delivery due
+// before the next pass gets its job in the transaction that schedules it,
+// and the pass hands the others to jobs, many per job, in the transaction
+// that marks them sending.
 // A lesson is sent once, as attempt 1; a quiz waits for its answer
 // (learning.Service.AnswerQuiz), which schedules what comes next through
 // the engine: the next item, or the same quiz again as the next attempt.
@@ -29,29 +31,46 @@ import (
 // Queue is the River queue that works deliveries.
 const Queue = "delivery"
 
-// QueueConfig is how the delivery queue is worked: each job is a short
-// transaction, and the email itself goes out on the mail queue. River
-// fetches at most MaxWorkers jobs per mail.FetchCooldown: 10 workers
-// capped a pass at 500 deliveries a second.
-var QueueConfig = river.QueueConfig{MaxWorkers: 50}
+// QueueConfig is how the delivery queue is worked: each job is one
+// transaction, and the emails go out on the mail queue. A pass's jobs work
+// JobBatch deliveries each, and more of them at once only queue for the
+// database: with 50, the transactions that record sent emails waited
+// behind them, and sending started only once every delivery was worked.
+// River fetches at most MaxWorkers jobs per mail.FetchCooldown, which caps
+// deliveries with a job of their own at 400 a second.
+var QueueConfig = river.QueueConfig{MaxWorkers: 8}
+
+// Config configures an Engine.
+type Config struct {
+	// PassInterval is how often the periodic pass runs; 0 means
+	// DefaultPassInterval. A delivery due sooner than one interval after
+	// it is scheduled gets a job of its own at its time; the pass finds
+	// the others, within one interval of their time.
+	PassInterval time.Duration
+	Logger       *slog.Logger
+}
 
 // Engine schedules and works deliveries.
 type Engine struct {
-	db       *store.DB
-	mail     *mail.Service
-	learning *learning.Service
-	logger   *slog.Logger
-	now      func() time.Time
+	db           *store.DB
+	mail         *mail.Service
+	learning     *learning.Service
+	passInterval time.Duration
+	logger       *slog.Logger
+	now          func() time.Time
 }
 
 // New returns the engine and attaches it to the learning service, so that
 // activating an enrollment schedules its first item, ending one cancels
-// what is still scheduled, and answering a quiz schedules what follows.
-func New(db *store.DB, mailer *mail.Service, l *learning.Service, logger *slog.Logger) *Engine {
-	if logger == nil {
-		logger = slog.Default()
+// what is still to be sent, and answering a quiz schedules what follows.
+func New(db *store.DB, mailer *mail.Service, l *learning.Service, cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	e := &Engine{db: db, mail: mailer, learning: l, logger: logger, now: time.Now}
+	if cfg.PassInterval <= 0 {
+		cfg.PassInterval = DefaultPassInterval
+	}
+	e := &Engine{db: db, mail: mailer, learning: l, passInterval: cfg.PassInterval, logger: cfg.Logger, now: time.Now}
 	l.OnActivate(e.scheduleFirst)
 	l.OnEnd(e.cancelPending)
 	l.SetDeliveryLister(e.list)
@@ -65,12 +84,13 @@ func (e *Engine) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &passWorker{engine: e})
 }
 
-// DeliverArgs is the job that works one delivery when it is due. The due
-// time makes the job unique per scheduling: a copy of the job is not
-// inserted twice, but a delivery scheduled again gets a new job.
+// DeliverArgs is the job that works deliveries: one when it is due, or
+// many that a pass found due. A job for one carries its due time, which
+// makes the job unique per scheduling: a copy of the job is not inserted
+// twice, but a delivery scheduled again gets a new job.
 type DeliverArgs struct {
-	DeliveryID int64 `json:"delivery_id"`
-	DueAt      int64 `json:"due_at"` // Unix microseconds
+	DeliveryIDs []int64 `json:"delivery_ids"`
+	DueAt       int64   `json:"due_at,omitempty"` // Unix microseconds, for one delivery
 }
 
 // Kind names the job for River.
@@ -104,21 +124,32 @@ func waitingPeriod(item store.ContentItem) time.Duration {
 }
 
 // schedule creates the delivery of a content item to an enrollment as an
-// attempt, due at a time, and enqueues the job that works it then. It is
-// the learning service's Scheduler, for what follows an answered quiz.
+// attempt, due at a time, and, when it is due before the next pass could
+// find it, enqueues the job that works it then. It is the learning
+// service's Scheduler, for what follows an answered quiz.
 func (e *Engine) schedule(ctx context.Context, q *store.Queries, orgID, enrollmentID, contentID int64, attempt int, due time.Time) error {
 	id, scheduled, err := q.ScheduleDelivery(ctx, orgID, enrollmentID, contentID, attempt, due)
 	if err != nil || !scheduled {
 		return err
 	}
-	_, err = q.Enqueue(ctx, DeliverArgs{DeliveryID: id, DueAt: due.UnixMicro()}, deliverOpts(due, e.now()))
+	now := e.now()
+	if due.After(now.Add(e.passInterval)) {
+		// A pass will find it: a job per delivery due days ahead cost
+		// more than everything else in sending it.
+		return nil
+	}
+	_, err = q.Enqueue(ctx, oneDelivery(id, due), deliverOpts(due, now))
 	return err
 }
 
-// deliverOpts inserts a delivery's job on the delivery queue, once per
-// delivery and due time. A job with a time waits for River's scheduler
-// (every few seconds), so only one due later gets it; one due now is
-// worked at once.
+func oneDelivery(id int64, due time.Time) DeliverArgs {
+	return DeliverArgs{DeliveryIDs: []int64{id}, DueAt: due.UnixMicro()}
+}
+
+// deliverOpts inserts the job of one delivery on the delivery queue, once
+// per delivery and due time. A job with a time waits for River's
+// scheduler (every few seconds), so only one due later gets it; one due
+// now is worked at once.
 func deliverOpts(due, now time.Time) *river.InsertOpts {
 	opts := &river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 	if due.After(now) {
@@ -145,101 +176,153 @@ func (e *Engine) list(ctx context.Context, q *store.Queries, en store.Enrollment
 	return list, nil
 }
 
-// Deliver works one delivery: it sends the item's email, or cancels the
-// delivery when the learner must no longer be mailed. After a lesson it
-// schedules what comes next; after a quiz the learner's answer does. A
-// delivery that is no longer scheduled is left alone, so a job run twice
-// sends once.
+// Deliver works one delivery, as DeliverBatch does.
 func (e *Engine) Deliver(ctx context.Context, id int64) error {
-	err := e.db.InTx(ctx, func(q *store.Queries) error {
-		d, err := q.DeliveryForSending(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // removed with its enrollment, course or organization
-		}
-		if err != nil {
-			return err
-		}
-		if d.Status != store.DeliveryScheduled {
-			return nil
-		}
-		if reason, err := stopReason(ctx, q, d); err != nil {
-			return err
-		} else if reason != "" {
-			e.logger.Info("delivery cancelled", "delivery", id, "reason", reason)
-			if err := q.CancelDelivery(ctx, id); err != nil {
-				return err
-			}
-			if reason == reasonBlocked {
-				// The address may receive nothing: the enrollment ends, and
-				// once the block is lifted the person can enroll again and
-				// go on where they stopped.
-				_, err := q.EndEnrollment(ctx, d.OrganizationID, d.EnrollmentID, store.EnrollmentCancelled, e.now())
-				return err
-			}
-			return nil
-		}
-		if d.ContentKind == store.KindQuiz {
-			msgID, err := e.sendQuiz(ctx, q, d)
-			if err != nil {
-				return err
-			}
-			// What follows waits for the answer.
-			return q.MarkDeliverySent(ctx, id, msgID)
-		}
-		msgID, err := e.sendLesson(ctx, q, d)
-		if err != nil {
-			return err
-		}
-		if err := q.MarkDeliverySent(ctx, id, msgID); err != nil {
-			return err
-		}
-		next, err := q.PublishedContentAfter(ctx, d.OrganizationID, d.CourseID, d.ContentPosition)
-		if errors.Is(err, store.ErrNotFound) {
-			// The last item is sent: the course is done.
-			_, err := e.learning.Finish(ctx, q, d.OrganizationID, d.EnrollmentID, store.EnrollmentCompleted)
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		// An item's waiting period counts from when the lesson before was sent.
-		attempt, err := learning.NextAttempt(ctx, q, d.OrganizationID, d.EnrollmentID, next)
-		if err != nil {
-			return err
-		}
-		return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next.ID, attempt, e.now().Add(waitingPeriod(next)))
-	})
-	if err != nil {
-		return fmt.Errorf("deliver %d: %w", id, err)
+	return e.DeliverBatch(ctx, []int64{id})
+}
+
+// DeliverBatch works deliveries in one transaction: it records each one's
+// email, or cancels the delivery when the learner must no longer be
+// mailed, and enqueues one job that sends the emails. After a lesson it
+// schedules what comes next; after a quiz the learner's answer does. A
+// delivery no longer to be worked is left alone, so a job run twice sends
+// once. When the transaction fails, each delivery is worked in a
+// transaction of its own, so that one that cannot be worked holds up none
+// of the others.
+func (e *Engine) DeliverBatch(ctx context.Context, ids []int64) error {
+	err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, ids) })
+	if err == nil || len(ids) == 1 || ctx.Err() != nil {
+		return err
 	}
-	return nil
+	e.logger.Warn("delivery batch failed, working its deliveries one by one", "deliveries", len(ids), "err", err)
+	var errs []error
+	for _, id := range ids {
+		err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, []int64{id}) })
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deliverIn works deliveries in q's transaction; their emails go out with
+// one job. A delivery not found was removed with its enrollment, course or
+// organization.
+func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64) error {
+	found, err := q.DeliveriesForSending(ctx, ids)
+	if err != nil {
+		return err
+	}
+	w := &batchWork{emails: e.mail.NewBatch(), next: map[position]nextItem{}}
+	for _, d := range found {
+		if err := e.deliverOne(ctx, q, w, d); err != nil {
+			return fmt.Errorf("deliver %d: %w", d.ID, err)
+		}
+	}
+	return w.emails.Enqueue(ctx, q)
+}
+
+// batchWork is what the deliveries worked in one transaction share: the
+// batch of their emails, and the item that follows each place in a course,
+// looked up once.
+type batchWork struct {
+	emails *mail.Batch
+	next   map[position]nextItem
+}
+
+type position struct {
+	course int64
+	at     int
+}
+
+type nextItem struct {
+	item store.ContentItem
+	err  error // store.ErrNotFound after the last
+}
+
+func (w *batchWork) nextAfter(ctx context.Context, q *store.Queries, d store.DueDelivery) (store.ContentItem, error) {
+	at := position{d.CourseID, d.ContentPosition}
+	next, ok := w.next[at]
+	if !ok {
+		next.item, next.err = q.PublishedContentAfter(ctx, d.OrganizationID, d.CourseID, d.ContentPosition)
+		w.next[at] = next
+	}
+	return next.item, next.err
+}
+
+func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork, d store.DueDelivery) error {
+	if d.Status != store.DeliveryScheduled && d.Status != store.DeliverySending {
+		return nil
+	}
+	if reason := stopReason(d); reason != "" {
+		e.logger.Info("delivery cancelled", "delivery", d.ID, "reason", reason)
+		if err := q.CancelDelivery(ctx, d.ID); err != nil {
+			return err
+		}
+		if reason == reasonBlocked {
+			// The address may receive nothing: the enrollment ends, and
+			// once the block is lifted the person can enroll again and
+			// go on where they stopped.
+			_, err := q.EndEnrollment(ctx, d.OrganizationID, d.EnrollmentID, store.EnrollmentCancelled, e.now())
+			return err
+		}
+		return nil
+	}
+	if d.ContentKind == store.KindQuiz {
+		msgID, err := e.sendQuiz(ctx, q, w.emails, d)
+		if err != nil {
+			return err
+		}
+		// What follows waits for the answer.
+		return q.MarkDeliverySent(ctx, d.ID, msgID)
+	}
+	msgID, err := e.sendLesson(ctx, q, w.emails, d)
+	if err != nil {
+		return err
+	}
+	if err := q.MarkDeliverySent(ctx, d.ID, msgID); err != nil {
+		return err
+	}
+	next, err := w.nextAfter(ctx, q, d)
+	if errors.Is(err, store.ErrNotFound) {
+		// The last item is sent: the course is done.
+		_, err := e.learning.Finish(ctx, q, d.OrganizationID, d.EnrollmentID, store.EnrollmentCompleted)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	// An item's waiting period counts from when the lesson before was sent.
+	attempt, err := learning.NextAttempt(ctx, q, d.OrganizationID, d.EnrollmentID, next)
+	if err != nil {
+		return err
+	}
+	return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next.ID, attempt, e.now().Add(waitingPeriod(next)))
 }
 
 // stopReason says why a delivery must not go out, or "" when it may.
-func stopReason(ctx context.Context, q *store.Queries, d store.DueDelivery) (string, error) {
+func stopReason(d store.DueDelivery) string {
 	switch {
 	case d.EnrollmentStatus != "active":
-		return "enrollment " + d.EnrollmentStatus, nil
+		return "enrollment " + d.EnrollmentStatus
 	case !d.CourseEnabled:
-		return "course disabled", nil
+		return "course disabled"
 	case !d.OrganizationOn:
-		return "organization inactive", nil
+		return "organization inactive"
+	case d.LearnerBlocked:
+		return reasonBlocked
 	}
-	blocked, err := q.EmailBlocked(ctx, d.OrganizationID, d.LearnerEmail)
-	if err != nil || !blocked {
-		return "", err
-	}
-	return reasonBlocked, nil
+	return ""
 }
 
 const reasonBlocked = "address blocked"
 
-func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, d store.DueDelivery) (int64, error) {
+func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, emails *mail.Batch, d store.DueDelivery) (int64, error) {
 	html, err := learning.RenderMarkdown(d.ContentBody)
 	if err != nil {
 		return 0, err
 	}
-	return e.mail.Enqueue(ctx, q, e.courseEmail(d, mail.KindLesson, mail.Lesson{
+	return emails.Add(ctx, q, e.courseEmail(d, mail.KindLesson, mail.Lesson{
 		CourseTitle: d.CourseTitle,
 		Title:       d.ContentTitle,
 		HTML:        htmltemplate.HTML(html), // sanitized by RenderMarkdown
@@ -248,7 +331,7 @@ func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, d store.DueDe
 }
 
 // sendQuiz emails the link to a quiz's page, which shows its questions.
-func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, d store.DueDelivery) (int64, error) {
+func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, emails *mail.Batch, d store.DueDelivery) (int64, error) {
 	item, err := q.ContentItem(ctx, d.OrganizationID, d.ContentID)
 	if err != nil {
 		return 0, err
@@ -257,7 +340,7 @@ func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, d store.DueDeli
 	if err != nil {
 		return 0, err
 	}
-	return e.mail.Enqueue(ctx, q, e.courseEmail(d, mail.KindQuiz, mail.Quiz{
+	return emails.Add(ctx, q, e.courseEmail(d, mail.KindQuiz, mail.Quiz{
 		CourseTitle:   d.CourseTitle,
 		Title:         item.Title,
 		Questions:     len(item.Questions),
@@ -292,5 +375,5 @@ type deliverWorker struct {
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	return w.engine.Deliver(ctx, job.Args.DeliveryID)
+	return w.engine.DeliverBatch(ctx, job.Args.DeliveryIDs)
 }

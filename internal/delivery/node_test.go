@@ -88,7 +88,7 @@ func newSchool(t *testing.T, dsn string, lessons, learners int) *school {
 		t.Fatal(err)
 	}
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: schoolSecret})
-	delivery.New(db, mailer, learn, quiet)
+	delivery.New(db, mailer, learn, delivery.Config{Logger: quiet})
 
 	s := &school{dsn: dsn}
 	var editor store.User
@@ -254,7 +254,7 @@ func startNode(ctx context.Context, name, dsn, smtpURL string) (*node, error) {
 		return nil, err
 	}
 	learn := learning.NewService(db, learning.Config{Mail: n.mailer, BaseURL: baseURL, SecretKey: schoolSecret})
-	engine := delivery.New(db, n.mailer, learn, quiet)
+	engine := delivery.New(db, n.mailer, learn, delivery.Config{Logger: quiet})
 	workers := river.NewWorkers()
 	n.mailer.AddWorkers(workers)
 	engine.AddWorkers(workers)
@@ -353,17 +353,23 @@ func (n *node) close() {
 }
 
 // done reports whether the school's work is finished: no enrollment
-// active, no delivery scheduled, and no delivery or mail job left.
+// active, no delivery scheduled or sending, and no delivery or mail job
+// left.
 func (s *school) done(ctx context.Context, db *store.DB) (bool, error) {
 	_, active, err := db.Read().ListEnrollments(ctx, store.EnrollmentFilter{OrganizationID: s.org, Status: store.EnrollmentActive, Limit: 1})
 	if err != nil || active > 0 {
 		return false, err
 	}
-	due, err := db.Read().DueDeliveries(ctx, time.Now().Add(time.Hour), store.DueRef{}, 1)
+	later := time.Now().Add(time.Hour)
+	due, err := db.Read().DueDeliveries(ctx, later, store.DueRef{}, 1)
 	if err != nil || len(due) > 0 {
 		return false, err
 	}
-	for _, kind := range []string{(delivery.DeliverArgs{}).Kind(), (mail.SendArgs{}).Kind()} {
+	sending, err := db.Read().StuckDeliveries(ctx, later, store.DueRef{}, 1)
+	if err != nil || len(sending) > 0 {
+		return false, err
+	}
+	for _, kind := range []string{(delivery.DeliverArgs{}).Kind(), (mail.SendArgs{}).Kind(), (mail.SendBatchArgs{}).Kind()} {
 		n, err := db.UnfinishedJobs(ctx, kind)
 		if err != nil || n > 0 {
 			return false, err

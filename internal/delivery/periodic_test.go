@@ -21,7 +21,7 @@ func TestPeriodicPassEnqueuesDueDeliveries(t *testing.T) {
 	t.Parallel() // mostly waits for River's scheduler
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newFixtureWith(t, db, delivery.Config{PassInterval: 100 * time.Millisecond})
 		mailer, err := mail.NewService(db, mail.Config{From: schoolFrom, BaseURL: baseURL, Transport: mail.Outbox{}, TransportName: "outbox", Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
@@ -32,7 +32,7 @@ func TestPeriodicPassEnqueuesDueDeliveries(t *testing.T) {
 		jobs, err := db.NewJobs(&river.Config{
 			Workers:           workers,
 			Queues:            map[string]river.QueueConfig{delivery.Queue: delivery.QueueConfig, mail.Queue: mail.QueueConfig},
-			PeriodicJobs:      delivery.PeriodicJobs(100 * time.Millisecond),
+			PeriodicJobs:      f.engine.PeriodicJobs(),
 			FetchCooldown:     10 * time.Millisecond,
 			FetchPollInterval: 50 * time.Millisecond,
 			Logger:            quiet,

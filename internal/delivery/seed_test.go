@@ -264,7 +264,7 @@ func (s *seeded) services(tb testing.TB, transport mail.Transport, name string) 
 		tb.Fatal(err)
 	}
 	l := learning.NewService(s.db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
-	return mailer, l, delivery.New(s.db, mailer, l, benchLogger)
+	return mailer, l, delivery.New(s.db, mailer, l, delivery.Config{Logger: benchLogger})
 }
 
 // count returns the result of a COUNT query on the raw connection.

@@ -47,7 +47,7 @@ func newCertFixture(t *testing.T, db *store.DB) *certFixture {
 		t.Fatal(err)
 	}
 	f := &certFixture{t: t, db: db, s: learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key for the tests"})}
-	f.engine = delivery.New(db, mailer, f.s, nil)
+	f.engine = delivery.New(db, mailer, f.s, delivery.Config{})
 	err = db.InTx(ctx, func(q *store.Queries) error {
 		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme Academy", NameKey: "acme academy", Slug: "acme"})
 		if err != nil {

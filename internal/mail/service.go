@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -176,8 +178,24 @@ func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
 	if m.Status != store.MailQueued {
 		return nil // already sent, stored or given up: never twice
 	}
+	sendErr, err := s.attempt(ctx, m, lastTry, false)
+	if err != nil {
+		return errors.Join(sendErr, err)
+	}
+	if sendErr != nil {
+		return fmt.Errorf("send email %d: %w", id, sendErr)
+	}
+	return nil
+}
+
+// attempt hands a queued message to the transport once and records the
+// outcome; it returns the transport's error and any error recording it.
+// lastTry marks a failure as final rather than to be retried; with
+// retryJob, a failure to retry gets a send job of its own, in the
+// transaction that records it.
+func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry, retryJob bool) (sendErr, err error) {
 	if err := s.limiter.Wait(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	providerID, sendErr := s.transport.Send(ctx, Envelope{From: m.Sender, To: []string{m.Recipient}}, m.Raw)
 	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID}
@@ -195,19 +213,130 @@ func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
 	// or a message the server took would stay queued and go out again.
 	record := context.WithoutCancel(ctx)
 	err = s.db.InTx(record, func(q *store.Queries) error {
-		_, err := q.RecordMailAttempt(record, id, attempt)
+		changed, err := q.RecordMailAttempt(record, m.ID, attempt)
+		if err != nil || !changed || !retryJob || attempt.Status != store.MailQueued {
+			return err
+		}
+		_, err = q.Enqueue(record, SendArgs{MessageID: m.ID}, &river.InsertOpts{
+			ScheduledAt: s.nextRetry(1),
+			MaxAttempts: MaxAttempts - 1, // this was the first
+		})
 		return err
 	})
 	if err != nil {
-		return errors.Join(sendErr, err)
+		return sendErr, err
 	}
 	if sendErr != nil {
-		s.logger.Warn("email not sent", "message", id, "kind", m.Kind, "status", attempt.Status, "err", sendErr)
-		return fmt.Errorf("send email %d: %w", id, sendErr)
+		s.logger.Warn("email not sent", "message", m.ID, "kind", m.Kind, "status", attempt.Status, "err", sendErr)
+		return sendErr, nil
 	}
-	s.logger.Info("email sent", "message", id, "kind", m.Kind, "transport", s.name)
+	s.logger.Info("email sent", "message", m.ID, "kind", m.Kind, "transport", s.name)
+	return nil, nil
+}
+
+// Batch gathers emails recorded in one transaction, to be sent by one job:
+// for many emails at once, far cheaper than a job each.
+type Batch struct {
+	service *Service
+	ids     []int64
+}
+
+// NewBatch returns an empty batch.
+func (s *Service) NewBatch() *Batch { return &Batch{service: s} }
+
+// Add renders e and records it in q's transaction; Enqueue, in the same
+// transaction, sends it with the rest. It returns the id of the recorded
+// message.
+func (b *Batch) Add(ctx context.Context, q *store.Queries, e Email) (int64, error) {
+	m, err := b.service.record(ctx, q, e)
+	if err != nil {
+		return 0, err
+	}
+	b.ids = append(b.ids, m.ID)
+	return m.ID, nil
+}
+
+// Enqueue enqueues the job that sends the batch's emails, in q's
+// transaction: they go out if and only if it commits. An empty batch needs
+// no job.
+func (b *Batch) Enqueue(ctx context.Context, q *store.Queries) error {
+	if len(b.ids) == 0 {
+		return nil
+	}
+	_, err := q.Enqueue(ctx, SendBatchArgs{MessageIDs: b.ids}, nil)
+	return err
+}
+
+// batchSenders is how many emails of one batch are read and sent at once:
+// as many as the SMTP transport keeps connections by default. Reading a
+// few at a time keeps only their sources in memory.
+const batchSenders = 8
+
+// sendBatch tries each message of a batch once, batchSenders at a time. A
+// message that fails and may be retried gets a send job of its own. It
+// returns an error, for the job to run again, only when an outcome could
+// not be recorded or ctx ended: a second run sends only what was never
+// tried.
+func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
+	var errs []error
+	for chunk := range slices.Chunk(ids, batchSenders) {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		msgs, err := s.db.Read().MailMessagesToSend(ctx, chunk)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+		)
+		for _, m := range msgs {
+			wg.Go(func() {
+				if _, err := s.attempt(ctx, m, false, true); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("email %d: %w", m.ID, err))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("send batch of %d emails: %w", len(ids), err)
+	}
 	return nil
 }
+
+// SendBatchArgs is the job that sends a batch of recorded messages.
+type SendBatchArgs struct {
+	MessageIDs []int64 `json:"message_ids"`
+}
+
+// Kind names the job for River.
+func (SendBatchArgs) Kind() string { return "send_email_batch" }
+
+// InsertOpts puts sending on the mail queue.
+func (SendBatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts}
+}
+
+type sendBatchWorker struct {
+	river.WorkerDefaults[SendBatchArgs]
+	service *Service
+}
+
+func (w *sendBatchWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
+	return w.service.sendBatch(ctx, job.Args.MessageIDs)
+}
+
+func (w *sendBatchWorker) NextRetry(job *river.Job[SendBatchArgs]) time.Time {
+	return w.service.nextRetry(job.Attempt)
+}
+
+func (w *sendBatchWorker) Timeout(*river.Job[SendBatchArgs]) time.Duration { return 10 * time.Minute }
 
 // SendArgs is the job that sends one recorded message.
 type SendArgs struct {
@@ -225,6 +354,7 @@ func (SendArgs) InsertOpts() river.InsertOpts {
 // AddWorkers registers the service's job workers.
 func (s *Service) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &sendWorker{service: s})
+	river.AddWorker(workers, &sendBatchWorker{service: s})
 }
 
 type sendWorker struct {
@@ -244,7 +374,11 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 // NextRetry backs off exponentially from the service's retry base, up to
 // an hour: a relay that refuses for a while gets room to recover.
 func (w *sendWorker) NextRetry(job *river.Job[SendArgs]) time.Time {
-	wait := w.service.retryBase << min(job.Attempt-1, 16)
+	return w.service.nextRetry(job.Attempt)
+}
+
+func (s *Service) nextRetry(attempt int) time.Time {
+	wait := s.retryBase << min(attempt-1, 16)
 	return time.Now().Add(min(wait, time.Hour))
 }
 

@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// Delivery states.
+// Delivery states. A delivery is scheduled until a pass hands it to a job
+// that works many (sending); either way it is still to be worked, and
+// working it makes it sent or cancelled (a quiz may end failed).
 const (
 	DeliveryScheduled = "scheduled"
 	DeliverySending   = "sending"
@@ -101,10 +103,11 @@ func (q *Queries) LastDelivery(ctx context.Context, orgID, enrollmentID, content
 	return list[0], nil
 }
 
-// NextScheduledDelivery returns the scheduled delivery of an enrollment
-// that is due first, or ErrNotFound when nothing is scheduled.
+// NextScheduledDelivery returns the delivery of an enrollment still to be
+// worked (scheduled or sending) that is due first, or ErrNotFound when
+// there is none.
 func (q *Queries) NextScheduledDelivery(ctx context.Context, orgID, enrollmentID int64) (Delivery, error) {
-	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.status = 'scheduled'
+	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.status IN ('scheduled', 'sending')
 		ORDER BY d.due_at, d.id LIMIT 1`, orgID, enrollmentID)
 	if err != nil {
 		return Delivery{}, err
@@ -121,6 +124,7 @@ type DueDelivery struct {
 	Delivery
 	EnrollmentStatus string
 	LearnerEmail     string
+	LearnerBlocked   bool // the address is blocked in the organization or platform-wide
 	CourseID         int64
 	CourseTitle      string
 	CourseSlug       string
@@ -131,55 +135,97 @@ type DueDelivery struct {
 	ContentBody      string
 }
 
-// DeliveryForSending returns a delivery with its enrollment, learner,
-// course, organization and content, or ErrNotFound.
+// DeliveryForSending returns a delivery as DeliveriesForSending does, or
+// ErrNotFound.
 func (q *Queries) DeliveryForSending(ctx context.Context, id int64) (DueDelivery, error) {
-	var (
-		d             DueDelivery
-		sentAt        sql.NullTime
-		mailMessageID sql.NullInt64
-	)
-	err := q.queryRow(ctx, `
+	list, err := q.DeliveriesForSending(ctx, []int64{id})
+	if err != nil {
+		return DueDelivery{}, err
+	}
+	if len(list) == 0 {
+		return DueDelivery{}, fmt.Errorf("delivery %d: %w", id, ErrNotFound)
+	}
+	return list[0], nil
+}
+
+// DeliveriesForSending returns those of the deliveries that exist, in the
+// order of their ids, each with its enrollment, learner, course,
+// organization and content. On PostgreSQL it locks them until the
+// transaction ends, so that of two jobs working one delivery at once the
+// second waits and then reads what the first made of it.
+func (q *Queries) DeliveriesForSending(ctx context.Context, ids []int64) ([]DueDelivery, error) {
+	in, list := q.idIn("d.id", ids)
+	query := `
 		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
 			d.mail_message_id, d.created_at, d.updated_at,
 			e.status, l.email, c.id, c.title, c.slug, c.enabled, o.name, o.is_active,
-			ci.kind, ci.title, ci.position, ci.body
+			ci.kind, ci.title, ci.position, ci.body,
+			EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id = d.organization_id AND b.email = LOWER(l.email))
+				OR EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id IS NULL AND b.email = LOWER(l.email))
 		FROM deliveries d
 		JOIN enrollments e ON e.id = d.enrollment_id AND e.organization_id = d.organization_id
 		JOIN learners l ON l.id = e.learner_id
 		JOIN courses c ON c.id = e.course_id
 		JOIN organizations o ON o.id = d.organization_id
 		JOIN content_items ci ON ci.id = d.content_id AND ci.organization_id = d.organization_id
-		WHERE d.id = ?`, id).Scan(
-		&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
-		&mailMessageID, &d.CreatedAt, &d.UpdatedAt,
-		&d.EnrollmentStatus, &d.LearnerEmail, &d.CourseID, &d.CourseTitle, &d.CourseSlug, &d.CourseEnabled, &d.OrganizationName, &d.OrganizationOn,
-		&d.ContentKind, &d.ContentTitle, &d.ContentPosition, &d.ContentBody)
-	if errors.Is(err, sql.ErrNoRows) {
-		return DueDelivery{}, ErrNotFound
+		WHERE ` + in + ` ORDER BY d.id`
+	if q.dialect == Postgres {
+		query += ` FOR UPDATE OF d`
 	}
+	rs, err := q.query(ctx, query, list)
 	if err != nil {
-		return DueDelivery{}, fmt.Errorf("delivery %d: %w", id, err)
+		return nil, fmt.Errorf("%d deliveries for sending: %w", len(ids), err)
 	}
-	d.DueAt, d.CreatedAt, d.UpdatedAt = d.DueAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	d.SentAt, d.MailMessageID = nullTime(sentAt), nullInt(mailMessageID)
-	return d, nil
+	defer rs.Close()
+	var found []DueDelivery
+	for rs.Next() {
+		var (
+			d             DueDelivery
+			sentAt        sql.NullTime
+			mailMessageID sql.NullInt64
+		)
+		err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
+			&mailMessageID, &d.CreatedAt, &d.UpdatedAt,
+			&d.EnrollmentStatus, &d.LearnerEmail, &d.CourseID, &d.CourseTitle, &d.CourseSlug, &d.CourseEnabled, &d.OrganizationName, &d.OrganizationOn,
+			&d.ContentKind, &d.ContentTitle, &d.ContentPosition, &d.ContentBody, &d.LearnerBlocked)
+		if err != nil {
+			return nil, fmt.Errorf("%d deliveries for sending: %w", len(ids), err)
+		}
+		d.DueAt, d.CreatedAt, d.UpdatedAt = d.DueAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+		d.SentAt, d.MailMessageID = nullTime(sentAt), nullInt(mailMessageID)
+		found = append(found, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("%d deliveries for sending: %w", len(ids), err)
+	}
+	return found, nil
 }
 
-// MarkDeliverySent records that a scheduled delivery's email was handed to
-// the mail queue, once: ErrNotFound when it was no longer scheduled.
+// MarkDeliverySent records that a delivery's email was handed to the mail
+// queue, once: ErrNotFound when it was no longer to be worked.
 func (q *Queries) MarkDeliverySent(ctx context.Context, id, mailMessageID int64) error {
 	t := now()
 	return q.updateScheduledDelivery(ctx, id, `
 		UPDATE deliveries SET status = 'sent', sent_at = ?, mail_message_id = ?, attempts = attempts + 1, updated_at = ?
-		WHERE id = ? AND status = 'scheduled'`, t, mailMessageID, t, id)
+		WHERE id = ? AND status IN ('scheduled', 'sending')`, t, mailMessageID, t, id)
 }
 
-// CancelDelivery cancels one scheduled delivery: ErrNotFound when it was
-// no longer scheduled.
+// CancelDelivery cancels one delivery still to be worked: ErrNotFound
+// when it was no longer.
 func (q *Queries) CancelDelivery(ctx context.Context, id int64) error {
 	return q.updateScheduledDelivery(ctx, id,
-		`UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'scheduled'`, now(), id)
+		`UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN ('scheduled', 'sending')`, now(), id)
+}
+
+// ClaimDeliveries marks scheduled deliveries as handed to a job (sending),
+// so that the next pass leaves them to it, and reports how many changed.
+func (q *Queries) ClaimDeliveries(ctx context.Context, ids []int64) (int64, error) {
+	in, list := q.idIn("id", ids)
+	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'sending', updated_at = ? WHERE status = 'scheduled' AND `+in, now(), list)
+	if err != nil {
+		return 0, fmt.Errorf("claim %d deliveries: %w", len(ids), err)
+	}
+	return n, nil
 }
 
 func (q *Queries) updateScheduledDelivery(ctx context.Context, id int64, query string, args ...any) error {
@@ -193,11 +239,11 @@ func (q *Queries) updateScheduledDelivery(ctx context.Context, id int64, query s
 	return nil
 }
 
-// CancelEnrollmentDeliveries cancels every scheduled delivery of an
-// enrollment and reports how many.
+// CancelEnrollmentDeliveries cancels every delivery of an enrollment still
+// to be worked and reports how many.
 func (q *Queries) CancelEnrollmentDeliveries(ctx context.Context, orgID, enrollmentID int64) (int64, error) {
 	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = ?
-		WHERE organization_id = ? AND enrollment_id = ? AND status = 'scheduled'`, now(), orgID, enrollmentID)
+		WHERE organization_id = ? AND enrollment_id = ? AND status IN ('scheduled', 'sending')`, now(), orgID, enrollmentID)
 	if err != nil {
 		return 0, fmt.Errorf("cancel deliveries of enrollment %d: %w", enrollmentID, err)
 	}
@@ -248,22 +294,39 @@ func (q *Queries) deliveries(ctx context.Context, cond string, args ...any) ([]D
 // earliest first, after the one named by from (the zero DueRef for the
 // start), at most limit of them. It reads the deliveries_due_idx index.
 func (q *Queries) DueDeliveries(ctx context.Context, t time.Time, from DueRef, limit int) ([]DueRef, error) {
-	rs, err := q.query(ctx, dueDeliveriesQuery, dueDeliveriesArgs(t, from, limit)...)
+	return q.dueRefs(ctx, "due deliveries", dueDeliveriesQuery, dueDeliveriesArgs(t, from, limit)...)
+}
+
+// StuckDeliveries lists deliveries marked sending (handed to a job) at or
+// before t, in the order of their due time, after the one named by from,
+// at most limit of them: with t an hour ago, those whose job is likely
+// lost. It reads the part of deliveries_due_idx that holds the deliveries
+// sending, few but for a pass's backlog.
+func (q *Queries) StuckDeliveries(ctx context.Context, t time.Time, from DueRef, limit int) ([]DueRef, error) {
+	after := from.DueAt.UTC()
+	return q.dueRefs(ctx, "stuck deliveries", `
+		SELECT id, due_at FROM deliveries
+		WHERE status = 'sending' AND updated_at <= ? AND due_at >= ? AND (due_at > ? OR (due_at = ? AND id > ?))
+		ORDER BY due_at, id LIMIT ?`, t.UTC().Truncate(time.Microsecond), after, after, after, from.ID, limit)
+}
+
+func (q *Queries) dueRefs(ctx context.Context, what, query string, args ...any) ([]DueRef, error) {
+	rs, err := q.query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("due deliveries: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rs.Close()
 	var list []DueRef
 	for rs.Next() {
 		var d DueRef
 		if err := rs.Scan(&d.ID, &d.DueAt); err != nil {
-			return nil, fmt.Errorf("due deliveries: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		d.DueAt = d.DueAt.UTC()
 		list = append(list, d)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("due deliveries: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return list, nil
 }

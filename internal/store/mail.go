@@ -104,27 +104,41 @@ func (q *Queries) MailMessageByID(ctx context.Context, id int64) (MailMessage, e
 	return m, nil
 }
 
+// MailMessagesToSend returns those of the messages, with their source,
+// that are queued and were never tried: a message tried before is either
+// done or waiting for a retry of its own.
+func (q *Queries) MailMessagesToSend(ctx context.Context, ids []int64) ([]MailMessage, error) {
+	in, list := q.idIn("id", ids)
+	return q.mailMessages(ctx, "emails to send", true, `SELECT `+mailSummaryColumns+`, raw FROM mail_messages
+		WHERE status = ? AND attempts = 0 AND `+in+` ORDER BY id`, MailQueued, list)
+}
+
 // ListMailMessages returns up to limit messages without their source,
 // newest first, starting below the id before (0: from the newest).
 func (q *Queries) ListMailMessages(ctx context.Context, before int64, limit int) ([]MailMessage, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rs, err := q.query(ctx, `SELECT `+mailSummaryColumns+` FROM mail_messages WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+	return q.mailMessages(ctx, "list emails", false,
+		`SELECT `+mailSummaryColumns+` FROM mail_messages WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+}
+
+func (q *Queries) mailMessages(ctx context.Context, what string, withRaw bool, query string, args ...any) ([]MailMessage, error) {
+	rs, err := q.query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list emails: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rs.Close()
 	var list []MailMessage
 	for rs.Next() {
-		m, err := scanMailMessage(rs, false)
+		m, err := scanMailMessage(rs, withRaw)
 		if err != nil {
-			return nil, fmt.Errorf("list emails: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		list = append(list, m)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("list emails: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return list, nil
 }

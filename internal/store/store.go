@@ -1,12 +1,14 @@
 // Package store holds every SQL statement of mailschool. It runs the same
 // queries on SQLite (the embedded default) and PostgreSQL (for installs with
 // several nodes): queries are written with ? placeholders and rebound for
-// PostgreSQL, and only SQL that both databases understand is used.
+// PostgreSQL, and only SQL that both databases understand is used, but
+// for the few places where they differ (row locks, lists of ids).
 package store
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -234,6 +236,17 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) (rows, e
 
 func (q *Queries) queryRow(ctx context.Context, query string, args ...any) row {
 	return q.ex.queryRow(ctx, q.rebind(query), args...)
+}
+
+// idIn is the condition that column holds one of ids, and its one
+// argument: a statement's text is the same for any number of ids, so it is
+// compiled (SQLite) or prepared (PostgreSQL) once.
+func (q *Queries) idIn(column string, ids []int64) (string, any) {
+	if q.dialect == Postgres {
+		return column + " = ANY(?)", ids
+	}
+	list, _ := json.Marshal(ids) // cannot fail for integers
+	return column + " IN (SELECT value FROM json_each(?))", string(list)
 }
 
 var rebound sync.Map // query with ? placeholders -> query with $n placeholders

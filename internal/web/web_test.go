@@ -61,7 +61,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
 	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
-	engine := delivery.New(db, opts.Mail, opts.Learning, logger)
+	engine := delivery.New(db, opts.Mail, opts.Learning, delivery.Config{Logger: logger})
 	engine.AddWorkers(workers)
 	storetest.StartJobs(t, db, workers, mail.Queue, delivery.Queue)
 	handler, err := New(opts)

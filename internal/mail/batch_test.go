@@ -1,0 +1,122 @@
+package mail_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/smtptest"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+// TestBatchSendsEachOnce sends a batch larger than the emails it sends at
+// once: every email goes out once, one refused for now gets a send job of
+// its own for its retry, one refused for good is not retried, and the
+// batch's job run again (as after a crash) tries none of them again.
+func TestBatchSendsEachOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var (
+			mu    sync.Mutex
+			tries = map[string]int{}
+		)
+		sink := smtptest.Start(t, smtptest.Options{
+			Reply: func(_ int, m smtptest.Message) error {
+				to := m.To[0]
+				mu.Lock()
+				tries[to]++
+				mu.Unlock()
+				switch to {
+				case "later@example.com":
+					return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+				case "ghost@example.com":
+					return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
+				}
+				return nil
+			},
+		})
+		// The retry waits an hour: it must not come within the test.
+		s, err := mail.NewService(db, mail.Config{From: "Acme Academy <learn@acme.example>", BaseURL: "https://learn.acme.example",
+			Transport: smtpTransport(t, sink), TransportName: "smtp", RetryBase: time.Hour, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		startWorkers(t, db, s)
+		to := []string{"later@example.com", "ghost@example.com"}
+		for i := range 12 {
+			to = append(to, fmt.Sprintf("learner%d@example.com", i))
+		}
+		var ids []int64
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			batch := s.NewBatch()
+			for _, addr := range to {
+				id, err := batch.Add(ctx, q, mail.Email{Kind: mail.KindTest, To: addr})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return batch.Enqueue(ctx, q)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitBatchJobs := func() {
+			t.Helper()
+			storetest.Eventually(t, 10*time.Second, "the batch's job done", func() bool {
+				n, err := db.UnfinishedJobs(ctx, mail.SendBatchArgs{}.Kind())
+				return err == nil && n == 0
+			})
+		}
+		waitBatchJobs()
+		for i, id := range ids[2:] {
+			if m := message(t, db, id); m.Status != store.MailSent || m.Attempts != 1 {
+				t.Errorf("email %d: %+v; want sent at once", i, m)
+			}
+		}
+		if m := message(t, db, ids[1]); m.Status != store.MailFailed || m.Attempts != 1 {
+			t.Errorf("the email refused for good: %+v; want failed after one attempt", m)
+		}
+		if m := message(t, db, ids[0]); m.Status != store.MailQueued || m.Attempts != 1 || !strings.Contains(m.LastError, "try again later") {
+			t.Errorf("the email refused for now: %+v; want queued after one attempt", m)
+		}
+		if n, err := db.UnfinishedJobs(ctx, mail.SendArgs{}.Kind()); err != nil || n != 1 {
+			t.Errorf("%d send jobs waiting, %v; want the retry of the refused email", n, err)
+		}
+
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			_, err := q.Enqueue(ctx, mail.SendBatchArgs{MessageIDs: ids}, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitBatchJobs()
+		received := map[string]int{}
+		for _, m := range sink.Messages() {
+			received[m.To[0]]++
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, addr := range to {
+			if tries[addr] != 1 {
+				t.Errorf("%s was tried %d times, want once", addr, tries[addr])
+			}
+			want := 0 // the refused ones
+			if strings.HasPrefix(addr, "learner") {
+				want = 1
+			}
+			if received[addr] != want {
+				t.Errorf("%s received %d emails, want %d", addr, received[addr], want)
+			}
+		}
+	})
+}
