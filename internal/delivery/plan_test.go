@@ -38,6 +38,7 @@ func TestDueDeliveriesReadTheIndex(t *testing.T) {
 			if dialect == store.Postgres && len(plans) != 2 {
 				t.Fatalf("%d PostgreSQL plans, want the custom and the generic one", len(plans))
 			}
+			checkClaimPlan(t, s.db, from)
 			for _, p := range plans {
 				t.Log(p)
 				text := strings.Join(p.Lines, "\n")
@@ -61,5 +62,27 @@ func TestDueDeliveriesReadTheIndex(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkClaimPlan checks that marking a batch of due deliveries sending
+// looks them up by id, rather than reading every scheduled delivery from
+// the due index, which made a pass cost the deliveries due times those
+// scheduled.
+func checkClaimPlan(t *testing.T, db *store.DB, batch []store.DueRef) {
+	t.Helper()
+	ids := make([]int64, len(batch))
+	for i, d := range batch {
+		ids[i] = d.ID
+	}
+	p, err := db.ClaimDeliveriesPlan(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(p)
+	text := strings.Join(p.Lines, "\n")
+	byID := strings.Contains(text, "USING INTEGER PRIMARY KEY (rowid=?)") || strings.Contains(text, "deliveries_pkey")
+	if !byID || strings.Contains(text, "deliveries_due_idx") || strings.Contains(text, "Seq Scan") {
+		t.Errorf("%s: want the deliveries looked up by id", p.Name)
 	}
 }

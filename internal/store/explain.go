@@ -48,6 +48,19 @@ func (db *DB) DueDeliveriesPlans(ctx context.Context, t time.Time, from DueRef, 
 	return append(plans, QueryPlan{Name: "PostgreSQL generic plan", Lines: generic}), nil
 }
 
+// ClaimDeliveriesPlan returns the plan of ClaimDeliveries' statement for
+// these ids, which does not change them.
+func (db *DB) ClaimDeliveriesPlan(ctx context.Context, ids []int64) (QueryPlan, error) {
+	q := db.Read()
+	query, args := q.claimDeliveries(ids)
+	if db.dialect == SQLite {
+		lines, err := sqlitePlan(ctx, q, query, args)
+		return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
+	}
+	lines, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(query), args...)
+	return QueryPlan{Name: "PostgreSQL plan for these values", Lines: lines}, err
+}
+
 // genericPlan prepares query on a connection of its own and explains its
 // generic plan. The connection is closed afterwards rather than put back,
 // so the setting and the prepared statement go with it.
