@@ -63,7 +63,7 @@ func benchSizes(b *testing.B) []benchSize {
 // the SMTP server: active enrollments with their first lesson due and no
 // job (seeded in bulk, not timed), then, timed, the job queue as serve
 // configures it (delivery and mail queues, fetch cooldown, 8 SMTP
-// connections) working while Engine.Pass enqueues a job per due delivery,
+// connections) working while Engine.Pass hands the due deliveries to jobs,
 // until the server has accepted every lesson. Each iteration starts from a
 // fresh database; run with -benchtime=1x.
 //
@@ -170,9 +170,10 @@ func benchmarkDeliveryPass(b *testing.B, dialect store.Dialect, size benchSize) 
 }
 
 // BenchmarkDueScan measures Engine.Pass alone, with no workers: the
-// scheduling query and the job inserts. Its cost must follow the number of
-// due deliveries, not the number of enrollments: compare 10k_due_of_10k
-// with 10k_due_of_100k. Each iteration starts from a fresh database.
+// scheduling query, marking the deliveries sending and the job inserts.
+// Its cost must follow the number of due deliveries, not the number of
+// enrollments: compare 10k_due_of_10k with 10k_due_of_100k. Each
+// iteration starts from a fresh database.
 func BenchmarkDueScan(b *testing.B) {
 	sizes := benchSizes(b)
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
