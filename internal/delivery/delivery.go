@@ -297,7 +297,27 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 	if err != nil {
 		return err
 	}
-	return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next.ID, attempt, e.now().Add(waitingPeriod(next)))
+	due := e.now().Add(waitingPeriod(next))
+	if next.WaitingPeriodSeconds > 0 {
+		return e.schedule(ctx, q, d.OrganizationID, d.EnrollmentID, next.ID, attempt, due)
+	}
+	// Due at once: it goes out now, with its email after this one's in the
+	// same batch, which sends a learner's emails one after the other. With
+	// a job of its own, it could overtake this one.
+	id, scheduled, err := q.ScheduleDelivery(ctx, d.OrganizationID, d.EnrollmentID, next.ID, attempt, due)
+	if err != nil || !scheduled {
+		return err
+	}
+	following, err := q.DeliveriesForSending(ctx, []int64{id})
+	if err != nil {
+		return err
+	}
+	for _, f := range following {
+		if err := e.deliverOne(ctx, q, w, f); err != nil {
+			return fmt.Errorf("deliver %d: %w", f.ID, err)
+		}
+	}
+	return nil
 }
 
 // stopReason says why a delivery must not go out, or "" when it may.

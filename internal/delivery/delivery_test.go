@@ -2,8 +2,10 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -334,6 +336,50 @@ func TestPassFindsDueDeliveriesWithoutJobs(t *testing.T) {
 		// The second lessons are due in an hour: nothing is left now.
 		if n, err := f.engine.DeliverDue(ctx, nil); err != nil || n != 0 {
 			t.Errorf("DeliverDue again: %d, %v; want nothing left", n, err)
+		}
+	})
+}
+
+// TestItemsDueAtOnceGoTogether: items without a waiting period go out
+// with the lesson before them, in one batch of emails in course order,
+// up to the first item that waits.
+func TestItemsDueAtOnceGoTogether(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db) // One now, Two an hour after One
+		three := f.addLesson("Three", 0)
+		quiz := f.addQuiz("Check")
+		f.addLesson("Five", 0) // after the quiz's answer
+		e := f.enroll("ada@example.com")
+		f.deliver(f.deliveries(e)[0].ID)
+		list := f.deliveries(e)
+		if len(list) != 2 || list[1].Status != store.DeliveryScheduled {
+			t.Fatalf("deliveries %+v, want lesson two waiting its hour", list)
+		}
+
+		f.deliver(list[1].ID)
+		list = f.deliveries(e)
+		if len(list) != 4 || list[2].ContentID != three.ID || list[3].ContentID != quiz.ID {
+			t.Fatalf("deliveries %+v, want two, three and the quiz sent together", list)
+		}
+		var ids []int64
+		for _, d := range list[1:] {
+			if d.Status != store.DeliverySent || d.MailMessageID == nil {
+				t.Fatalf("delivery %+v not sent", d)
+			}
+			ids = append(ids, *d.MailMessageID)
+		}
+		if !slices.IsSorted(ids) {
+			t.Errorf("emails recorded as %v, want course order", ids)
+		}
+		// One job sends the three emails, in that order.
+		jobs, err := db.UnfinishedJobArgs(ctx, mail.SendBatchArgs{}.Kind())
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("%d send jobs, %v; want the first lesson's and one more", len(jobs), err)
+		}
+		var last mail.SendBatchArgs
+		if err := json.Unmarshal(jobs[1], &last); err != nil || !slices.Equal(last.MessageIDs, ids) {
+			t.Errorf("the last send job sends %v (%v), want %v", last.MessageIDs, err, ids)
 		}
 	})
 }

@@ -54,21 +54,7 @@ func TestBatchSendsEachOnce(t *testing.T) {
 		for i := range 12 {
 			to = append(to, fmt.Sprintf("learner%d@example.com", i))
 		}
-		var ids []int64
-		err = db.InTx(ctx, func(q *store.Queries) error {
-			batch := s.NewBatch()
-			for _, addr := range to {
-				id, err := batch.Add(ctx, q, mail.Email{Kind: mail.KindTest, To: addr})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, id)
-			}
-			return batch.Enqueue(ctx, q)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ids := recordBatch(t, db, s, to...)
 		waitBatchJobs := func() {
 			t.Helper()
 			storetest.Eventually(t, 10*time.Second, "the batch's job done", func() bool {
@@ -119,4 +105,75 @@ func TestBatchSendsEachOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBatchKeepsEachRecipientsOrder: a batch sends the emails to one
+// recipient one after the other, in the order they were recorded, even
+// when the first is slow to be taken.
+func TestBatchKeepsEachRecipientsOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var (
+			mu   sync.Mutex
+			seen = map[string]bool{}
+		)
+		sink := smtptest.Start(t, smtptest.Options{
+			Reply: func(_ int, m smtptest.Message) error {
+				mu.Lock()
+				first := !seen[m.To[0]]
+				seen[m.To[0]] = true
+				mu.Unlock()
+				if first {
+					time.Sleep(100 * time.Millisecond)
+				}
+				return nil
+			},
+		})
+		s := newService(t, db, smtpTransport(t, sink), "smtp")
+		startWorkers(t, db, s)
+		to := []string{"ada@example.com", "bob@example.com", "ada@example.com", "bob@example.com", "ada@example.com"}
+		ids := recordBatch(t, db, s, to...)
+		received := sink.Wait(t, len(ids), 10*time.Second)
+		position := map[string]int{} // Message-ID header -> place of receipt
+		for i, m := range received {
+			for _, id := range ids {
+				if header := "Message-ID: <" + message(t, db, id).MessageID + ">"; strings.Contains(string(m.Data), header) {
+					position[header] = i
+				}
+			}
+		}
+		last := map[string]int{}
+		for i, id := range ids {
+			at, ok := position["Message-ID: <"+message(t, db, id).MessageID+">"]
+			if !ok {
+				t.Fatalf("email %d never arrived", id)
+			}
+			if prev, ok := last[to[i]]; ok && at < prev {
+				t.Errorf("%s got email %d before the one recorded ahead of it", to[i], id)
+			}
+			last[to[i]] = at
+		}
+	})
+}
+
+// recordBatch records test emails to the given addresses in one
+// transaction, to be sent by one batch job.
+func recordBatch(t *testing.T, db *store.DB, s *mail.Service, to ...string) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var ids []int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		batch := s.NewBatch()
+		for _, addr := range to {
+			id, err := batch.Add(ctx, q, mail.Email{Kind: mail.KindTest, To: addr})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return batch.Enqueue(ctx, q)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

@@ -272,11 +272,12 @@ func (b *Batch) Enqueue(ctx context.Context, q *store.Queries) error {
 // few at a time keeps only their sources in memory.
 const batchSenders = 8
 
-// sendBatch tries each message of a batch once, batchSenders at a time. A
-// message that fails and may be retried gets a send job of its own. It
-// returns an error, for the job to run again, only when an outcome could
-// not be recorded or ctx ended: a second run sends only what was never
-// tried.
+// sendBatch tries each message of a batch once, batchSenders at a time,
+// and the messages to one recipient one after the other, in the order
+// they were recorded (a course's items due together). A message that
+// fails and may be retried gets a send job of its own. It returns an
+// error, for the job to run again, only when an outcome could not be
+// recorded or ctx ended: a second run sends only what was never tried.
 func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
 	var errs []error
 	for chunk := range slices.Chunk(ids, batchSenders) {
@@ -293,12 +294,15 @@ func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
 			wg sync.WaitGroup
 			mu sync.Mutex
 		)
-		for _, m := range msgs {
+		for _, queue := range byRecipient(msgs) {
 			wg.Go(func() {
-				if _, err := s.attempt(ctx, m, false, true); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("email %d: %w", m.ID, err))
-					mu.Unlock()
+				for _, m := range queue {
+					if _, err := s.attempt(ctx, m, false, true); err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("email %d: %w", m.ID, err))
+						mu.Unlock()
+						return
+					}
 				}
 			})
 		}
@@ -308,6 +312,23 @@ func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("send batch of %d emails: %w", len(ids), err)
 	}
 	return nil
+}
+
+// byRecipient groups messages by recipient, each group in the order of
+// msgs.
+func byRecipient(msgs []store.MailMessage) [][]store.MailMessage {
+	var queues [][]store.MailMessage
+	index := map[string]int{}
+	for _, m := range msgs {
+		i, ok := index[m.Recipient]
+		if !ok {
+			i = len(queues)
+			index[m.Recipient] = i
+			queues = append(queues, nil)
+		}
+		queues[i] = append(queues[i], m)
+	}
+	return queues
 }
 
 // SendBatchArgs is the job that sends a batch of recorded messages.

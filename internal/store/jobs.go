@@ -160,36 +160,49 @@ func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 // for a retry. Tests wait for it to reach zero to know that a job which
 // leaves no trace (one that finds nothing to do) has run.
 func (db *DB) UnfinishedJobs(ctx context.Context, kind string) (int, error) {
-	if db.jobs == nil {
-		return 0, fmt.Errorf("unfinished %s jobs: %w", kind, ErrNoJobs)
-	}
-	params := river.NewJobListParams().Kinds(kind).First(10_000).States(
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-		rivertype.JobStateRunning, rivertype.JobStateScheduled)
-	var (
-		res *river.JobListResult
-		err error
-	)
-	if db.jobs.pg != nil {
-		res, err = db.jobs.pg.JobList(ctx, params)
-	} else {
-		res, err = db.jobs.sqlite.JobList(ctx, params)
-	}
+	jobs, err := db.listJobs(ctx, unfinished(kind))
 	if err != nil {
 		return 0, fmt.Errorf("unfinished %s jobs: %w", kind, err)
 	}
-	return len(res.Jobs), nil
+	return len(jobs), nil
+}
+
+// UnfinishedJobArgs returns the encoded arguments of the unfinished jobs
+// of kind, the first inserted first.
+func (db *DB) UnfinishedJobArgs(ctx context.Context, kind string) ([][]byte, error) {
+	jobs, err := db.listJobs(ctx, unfinished(kind))
+	if err != nil {
+		return nil, fmt.Errorf("unfinished %s jobs: %w", kind, err)
+	}
+	args := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		args[i] = j.EncodedArgs
+	}
+	return args, nil
+}
+
+func unfinished(kind string) *river.JobListParams {
+	return river.NewJobListParams().Kinds(kind).First(10_000).OrderBy(river.JobListOrderByID, river.SortOrderAsc).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled)
 }
 
 // RunnableJobs counts the jobs of the given kinds that are ready to run or
 // running: what a worker still has to do now, leaving out jobs scheduled
 // for later and retries waiting their turn.
 func (db *DB) RunnableJobs(ctx context.Context, kinds ...string) (int, error) {
-	if db.jobs == nil {
-		return 0, fmt.Errorf("runnable jobs: %w", ErrNoJobs)
+	jobs, err := db.listJobs(ctx, river.NewJobListParams().Kinds(kinds...).First(10_000).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning))
+	if err != nil {
+		return 0, fmt.Errorf("runnable jobs: %w", err)
 	}
-	params := river.NewJobListParams().Kinds(kinds...).First(10_000).States(
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning)
+	return len(jobs), nil
+}
+
+func (db *DB) listJobs(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
+	if db.jobs == nil {
+		return nil, ErrNoJobs
+	}
 	var (
 		res *river.JobListResult
 		err error
@@ -200,7 +213,7 @@ func (db *DB) RunnableJobs(ctx context.Context, kinds ...string) (int, error) {
 		res, err = db.jobs.sqlite.JobList(ctx, params)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("runnable jobs: %w", err)
+		return nil, err
 	}
-	return len(res.Jobs), nil
+	return res.Jobs, nil
 }
