@@ -36,7 +36,7 @@ func lifetime(rng *rand.Rand, crashes int, start time.Time) time.Duration {
 	if crashes >= maxCrashes {
 		return crashBudget - time.Since(start)
 	}
-	return time.Duration(10+rng.IntN(300)) * time.Millisecond
+	return time.Duration(10+rng.IntN(150)) * time.Millisecond
 }
 
 // crashSeed is the seed of the crash moments: MAILSCHOOL_CRASH_SEED to
