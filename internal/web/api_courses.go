@@ -72,21 +72,18 @@ func toContentJSON(i store.ContentItem) contentJSON {
 	return j
 }
 
-func (s *Server) apiCourseList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCourseList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	page, err := cursorPage(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	p, err := s.learning.Courses(r.Context(), currentUser(r.Context()), id, r.URL.Query().Get("q"), page)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[courseJSON]{Items: []courseJSON{}}
 	for _, c := range p.Items {
@@ -96,6 +93,7 @@ func (s *Server) apiCourseList(w http.ResponseWriter, r *http.Request) {
 		out.NextCursor = strconv.Itoa(p.Page + 1)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // courseInput is the body of POST and PATCH; absent fields are nil.
@@ -111,87 +109,80 @@ func (in courseInput) fields() learning.CourseFields {
 	return learning.CourseFields{Title: in.Title, Slug: in.Slug, Description: in.Description, Enabled: in.Enabled, Public: in.Public}
 }
 
-func (s *Server) apiCourseCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCourseCreate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in courseInput
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	c, err := s.learning.CreateCourse(r.Context(), currentUser(r.Context()), id, in.fields())
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, toCourseJSON(c))
+	return nil
 }
 
-func (s *Server) apiCourseGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCourseGet(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	cv, err := s.learning.Course(r.Context(), currentUser(r.Context()), orgID, courseID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toCourseJSON(cv.Course))
+	return nil
 }
 
-func (s *Server) apiCourseUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCourseUpdate(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in courseInput
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	c, err := s.learning.UpdateCourse(r.Context(), currentUser(r.Context()), orgID, courseID, in.fields())
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(orgID)
 	writeJSON(w, http.StatusOK, toCourseJSON(c))
+	return nil
 }
 
-func (s *Server) apiCourseDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCourseDelete(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.learning.DeleteCourse(r.Context(), currentUser(r.Context()), orgID, courseID); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(orgID)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiContentList lists all of a course's items in order: a course's
 // content is short enough for one page, so next_cursor is always empty.
-func (s *Server) apiContentList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentList(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	cv, err := s.learning.Course(r.Context(), currentUser(r.Context()), orgID, courseID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, contentList(cv.Contents))
+	return nil
 }
 
 func contentList(items []store.ContentItem) listJSON[contentJSON] {
@@ -239,90 +230,82 @@ func readContentInput(w http.ResponseWriter, r *http.Request) (learning.ContentF
 	return f, nil
 }
 
-func (s *Server) apiContentCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentCreate(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	f, err := readContentInput(w, r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	item, err := s.learning.CreateContent(r.Context(), currentUser(r.Context()), orgID, courseID, f)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, toContentJSON(item))
+	return nil
 }
 
 // apiContentReorder takes {"ids": [...]}, every item id of the course in
 // the new order, and answers the items in that order.
-func (s *Server) apiContentReorder(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentReorder(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, err := courseIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		IDs []int64 `json:"ids"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	items, err := s.learning.ReorderContents(r.Context(), currentUser(r.Context()), orgID, courseID, in.IDs)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, contentList(items))
+	return nil
 }
 
-func (s *Server) apiContentGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentGet(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, contentID, err := contentIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	cv, err := s.learning.Content(r.Context(), currentUser(r.Context()), orgID, courseID, contentID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toContentJSON(cv.Item))
+	return nil
 }
 
-func (s *Server) apiContentUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentUpdate(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, contentID, err := contentIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	f, err := readContentInput(w, r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	item, err := s.learning.UpdateContent(r.Context(), currentUser(r.Context()), orgID, courseID, contentID, f)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toContentJSON(item))
+	return nil
 }
 
-func (s *Server) apiContentDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiContentDelete(w http.ResponseWriter, r *http.Request) error {
 	orgID, courseID, contentID, err := contentIDs(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.learning.DeleteContent(r.Context(), currentUser(r.Context()), orgID, courseID, contentID); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -65,21 +65,18 @@ func nextCursor(page, pages int) string {
 	return ""
 }
 
-func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	page, err := cursorPage(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	p, err := s.learning.Learners(r.Context(), currentUser(r.Context()), id, r.URL.Query().Get("q"), page)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[learnerJSON]{Items: []learnerJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
 	for _, l := range p.Items {
@@ -90,143 +87,132 @@ func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, j)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // apiEnrollmentList lists enrollments, newest first; ?status= and
 // ?course_id= narrow the list.
-func (s *Server) apiEnrollmentList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiEnrollmentList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	page, err := cursorPage(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	eq := learning.EnrollmentQuery{Status: r.URL.Query().Get("status"), Page: page}
 	if c := r.URL.Query().Get("course_id"); c != "" {
 		if eq.CourseID, err = strconv.ParseInt(c, 10, 64); err != nil || eq.CourseID <= 0 {
-			s.apiError(w, r, problem.Field("course_id", "invalid_course_id", "course_id is a course's id."))
-			return
+			return problem.Field("course_id", "invalid_course_id", "course_id is a course's id.")
 		}
 	}
 	list, err := s.learning.Enrollments(r.Context(), currentUser(r.Context()), id, eq)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[enrollmentJSON]{Items: []enrollmentJSON{}, NextCursor: nextCursor(list.Page, list.Pages)}
 	for _, e := range list.Items {
 		out.Items = append(out.Items, toEnrollmentJSON(e))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // apiEnrollmentCreate enrolls an address directly, without the emailed
 // confirmation: for integrations that have the learner's consent.
-func (s *Server) apiEnrollmentCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiEnrollmentCreate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Email    string `json:"email"`
 		CourseID int64  `json:"course_id"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	e, err := s.learning.EnrollDirectly(r.Context(), currentUser(r.Context()), id, in.CourseID, in.Email)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, toEnrollmentJSON(e))
+	return nil
 }
 
-func (s *Server) apiEnrollmentCancel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiEnrollmentCancel(w http.ResponseWriter, r *http.Request) error {
 	orgID, id, err := orgAndID(r, "enrollment_id")
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	e, err := s.learning.CancelEnrollment(r.Context(), currentUser(r.Context()), orgID, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toEnrollmentJSON(e))
+	return nil
 }
 
-func (s *Server) apiBlockedList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiBlockedList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	page, err := cursorPage(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	p, err := s.learning.BlockedEmails(r.Context(), currentUser(r.Context()), id, page)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[blockedEmailJSON]{Items: []blockedEmailJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
 	for _, b := range p.Items {
 		out.Items = append(out.Items, toBlockedEmailJSON(b))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) apiBlockedAdd(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiBlockedAdd(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Email string `json:"email"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	b, err := s.learning.BlockEmail(r.Context(), currentUser(r.Context()), id, in.Email)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, toBlockedEmailJSON(b))
+	return nil
 }
 
 // apiBlockedRemove lifts a block; the address comes in the body
 // ({"email"}) or, for clients that send no body with DELETE, as ?email=.
-func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Email string `json:"email"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if in.Email == "" {
 		in.Email = r.URL.Query().Get("email")
 	}
 	if err := s.learning.UnblockEmail(r.Context(), currentUser(r.Context()), id, in.Email); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

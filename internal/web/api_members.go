@@ -54,21 +54,18 @@ func cursorPage(r *http.Request) (int, error) {
 	return n, nil
 }
 
-func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	page, err := cursorPage(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id, page)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[memberJSON]{Items: []memberJSON{}}
 	for _, m := range d.Members {
@@ -78,134 +75,125 @@ func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) {
 		out.NextCursor = strconv.Itoa(d.Page + 1)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // apiMemberAdd answers 201 with the member when the address has an
 // account, and 202 with the invitation when it was invited.
-func (s *Server) apiMemberAdd(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiMemberAdd(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	added, err := s.orgs.AddMember(r.Context(), currentUser(r.Context()), id, in.Email, access.Role(in.Role))
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if added.Member != nil {
 		writeJSON(w, http.StatusCreated, toMemberJSON(*added.Member))
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusAccepted, toInvitationJSON(*added.Invitation))
+	return nil
 }
 
-func (s *Server) apiMemberUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiMemberUpdate(w http.ResponseWriter, r *http.Request) error {
 	orgID, userID, err := orgAndID(r, "user_id")
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Role string `json:"role"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	m, err := s.orgs.ChangeRole(r.Context(), currentUser(r.Context()), orgID, userID, access.Role(in.Role))
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toMemberJSON(m))
+	return nil
 }
 
-func (s *Server) apiMemberRemove(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiMemberRemove(w http.ResponseWriter, r *http.Request) error {
 	orgID, userID, err := orgAndID(r, "user_id")
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.orgs.RemoveMember(r.Context(), currentUser(r.Context()), orgID, userID); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) apiInvitationList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiInvitationList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	list, err := s.orgs.Invitations(r.Context(), currentUser(r.Context()), id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[invitationJSON]{Items: []invitationJSON{}}
 	for _, inv := range list {
 		out.Items = append(out.Items, toInvitationJSON(inv))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) apiInvitationResend(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiInvitationResend(w http.ResponseWriter, r *http.Request) error {
 	orgID, invID, err := orgAndID(r, "invitation_id")
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	inv, err := s.orgs.ResendInvitation(r.Context(), currentUser(r.Context()), orgID, invID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toInvitationJSON(inv))
+	return nil
 }
 
-func (s *Server) apiInvitationRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiInvitationRevoke(w http.ResponseWriter, r *http.Request) error {
 	orgID, invID, err := orgAndID(r, "invitation_id")
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.orgs.RevokeInvitation(r.Context(), currentUser(r.Context()), orgID, invID); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) apiTransferOwnership(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiTransferOwnership(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		UserID int64 `json:"user_id"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	owner, err := s.orgs.TransferOwnership(r.Context(), currentUser(r.Context()), id, in.UserID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toMemberJSON(owner))
+	return nil
 }
 
 // meJSON is the logged-in user in the API.
@@ -225,12 +213,11 @@ type membershipJSON struct {
 	Role             string `json:"role"`
 }
 
-func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) error {
 	user := currentUser(r.Context())
 	list, err := s.orgs.Memberships(r.Context(), user)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := meJSON{ID: user.ID, Email: user.Email, Name: user.Name, IsPlatformAdmin: user.IsPlatformAdmin,
 		Memberships: []membershipJSON{}, CreatedAt: user.CreatedAt, UpdatedAt: user.UpdatedAt}
@@ -238,4 +225,5 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 		out.Memberships = append(out.Memberships, membershipJSON{OrganizationID: m.OrganizationID, OrganizationName: m.OrganizationName, Role: m.Role})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

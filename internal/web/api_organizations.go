@@ -44,20 +44,18 @@ type listJSON[T any] struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) error {
 	page := 1
 	if c := r.URL.Query().Get("cursor"); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 {
-			s.apiError(w, r, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out."))
-			return
+			return problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
 		}
 		page = n
 	}
 	p, err := s.orgs.List(r.Context(), currentUser(r.Context()), r.URL.Query().Get("q"), page)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	out := listJSON[organizationJSON]{Items: []organizationJSON{}}
 	for _, o := range p.Items {
@@ -69,6 +67,7 @@ func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) {
 		out.NextCursor = strconv.Itoa(p.Page + 1)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // organizationInput is the body of POST and PATCH; absent fields are nil.
@@ -79,115 +78,105 @@ type organizationInput struct {
 	OwnerEmail  *string `json:"owner_email"` // create only
 }
 
-func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) error {
 	var in organizationInput
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if in.Slug != nil {
-		s.apiError(w, r, problem.Field("slug", "slug_not_settable", "The slug is made from the name at creation; change it afterwards."))
-		return
+		return problem.Field("slug", "slug_not_settable", "The slug is made from the name at creation; change it afterwards.")
 	}
 	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description, OwnerEmail: deref(in.OwnerEmail)})
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, s.organizationJSON(org))
+	return nil
 }
 
-func (s *Server) apiOrganizationGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.organizationJSON(v.Organization))
+	return nil
 }
 
-func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in organizationInput
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if in.OwnerEmail != nil {
-		s.apiError(w, r, problem.Field("owner_email", "owner_not_settable", "Ownership moves by a transfer: POST /api/v1/organizations/{id}/transfer-ownership."))
-		return
+		return problem.Field("owner_email", "owner_not_settable", "Ownership moves by a transfer: POST /api/v1/organizations/{id}/transfer-ownership.")
 	}
 	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Name: in.Name, Description: in.Description, Slug: in.Slug})
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+	return nil
 }
 
 // apiOrganizationDelete needs {"confirm_name": "<the organization's name>"}
 // in the body, as the delete page needs the name typed.
-func (s *Server) apiOrganizationDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		ConfirmName string `json:"confirm_name"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.orgs.Delete(r.Context(), currentUser(r.Context()), id, in.ConfirmName); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(id)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiOrganizationLogoPut replaces the logo with the request body.
-func (s *Server) apiOrganizationLogoPut(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationLogoPut(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, logo.MaxBytes)
 	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Logo: maxBytesAsProblem{body}})
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+	return nil
 }
 
-func (s *Server) apiOrganizationLogoDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiOrganizationLogoDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{RemoveLogo: true})
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
+	return nil
 }
 
 // maxBytesAsProblem reports a body over its limit as the logo's size

@@ -101,38 +101,34 @@ func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
 
 // apiPublicEnroll is the enrollment form for scripts: 202 for every
 // well-formed address, with the same limits.
-func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
 	if !s.enrollPerIP.Allow(clientIP(r)) {
 		w.Header().Set("Retry-After", "60")
-		s.apiError(w, r, problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again."))
-		return
+		return problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again.")
 	}
 	id, err := pathID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Email string `json:"email"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	slug := r.PathValue("slug")
 	if _, _, err := s.learning.PublicCourse(r.Context(), id, slug); err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	email, err := auth.NormalizeEmail(in.Email)
 	if err == nil && s.enrollPerAddress.Allow(email) {
 		err = s.learning.Enroll(r.Context(), id, slug, email, clientIP(r))
 	}
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending_confirmation"})
+	return nil
 }
 
 // confirmPage shows a confirmation link: the course and a button, or why

@@ -57,6 +57,16 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // apiError answers a failed API request with the API's error shape.
+// api adapts an API handler that returns its error, which apiError then
+// answers: a handler cannot write a response and forget to stop.
+func (s *Server) api(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.apiError(w, r, err)
+		}
+	}
+}
+
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
 	if !ok {
