@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -67,6 +68,106 @@ func TestCancellingStopsDeliveriesHandedToAJob(t *testing.T) {
 		f.deliver(list[0].ID)
 		if n := len(f.lessonMails("ada@example.com")); n != 0 {
 			t.Errorf("%d lesson emails after cancelling, want none", n)
+		}
+	})
+}
+
+// TestEndingAnEnrollmentWhileItsDeliveryIsWorked ends an enrollment (as
+// unsubscribing does: the enrollment locked, then its deliveries
+// cancelled) while a job works its delivery. The job waits for the
+// enrollment and then sends nothing; before, on PostgreSQL, it locked the
+// delivery first, and the two deadlocked.
+func TestEndingAnEnrollmentWhileItsDeliveryIsWorked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		e := f.enroll("ada@example.com")
+		d := f.deliveries(e)[0]
+
+		locked, ended := make(chan struct{}), make(chan error, 1)
+		go func() {
+			ended <- db.InTx(ctx, func(q *store.Queries) error {
+				if _, err := q.LockEnrollment(ctx, f.org, e.ID); err != nil {
+					return err
+				}
+				close(locked)
+				time.Sleep(300 * time.Millisecond) // the job starts meanwhile
+				if _, err := q.CancelEnrollmentDeliveries(ctx, f.org, e.ID); err != nil {
+					return err
+				}
+				_, err := q.EndEnrollment(ctx, f.org, e.ID, store.EnrollmentUnsubscribed, time.Now())
+				return err
+			})
+		}()
+		<-locked
+		if err := f.engine.Deliver(ctx, d.ID); err != nil {
+			t.Errorf("the job: %v", err)
+		}
+		if err := <-ended; err != nil {
+			t.Errorf("ending the enrollment: %v", err)
+		}
+		if n := len(f.lessonMails("ada@example.com")); n != 0 {
+			t.Errorf("%d lesson emails to an enrollment ended first, want none", n)
+		}
+		if list := f.deliveries(e); len(list) != 1 || list[0].Status != store.DeliveryCancelled {
+			t.Errorf("deliveries %+v, want the first lesson cancelled", list)
+		}
+	})
+}
+
+// TestStaleJobsLeaveADeliveryScheduledAgain: a delivery handed to a job,
+// cancelled, and scheduled again for later (its learner enrolled again)
+// is not sent by the old job, whether the pass's or its own, but by a job
+// for its new time.
+func TestStaleJobsLeaveADeliveryScheduledAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		e := f.restoreDue("ada@example.com")
+		first := f.deliveries(e)[0]
+		if res, err := f.engine.Pass(ctx); err != nil || res.Due != 1 {
+			t.Fatalf("pass: %+v, %v; want the lesson handed to a job", res, err)
+		}
+		encoded, err := db.UnfinishedJobArgs(ctx, delivery.DeliverArgs{}.Kind())
+		if err != nil || len(encoded) != 1 {
+			t.Fatalf("%d delivery jobs, %v; want the pass's", len(encoded), err)
+		}
+		var passJob delivery.DeliverArgs
+		if err := json.Unmarshal(encoded[0], &passJob); err != nil {
+			t.Fatal(err)
+		}
+
+		later := time.Now().Add(7 * 24 * time.Hour)
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			if _, err := q.CancelEnrollmentDeliveries(ctx, f.org, e.ID); err != nil {
+				return err
+			}
+			_, scheduled, err := q.ScheduleDelivery(ctx, f.org, e.ID, f.lessons[0].ID, 1, later)
+			if err == nil && !scheduled {
+				t.Error("the cancelled delivery was not scheduled again")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stale := range []delivery.DeliverArgs{passJob, {DeliveryIDs: []int64{first.ID}, DueAt: first.DueAt.UnixMicro()}} {
+			if err := f.engine.WorkJob(ctx, stale); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(f.lessonMails("ada@example.com")); n != 0 {
+			t.Fatalf("%d lesson emails from stale jobs, want none", n)
+		}
+		d := f.deliveries(e)[0]
+		if d.Status != store.DeliveryScheduled {
+			t.Fatalf("delivery %+v, want it still scheduled", d)
+		}
+		if err := f.engine.WorkJob(ctx, delivery.DeliverArgs{DeliveryIDs: []int64{d.ID}, DueAt: d.DueAt.UnixMicro()}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.lessonMails("ada@example.com")); n != 1 {
+			t.Errorf("%d lesson emails from the job for its new time, want 1", n)
 		}
 	})
 }

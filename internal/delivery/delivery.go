@@ -2,7 +2,8 @@
 // item after another, each after its waiting period.
 //
 // Every (enrollment, content item, attempt) has one delivery row, unique,
-// that moves from scheduled to sent (or cancelled) exactly once, in the
+// that moves from scheduled (and sending, once a pass has handed it to a
+// job) to sent (or cancelled) exactly once, in the
 // same transaction that records the item's email in the mail queue: an
 // item is never emailed twice. A crash loses nothing: a delivery due
 // before the next pass gets its job in the transaction that schedules it,
@@ -181,23 +182,34 @@ func (e *Engine) Deliver(ctx context.Context, id int64) error {
 	return e.DeliverBatch(ctx, []int64{id})
 }
 
-// DeliverBatch works deliveries in one transaction: it records each one's
+// DeliverBatch works deliveries, as deliverBatch does, whatever their due
+// time: for the deliver command, which found them due, and for tests.
+func (e *Engine) DeliverBatch(ctx context.Context, ids []int64) error {
+	return e.deliverBatch(ctx, ids, anyDue)
+}
+
+// workable says whether a job may work a delivery still to be worked.
+type workable func(store.DueDelivery) bool
+
+func anyDue(store.DueDelivery) bool { return true }
+
+// deliverBatch works deliveries in one transaction: it records each one's
 // email, or cancels the delivery when the learner must no longer be
 // mailed, and enqueues one job that sends the emails. After a lesson it
 // schedules what comes next; after a quiz the learner's answer does. A
-// delivery no longer to be worked is left alone, so a job run twice sends
-// once. When the transaction fails, each delivery is worked in a
-// transaction of its own, so that one that cannot be worked holds up none
-// of the others.
-func (e *Engine) DeliverBatch(ctx context.Context, ids []int64) error {
-	err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, ids) })
+// delivery no longer to be worked, or one that may not say, is left
+// alone, so a job run twice sends once. When the transaction fails, each
+// delivery is worked in a transaction of its own, so that one that cannot
+// be worked holds up none of the others.
+func (e *Engine) deliverBatch(ctx context.Context, ids []int64, may workable) error {
+	err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, ids, may) })
 	if err == nil || len(ids) == 1 || ctx.Err() != nil {
 		return err
 	}
 	e.logger.Warn("delivery batch failed, working its deliveries one by one", "deliveries", len(ids), "err", err)
 	var errs []error
 	for _, id := range ids {
-		err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, []int64{id}) })
+		err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, []int64{id}, may) })
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -208,13 +220,16 @@ func (e *Engine) DeliverBatch(ctx context.Context, ids []int64) error {
 // deliverIn works deliveries in q's transaction; their emails go out with
 // one job. A delivery not found was removed with its enrollment, course or
 // organization.
-func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64) error {
-	found, err := q.DeliveriesForSending(ctx, ids)
+func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, may workable) error {
+	found, err := q.LockDeliveriesForSending(ctx, ids)
 	if err != nil {
 		return err
 	}
 	w := &batchWork{emails: e.mail.NewBatch(), next: map[position]nextItem{}}
 	for _, d := range found {
+		if !may(d) {
+			continue
+		}
 		if err := e.deliverOne(ctx, q, w, d); err != nil {
 			return fmt.Errorf("deliver %d: %w", d.ID, err)
 		}
@@ -308,7 +323,7 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 	if err != nil || !scheduled {
 		return err
 	}
-	following, err := q.DeliveriesForSending(ctx, []int64{id})
+	following, err := q.LockDeliveriesForSending(ctx, []int64{id})
 	if err != nil {
 		return err
 	}
@@ -394,6 +409,14 @@ type deliverWorker struct {
 	engine *Engine
 }
 
+// Work works the job's deliveries that are still its to work: a job of
+// one delivery, those still due at the time it was made for; a pass's job,
+// those still sending. A delivery cancelled and scheduled again meanwhile
+// is due at its new time, and has a job of its own or waits for a pass.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	return w.engine.DeliverBatch(ctx, job.Args.DeliveryIDs)
+	may := func(d store.DueDelivery) bool { return d.Status == store.DeliverySending }
+	if job.Args.DueAt != 0 {
+		may = func(d store.DueDelivery) bool { return d.DueAt.UnixMicro() == job.Args.DueAt }
+	}
+	return w.engine.deliverBatch(ctx, job.Args.DeliveryIDs, may)
 }

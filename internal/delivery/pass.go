@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -59,18 +60,20 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		for i, d := range batch {
 			ids[i] = d.ID
 		}
-		if _, err := q.ClaimDeliveries(ctx, ids); err != nil {
+		// On PostgreSQL a job may have worked some meanwhile.
+		claimed, err := q.ClaimDeliveries(ctx, ids)
+		if err != nil {
 			return err
 		}
 		var jobs []river.InsertManyParams
-		for chunk := range slices.Chunk(ids, JobBatch) {
+		for chunk := range slices.Chunk(claimed, JobBatch) {
 			jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryIDs: chunk}, InsertOpts: &river.InsertOpts{Queue: Queue}})
 		}
 		// One statement for the batch's jobs.
 		if _, err := q.EnqueueMany(ctx, jobs); err != nil {
 			return err
 		}
-		res.Due += len(batch)
+		res.Due += len(claimed)
 		res.Jobs += len(jobs)
 		return nil
 	})
@@ -130,8 +133,14 @@ type PassArgs struct{}
 // Kind names the job for River.
 func (PassArgs) Kind() string { return "delivery_pass" }
 
-// InsertOpts puts the pass on the delivery queue.
-func (PassArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
+// InsertOpts puts the pass on the delivery queue, one at a time: a pass
+// that takes longer than the interval gets no second one beside it.
+func (PassArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}}
+}
 
 // PeriodicJobs runs the pass every Config.PassInterval on whichever
 // node's workers River elects to run periodic jobs, and once at start.

@@ -64,7 +64,7 @@ func (s *Service) QuizURL(deliveryID int64) string {
 // NextAttempt is the attempt that a new delivery of an item to an
 // enrollment takes. A lesson goes out once, as attempt 1. A quiz takes the
 // attempt of its last delivery when that one was never sent (scheduled,
-// or cancelled and scheduled again), else the one after it: a quiz sent
+// sending, or cancelled and scheduled again), else the one after it: a quiz sent
 // before the enrollment ended, or failed in an earlier run, is sent anew.
 func NextAttempt(ctx context.Context, q *store.Queries, orgID, enrollmentID int64, item store.ContentItem) (int, error) {
 	if item.Kind != store.KindQuiz {
@@ -77,7 +77,7 @@ func NextAttempt(ctx context.Context, q *store.Queries, orgID, enrollmentID int6
 	if err != nil {
 		return 0, err
 	}
-	if last.Status == store.DeliveryScheduled || last.Status == store.DeliveryCancelled {
+	if last.Status == store.DeliveryScheduled || last.Status == store.DeliverySending || last.Status == store.DeliveryCancelled {
 		return last.Attempt, nil
 	}
 	return last.Attempt + 1, nil

@@ -177,3 +177,64 @@ func recordBatch(t *testing.T, db *store.DB, s *mail.Service, to ...string) []in
 	}
 	return ids
 }
+
+// TestStoppedBatchHandsItsEmailsOn stops the node while a batch is being
+// sent: the emails it never tried get a send job each, rather than wait
+// for the batch's job (which, out of attempts, would leave them queued
+// for good), and a new node sends each of them once.
+func TestStoppedBatchHandsItsEmailsOn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sink := smtptest.Start(t, smtptest.Options{
+			Reply: func(int, smtptest.Message) error { time.Sleep(200 * time.Millisecond); return nil },
+		})
+		s := newService(t, db, smtpTransport(t, sink), "smtp")
+		jobs := startWorkers(t, db, s)
+		var to []string
+		for i := range 20 {
+			to = append(to, fmt.Sprintf("learner%d@example.com", i))
+		}
+		ids := recordBatch(t, db, s, to...)
+		sink.Wait(t, 1, 10*time.Second)
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := jobs.StopAndCancel(stopCtx); err != nil {
+			t.Fatal(err)
+		}
+
+		// Every email still queued has a job: those never tried, and those
+		// the stop cut off before the end of DATA, waiting for a retry.
+		untried, queued := 0, 0
+		for _, id := range ids {
+			if m := message(t, db, id); m.Status == store.MailQueued {
+				queued++
+				if m.Attempts == 0 {
+					untried++
+				}
+			}
+		}
+		if untried == 0 {
+			t.Fatal("every email was tried before the stop: the test proved nothing")
+		}
+		if n, err := db.UnfinishedJobs(ctx, mail.SendArgs{}.Kind()); err != nil || n != queued {
+			t.Errorf("%d send jobs, %v; want one for each of the %d emails queued", n, err, queued)
+		}
+		if n, err := db.UnfinishedJobs(ctx, mail.SendBatchArgs{}.Kind()); err != nil || n != 0 {
+			t.Errorf("%d batch jobs left, %v; want none", n, err)
+		}
+
+		startWorkers(t, db, s)
+		for _, id := range ids {
+			waitStatus(t, db, id, store.MailSent)
+		}
+		received := map[string]int{}
+		for _, m := range sink.Messages() {
+			received[m.To[0]]++
+		}
+		for _, addr := range to {
+			if received[addr] != 1 {
+				t.Errorf("%s received %d emails, want 1", addr, received[addr])
+			}
+		}
+	})
+}

@@ -286,24 +286,39 @@ const batchSendSlots = 2 * batchSenders
 // sendBatch tries each message of a batch once, batchSenders at a time,
 // and the messages to one recipient one after the other, in the order
 // they were recorded (a course's items due together). A message that
-// fails and may be retried gets a send job of its own. It returns an
-// error, for the job to run again, only when an outcome could not be
-// recorded or ctx ended: a second run sends only what was never tried.
+// fails and may be retried gets a send job of its own. When the batch
+// cannot go on (ctx ended: the job's timeout or the node stopping; or a
+// message could not be read or its outcome recorded), the messages never
+// tried get a send job each, so that nothing waits on this job's last
+// attempts; only when that fails too does it return an error, for the
+// job to run again, and a second run sends only what was never tried.
 func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
-	var errs []error
+	err := s.trySendBatch(ctx, ids)
+	if err == nil {
+		return nil
+	}
+	handOff := context.WithoutCancel(ctx)
+	handed, handErr := s.handOff(handOff, ids)
+	if handErr != nil {
+		return fmt.Errorf("send batch of %d emails: %w", len(ids), errors.Join(err, handErr))
+	}
+	s.logger.Warn("email batch stopped; its emails not tried yet got a job each", "emails", len(ids), "handed_off", handed, "err", err)
+	return nil
+}
+
+func (s *Service) trySendBatch(ctx context.Context, ids []int64) error {
 	for chunk := range slices.Chunk(ids, batchSenders) {
 		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+			return err
 		}
 		msgs, err := s.db.Read().MailMessagesToSend(ctx, chunk)
 		if err != nil {
-			errs = append(errs, err)
-			break
+			return err
 		}
 		var (
-			wg sync.WaitGroup
-			mu sync.Mutex
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
 		)
 		for _, queue := range byRecipient(msgs) {
 			wg.Go(func() {
@@ -318,11 +333,33 @@ func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
 			})
 		}
 		wg.Wait()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("send batch of %d emails: %w", len(ids), err)
+		if err := errors.Join(errs...); err != nil {
+			return err // later emails would overtake those not recorded
+		}
 	}
 	return nil
+}
+
+// handOff gives each message of ids never tried a send job of its own, in
+// one transaction, and reports how many.
+func (s *Service) handOff(ctx context.Context, ids []int64) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var n int
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		left, err := q.MailMessagesToSend(ctx, ids)
+		if err != nil {
+			return err
+		}
+		jobs := make([]river.InsertManyParams, len(left))
+		for i, m := range left {
+			jobs[i] = river.InsertManyParams{Args: SendArgs{MessageID: m.ID}}
+		}
+		n = len(jobs)
+		_, err = q.EnqueueMany(ctx, jobs)
+		return err
+	})
+	return n, err
 }
 
 // attemptInBatch is attempt for an email of a batch, once a slot is free.

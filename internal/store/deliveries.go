@@ -41,8 +41,8 @@ type Delivery struct {
 // ScheduleDelivery creates the delivery of a content item to an
 // enrollment, due at a time, or brings a cancelled one back, due then. It
 // returns the delivery's id and whether it is now scheduled by this call:
-// a delivery already scheduled or sent stays as it is, so a repeated step
-// never sends an item twice.
+// a delivery already scheduled, sending or sent stays as it is, so a
+// repeated step never sends an item twice.
 func (q *Queries) ScheduleDelivery(ctx context.Context, orgID, enrollmentID, contentID int64, attempt int, due time.Time) (int64, bool, error) {
 	t := now()
 	due = due.UTC().Truncate(time.Microsecond)
@@ -135,10 +135,10 @@ type DueDelivery struct {
 	ContentBody      string
 }
 
-// DeliveryForSending returns a delivery as DeliveriesForSending does, or
-// ErrNotFound.
+// DeliveryForSending returns a delivery with its enrollment, learner,
+// course, organization and content, or ErrNotFound. It locks nothing.
 func (q *Queries) DeliveryForSending(ctx context.Context, id int64) (DueDelivery, error) {
-	list, err := q.DeliveriesForSending(ctx, []int64{id})
+	list, err := q.deliveriesForSending(ctx, []int64{id}, false)
 	if err != nil {
 		return DueDelivery{}, err
 	}
@@ -148,13 +148,27 @@ func (q *Queries) DeliveryForSending(ctx context.Context, id int64) (DueDelivery
 	return list[0], nil
 }
 
-// DeliveriesForSending returns those of the deliveries that exist, in the
-// order of their ids, each with its enrollment, learner, course,
-// organization and content. On PostgreSQL it locks them until the
-// transaction ends, so that of two jobs working one delivery at once the
-// second waits and then reads what the first made of it.
-func (q *Queries) DeliveriesForSending(ctx context.Context, ids []int64) ([]DueDelivery, error) {
+// LockDeliveriesForSending returns those of the deliveries that exist, in
+// the order of their ids, as DeliveryForSending does. On PostgreSQL it
+// locks their enrollments and then them until the transaction ends: of
+// two jobs working one delivery at once the second waits and then reads
+// what the first made of it, and ending an enrollment, which locks it
+// and then its deliveries, takes the locks in the same order. (SQLite's
+// write transaction holds the whole database already.)
+func (q *Queries) LockDeliveriesForSending(ctx context.Context, ids []int64) ([]DueDelivery, error) {
+	return q.deliveriesForSending(ctx, ids, q.dialect == Postgres)
+}
+
+func (q *Queries) deliveriesForSending(ctx context.Context, ids []int64, lock bool) ([]DueDelivery, error) {
 	in, list := q.idIn("d.id", ids)
+	if lock {
+		_, err := q.exec(ctx, `SELECT e.id FROM enrollments e
+			WHERE e.id IN (SELECT d.enrollment_id FROM deliveries d WHERE `+in+`)
+			ORDER BY e.id FOR NO KEY UPDATE`, list)
+		if err != nil {
+			return nil, fmt.Errorf("lock enrollments of %d deliveries: %w", len(ids), err)
+		}
+	}
 	query := `
 		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
 			d.mail_message_id, d.created_at, d.updated_at,
@@ -169,7 +183,7 @@ func (q *Queries) DeliveriesForSending(ctx context.Context, ids []int64) ([]DueD
 		JOIN organizations o ON o.id = d.organization_id
 		JOIN content_items ci ON ci.id = d.content_id AND ci.organization_id = d.organization_id
 		WHERE ` + in + ` ORDER BY d.id`
-	if q.dialect == Postgres {
+	if lock {
 		query += ` FOR UPDATE OF d`
 	}
 	rs, err := q.query(ctx, query, list)
@@ -217,15 +231,28 @@ func (q *Queries) CancelDelivery(ctx context.Context, id int64) error {
 		`UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN ('scheduled', 'sending')`, now(), id)
 }
 
-// ClaimDeliveries marks scheduled deliveries as handed to a job (sending),
-// so that the next pass leaves them to it, and reports how many changed.
-func (q *Queries) ClaimDeliveries(ctx context.Context, ids []int64) (int64, error) {
+// ClaimDeliveries marks those of the deliveries still scheduled as handed
+// to a job (sending), so that the next pass leaves them to it, and
+// returns their ids.
+func (q *Queries) ClaimDeliveries(ctx context.Context, ids []int64) ([]int64, error) {
 	query, args := q.claimDeliveries(ids)
-	n, err := q.exec(ctx, query, args...)
+	rs, err := q.query(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("claim %d deliveries: %w", len(ids), err)
+		return nil, fmt.Errorf("claim %d deliveries: %w", len(ids), err)
 	}
-	return n, nil
+	defer rs.Close()
+	var claimed []int64
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return nil, fmt.Errorf("claim %d deliveries: %w", len(ids), err)
+		}
+		claimed = append(claimed, id)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("claim %d deliveries: %w", len(ids), err)
+	}
+	return claimed, nil
 }
 
 func (q *Queries) updateScheduledDelivery(ctx context.Context, id int64, query string, args ...any) error {
@@ -240,7 +267,7 @@ func (q *Queries) updateScheduledDelivery(ctx context.Context, id int64, query s
 }
 
 // claimDeliveries is the statement of ClaimDeliveries, which
-// ClaimDeliveriesPlans explains. Without statistics SQLite would rather
+// ClaimDeliveriesPlan explains. Without statistics SQLite would rather
 // read every scheduled delivery from the status part of deliveries_due_idx
 // than look up the ids, which made a pass cost the due deliveries times
 // all those scheduled; the unary + keeps the status off the index.
@@ -250,7 +277,7 @@ func (q *Queries) claimDeliveries(ids []int64) (string, []any) {
 		status = "+status"
 	}
 	in, list := q.idIn("id", ids)
-	return `UPDATE deliveries SET status = 'sending', updated_at = ? WHERE ` + in + ` AND ` + status + ` = 'scheduled'`,
+	return `UPDATE deliveries SET status = 'sending', updated_at = ? WHERE ` + in + ` AND ` + status + ` = 'scheduled' RETURNING id`,
 		[]any{now(), list}
 }
 
