@@ -171,3 +171,47 @@ func TestStaleJobsLeaveADeliveryScheduledAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletingAnItemWhileItsDeliveriesAreWorked deletes a lesson while a
+// job holds the delivery of it to one learner and is about to schedule it
+// for another. The delete waits for the job; before, on PostgreSQL, it
+// held the lesson's row while waiting, the job's schedule needed that
+// row, and the two deadlocked.
+func TestDeletingAnItemWhileItsDeliveriesAreWorked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db) // One now, Two an hour after One
+		bob := f.enroll("bob@example.com")
+		f.deliver(f.deliveries(bob)[0].ID) // Bob's Two is scheduled
+		ada := f.enroll("ada@example.com")
+		two := f.lessons[1]
+
+		locked, deleted := make(chan struct{}), make(chan error, 1)
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			// What a job working Bob's Two and Ada's One holds.
+			if _, err := q.LockDeliveriesForSending(ctx, []int64{f.deliveries(bob)[1].ID, f.deliveries(ada)[0].ID}); err != nil {
+				return err
+			}
+			close(locked)
+			go func() { deleted <- f.learning.DeleteContent(ctx, f.editor, f.org, f.course, two.ID) }()
+			time.Sleep(300 * time.Millisecond) // the delete starts meanwhile
+			// Ada's One sent: her Two is scheduled.
+			_, _, err := q.ScheduleDelivery(ctx, f.org, ada.ID, two.ID, 1, time.Now().Add(time.Hour))
+			return err
+		})
+		<-locked
+		if err != nil {
+			t.Errorf("the job: %v", err)
+		}
+		if err := <-deleted; err != nil {
+			t.Errorf("the delete: %v", err)
+		}
+		for _, e := range []store.Enrollment{ada, bob} {
+			for _, d := range f.deliveries(e) {
+				if d.ContentID == two.ID {
+					t.Errorf("a delivery of the deleted lesson is left: %+v", d)
+				}
+			}
+		}
+	})
+}

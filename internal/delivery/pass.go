@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -83,6 +82,14 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	return res, nil
 }
 
+// dueAt lets the deliver command work a delivery it found, unless it was
+// scheduled again for later meanwhile.
+func dueAt(now time.Time) workable {
+	return func(d store.DueDelivery) bool {
+		return d.Status == store.DeliverySending || !d.DueAt.After(now)
+	}
+}
+
 // finder lists PassBatch deliveries after a cursor.
 type finder func(ctx context.Context, q *store.Queries, from store.DueRef) ([]store.DueRef, error)
 
@@ -133,14 +140,12 @@ type PassArgs struct{}
 // Kind names the job for River.
 func (PassArgs) Kind() string { return "delivery_pass" }
 
-// InsertOpts puts the pass on the delivery queue, one at a time: a pass
-// that takes longer than the interval gets no second one beside it.
-func (PassArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-		rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
-}
+// InsertOpts puts the pass on the delivery queue. Two passes may run at
+// once (one that takes longer than the interval, the next): each hands
+// over only what it marked sending itself. Making the pass unique while
+// one runs would let a node that died mid-pass stop every pass until
+// River rescues its job, an hour later.
+func (PassArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
 
 // PeriodicJobs runs the pass every Config.PassInterval on whichever
 // node's workers River elects to run periodic jobs, and once at start.
@@ -182,7 +187,7 @@ func (e *Engine) DeliverDue(ctx context.Context, progress func(done int)) (int, 
 				for i, d := range chunk {
 					ids[i] = d.ID
 				}
-				if err := e.DeliverBatch(ctx, ids); err != nil {
+				if err := e.deliverBatch(ctx, ids, dueAt(now)); err != nil {
 					return done, err
 				}
 				done += len(ids)

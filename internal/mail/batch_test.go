@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
@@ -234,6 +235,37 @@ func TestStoppedBatchHandsItsEmailsOn(t *testing.T) {
 		for _, addr := range to {
 			if received[addr] != 1 {
 				t.Errorf("%s received %d emails, want 1", addr, received[addr])
+			}
+		}
+	})
+}
+
+// TestBatchRunAgainHandsItsEmailsOn: a batch's job run again (after a
+// failure, or rescued from a dead node) sends nothing itself: the emails
+// not tried yet get a send job each, once however often it runs.
+func TestBatchRunAgainHandsItsEmailsOn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sink := smtptest.Start(t, smtptest.Options{})
+		s := newService(t, db, smtpTransport(t, sink), "smtp")
+		if _, err := db.NewJobs(&river.Config{}); err != nil { // records jobs only
+			t.Fatal(err)
+		}
+		ids := recordBatch(t, db, s, "ada@example.com", "bob@example.com", "cy@example.com")
+		for range 2 {
+			if err := s.WorkSendBatch(ctx, mail.SendBatchArgs{MessageIDs: ids}, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(sink.Messages()); n != 0 {
+			t.Errorf("the job run again sent %d emails itself, want none", n)
+		}
+		if n, err := db.UnfinishedJobs(ctx, mail.SendArgs{}.Kind()); err != nil || n != len(ids) {
+			t.Errorf("%d send jobs, %v; want one per email", n, err)
+		}
+		for _, id := range ids {
+			if m := message(t, db, id); m.Status != store.MailQueued || m.Attempts != 0 {
+				t.Errorf("email %d: %+v; want still queued, untried", id, m)
 			}
 		}
 	})

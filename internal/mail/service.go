@@ -291,7 +291,7 @@ const batchSendSlots = 2 * batchSenders
 // message could not be read or its outcome recorded), the messages never
 // tried get a send job each, so that nothing waits on this job's last
 // attempts; only when that fails too does it return an error, for the
-// job to run again, and a second run sends only what was never tried.
+// job to run again, and a second run hands them on.
 func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
 	err := s.trySendBatch(ctx, ids)
 	if err == nil {
@@ -340,8 +340,9 @@ func (s *Service) trySendBatch(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// handOff gives each message of ids never tried a send job of its own, in
-// one transaction, and reports how many.
+// handOff gives each message of ids never tried (or whose outcome could
+// not be recorded) a send job of its own, in one transaction, and reports
+// how many.
 func (s *Service) handOff(ctx context.Context, ids []int64) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -409,7 +410,15 @@ type sendBatchWorker struct {
 	service *Service
 }
 
+// Work sends the batch on the job's first run. A run after that (the job
+// failed, or its node died and River rescued it) sends nothing itself: it
+// gives the emails not tried yet a job each (unique per email), which may
+// exist already, so that no email is sent by two jobs at once.
 func (w *sendBatchWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
+	if job.Attempt > 1 {
+		_, err := w.service.handOff(ctx, job.Args.MessageIDs)
+		return err
+	}
 	return w.service.sendBatch(ctx, job.Args.MessageIDs)
 }
 

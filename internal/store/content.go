@@ -282,6 +282,19 @@ func (q *Queries) SetContentPosition(ctx context.Context, orgID, courseID, id in
 // answers, or gives ErrNotFound. The positions of the others stay: a gap
 // orders as well as a number.
 func (q *Queries) DeleteContentItem(ctx context.Context, orgID, id int64) error {
+	if q.dialect == Postgres {
+		// The delete removes the item's deliveries with it. A delivery job
+		// locks its deliveries' enrollments, then the deliveries, and may
+		// then schedule this item (which needs its row): lock the
+		// enrollments first too, so that this waits for such a job
+		// rather than deadlock with it.
+		_, err := q.exec(ctx, `SELECT e.id FROM enrollments e
+			WHERE e.id IN (SELECT d.enrollment_id FROM deliveries d WHERE d.organization_id = ? AND d.content_id = ?)
+			ORDER BY e.id FOR NO KEY UPDATE`, orgID, id)
+		if err != nil {
+			return fmt.Errorf("delete content item %d: lock its enrollments: %w", id, err)
+		}
+	}
 	n, err := q.exec(ctx, `DELETE FROM content_items WHERE organization_id = ? AND id = ?`, orgID, id)
 	if err != nil {
 		return fmt.Errorf("delete content item %d: %w", id, err)
