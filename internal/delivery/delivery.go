@@ -226,6 +226,9 @@ func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, m
 		return err
 	}
 	w := &batchWork{emails: e.mail.NewBatch(), next: map[position]nextItem{}}
+	// Emails the learning service records meanwhile (a course's completion)
+	// follow the lessons in the batch.
+	ctx = mail.WithBatch(ctx, w.emails)
 	for _, d := range found {
 		if !may(d) {
 			continue

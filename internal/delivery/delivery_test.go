@@ -383,3 +383,38 @@ func TestItemsDueAtOnceGoTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestCompletionEmailFollowsTheLastLesson: the email that a course is
+// completed goes out with the last lesson, after it, in its batch; with a
+// job of its own it could arrive first.
+func TestCompletionEmailFollowsTheLastLesson(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		e := f.enroll("ada@example.com")
+		f.deliver(f.deliveries(e)[0].ID)
+		last := f.deliveries(e)[1]
+		f.deliver(last.ID)
+		if f.finished != 1 {
+			t.Fatalf("the enrollment finished %d times, want once", f.finished)
+		}
+		jobs, err := db.UnfinishedJobArgs(ctx, mail.SendBatchArgs{}.Kind())
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("%d send batch jobs, %v; want one per lesson", len(jobs), err)
+		}
+		var batch mail.SendBatchArgs
+		if err := json.Unmarshal(jobs[1], &batch); err != nil {
+			t.Fatal(err)
+		}
+		lesson := *f.deliveries(e)[1].MailMessageID
+		if len(batch.MessageIDs) != 2 || batch.MessageIDs[0] != lesson {
+			t.Fatalf("the last batch sends %v, want the last lesson (%d) and then the completion email", batch.MessageIDs, lesson)
+		}
+		if m, err := db.Read().MailMessageByID(ctx, batch.MessageIDs[1]); err != nil || m.Kind != string(mail.KindCourseCompleted) {
+			t.Errorf("the email after the last lesson: %+v, %v; want the completion email", m, err)
+		}
+		if n, err := db.UnfinishedJobs(ctx, mail.SendArgs{}.Kind()); err != nil || n != 0 {
+			t.Errorf("%d emails with a job of their own, %v; want none", n, err)
+		}
+	})
+}

@@ -109,8 +109,12 @@ func (s *Service) Renderer() *Renderer { return s.renderer }
 
 // Enqueue renders e, records it and enqueues the job that sends it, all in
 // q's transaction: the email goes out if and only if the change that caused
-// it commits. It returns the id of the recorded message.
+// it commits. Inside a batch's context (WithBatch) it joins the batch
+// instead. It returns the id of the recorded message.
 func (s *Service) Enqueue(ctx context.Context, q *store.Queries, e Email) (int64, error) {
+	if b, ok := ctx.Value(batchKey{}).(*Batch); ok && b.service == s {
+		return b.Add(ctx, q, e)
+	}
 	m, err := s.record(ctx, q, e)
 	if err != nil {
 		return 0, err
@@ -246,6 +250,16 @@ type Batch struct {
 
 // NewBatch returns an empty batch.
 func (s *Service) NewBatch() *Batch { return &Batch{service: s} }
+
+type batchKey struct{}
+
+// WithBatch returns a context in which Enqueue adds emails to b: what a
+// change records in the transaction that fills a batch (the completion
+// email of a course whose last lesson the batch holds) goes out with the
+// batch, after what was added before it.
+func WithBatch(ctx context.Context, b *Batch) context.Context {
+	return context.WithValue(ctx, batchKey{}, b)
+}
 
 // Add renders e and records it in q's transaction; Enqueue, in the same
 // transaction, sends it with the rest. It returns the id of the recorded
