@@ -63,22 +63,8 @@ func newFixtureWith(t *testing.T, db *store.DB, cfg delivery.Config) *fixture {
 	f.learning = learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
 	f.engine = delivery.New(db, mailer, f.learning, cfg)
 	f.learning.OnFinish(func(context.Context, *store.Queries, store.Enrollment) error { f.finished++; return nil })
-	err = db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
-		if err != nil {
-			return err
-		}
-		f.org = org.ID
-		u, err := q.CreateUser(ctx, store.NewUser{Email: "editor@example.com"})
-		if err != nil {
-			return err
-		}
-		f.editor = &u
-		return q.AddMembership(ctx, org.ID, u.ID, "editor")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, members := storetest.NewOrganization(t, db, "Acme", storetest.Member{Email: "editor@example.com", Role: "editor"})
+	f.org, f.editor = org, &members[0]
 	course, err := f.learning.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr("Go basics")})
 	if err != nil {
 		t.Fatal(err)

@@ -91,21 +91,9 @@ func newSchool(t *testing.T, dsn string, lessons, learners int) *school {
 	delivery.New(db, mailer, learn, delivery.Config{Logger: quiet})
 
 	s := &school{dsn: dsn}
-	var editor store.User
-	err = db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
-		if err != nil {
-			return err
-		}
-		s.org = org.ID
-		if editor, err = q.CreateUser(ctx, store.NewUser{Email: "editor@example.com"}); err != nil {
-			return err
-		}
-		return q.AddMembership(ctx, org.ID, editor.ID, "editor")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, members := storetest.NewOrganization(t, db, "Acme", storetest.Member{Email: "editor@example.com", Role: "editor"})
+	s.org = org
+	editor := members[0]
 	course, err := learn.CreateCourse(ctx, &editor, s.org, learning.CourseFields{Title: ptr("Crash course")})
 	if err != nil {
 		t.Fatal(err)

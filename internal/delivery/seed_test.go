@@ -88,22 +88,8 @@ plain text part, as a lesson's paragraphs do.
 func (s *seeded) createCourse(tb testing.TB, l *learning.Service) {
 	tb.Helper()
 	ctx := context.Background()
-	err := s.db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
-		if err != nil {
-			return err
-		}
-		s.org = org.ID
-		u, err := q.CreateUser(ctx, store.NewUser{Email: "editor@example.com"})
-		if err != nil {
-			return err
-		}
-		s.editor = &u
-		return q.AddMembership(ctx, org.ID, u.ID, "editor")
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	org, members := storetest.NewOrganization(tb, s.db, "Acme", storetest.Member{Email: "editor@example.com", Role: "editor"})
+	s.org, s.editor = org, &members[0]
 	c, err := l.CreateCourse(ctx, s.editor, s.org, learning.CourseFields{Title: ptr("Go basics")})
 	if err != nil {
 		tb.Fatal(err)

@@ -48,22 +48,8 @@ func newCertFixture(t *testing.T, db *store.DB) *certFixture {
 	}
 	f := &certFixture{t: t, db: db, s: learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key for the tests"})}
 	f.engine = delivery.New(db, mailer, f.s, delivery.Config{})
-	err = db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme Academy", NameKey: "acme academy", Slug: "acme"})
-		if err != nil {
-			return err
-		}
-		f.org = org.ID
-		u, err := q.CreateUser(ctx, store.NewUser{Email: "editor@example.com"})
-		if err != nil {
-			return err
-		}
-		f.editor = &u
-		return q.AddMembership(ctx, org.ID, u.ID, "editor")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, members := storetest.NewOrganization(t, db, "Acme Academy", storetest.Member{Email: "editor@example.com", Role: "editor"})
+	f.org, f.editor = org, &members[0]
 	course, err := f.s.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr("Go basics")})
 	if err != nil {
 		t.Fatal(err)
