@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -65,9 +67,6 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 // function waits for running jobs.
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, engine *delivery.Engine) (stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, engine, cfg.Workers)
-	if cfg.Workers {
-		queue.PeriodicJobs = engine.PeriodicJobs()
-	}
 	work := cfg.Workers
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
@@ -92,15 +91,20 @@ func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mai
 }
 
 // jobsConfig is the job queue with the workers of every subsystem, and,
-// when work is set, the queues they work.
+// when work is set, the queues they work and the periodic jobs (the
+// delivery pass, the daily sweeps), which River runs on one elected node.
 func jobsConfig(a *app, db *store.DB, mailer *mail.Service, engine *delivery.Engine, work bool) *river.Config {
+	accounts := auth.NewAccounts(db, mailer)
+	organizations := orgs.NewService(db, orgs.Config{})
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
-	auth.NewAccounts(db, mailer).AddWorkers(workers)
+	accounts.AddWorkers(workers)
+	organizations.AddWorkers(workers)
 	engine.AddWorkers(workers)
 	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
 	if work {
 		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
+		queue.PeriodicJobs = slices.Concat(engine.PeriodicJobs(), accounts.PeriodicJobs(), organizations.PeriodicJobs())
 	}
 	return queue
 }

@@ -207,6 +207,51 @@ func (ResetRequestArgs) InsertOpts() river.InsertOpts {
 // AddWorkers registers the account service's job workers.
 func (a *Accounts) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &resetRequestWorker{accounts: a})
+	river.AddWorker(workers, &resetSweepWorker{accounts: a})
+}
+
+// ResetRetention is how long a reset link is kept after it expires: long
+// enough to tell someone who clicks an old link that it expired rather
+// than that it never existed.
+const ResetRetention = 7 * 24 * time.Hour
+
+// SweepPasswordResets deletes the reset links that expired more than
+// ResetRetention ago and reports how many.
+func (a *Accounts) SweepPasswordResets(ctx context.Context) (int64, error) {
+	var n int64
+	err := a.db.InTx(ctx, func(q *store.Queries) error {
+		var err error
+		n, err = q.DeletePasswordResetsExpiredBefore(ctx, a.now().Add(-ResetRetention))
+		return err
+	})
+	return n, err
+}
+
+// ResetSweepArgs is the daily job that sweeps old reset links.
+type ResetSweepArgs struct{}
+
+// Kind names the job for River.
+func (ResetSweepArgs) Kind() string { return "password_reset_sweep" }
+
+// InsertOpts puts the job on the mail queue, which every working node works.
+func (ResetSweepArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: mail.Queue} }
+
+// PeriodicJobs sweeps old reset links daily, and when the job queue
+// starts: a node restarted more often than daily would otherwise never.
+func (a *Accounts) PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return ResetSweepArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+type resetSweepWorker struct {
+	river.WorkerDefaults[ResetSweepArgs]
+	accounts *Accounts
+}
+
+func (w *resetSweepWorker) Work(ctx context.Context, _ *river.Job[ResetSweepArgs]) error {
+	_, err := w.accounts.SweepPasswordResets(ctx)
+	return err
 }
 
 type resetRequestWorker struct {

@@ -296,3 +296,41 @@ func TestPasswordResetConcurrentSubmits(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepPasswordResets deletes the reset links that expired more than
+// ResetRetention ago, and no others.
+func TestSweepPasswordResets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		a := NewAccounts(db, nil)
+		a.now = func() time.Time { return now }
+		expiredAgo := map[string]time.Duration{"old": ResetRetention + time.Hour, "recent": ResetRetention - time.Hour, "open": -time.Hour}
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			u, err := q.CreateUser(ctx, store.NewUser{Email: "ada@example.com"})
+			if err != nil {
+				return err
+			}
+			for hash, ago := range expiredAgo {
+				expires := now.Add(-ago)
+				if _, err := q.CreatePasswordReset(ctx, store.NewPasswordReset{UserID: u.ID, TokenHash: hash,
+					CreatedAt: expires.Add(-ResetValidity), ExpiresAt: expires}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := a.SweepPasswordResets(ctx); err != nil || n != 1 {
+			t.Fatalf("swept %d, %v; want the old link", n, err)
+		}
+		for hash := range expiredAgo {
+			_, err := db.Read().PasswordResetByTokenHash(ctx, hash)
+			if gone := errors.Is(err, store.ErrNotFound); gone != (hash == "old") {
+				t.Errorf("link %q: %v", hash, err)
+			}
+		}
+	})
+}

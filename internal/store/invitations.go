@@ -209,3 +209,15 @@ func (q *Queries) updateOpenInvitation(ctx context.Context, orgID, id int64, que
 	}
 	return nil
 }
+
+// DeleteInvitationsEndedBefore deletes the invitations accepted or revoked
+// before t and reports how many. Open ones stay, expired or not: the
+// members page offers to resend them.
+func (q *Queries) DeleteInvitationsEndedBefore(ctx context.Context, t time.Time) (int64, error) {
+	t = dbTime(t)
+	n, err := q.exec(ctx, `DELETE FROM invitations WHERE accepted_at < ? OR revoked_at < ?`, t, t)
+	if err != nil {
+		return 0, fmt.Errorf("delete invitations ended before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return n, nil
+}

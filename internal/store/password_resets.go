@@ -108,3 +108,13 @@ func (q *Queries) EndPasswordResets(ctx context.Context, userID int64, at time.T
 	}
 	return n, nil
 }
+
+// DeletePasswordResetsExpiredBefore deletes the reset links that expired
+// before t, used or not, and reports how many.
+func (q *Queries) DeletePasswordResetsExpiredBefore(ctx context.Context, t time.Time) (int64, error) {
+	n, err := q.exec(ctx, `DELETE FROM password_resets WHERE expires_at < ?`, dbTime(t))
+	if err != nil {
+		return 0, fmt.Errorf("delete password resets expired before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
