@@ -3,10 +3,12 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -212,6 +214,83 @@ func TestDeletingAnItemWhileItsDeliveriesAreWorked(t *testing.T) {
 					t.Errorf("a delivery of the deleted lesson is left: %+v", d)
 				}
 			}
+		}
+	})
+}
+
+// TestPassesAtOnceHandEachDeliveryOverOnce runs two passes at the same
+// time (one slower than the interval, and the next): together they hand
+// every due delivery to exactly one job.
+func TestPassesAtOnceHandEachDeliveryOverOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		const due = 120
+		for i := range due {
+			f.restoreDue(fmt.Sprintf("learner%d@example.com", i))
+		}
+		results := make(chan delivery.PassResult, 2)
+		for range 2 {
+			go func() {
+				res, err := f.engine.Pass(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			}()
+		}
+		if total := (<-results).Due + (<-results).Due; total != due {
+			t.Errorf("the passes handed over %d deliveries, want %d", total, due)
+		}
+		encoded, err := db.UnfinishedJobArgs(ctx, delivery.DeliverArgs{}.Kind())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		for _, raw := range encoded {
+			var args delivery.DeliverArgs
+			if err := json.Unmarshal(raw, &args); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range args.DeliveryIDs {
+				if seen[id] {
+					t.Errorf("delivery %d handed to two jobs", id)
+				}
+				seen[id] = true
+			}
+		}
+		if len(seen) != due {
+			t.Errorf("%d deliveries in jobs, want %d", len(seen), due)
+		}
+	})
+}
+
+// TestAQuizSendingIsNotSentYet: a quiz delivery handed to a job but not
+// worked yet counts as never sent: scheduling the quiz again (the
+// learner enrolled again) takes the same attempt, rather than make a
+// second delivery and a second email.
+func TestAQuizSendingIsNotSentYet(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		quiz := f.addQuiz("Check")
+		e := f.restoreDue("ada@example.com")
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			id, _, err := q.ScheduleDelivery(ctx, f.org, e.ID, quiz.ID, 1, time.Now().Add(-time.Minute))
+			if err != nil {
+				return err
+			}
+			if claimed, err := q.ClaimDeliveries(ctx, []int64{id}); err != nil || len(claimed) != 1 {
+				return fmt.Errorf("claim the quiz's delivery: %v, %w", claimed, err)
+			}
+			attempt, err := learning.NextAttempt(ctx, q, f.org, e.ID, quiz)
+			if err == nil && attempt != 1 {
+				t.Errorf("next attempt %d, want 1: the quiz was never sent", attempt)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }
