@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
@@ -85,14 +84,7 @@ func (s *Server) apiCourseList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[courseJSON]{Items: []courseJSON{}}
-	for _, c := range p.Items {
-		out.Items = append(out.Items, toCourseJSON(c.Course))
-	}
-	if p.Page < p.Pages {
-		out.NextCursor = strconv.Itoa(p.Page + 1)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, func(c store.CourseSummary) courseJSON { return toCourseJSON(c.Course) }))
 	return nil
 }
 
@@ -186,11 +178,7 @@ func (s *Server) apiContentList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func contentList(items []store.ContentItem) listJSON[contentJSON] {
-	out := listJSON[contentJSON]{Items: []contentJSON{}}
-	for _, i := range items {
-		out.Items = append(out.Items, toContentJSON(i))
-	}
-	return out
+	return listOf(items, 1, 1, toContentJSON)
 }
 
 // contentInput is the body of POST and PATCH; absent fields are nil.

@@ -57,12 +57,12 @@ func toBlockedEmailJSON(b store.BlockedEmail) blockedEmailJSON {
 	return blockedEmailJSON{ID: b.ID, Email: b.Email, CreatedBy: b.CreatorEmail, CreatedAt: b.CreatedAt}
 }
 
-// nextCursor is the cursor of the page after page, or "" on the last one.
-func nextCursor(page, pages int) string {
-	if page < pages {
-		return strconv.Itoa(page + 1)
+func toLearnerJSON(l learning.LearnerRow) learnerJSON {
+	j := learnerJSON{ID: l.ID, Email: l.Email, Enrollments: []learnerEnrollmentJSON{}, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
+	for _, e := range l.Enrollments {
+		j.Enrollments = append(j.Enrollments, learnerEnrollmentJSON{ID: e.ID, CourseID: e.CourseID, CourseTitle: e.CourseTitle, Status: string(e.Status)})
 	}
-	return ""
+	return j
 }
 
 func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) error {
@@ -78,15 +78,7 @@ func (s *Server) apiLearnerList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[learnerJSON]{Items: []learnerJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
-	for _, l := range p.Items {
-		j := learnerJSON{ID: l.ID, Email: l.Email, Enrollments: []learnerEnrollmentJSON{}, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
-		for _, e := range l.Enrollments {
-			j.Enrollments = append(j.Enrollments, learnerEnrollmentJSON{ID: e.ID, CourseID: e.CourseID, CourseTitle: e.CourseTitle, Status: string(e.Status)})
-		}
-		out.Items = append(out.Items, j)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, toLearnerJSON))
 	return nil
 }
 
@@ -111,11 +103,7 @@ func (s *Server) apiEnrollmentList(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := listJSON[enrollmentJSON]{Items: []enrollmentJSON{}, NextCursor: nextCursor(list.Page, list.Pages)}
-	for _, e := range list.Items {
-		out.Items = append(out.Items, toEnrollmentJSON(e))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(list.Items, list.Page, list.Pages, toEnrollmentJSON))
 	return nil
 }
 
@@ -167,11 +155,7 @@ func (s *Server) apiBlockedList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[blockedEmailJSON]{Items: []blockedEmailJSON{}, NextCursor: nextCursor(p.Page, p.Pages)}
-	for _, b := range p.Items {
-		out.Items = append(out.Items, toBlockedEmailJSON(b))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, toBlockedEmailJSON))
 	return nil
 }
 

@@ -2,12 +2,10 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/orgs"
-	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -41,19 +39,6 @@ func toInvitationJSON(inv orgs.InvitationView) invitationJSON {
 		ExpiresAt: inv.ExpiresAt, Status: string(inv.Status), CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
 }
 
-// cursorPage reads the page number that a list's cursor carries.
-func cursorPage(r *http.Request) (int, error) {
-	c := r.URL.Query().Get("cursor")
-	if c == "" {
-		return 1, nil
-	}
-	n, err := strconv.Atoi(c)
-	if err != nil || n < 1 {
-		return 0, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
-	}
-	return n, nil
-}
-
 func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -67,14 +52,7 @@ func (s *Server) apiMemberList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[memberJSON]{Items: []memberJSON{}}
-	for _, m := range d.Members {
-		out.Items = append(out.Items, toMemberJSON(m.Member))
-	}
-	if d.Page < d.Pages {
-		out.NextCursor = strconv.Itoa(d.Page + 1)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(d.Members, d.Page, d.Pages, func(m orgs.MemberView) memberJSON { return toMemberJSON(m.Member) }))
 	return nil
 }
 
@@ -144,11 +122,7 @@ func (s *Server) apiInvitationList(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := listJSON[invitationJSON]{Items: []invitationJSON{}}
-	for _, inv := range list {
-		out.Items = append(out.Items, toInvitationJSON(inv))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(list, 1, 1, toInvitationJSON))
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,34 +38,20 @@ func (s *Server) organizationJSON(o store.Organization) organizationJSON {
 	return j
 }
 
-type listJSON[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
 func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) error {
-	page := 1
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 {
-			return problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
-		}
-		page = n
+	page, err := cursorPage(r)
+	if err != nil {
+		return err
 	}
 	p, err := s.orgs.List(r.Context(), currentUser(r.Context()), r.URL.Query().Get("q"), page)
 	if err != nil {
 		return err
 	}
-	out := listJSON[organizationJSON]{Items: []organizationJSON{}}
-	for _, o := range p.Items {
+	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, func(o store.OrganizationSummary) organizationJSON {
 		j := s.organizationJSON(o.Organization)
 		j.MemberCount, j.CourseCount = &o.MemberCount, &o.CourseCount
-		out.Items = append(out.Items, j)
-	}
-	if p.Page < p.Pages {
-		out.NextCursor = strconv.Itoa(p.Page + 1)
-	}
-	writeJSON(w, http.StatusOK, out)
+		return j
+	}))
 	return nil
 }
 

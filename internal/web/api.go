@@ -1,0 +1,41 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/mailschool/mailschool/internal/problem"
+)
+
+// listJSON is a list the API answers: a page of items, and the cursor of
+// the next page ("" on the last).
+type listJSON[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// listOf is page (of pages) of items as the API lists them, each turned
+// into its JSON by toJSON; no items is [], not null.
+func listOf[T, J any](items []T, page, pages int, toJSON func(T) J) listJSON[J] {
+	out := listJSON[J]{Items: make([]J, 0, len(items))}
+	for _, item := range items {
+		out.Items = append(out.Items, toJSON(item))
+	}
+	if page < pages {
+		out.NextCursor = strconv.Itoa(page + 1)
+	}
+	return out
+}
+
+// cursorPage reads the page number that a list's cursor carries.
+func cursorPage(r *http.Request) (int, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil || n < 1 {
+		return 0, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
+	}
+	return n, nil
+}
