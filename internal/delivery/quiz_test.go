@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -81,27 +83,8 @@ func (f *fixture) sendScheduled(e store.Enrollment) int {
 
 func (f *fixture) mails(to string, kind mail.Kind) []mail.Parsed {
 	f.t.Helper()
-	ctx := context.Background()
-	list, err := f.db.Read().ListMailMessages(ctx, 0, 1000)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var found []mail.Parsed
-	for i := len(list) - 1; i >= 0; i-- { // oldest first
-		m := list[i]
-		if m.Recipient != to || m.Kind != string(kind) {
-			continue
-		}
-		full, err := f.db.Read().MailMessageByID(ctx, m.ID)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		p, err := mail.Parse(full.Raw)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		found = append(found, p)
-	}
+	found := mailtest.Sent(f.t, f.db, to, kind)
+	slices.Reverse(found) // oldest first
 	return found
 }
 

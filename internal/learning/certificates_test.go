@@ -18,6 +18,7 @@ import (
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -93,26 +94,7 @@ func (f *certFixture) certificate(e store.Enrollment) (store.Certificate, error)
 // mails returns the emails of a kind to an address.
 func (f *certFixture) mails(to string, kind mail.Kind) []mail.Parsed {
 	f.t.Helper()
-	ctx := context.Background()
-	list, err := f.db.Read().ListMailMessages(ctx, 0, 1000)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var found []mail.Parsed
-	for _, m := range list {
-		if m.Recipient == to && m.Kind == string(kind) {
-			full, err := f.db.Read().MailMessageByID(ctx, m.ID)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			p, err := mail.Parse(full.Raw)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			found = append(found, p)
-		}
-	}
-	return found
+	return mailtest.Sent(f.t, f.db, to, kind)
 }
 
 var claimLink = regexp.MustCompile(regexp.QuoteMeta(baseURL) + `/email-learning/public/certificates/claim/([0-9]+)/([A-Za-z0-9_-]{43})/`)

@@ -15,6 +15,7 @@ import (
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -118,26 +119,7 @@ func newEnrollFixture(t *testing.T, db *store.DB) *enrollFixture {
 // first.
 func (f *enrollFixture) mails(to string, kind mail.Kind) []mail.Parsed {
 	f.t.Helper()
-	ctx := context.Background()
-	list, err := f.db.Read().ListMailMessages(ctx, 0, 1000)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var found []mail.Parsed
-	for _, m := range list {
-		if m.Recipient == to && m.Kind == string(kind) {
-			full, err := f.db.Read().MailMessageByID(ctx, m.ID)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			p, err := mail.Parse(full.Raw)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			found = append(found, p)
-		}
-	}
-	return found
+	return mailtest.Sent(f.t, f.db, to, kind)
 }
 
 // mailCount is how many emails exist at all.

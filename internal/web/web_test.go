@@ -18,6 +18,7 @@ import (
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -106,27 +107,7 @@ func sendThrough(t testing.TB, sink *smtptest.Server) func(*Options) {
 // first, taken apart.
 func (a *testApp) mails(to string, kind mail.Kind) []mail.Parsed {
 	a.t.Helper()
-	ctx := context.Background()
-	list, err := a.db.Read().ListMailMessages(ctx, 0, 1000)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	var found []mail.Parsed
-	for _, m := range list {
-		if m.Recipient != to || m.Kind != string(kind) {
-			continue
-		}
-		full, err := a.db.Read().MailMessageByID(ctx, m.ID)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		p, err := mail.Parse(full.Raw)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		found = append(found, p)
-	}
-	return found
+	return mailtest.Sent(a.t, a.db, to, kind)
 }
 
 // linkIn returns the first URL in text that starts with the app's address
