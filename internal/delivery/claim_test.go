@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,6 +292,38 @@ func TestAQuizSendingIsNotSentYet(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestOneBadDeliveryHoldsUpNoneOfItsBatch: when one delivery of a batch
+// cannot be worked, the batch's transaction fails and each delivery is
+// worked alone: the others go out, the bad one stays to be worked again.
+func TestOneBadDeliveryHoldsUpNoneOfItsBatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		good := f.restoreDue("good@example.com")
+		bad := f.restoreDue("bad@example.com")
+		goodID, badID := f.deliveries(good)[0].ID, f.deliveries(bad)[0].ID
+		// An email that holds the bad delivery's Message-ID already: its
+		// own cannot be recorded.
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			_, err := q.CreateMailMessage(ctx, store.NewMailMessage{Kind: "test", Sender: "learn@school.example", Recipient: "x@example.com",
+				Subject: "taken", MessageID: fmt.Sprintf("delivery-%d@school.example", badID), Raw: []byte("x")})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.engine.DeliverBatch(ctx, []int64{goodID, badID}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("deliver %d", badID)) {
+			t.Errorf("DeliverBatch: %v; want the bad delivery's error", err)
+		}
+		if n := len(f.lessonMails("good@example.com")); n != 1 {
+			t.Errorf("%d lesson emails to the good address, want 1", n)
+		}
+		if d := f.deliveries(bad)[0]; d.Status != store.DeliveryScheduled {
+			t.Errorf("the bad delivery: %+v, want still scheduled", d)
 		}
 	})
 }
