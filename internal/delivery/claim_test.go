@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -304,18 +305,16 @@ func TestOneBadDeliveryHoldsUpNoneOfItsBatch(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, db)
 		good := f.restoreDue("good@example.com")
-		bad := f.restoreDue("bad@example.com")
-		goodID, badID := f.deliveries(good)[0].ID, f.deliveries(bad)[0].ID
-		// An email that holds the bad delivery's Message-ID already: its
-		// own cannot be recorded.
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			_, err := q.CreateMailMessage(ctx, store.NewMailMessage{Kind: "test", Sender: "learn@school.example", Recipient: "x@example.com",
-				Subject: "taken", MessageID: fmt.Sprintf("delivery-%d@school.example", badID), Raw: []byte("x")})
-			return err
+		// The bad delivery is of the last lesson, and completing the
+		// course fails for its learner.
+		bad := f.restoreDueItem("bad@example.com", f.lessons[len(f.lessons)-1])
+		f.learning.OnFinish(func(_ context.Context, _ *store.Queries, e store.Enrollment) error {
+			if e.ID == bad.ID {
+				return errors.New("completion refused")
+			}
+			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		goodID, badID := f.deliveries(good)[0].ID, f.deliveries(bad)[0].ID
 		if err := f.engine.DeliverBatch(ctx, []int64{goodID, badID}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("deliver %d", badID)) {
 			t.Errorf("DeliverBatch: %v; want the bad delivery's error", err)
 		}
@@ -324,6 +323,46 @@ func TestOneBadDeliveryHoldsUpNoneOfItsBatch(t *testing.T) {
 		}
 		if d := f.deliveries(bad)[0]; d.Status != store.DeliveryScheduled {
 			t.Errorf("the bad delivery: %+v, want still scheduled", d)
+		}
+	})
+}
+
+// TestOldEmailsTakeNoMessageIDOfNewOnes: emails outlive the rows they were
+// about (a deleted course keeps its sent emails), so a new delivery or
+// certificate may have the id of an old one; its email must still be
+// recorded, and the learner go on to complete the course.
+func TestOldEmailsTakeNoMessageIDOfNewOnes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		e := f.restoreDueItem("ada@example.com", f.lessons[len(f.lessons)-1])
+		id := f.deliveries(e)[0].ID
+		// What a deleted course's emails, kept, would hold.
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for _, key := range []string{fmt.Sprintf("delivery-%d", id), "certificate-1", "certificate-2"} {
+				_, err := q.CreateMailMessage(ctx, store.NewMailMessage{Kind: "lesson", Sender: "learn@school.example",
+					Recipient: "someone@example.com", Subject: "old", MessageID: key + "@school.example", Raw: []byte("x")})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.engine.Deliver(ctx, id); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+		if n := len(f.lessonMails("ada@example.com")); n != 1 {
+			t.Errorf("%d lesson emails, want 1", n)
+		}
+		got, err := db.Read().Enrollment(ctx, f.org, e.ID)
+		if err != nil || got.Status != store.EnrollmentCompleted {
+			t.Errorf("enrollment after its last lesson: %+v, %v; want completed", got, err)
+		}
+		if _, err := db.Read().CertificateOfEnrollment(ctx, f.org, e.ID); err != nil {
+			t.Errorf("certificate: %v", err)
 		}
 	})
 }

@@ -383,7 +383,7 @@ func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, emails *mail.Ba
 		Title:         item.Title,
 		Questions:     len(item.Questions),
 		RequiredScore: item.RequiredScore,
-		URL:           e.learning.QuizURL(d.ID),
+		URL:           e.learning.QuizURL(d.ID, d.LinkKey),
 		ExpiresAt:     e.now().Add(learning.QuizValidity),
 		Attempt:       attempt,
 		Attempts:      learning.MaxQuizAttempts,
@@ -398,7 +398,7 @@ func (e *Engine) courseEmail(d store.DueDelivery, kind mail.Kind, data any) mail
 		To:             d.LearnerEmail,
 		OrganizationID: d.OrganizationID,
 		Organization:   &mail.Branding{Name: d.OrganizationName},
-		Unsubscribe:    &mail.Unsubscribe{URL: e.learning.UnsubscribeURL(store.Enrollment{ID: d.EnrollmentID, OrganizationID: d.OrganizationID})},
+		Unsubscribe:    &mail.Unsubscribe{URL: e.learning.UnsubscribeURL(store.Enrollment{ID: d.EnrollmentID, LinkKey: d.LinkKey})},
 		ListID:         fmt.Sprintf("%s <course-%d.%s>", d.CourseTitle, d.CourseID, e.mail.Renderer().ListDomain()),
 		// The same Message-ID for every try: the store refuses a second
 		// email for one delivery.

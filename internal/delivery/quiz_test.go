@@ -432,7 +432,7 @@ func TestQuizLinkRefusals(t *testing.T) {
 			}
 		}
 		// A lesson's own signature does not open a quiz page either.
-		lessonURL := strings.Split(strings.Trim(f.learning.QuizURL(lessonID), "/"), "/")
+		lessonURL := strings.Split(strings.Trim(f.learning.QuizURL(lessonID, e.LinkKey), "/"), "/")
 		if _, err := f.learning.CheckQuiz(ctx, lessonID, lessonURL[len(lessonURL)-1]); !errors.Is(err, learning.ErrQuizLinkInvalid) {
 			t.Errorf("a lesson's delivery signed as a quiz: %v", err)
 		}

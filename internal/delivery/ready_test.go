@@ -52,6 +52,12 @@ func TestDeliveriesDueBeforeThePassGetAJob(t *testing.T) {
 // hour ago, without a job, as a restored backup leaves one.
 func (f *fixture) restoreDue(email string) store.Enrollment {
 	f.t.Helper()
+	return f.restoreDueItem(email, f.lessons[0])
+}
+
+// restoreDueItem is restoreDue with the delivery of another item.
+func (f *fixture) restoreDueItem(email string, item store.ContentItem) store.Enrollment {
+	f.t.Helper()
 	ctx := context.Background()
 	var e store.Enrollment
 	err := f.db.InTx(ctx, func(q *store.Queries) error {
@@ -63,7 +69,7 @@ func (f *fixture) restoreDue(email string) store.Enrollment {
 			Status: store.EnrollmentActive, At: time.Now()}); err != nil {
 			return err
 		}
-		_, _, err = q.ScheduleDelivery(ctx, f.org, e.ID, f.lessons[0].ID, 1, time.Now().Add(-time.Hour))
+		_, _, err = q.ScheduleDelivery(ctx, f.org, e.ID, item.ID, 1, time.Now().Add(-time.Hour))
 		return err
 	})
 	if err != nil {

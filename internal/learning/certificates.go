@@ -85,10 +85,10 @@ func CertificateClaimPath(enrollmentID int64, signature string) string {
 const claimPurpose = "certificate-claim"
 
 // CertificateClaimURL is the absolute claim link of an enrollment, signed
-// like the unsubscribe links (see sign): nothing stored, valid while the
-// enrollment exists.
-func (s *Service) CertificateClaimURL(enrollmentID int64) string {
-	return s.baseURL + CertificateClaimPath(enrollmentID, s.sign(claimPurpose, enrollmentID))
+// like the unsubscribe links (see sign): nothing stored but the
+// enrollment's link key, valid while the enrollment exists.
+func (s *Service) CertificateClaimURL(e store.Enrollment) string {
+	return s.baseURL + CertificateClaimPath(e.ID, s.sign(claimPurpose, e.ID, e.LinkKey))
 }
 
 // issueCertificate is the OnFinish hook of certificates: a completed
@@ -131,7 +131,7 @@ func (s *Service) issueCertificate(ctx context.Context, q *store.Queries, e stor
 		// One email per certificate, whatever retries the caller makes.
 		Key: fmt.Sprintf("certificate-%d", c.ID),
 		Data: mail.CourseCompleted{OrganizationName: org.Name, CourseTitle: c.CourseTitle,
-			ClaimURL: s.CertificateClaimURL(e.ID)}})
+			ClaimURL: s.CertificateClaimURL(e)}})
 }
 
 // CheckCertificateClaim returns the certificate a claim link names,
@@ -141,12 +141,12 @@ func (s *Service) CheckCertificateClaim(ctx context.Context, enrollmentID int64,
 }
 
 func (s *Service) claimedCertificate(ctx context.Context, q *store.Queries, enrollmentID int64, signature string) (store.Certificate, error) {
-	if !s.signedBy(claimPurpose, enrollmentID, signature) {
-		return store.Certificate{}, ErrClaimLinkInvalid
-	}
-	// The signature proves the id, so the enrollment is looked up by it
-	// alone, as for unsubscribing.
+	// Looked up by id alone and proven by the signature with the
+	// enrollment's link key, as for unsubscribing.
 	e, err := q.EnrollmentByID(ctx, enrollmentID)
+	if err == nil && !s.signedBy(claimPurpose, e.ID, e.LinkKey, signature) {
+		err = store.ErrNotFound
+	}
 	if err == nil {
 		var c store.Certificate
 		if c, err = q.CertificateOfEnrollment(ctx, e.OrganizationID, e.ID); err == nil {

@@ -134,7 +134,7 @@ func TestCertificateIssuedOnCompletion(t *testing.T) {
 			t.Errorf("certificates of the organization: %d, %v", rows["certificates"], err)
 		}
 		id, sig := f.claimLinkIn("ada@example.com")
-		if id != e.ID || baseURL+learning.CertificateClaimPath(id, sig) != f.s.CertificateClaimURL(e.ID) {
+		if id != e.ID || baseURL+learning.CertificateClaimPath(id, sig) != f.s.CertificateClaimURL(e) {
 			t.Errorf("the email links to enrollment %d, want %d", id, e.ID)
 		}
 		m := f.mails("ada@example.com", mail.KindCourseCompleted)[0]

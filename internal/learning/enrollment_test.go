@@ -574,6 +574,11 @@ func TestUnsubscribe(t *testing.T) {
 			{ada.ID, sig[:len(sig)-1]},
 			{ada.ID, strings.TrimSuffix(strings.TrimPrefix(other.UnsubscribeURL(ada), prefix), "/")},
 			{999999, sig},
+			// Ada's id signed as it would be for a row with another key (a
+			// row that held the id before), or with none (links signed
+			// before rows had keys).
+			{ada.ID, strings.TrimSuffix(strings.TrimPrefix(f.s.UnsubscribeURL(store.Enrollment{ID: ada.ID, LinkKey: bob.LinkKey}), prefix), "/")},
+			{ada.ID, strings.TrimSuffix(strings.TrimPrefix(f.s.UnsubscribeURL(store.Enrollment{ID: ada.ID}), prefix), "/")},
 		} {
 			if _, err := f.s.CheckUnsubscribe(ctx, bad.id, bad.sig); !errors.Is(err, learning.ErrUnsubscribeLinkInvalid) {
 				t.Errorf("check %d/%s: %v", bad.id, bad.sig, err)

@@ -55,10 +55,11 @@ func QuizPath(deliveryID int64, signature string) string {
 }
 
 // QuizURL is the absolute link of a quiz email: the page of one delivery,
-// signed like unsubscribe links (nothing stored), so it opens that
-// delivery's questions and no other.
-func (s *Service) QuizURL(deliveryID int64) string {
-	return s.baseURL + QuizPath(deliveryID, s.sign("quiz", deliveryID))
+// signed like unsubscribe links with the link key of the delivery's
+// enrollment (nothing stored), so it opens that delivery's questions and
+// no other.
+func (s *Service) QuizURL(deliveryID int64, linkKey string) string {
+	return s.baseURL + QuizPath(deliveryID, s.sign("quiz", deliveryID, linkKey))
 }
 
 // NextAttempt is the attempt that a new delivery of an item to an
@@ -223,17 +224,18 @@ func (s *Service) AnswerQuiz(ctx context.Context, deliveryID int64, signature st
 // quizDelivery returns the delivery a quiz link names when the signature
 // is right and it is a quiz that was sent.
 func (s *Service) quizDelivery(ctx context.Context, q *store.Queries, id int64, signature string) (store.DueDelivery, error) {
-	if !s.signedBy("quiz", id, signature) {
-		return store.DueDelivery{}, ErrQuizLinkInvalid
-	}
-	// The signature proves the id, so the delivery is looked up by it
-	// alone: the link names no organization.
+	// The link names no organization: the delivery is looked up by id
+	// alone, and the signature, made with its enrollment's link key,
+	// proves the link was made for this row.
 	d, err := q.DeliveryForSending(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.DueDelivery{}, ErrQuizLinkInvalid
 	}
 	if err != nil {
 		return store.DueDelivery{}, err
+	}
+	if !s.signedBy("quiz", d.ID, d.LinkKey, signature) {
+		return store.DueDelivery{}, ErrQuizLinkInvalid
 	}
 	if d.ContentKind != store.KindQuiz || d.Status != store.DeliverySent || d.SentAt == nil {
 		return store.DueDelivery{}, ErrQuizLinkInvalid

@@ -15,25 +15,20 @@ import (
 var ErrUnsubscribeLinkInvalid = problem.New(problem.NotFound, "unsubscribe_link_invalid",
 	"This unsubscribe link is not valid. Check that you copied all of it, or use the link of a newer email.")
 
-// unsubscribeSignature signs an enrollment id with the site's secret key.
-// The link needs no stored token and works for as long as the enrollment
-// exists, as every course email must keep a working link (RFC 8058 asks
-// that one-click links keep working).
-func (s *Service) unsubscribeSignature(enrollmentID int64) string {
-	return s.sign("unsubscribe", enrollmentID)
-}
-
 // UnsubscribePath is where the unsubscribe link of an enrollment leads.
 func UnsubscribePath(enrollmentID int64, signature string) string {
 	return "/email-learning/public/unsubscribe/" + strconv.FormatInt(enrollmentID, 10) + "/" + signature + "/"
 }
 
-// UnsubscribeURL is the absolute unsubscribe link of an enrollment. Every
-// course email carries it, as mail.Unsubscribe{URL: ...}, which also makes
-// the RFC 8058 List-Unsubscribe and List-Unsubscribe-Post headers: a GET
-// shows a page with a button, a POST unsubscribes at once.
+// UnsubscribeURL is the absolute unsubscribe link of an enrollment. Every course email carries it, as
+// mail.Unsubscribe{URL: ...}, which also makes the RFC 8058
+// List-Unsubscribe and List-Unsubscribe-Post headers: a GET shows a page
+// with a button, a POST unsubscribes at once. The link is signed (see
+// sign), needs no stored token and works for as long as the enrollment
+// exists, as every course email must keep a working link (RFC 8058 asks
+// that one-click links keep working).
 func (s *Service) UnsubscribeURL(e store.Enrollment) string {
-	return s.baseURL + UnsubscribePath(e.ID, s.unsubscribeSignature(e.ID))
+	return s.baseURL + UnsubscribePath(e.ID, s.sign("unsubscribe", e.ID, e.LinkKey))
 }
 
 // Unsubscription is an enrollment as its unsubscribe link shows it.
@@ -53,17 +48,18 @@ func (s *Service) CheckUnsubscribe(ctx context.Context, enrollmentID int64, sign
 }
 
 func (s *Service) unsubscription(ctx context.Context, q *store.Queries, enrollmentID int64, signature string) (Unsubscription, error) {
-	if !s.signedBy("unsubscribe", enrollmentID, signature) {
-		return Unsubscription{}, ErrUnsubscribeLinkInvalid
-	}
-	// The signature proves the id, so the enrollment is looked up by it
-	// alone: the link names no organization.
+	// The link names no organization: the enrollment is looked up by id
+	// alone, and the signature, made with its link key, proves the link
+	// was made for this row.
 	e, err := q.EnrollmentByID(ctx, enrollmentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Unsubscription{}, ErrUnsubscribeLinkInvalid
 	}
 	if err != nil {
 		return Unsubscription{}, err
+	}
+	if !s.signedBy("unsubscribe", e.ID, e.LinkKey, signature) {
+		return Unsubscription{}, ErrUnsubscribeLinkInvalid
 	}
 	org, err := q.OrganizationByID(ctx, e.OrganizationID)
 	if err != nil {

@@ -81,9 +81,18 @@ func toCRLF(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
-// newMessageID returns a unique Message-ID at the sender's domain.
-func newMessageID(from mail.Address, random []byte) string {
-	return hex.EncodeToString(random) + "@" + domainOf(from)
+// newMessageID returns a Message-ID at the sender's domain: the key, when
+// the email has one, then a random part. The random part makes it unique
+// whatever happened before: a key names a row by id, and an email outlives
+// the row it was about (a deleted course keeps its sent emails), so a key
+// alone could collide with an old email's and the email could never be
+// recorded.
+func newMessageID(key string, from mail.Address, random []byte) string {
+	id := hex.EncodeToString(random) + "@" + domainOf(from)
+	if key != "" {
+		id = key + "." + id
+	}
+	return id
 }
 
 // domainOf is the domain of the sender's address, or localhost.

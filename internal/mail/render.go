@@ -159,9 +159,11 @@ type Email struct {
 	Unsubscribe    *Unsubscribe
 	ListID         string // List-Id header value, optional
 	Data           any    // the kind's template data
-	// Key, when set, makes the Message-ID <Key@sender-domain>: the same for
-	// every attempt to record the same email (a delivery's), so the
-	// store's unique Message-ID refuses a second copy.
+	// Key, when set, starts the Message-ID (<Key.random@sender-domain>),
+	// naming what the email is about (delivery-12) to whoever reads the
+	// headers. The random part keeps Message-IDs unique; what keeps an
+	// email from being recorded twice is the transaction that records it
+	// with the change that caused it (a delivery marked sent).
 	Key string
 }
 

@@ -126,12 +126,9 @@ func (s *Service) Enqueue(ctx context.Context, q *store.Queries, e Email) (int64
 }
 
 func (s *Service) record(ctx context.Context, q *store.Queries, e Email) (store.MailMessage, error) {
-	messageID := e.Key + "@" + domainOf(s.renderer.from)
-	if e.Key == "" {
-		random := make([]byte, 16)
-		rand.Read(random)
-		messageID = newMessageID(s.renderer.from, random)
-	}
+	random := make([]byte, 16)
+	rand.Read(random)
+	messageID := newMessageID(e.Key, s.renderer.from, random)
 	msg, err := s.renderer.Render(e, messageID, time.Now().UTC())
 	if err != nil {
 		return store.MailMessage{}, err

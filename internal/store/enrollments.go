@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -63,11 +64,15 @@ type Enrollment struct {
 	EndedAt       *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// LinkKey is a random key drawn when the enrollment is created: its
+	// emailed links are signed with it as well as the id, so that they
+	// name this row and no other, whatever is deleted or added later.
+	LinkKey string
 }
 
 const enrollmentColumns = `e.id, e.organization_id, e.course_id, e.learner_id, l.email, c.title, c.slug, e.status,
 	e.confirm_expires_at, e.confirm_sent_at, e.requested_ip, e.confirmed_ip, e.activated_at, e.ended_at,
-	e.created_at, e.updated_at`
+	e.created_at, e.updated_at, e.link_key`
 
 const enrollmentFrom = `enrollments e JOIN learners l ON l.id = e.learner_id JOIN courses c ON c.id = e.course_id`
 
@@ -78,7 +83,7 @@ func scanEnrollment(r row, extra ...any) (Enrollment, error) {
 		expires, sent, activated, ended sql.NullTime
 	)
 	dest := append([]any{&e.ID, &e.OrganizationID, &e.CourseID, &e.LearnerID, &e.LearnerEmail, &e.CourseTitle, &e.CourseSlug, &status,
-		&expires, &sent, &e.RequestedIP, &e.ConfirmedIP, &activated, &ended, &e.CreatedAt, &e.UpdatedAt}, extra...)
+		&expires, &sent, &e.RequestedIP, &e.ConfirmedIP, &activated, &ended, &e.CreatedAt, &e.UpdatedAt, &e.LinkKey}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return Enrollment{}, err
 	}
@@ -180,11 +185,12 @@ func (q *Queries) CreateEnrollment(ctx context.Context, ne NewEnrollment) (Enrol
 	var id int64
 	err := q.queryRow(ctx, `
 		INSERT INTO enrollments (organization_id, course_id, learner_id, status, confirm_token_hash, confirm_expires_at,
-			confirm_sent_at, requested_ip, activated_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			confirm_sent_at, requested_ip, activated_at, created_at, updated_at, link_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (course_id, learner_id) DO NOTHING
 		RETURNING id`,
-		ne.OrganizationID, ne.CourseID, ne.LearnerID, string(ne.Status), token, expires, sent, ne.RequestedIP, activated, at, at).Scan(&id)
+		ne.OrganizationID, ne.CourseID, ne.LearnerID, string(ne.Status), token, expires, sent, ne.RequestedIP, activated, at, at,
+		rand.Text()).Scan(&id)
 	created := true
 	if errors.Is(err, sql.ErrNoRows) {
 		created = false // DO NOTHING returns no row: the enrollment exists

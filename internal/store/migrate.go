@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
@@ -22,6 +24,14 @@ var migrations embed.FS
 // job queue's. On PostgreSQL a session lock makes nodes that start at the
 // same time take turns.
 func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
+	if err := db.migrateTo(ctx, logger, math.MaxInt64); err != nil {
+		return err
+	}
+	return db.migrateJobs(ctx, logger)
+}
+
+// migrateTo applies the application's pending migrations up to version.
+func (db *DB) migrateTo(ctx context.Context, logger *slog.Logger, version int64) error {
 	dir := "migrations/" + string(db.dialect)
 	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
@@ -42,22 +52,28 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	pool := db.write // SQLite: the writer
-	if db.pg != nil {
-		pool = db.read
+	opts = append(opts, goose.WithGoMigrations(goMigrations(db.dialect)...))
+	pool := db.read // PostgreSQL: database/sql over pgx
+	if db.dialect == SQLite {
+		// goose holds a connection for the whole run and a migration
+		// written in Go takes another, so SQLite's migrations get a pool
+		// of two write connections, which take turns on the lock.
+		pool = sql.OpenDB(db.writeConnector)
+		pool.SetMaxOpenConns(2)
+		defer pool.Close()
 	}
 	provider, err := goose.NewProvider(dialect, pool, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	results, err := provider.Up(ctx)
+	results, err := provider.UpTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	for _, r := range results {
 		logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	return db.migrateJobs(ctx, logger)
+	return nil
 }
 
 // isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,10 +47,13 @@ var ErrConflict = errors.New("conflict")
 // can be enqueued inside the store's own transactions.
 type DB struct {
 	dialect Dialect
-	read    *sql.DB       // SQLite: read pool; PostgreSQL: database/sql view of pg, for migrations
-	write   *sql.DB       // SQLite only: the single writer
-	pg      *pgxpool.Pool // PostgreSQL only
-	jobs    *Jobs         // set by NewJobs; where Queries.Enqueue inserts
+	read    *sql.DB // SQLite: read pool; PostgreSQL: database/sql view of pg, for migrations
+	write   *sql.DB // SQLite only: the single writer
+	// writeConnector opens SQLite write connections; migrations make a
+	// pool of their own with it.
+	writeConnector driver.Connector
+	pg             *pgxpool.Pool // PostgreSQL only
+	jobs           *Jobs         // set by NewJobs; where Queries.Enqueue inserts
 }
 
 // Open connects to the database named by databaseURL: empty means a SQLite
@@ -114,7 +118,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{dialect: SQLite, read: read, write: write}, nil
+	return &DB{dialect: SQLite, read: read, write: write, writeConnector: writeConnector}, nil
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {

@@ -58,6 +58,7 @@ type authzOrg struct {
 	enrollCourse    int64 // enabled and public, unlike course
 	courseSlug      string
 	enrollment      int64
+	enrollmentKey   string // its link key
 	unsubscribe     string
 	confirmToken    string
 	blocked         string
@@ -590,7 +591,7 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 			return err
 		}
 		if status == store.EnrollmentActive {
-			o.enrollment = e.ID
+			o.enrollment, o.enrollmentKey = e.ID, e.LinkKey
 			o.unsubscribe = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).UnsubscribeURL(e)
 		}
 	}
@@ -634,7 +635,7 @@ func (f *authzFixture) addCertificate(ctx context.Context, q *store.Queries, o *
 	if _, err := q.ClaimCertificate(ctx, o.id, c.ID, "Grace Hopper", qr, now); err != nil {
 		return err
 	}
-	o.certificate, o.claim = c.Number, strings.TrimPrefix(s.CertificateClaimURL(e.ID), f.app.srv.URL)
+	o.certificate, o.claim = c.Number, strings.TrimPrefix(s.CertificateClaimURL(e), f.app.srv.URL)
 	return nil
 }
 

@@ -44,7 +44,7 @@ func (f *authzFixture) addQuizDelivery(ctx context.Context, q *store.Queries, o 
 	if err := q.MarkDeliverySent(ctx, d, m.ID); err != nil {
 		return err
 	}
-	o.quizPage = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).QuizURL(d)
+	o.quizPage = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).QuizURL(d, o.enrollmentKey)
 	question := quiz.Questions[0]
 	o.quizAnswer = url.Values{fmt.Sprintf("q%d", question.ID): {fmt.Sprint(question.Answers[0].ID)}}
 	return nil

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+)
+
+// MigrateTo applies the application's migrations up to version, for tests
+// of a migration on the data of the ones before it.
+func (db *DB) MigrateTo(ctx context.Context, logger *slog.Logger, version int64) error {
+	return db.migrateTo(ctx, logger, version)
+}
+
+// Exec runs a statement in a transaction, for tests that write what the
+// query methods of an older schema would have.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	return db.InTx(ctx, func(q *Queries) error {
+		_, err := q.exec(ctx, query, args...)
+		return err
+	})
+}
+
+// QueryInt returns the one integer that a query answers.
+func (db *DB) QueryInt(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.Read().queryRow(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// QueryString returns the one text that a query answers.
+func (db *DB) QueryString(ctx context.Context, query string, args ...any) (string, error) {
+	var s string
+	err := db.Read().queryRow(ctx, query, args...).Scan(&s)
+	return s, err
+}
