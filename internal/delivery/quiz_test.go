@@ -167,7 +167,7 @@ func TestQuizPassSchedulesTheNextItem(t *testing.T) {
 			t.Errorf("quiz email text:\n%s", p.Text)
 		}
 		id, sig := quizLink(t, p)
-		if got := p.Header.Get("Message-Id"); !strings.HasPrefix(got, "<delivery-"+strconv.FormatInt(id, 10)+"@") {
+		if got := p.Header.Get("Message-Id"); !strings.HasPrefix(got, "<delivery-"+strconv.FormatInt(id, 10)+".") {
 			t.Errorf("Message-ID %q is not the delivery's", got)
 		}
 		list := f.deliveries(e)

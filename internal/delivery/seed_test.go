@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -124,7 +125,7 @@ func (s *seeded) enroll(tb testing.TB, due, total int) {
 	defer tx.Rollback()
 	learners := newBulk(s.dialect, "learners", "id", "organization_id", "email", "created_at", "updated_at")
 	enrollments := newBulk(s.dialect, "enrollments", "id", "organization_id", "course_id", "learner_id", "status",
-		"activated_at", "created_at", "updated_at")
+		"activated_at", "created_at", "updated_at", "link_key")
 	deliveries := newBulk(s.dialect, "deliveries", "id", "organization_id", "enrollment_id", "content_id", "due_at",
 		"status", "attempts", "sent_at", "created_at", "updated_at")
 	// Parents before children, for the foreign keys.
@@ -141,7 +142,7 @@ func (s *seeded) enroll(tb testing.TB, due, total int) {
 		id := int64(i + 1)
 		created := now.Add(-48 * time.Hour)
 		learners.add(tb, id, s.org, "learner"+strconv.Itoa(i+1)+"@example.com", created, created)
-		enrollments.add(tb, id, s.org, s.course, id, "active", created, created, created)
+		enrollments.add(tb, id, s.org, s.course, id, "active", created, created, created, fmt.Sprintf("key%d", id))
 		// Bresenham: due of every total enrollments, evenly spread.
 		if (i*due)%total < due {
 			at := now.Add(-25 * time.Hour).Add(time.Duration(dueSeen) * (24 * time.Hour / time.Duration(due)))

@@ -60,7 +60,7 @@ func (s *Service) PlatformBlockedEmails(ctx context.Context, actor *store.User, 
 
 func blockedPage(ctx context.Context, q *store.Queries, orgID int64, page int) (BlockedPage, error) {
 	page = max(page, 1)
-	items, total, err := q.ListBlockedEmails(ctx, orgID, (page-1)*PageSize, PageSize)
+	items, total, err := q.ListBlockedEmails(ctx, orgID, store.Offset(page, PageSize), PageSize)
 	if err != nil {
 		return BlockedPage{}, err
 	}

@@ -64,7 +64,7 @@ func (s *Service) Courses(ctx context.Context, actor *store.User, orgID int64, s
 	}
 	page = max(page, 1)
 	items, total, err := q.ListCourses(ctx, store.CourseFilter{OrganizationID: orgID, Search: search,
-		Offset: (page - 1) * CoursesPageSize, Limit: CoursesPageSize})
+		Offset: store.Offset(page, CoursesPageSize), Limit: CoursesPageSize})
 	if err != nil {
 		return CoursePage{}, err
 	}

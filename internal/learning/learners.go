@@ -47,7 +47,7 @@ func (s *Service) Learners(ctx context.Context, actor *store.User, orgID int64, 
 	}
 	page = max(page, 1)
 	learners, total, err := q.ListLearners(ctx, store.LearnerFilter{OrganizationID: orgID, Search: search,
-		Offset: (page - 1) * PageSize, Limit: PageSize})
+		Offset: store.Offset(page, PageSize), Limit: PageSize})
 	if err != nil {
 		return LearnerPage{}, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) Enrollments(ctx context.Context, actor *store.User, orgID int6
 	}
 	page := max(eq.Page, 1)
 	items, total, err := q.ListEnrollments(ctx, store.EnrollmentFilter{OrganizationID: orgID, Status: status, CourseID: eq.CourseID,
-		Offset: (page - 1) * PageSize, Limit: PageSize})
+		Offset: store.Offset(page, PageSize), Limit: PageSize})
 	if err != nil {
 		return EnrollmentList{}, err
 	}

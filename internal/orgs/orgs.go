@@ -137,7 +137,7 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 		return Page{}, ErrForbidden
 	}
 	page = max(page, 1)
-	f := store.OrganizationFilter{Search: search, Offset: (page - 1) * PageSize, Limit: PageSize}
+	f := store.OrganizationFilter{Search: search, Offset: store.Offset(page, PageSize), Limit: PageSize}
 	if !access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
 		f.MemberID = actor.ID
 	}
@@ -190,7 +190,7 @@ func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64,
 		return Detail{}, err
 	}
 	page = max(page, 1)
-	members, total, err := q.OrganizationMembers(ctx, orgID, (page-1)*MembersPageSize, MembersPageSize)
+	members, total, err := q.OrganizationMembers(ctx, orgID, store.Offset(page, MembersPageSize), MembersPageSize)
 	if err != nil {
 		return Detail{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -290,4 +291,20 @@ func (q *Queries) rebind(query string) string {
 // now is the current time as both databases store it: UTC, microseconds.
 func now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// maxOffset is the largest OFFSET a list query is given: far past the end
+// of any table, and within every dialect's range.
+const maxOffset = math.MaxInt32
+
+// Offset is where page number page (from 1) of a list starts, with size
+// rows a page. A page below 1 is the first. A page so far out that the
+// offset would overflow starts past the end of any list, rather than wrap
+// to a negative OFFSET that the database refuses.
+func Offset(page, size int) int {
+	page = max(page, 1)
+	if size <= 0 || page-1 > maxOffset/size {
+		return maxOffset
+	}
+	return (page - 1) * size
 }

@@ -73,6 +73,12 @@ func (s *Server) logIn(r *http.Request, user store.User) error {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r.Context()) == nil {
+		// Nobody to log out: a flash message would store a session for
+		// every anonymous request.
+		http.Redirect(w, r, "/accounts/login/", http.StatusSeeOther)
+		return
+	}
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return

@@ -102,10 +102,13 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader passes on the first status only: once an answer has begun,
+// a later status (an error met half-way) can no longer be sent.
 func (r *statusRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
+	if r.status != 0 {
+		return
 	}
+	r.status = status
 	r.ResponseWriter.WriteHeader(status)
 }
 

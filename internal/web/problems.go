@@ -70,6 +70,9 @@ func (s *Server) api(h func(http.ResponseWriter, *http.Request) error) http.Hand
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
 	if !ok {
+		if s.clientGone(w, r, err) {
+			return
+		}
 		s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "internal_error", "Something went wrong on our side. Please try again in a moment.")
 		return

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -158,10 +160,32 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 
 // serverError logs err and answers 500 without details.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.clientGone(w, r, err) {
+		return
+	}
 	s.logger.Error("internal error", "method", r.Method, "path", loggedPath(r), "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	fmt.Fprintln(w, "Something went wrong on our side. Please try again in a moment.")
+}
+
+// statusClientClosed is the status a request's log line shows when its
+// client went away before the answer (nginx's 499): nobody was answered,
+// so it is no server error.
+const statusClientClosed = 499
+
+// clientGone reports whether the request's client went away, which ends
+// its context and so fails whatever the handler was doing (each database
+// driver words that failure its own way). If so, it logs err at Info level
+// and records the request as closed by the client: there is nobody left
+// to answer.
+func (s *Server) clientGone(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(r.Context().Err(), context.Canceled) {
+		return false
+	}
+	s.logger.Info("client went away", "method", r.Method, "path", loggedPath(r), "err", err)
+	w.WriteHeader(statusClientClosed)
+	return true
 }
 
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request) {
