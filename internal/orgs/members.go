@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
@@ -243,11 +244,45 @@ func (s *Service) Memberships(ctx context.Context, actor *store.User) ([]store.M
 	return s.db.Read().UserMemberships(ctx, actor.ID)
 }
 
+// Limits on the emails that one organization's staff can make the
+// platform send to one address (invitations, resends, "you were added"):
+// the address and part of the text are theirs to choose, so without a
+// limit resending and adding and removing would turn the platform into a
+// tool for flooding someone's inbox.
+const (
+	MailPerAddressPerMinute = 1
+	MailPerAddressPerDay    = 5
+)
+
+// Errors of the limits on staff emails.
+var (
+	ErrMailedMinuteAgo = problem.New(problem.Throttled, "recently_emailed",
+		"This address was sent an email from this organization less than a minute ago. Wait a minute and try again.")
+	ErrMailedTooOften = problem.New(problem.Throttled, "emailed_too_often",
+		fmt.Sprintf("This address was sent %d emails from this organization in the last 24 hours, the most allowed. Try again tomorrow.", MailPerAddressPerDay))
+)
+
+// staffMailKinds are the emails that staff actions send.
+var staffMailKinds = []string{string(mail.KindInvitation), string(mail.KindMemberAdded)}
+
 // send renders and enqueues an email that speaks for org, in q's
-// transaction.
+// transaction, unless the limits on staff emails to the address forbid it.
 func (s *Service) send(ctx context.Context, q *store.Queries, org store.Organization, to string, kind mail.Kind, data any) error {
 	if s.mail == nil {
 		return errors.New("organizations service has no mailer")
+	}
+	for _, limit := range []struct {
+		within time.Duration
+		most   int
+		err    error
+	}{{time.Minute, MailPerAddressPerMinute, ErrMailedMinuteAgo}, {24 * time.Hour, MailPerAddressPerDay, ErrMailedTooOften}} {
+		n, err := q.CountRecentMail(ctx, org.ID, to, staffMailKinds, s.now().Add(-limit.within))
+		if err != nil {
+			return err
+		}
+		if n >= limit.most {
+			return limit.err
+		}
 	}
 	_, err := s.mail.Enqueue(ctx, q, mail.Email{Kind: kind, To: to, OrganizationID: org.ID,
 		Organization: &mail.Branding{Name: org.Name}, Data: data})

@@ -207,7 +207,10 @@ func TestInvitationLifecycle(t *testing.T) {
 		}
 		first := f.invitationToken(invitee)
 
-		// Inviting again renews the open invitation: one row, the new role, a new link.
+		// Inviting again renews the open invitation: one row, the new role,
+		// a new link. (Within a minute, it is refused: see
+		// TestStaffEmailLimits.)
+		f.clock.advance(2 * time.Minute)
 		again, err := f.s.AddMember(ctx, f.owner, f.org.ID, invitee, access.Editor)
 		if err != nil || again.Invitation.ID != inv.ID || again.Invitation.Role != "editor" || again.Invitation.InviterEmail != f.owner.Email {
 			t.Fatalf("inviting again: %+v, %v", again.Invitation, err)
@@ -686,5 +689,71 @@ func TestAdoptOwnerless(t *testing.T) {
 		if names, err := f.s.AdoptOwnerless(ctx, f.platformAdmin); err != nil || len(names) != 0 {
 			t.Errorf("adopting again: %v, %v", names, err)
 		}
+	})
+}
+
+// TestStaffEmailLimits: an organization's staff can make the platform
+// email one address at most once a minute and a few times a day, whether
+// by resending an invitation or by adding and removing an account; a
+// refused action changes nothing.
+func TestStaffEmailLimits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		const invitee = "target@example.com"
+		added, err := f.s.AddMember(ctx, f.admin, f.org.ID, invitee, access.Viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := f.invitationToken(invitee)
+		_, err = f.s.ResendInvitation(ctx, f.admin, f.org.ID, added.Invitation.ID)
+		if p, ok := problem.As(err); !ok || p.Kind != problem.Throttled || p.Code != "recently_emailed" {
+			t.Fatalf("resending at once: %v, want throttled", err)
+		}
+		if f.invitationToken(invitee) != token || len(f.mails(invitee, mail.KindInvitation)) != 1 {
+			t.Error("a refused resend changed the link or sent an email")
+		}
+		// Adding and removing an account: the second "you were added" within
+		// a minute is refused, and the account is not added.
+		known := newUser(t, db, "known@example.com", false)
+		if _, err := f.s.AddMember(ctx, f.admin, f.org.ID, known.Email, access.Viewer); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.RemoveMember(ctx, f.admin, f.org.ID, known.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.AddMember(ctx, f.admin, f.org.ID, known.Email, access.Viewer); code(err) != "recently_emailed" {
+			t.Errorf("adding again at once: %v, want throttled", err)
+		}
+		if _, ok := f.roles(f.org.ID)[known.Email]; ok {
+			t.Error("the refused addition added the account")
+		}
+
+		for i := 2; i <= orgs.MailPerAddressPerDay; i++ {
+			f.clock.advance(2 * time.Minute) // the emails' times are the database's, a little after the clock's
+			if _, err := f.s.ResendInvitation(ctx, f.admin, f.org.ID, added.Invitation.ID); err != nil {
+				t.Fatalf("resend %d a minute after the last: %v", i, err)
+			}
+		}
+		f.clock.advance(time.Hour)
+		if _, err := f.s.ResendInvitation(ctx, f.admin, f.org.ID, added.Invitation.ID); code(err) != "emailed_too_often" {
+			t.Errorf("resend %d within a day: %v, want throttled", orgs.MailPerAddressPerDay+1, err)
+		}
+		if n := len(f.mails(invitee, mail.KindInvitation)); n != orgs.MailPerAddressPerDay {
+			t.Errorf("%d invitation emails, want %d", n, orgs.MailPerAddressPerDay)
+		}
+		// The limit is the organization's: another one may still invite.
+		other, err := f.s.Create(ctx, f.platformAdmin, orgs.Fields{Name: ptr("Other")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.AddMember(ctx, f.platformAdmin, other.ID, invitee, access.Viewer); err != nil {
+			t.Errorf("another organization's invitation: %v", err)
+		}
+		f.clock.advance(24 * time.Hour)
+		if _, err := f.s.ResendInvitation(ctx, f.admin, f.org.ID, added.Invitation.ID); err != nil {
+			t.Errorf("resend a day later: %v", err)
+		}
+
 	})
 }

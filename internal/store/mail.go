@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -172,4 +173,24 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 		return false, fmt.Errorf("record attempt of email %d: %w", id, err)
 	}
 	return n == 1, nil
+}
+
+// CountRecentMail counts the emails of the given kinds that an
+// organization had recorded to an address after a time.
+func (q *Queries) CountRecentMail(ctx context.Context, orgID int64, recipient string, kinds []string, since time.Time) (int, error) {
+	if len(kinds) == 0 {
+		return 0, nil
+	}
+	args := []any{orgID, recipient, dbTime(since)}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	var n int
+	err := q.queryRow(ctx, `SELECT count(*) FROM mail_messages
+		WHERE organization_id = ? AND recipient = ? AND created_at > ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)`,
+		args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recent mail of organization %d to %s: %w", orgID, recipient, err)
+	}
+	return n, nil
 }

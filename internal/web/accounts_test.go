@@ -70,9 +70,9 @@ func TestAccountPages(t *testing.T) {
 func TestLoginSessionLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newTestApp(t, db)
-		c := app.client()
 		// The session id before login must not survive it (session fixation).
-		// A flash message gives the anonymous visitor a session first.
+		// Logging out leaves an anonymous session with a flash message.
+		c := app.loggedIn(adminEmail, adminPassword)
 		c.post("/accounts/logout/", nil)
 		before := sessionCookie(c)
 		res := c.post("/accounts/login/", url.Values{"email": {adminEmail}, "password": {adminPassword}})
