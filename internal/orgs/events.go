@@ -20,11 +20,16 @@ const (
 	MemberLeft           EventKind = "member.left"
 	RoleChanged          EventKind = "member.role_changed"
 	OwnershipTransferred EventKind = "ownership.transferred"
-	InvitationCreated    EventKind = "invitation.created"
-	InvitationRenewed    EventKind = "invitation.renewed" // invited again: new role, link and expiry
-	InvitationResent     EventKind = "invitation.resent"
-	InvitationRevoked    EventKind = "invitation.revoked"
-	InvitationAccepted   EventKind = "invitation.accepted"
+	OwnershipOffered     EventKind = "ownership.offered"
+	// An offer ends without a transfer: withdrawn by the owner, or
+	// declined by the member it named.
+	OwnershipOfferWithdrawn EventKind = "ownership.offer_withdrawn"
+	OwnershipOfferDeclined  EventKind = "ownership.offer_declined"
+	InvitationCreated       EventKind = "invitation.created"
+	InvitationRenewed       EventKind = "invitation.renewed" // invited again: new role, link and expiry
+	InvitationResent        EventKind = "invitation.resent"
+	InvitationRevoked       EventKind = "invitation.revoked"
+	InvitationAccepted      EventKind = "invitation.accepted"
 )
 
 // Event is a change in an organization, announced inside the transaction

@@ -131,6 +131,9 @@ func (s *Service) RemoveMember(ctx context.Context, actor *store.User, orgID, us
 		if err := q.DeleteMembership(ctx, orgID, userID); err != nil {
 			return err
 		}
+		if _, err := q.EndOwnershipOffer(ctx, orgID, userID); err != nil {
+			return err
+		}
 		kind := MemberRemoved
 		if userID == actor.ID {
 			kind = MemberLeft
@@ -171,10 +174,16 @@ func (s *Service) memberFor(ctx context.Context, q *store.Queries, actor *store.
 	return store.Member{}, ErrForbidden
 }
 
-// TransferOwnership makes another member the owner; the old owner becomes
-// an admin, in the same transaction. It returns the new owner.
-func (s *Service) TransferOwnership(ctx context.Context, actor *store.User, orgID, userID int64) (store.Member, error) {
-	var owner store.Member
+// Errors of ownership offers.
+var ErrNoOwnershipOffer = problem.New(problem.NotFound, "no_ownership_offer",
+	"There is no open offer of this organization's ownership to you.")
+
+// OfferOwnership offers the organization to another member, who becomes
+// its owner only by accepting (AcceptOwnership): nobody is made owner,
+// and so unable to leave, without consenting. An earlier offer is
+// replaced. It returns the offer.
+func (s *Service) OfferOwnership(ctx context.Context, actor *store.User, orgID, userID int64) (store.OwnershipOffer, error) {
+	var offer store.OwnershipOffer
 	err := s.changeMembers(ctx, actor, orgID, access.TransferOwnership, func(q *store.Queries, v View) error {
 		m, err := q.OrganizationMember(ctx, orgID, userID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -186,14 +195,91 @@ func (s *Service) TransferOwnership(ctx context.Context, actor *store.User, orgI
 		if m.Role == string(access.Owner) {
 			return problem.Newf(problem.Conflict, "already_owner", "%s already owns %s.", m.Email, v.Name)
 		}
-		owner = m
-		owner.Role = string(access.Owner)
-		return s.transfer(ctx, q, actor, orgID, m)
+		if err := q.OfferOwnership(ctx, orgID, m.UserID, actor.ID); err != nil {
+			return err
+		}
+		if offer, err = q.OwnershipOfferOf(ctx, orgID); err != nil {
+			return err
+		}
+		return s.emit(ctx, q, Event{Kind: OwnershipOffered, OrganizationID: orgID, Actor: actor, UserID: m.UserID, Target: m.Email,
+			New: map[string]string{"offered_to": m.Email}})
 	})
 	if err != nil {
-		return store.Member{}, fmt.Errorf("transfer organization %d to user %d: %w", orgID, userID, err)
+		return store.OwnershipOffer{}, fmt.Errorf("offer organization %d to user %d: %w", orgID, userID, err)
+	}
+	return offer, nil
+}
+
+// OwnershipOffer returns the organization's open offer, for the owner
+// and the member it names to see; ErrNoOwnershipOffer when there is none
+// or the actor may not see it.
+func (s *Service) OwnershipOffer(ctx context.Context, actor *store.User, orgID int64) (store.OwnershipOffer, error) {
+	q := s.db.Read()
+	v, err := Authorize(ctx, q, actor, orgID, access.ViewOrganization)
+	if err != nil {
+		return store.OwnershipOffer{}, err
+	}
+	return ownershipOffer(ctx, q, actor, v)
+}
+
+func ownershipOffer(ctx context.Context, q *store.Queries, actor *store.User, v View) (store.OwnershipOffer, error) {
+	offer, err := q.OwnershipOfferOf(ctx, v.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && offer.UserID != actor.ID && !v.CanTransfer) {
+		return store.OwnershipOffer{}, ErrNoOwnershipOffer
+	}
+	return offer, err
+}
+
+// AcceptOwnership makes the actor the owner of the organization that was
+// offered to them; the old owner becomes an admin, in the same
+// transaction. It returns the new owner.
+func (s *Service) AcceptOwnership(ctx context.Context, actor *store.User, orgID int64) (store.Member, error) {
+	var owner store.Member
+	err := s.changeMembers(ctx, actor, orgID, access.ViewOrganization, func(q *store.Queries, v View) error {
+		offer, err := q.OwnershipOfferOf(ctx, orgID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && offer.UserID != actor.ID) {
+			return ErrNoOwnershipOffer
+		}
+		if err != nil {
+			return err
+		}
+		if owner, err = q.OrganizationMember(ctx, orgID, actor.ID); err != nil {
+			return err
+		}
+		if _, err := q.EndOwnershipOffer(ctx, orgID, 0); err != nil {
+			return err
+		}
+		owner.Role = string(access.Owner)
+		return s.transfer(ctx, q, actor, orgID, owner)
+	})
+	if err != nil {
+		return store.Member{}, fmt.Errorf("accept the ownership of organization %d: %w", orgID, err)
 	}
 	return owner, nil
+}
+
+// EndOwnershipOffer withdraws the organization's offer (the owner or a
+// platform admin) or declines it (the member it names).
+func (s *Service) EndOwnershipOffer(ctx context.Context, actor *store.User, orgID int64) error {
+	err := s.changeMembers(ctx, actor, orgID, access.ViewOrganization, func(q *store.Queries, v View) error {
+		offer, err := ownershipOffer(ctx, q, actor, v)
+		if err != nil {
+			return err
+		}
+		if _, err := q.EndOwnershipOffer(ctx, orgID, 0); err != nil {
+			return err
+		}
+		kind := OwnershipOfferWithdrawn
+		if offer.UserID == actor.ID {
+			kind = OwnershipOfferDeclined
+		}
+		return s.emit(ctx, q, Event{Kind: kind, OrganizationID: orgID, Actor: actor, UserID: offer.UserID, Target: offer.Email,
+			Old: map[string]string{"offered_to": offer.Email}})
+	})
+	if err != nil {
+		return fmt.Errorf("end the ownership offer of organization %d: %w", orgID, err)
+	}
+	return nil
 }
 
 // transfer makes m the owner and the current owner, if any, an admin. The

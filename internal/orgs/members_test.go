@@ -445,26 +445,62 @@ func TestChangeRoleAndRemove(t *testing.T) {
 	})
 }
 
+// transferTo offers the organization to u and has u accept.
+func (f *fixture) transferTo(actor, u *store.User) {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.s.OfferOwnership(ctx, actor, f.org.ID, u.ID); err != nil {
+		f.t.Fatalf("offer to %s: %v", u.Email, err)
+	}
+	if _, err := f.s.AcceptOwnership(ctx, u, f.org.ID); err != nil {
+		f.t.Fatalf("%s accepting: %v", u.Email, err)
+	}
+}
+
 func TestTransferOwnership(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		if _, err := f.s.TransferOwnership(ctx, f.admin, f.org.ID, f.editor.ID); !errors.Is(err, orgs.ErrForbidden) {
-			t.Errorf("an admin transfers: %v", err)
+		if _, err := f.s.OfferOwnership(ctx, f.admin, f.org.ID, f.editor.ID); !errors.Is(err, orgs.ErrForbidden) {
+			t.Errorf("an admin offers: %v", err)
 		}
-		if _, err := f.s.TransferOwnership(ctx, f.owner, f.org.ID, f.platformAdmin.ID); code(err) != "not_a_member" {
-			t.Errorf("transfer to a non-member: %v", err)
+		if _, err := f.s.OfferOwnership(ctx, f.owner, f.org.ID, f.platformAdmin.ID); code(err) != "not_a_member" {
+			t.Errorf("offer to a non-member: %v", err)
 		}
-		if _, err := f.s.TransferOwnership(ctx, f.owner, f.org.ID, f.owner.ID); code(err) != "already_owner" {
-			t.Errorf("transfer to the owner: %v", err)
+		if _, err := f.s.OfferOwnership(ctx, f.owner, f.org.ID, f.owner.ID); code(err) != "already_owner" {
+			t.Errorf("offer to the owner: %v", err)
 		}
-		owner, err := f.s.TransferOwnership(ctx, f.owner, f.org.ID, f.editor.ID)
+
+		// An offer changes nothing until the member it names accepts it.
+		offer, err := f.s.OfferOwnership(ctx, f.owner, f.org.ID, f.editor.ID)
+		if err != nil || offer.Email != f.editor.Email || offer.OfferedBy != f.owner.Email {
+			t.Fatalf("offer: %+v, %v", offer, err)
+		}
+		if roles := f.roles(f.org.ID); roles[f.owner.Email] != "owner" || roles[f.editor.Email] != "editor" {
+			t.Errorf("roles after the offer alone: %v", roles)
+		}
+		// Nobody else accepts it, nor sees it but the owner and the editor.
+		for _, u := range []*store.User{f.admin, f.viewer, f.owner, f.platformAdmin} {
+			if _, err := f.s.AcceptOwnership(ctx, u, f.org.ID); !errors.Is(err, orgs.ErrNoOwnershipOffer) {
+				t.Errorf("%s accepting the editor's offer: %v", u.Email, err)
+			}
+		}
+		if _, err := f.s.OwnershipOffer(ctx, f.viewer, f.org.ID); !errors.Is(err, orgs.ErrNoOwnershipOffer) {
+			t.Errorf("the viewer sees the offer: %v", err)
+		}
+		if err := f.s.EndOwnershipOffer(ctx, f.admin, f.org.ID); !errors.Is(err, orgs.ErrNoOwnershipOffer) {
+			t.Errorf("an admin ends the offer: %v", err)
+		}
+		owner, err := f.s.AcceptOwnership(ctx, f.editor, f.org.ID)
 		if err != nil || owner.Email != f.editor.Email || owner.Role != "owner" {
-			t.Fatalf("transfer: %+v, %v", owner, err)
+			t.Fatalf("accept: %+v, %v", owner, err)
 		}
 		roles := f.roles(f.org.ID)
 		if roles["owner@example.com"] != "admin" || roles["editor@example.com"] != "owner" {
 			t.Errorf("roles after the transfer: %v", roles)
+		}
+		if _, err := f.s.AcceptOwnership(ctx, f.editor, f.org.ID); !errors.Is(err, orgs.ErrNoOwnershipOffer) {
+			t.Errorf("accepting twice: %v", err)
 		}
 		// The old owner may now leave; the new one may not.
 		if err := f.s.RemoveMember(ctx, f.editor, f.org.ID, f.editor.ID); !errors.Is(err, orgs.ErrOwnerLeaving) {
@@ -473,13 +509,48 @@ func TestTransferOwnership(t *testing.T) {
 		if err := f.s.RemoveMember(ctx, f.owner, f.org.ID, f.owner.ID); err != nil {
 			t.Errorf("the old owner leaving: %v", err)
 		}
-		// Platform admins may transfer too.
-		if _, err := f.s.TransferOwnership(ctx, f.platformAdmin, f.org.ID, f.viewer.ID); err != nil {
-			t.Errorf("a platform admin transfers: %v", err)
+
+		// Declined, withdrawn, or its member gone: the offer ends and
+		// nothing changes hands.
+		if _, err := f.s.OfferOwnership(ctx, f.editor, f.org.ID, f.viewer.ID); err != nil {
+			t.Fatal(err)
 		}
-		if got := f.audit(); !strings.Contains(strings.Join(got, "\n"),
-			`ownership.transferred editor@example.com {"owner":"owner@example.com"}>{"owner":"editor@example.com"}`) {
-			t.Errorf("the audit log lacks the transfer:\n%s", strings.Join(got, "\n"))
+		if err := f.s.EndOwnershipOffer(ctx, f.viewer, f.org.ID); err != nil {
+			t.Errorf("declining: %v", err)
+		}
+		if _, err := f.s.OfferOwnership(ctx, f.editor, f.org.ID, f.viewer.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.EndOwnershipOffer(ctx, f.editor, f.org.ID); err != nil {
+			t.Errorf("withdrawing: %v", err)
+		}
+		if _, err := f.s.OfferOwnership(ctx, f.editor, f.org.ID, f.viewer.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.RemoveMember(ctx, f.viewer, f.org.ID, f.viewer.ID); err != nil {
+			t.Errorf("the offered member leaving: %v", err)
+		}
+		addMember(t, db, f.org.ID, f.viewer, access.Viewer)
+		if _, err := f.s.AcceptOwnership(ctx, f.viewer, f.org.ID); !errors.Is(err, orgs.ErrNoOwnershipOffer) {
+			t.Errorf("an offer outlived its member leaving: %v", err)
+		}
+		if roles := f.roles(f.org.ID); roles[f.editor.Email] != "owner" {
+			t.Errorf("roles after ended offers: %v", roles)
+		}
+
+		// Platform admins may offer too.
+		if _, err := f.s.OfferOwnership(ctx, f.platformAdmin, f.org.ID, f.viewer.ID); err != nil {
+			t.Errorf("a platform admin offers: %v", err)
+		}
+		got := strings.Join(f.audit(), "\n")
+		for _, want := range []string{
+			`ownership.offered editor@example.com >{"offered_to":"editor@example.com"}`,
+			`ownership.transferred editor@example.com {"owner":"owner@example.com"}>{"owner":"editor@example.com"}`,
+			`ownership.offer_declined viewer@example.com`, `ownership.offer_withdrawn viewer@example.com`,
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the audit log lacks %s:\n%s", want, got)
+			}
 		}
 	})
 }
@@ -585,25 +656,27 @@ func TestConcurrentMemberChanges(t *testing.T) {
 			}
 		}
 
-		// Two transfers at once, by the owner to different members: one wins.
+		// An acceptance and a new offer at once: one wins, and the
+		// organization has one owner.
 		owner := f.owner
 		for round := range 10 {
 			a, b := f.admin, f.editor
+			if _, err := f.s.OfferOwnership(ctx, owner, f.org.ID, a.ID); err != nil {
+				t.Fatal(err)
+			}
 			errs := parallel(
-				func() error { _, err := f.s.TransferOwnership(ctx, owner, f.org.ID, a.ID); return err },
-				func() error { _, err := f.s.TransferOwnership(ctx, owner, f.org.ID, b.ID); return err },
+				func() error { _, err := f.s.AcceptOwnership(ctx, a, f.org.ID); return err },
+				func() error { _, err := f.s.OfferOwnership(ctx, owner, f.org.ID, b.ID); return err },
 			)
 			if countNil(errs) != 1 {
-				t.Fatalf("round %d: transfers %v, want exactly one to succeed", round, errs)
+				t.Fatalf("round %d: acceptance and offer %v, want exactly one to succeed", round, errs)
 			}
 			owners := 0
 			for email, role := range f.roles(f.org.ID) {
 				if role == "owner" {
 					owners++
-					for _, u := range []*store.User{f.admin, f.editor} {
-						if u.Email == email {
-							owner = u
-						}
+					if email == a.Email {
+						owner = a
 					}
 				}
 			}
@@ -611,10 +684,12 @@ func TestConcurrentMemberChanges(t *testing.T) {
 				t.Fatalf("round %d: %d owners", round, owners)
 			}
 			// Hand it back for the next round.
-			if _, err := f.s.TransferOwnership(ctx, owner, f.org.ID, f.owner.ID); err != nil {
+			if owner != f.owner {
+				f.transferTo(owner, f.owner)
+				owner = f.owner
+			} else if err := f.s.EndOwnershipOffer(ctx, owner, f.org.ID); err != nil {
 				t.Fatal(err)
 			}
-			owner = f.owner
 			for _, u := range []*store.User{f.admin, f.editor} {
 				if _, err := f.s.ChangeRole(ctx, f.owner, f.org.ID, u.ID, access.Admin); err != nil {
 					t.Fatal(err)

@@ -170,6 +170,9 @@ type Detail struct {
 	Page        int // of the members, from 1
 	Pages       int
 	Invitations []InvitationView
+	// Offer is the open offer of the ownership, for the owner and the
+	// member it names; nil otherwise.
+	Offer *store.OwnershipOffer
 }
 
 // MemberView is a member as the actor sees them: with what the actor may
@@ -202,6 +205,12 @@ func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64,
 		if d.Invitations, err = s.openInvitations(ctx, q, orgID); err != nil {
 			return Detail{}, err
 		}
+	}
+	switch offer, err := ownershipOffer(ctx, q, actor, v); {
+	case err == nil:
+		d.Offer = &offer
+	case !errors.Is(err, ErrNoOwnershipOffer):
+		return Detail{}, err
 	}
 	return d, nil
 }

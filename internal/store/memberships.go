@@ -205,3 +205,60 @@ func (q *Queries) OwnerlessOrganizations(ctx context.Context) ([]Organization, e
 		WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.role = 'owner')
 		ORDER BY o.name_key, o.id`)
 }
+
+// OwnershipOffer is an owner's offer of an organization to one of its
+// members.
+type OwnershipOffer struct {
+	OrganizationID int64
+	UserID         int64
+	Email          string // of the member offered the ownership
+	OfferedBy      string // the email of who offered it; empty once that account is gone
+	CreatedAt      time.Time
+}
+
+// OfferOwnership records an offer of the organization to a member,
+// replacing any earlier one.
+func (q *Queries) OfferOwnership(ctx context.Context, orgID, userID, offeredBy int64) error {
+	_, err := q.exec(ctx, `
+		INSERT INTO ownership_offers (organization_id, user_id, offered_by, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (organization_id) DO UPDATE SET user_id = excluded.user_id, offered_by = excluded.offered_by,
+			created_at = excluded.created_at`, orgID, userID, offeredBy, now())
+	if err != nil {
+		return fmt.Errorf("offer organization %d to user %d: %w", orgID, userID, err)
+	}
+	return nil
+}
+
+// OwnershipOfferOf returns an organization's open offer, or ErrNotFound.
+func (q *Queries) OwnershipOfferOf(ctx context.Context, orgID int64) (OwnershipOffer, error) {
+	var (
+		o  OwnershipOffer
+		by sql.NullString
+	)
+	err := q.queryRow(ctx, `
+		SELECT f.organization_id, f.user_id, u.email, b.email, f.created_at
+		FROM ownership_offers f JOIN users u ON u.id = f.user_id LEFT JOIN users b ON b.id = f.offered_by
+		WHERE f.organization_id = ?`, orgID).Scan(&o.OrganizationID, &o.UserID, &o.Email, &by, &o.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OwnershipOffer{}, ErrNotFound
+	}
+	if err != nil {
+		return OwnershipOffer{}, fmt.Errorf("ownership offer of organization %d: %w", orgID, err)
+	}
+	o.OfferedBy, o.CreatedAt = by.String, o.CreatedAt.UTC()
+	return o, nil
+}
+
+// EndOwnershipOffer deletes an organization's offer, and only that one
+// to userID when userID is not 0. It reports whether there was one.
+func (q *Queries) EndOwnershipOffer(ctx context.Context, orgID, userID int64) (bool, error) {
+	query, args := `DELETE FROM ownership_offers WHERE organization_id = ?`, []any{orgID}
+	if userID != 0 {
+		query, args = query+` AND user_id = ?`, append(args, userID)
+	}
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return false, fmt.Errorf("end the ownership offer of organization %d: %w", orgID, err)
+	}
+	return n > 0, nil
+}

@@ -162,11 +162,62 @@ func (s *Server) apiTransferOwnership(w http.ResponseWriter, r *http.Request) er
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	owner, err := s.orgs.TransferOwnership(r.Context(), currentUser(r.Context()), id, in.UserID)
+	offer, err := s.orgs.OfferOwnership(r.Context(), currentUser(r.Context()), id, in.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, toOfferJSON(offer))
+	return nil
+}
+
+// offerJSON is an open offer of an organization's ownership in the API.
+type offerJSON struct {
+	OrganizationID int64     `json:"organization_id"`
+	UserID         int64     `json:"user_id"`
+	Email          string    `json:"email"`
+	OfferedBy      string    `json:"offered_by"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func toOfferJSON(o store.OwnershipOffer) offerJSON {
+	return offerJSON{OrganizationID: o.OrganizationID, UserID: o.UserID, Email: o.Email, OfferedBy: o.OfferedBy, CreatedAt: o.CreatedAt}
+}
+
+func (s *Server) apiOwnershipOffer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	offer, err := s.orgs.OwnershipOffer(r.Context(), currentUser(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toOfferJSON(offer))
+	return nil
+}
+
+func (s *Server) apiAcceptOwnership(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	owner, err := s.orgs.AcceptOwnership(r.Context(), currentUser(r.Context()), id)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toMemberJSON(owner))
+	return nil
+}
+
+func (s *Server) apiEndOwnershipOffer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.orgs.EndOwnershipOffer(r.Context(), currentUser(r.Context()), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -156,6 +156,11 @@ func authzCases(outboxID int64) map[string]authzCase {
 	}
 	invitationPage := func(o *authzOrg) string { return "/invitations/" + o.token + "/" }
 	// Invitations are for one address: everyone logged in is someone else.
+	// An ownership offer is seen and ended by the owner (or a platform
+	// admin) and by the member it names (here nobody of the actors); to
+	// everyone else there is none.
+	offerHidden := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404}
+	notOffered := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, owner: 404, otherAdmin: 404, platformAdmin: 404}
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
 
 	return map[string]authzCase{
@@ -209,9 +214,11 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/invitations/{invitation_id}/revoke": {rule: inOrg(access.ManageMembers), path: invitationURL("revoke"), ok: 303},
 		"GET /email-learning/platform/organizations/{id}/transfer":                            {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/transfer":                           {rule: inOrg(access.TransferOwnership), path: orgURL("transfer"), ok: 303, form: func(o *authzOrg) url.Values { return url.Values{"user_id": {itoa(o.target)}} }},
+		"POST /email-learning/platform/organizations/{id}/transfer/accept":                    {rule: inOrg(access.ViewOrganization), path: orgURL("transfer/accept"), ok: 303, want: notOffered},
+		"POST /email-learning/platform/organizations/{id}/transfer/end":                       {rule: inOrg(access.ViewOrganization), path: orgURL("transfer/end"), ok: 303, want: offerHidden},
 		"GET /email-learning/platform/organizations/{id}/reports/":                            {rule: inOrg(access.ViewOrganization), path: orgURL("reports/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/audit/":                              {rule: inOrg(access.ViewAuditLog), path: orgURL("audit/"), ok: 200},
-		"GET /invitations/{token}/": {rule: public, path: invitationPage, ok: 200, want: forSomeoneElse},
+		"GET /invitations/{token}/":                                                           {rule: public, path: invitationPage, ok: 200, want: forSomeoneElse},
 		"POST /invitations/{token}/": {rule: public, path: invitationPage, ok: 303, want: forSomeoneElse, endsSession: true, form: func(*authzOrg) url.Values {
 			return url.Values{"name": {"Newcomer"}, "password": {"a long passphrase"}, "password_confirm": {"a long passphrase"}}
 		}},
@@ -244,8 +251,11 @@ func authzCases(outboxID int64) map[string]authzCase {
 			path: func(o *authzOrg) string {
 				return fmt.Sprintf("/api/v1/organizations/%d/invitations/%d", o.id, o.invite)
 			}},
-		"POST /api/v1/organizations/{id}/transfer-ownership": {rule: inOrg(access.TransferOwnership), path: apiURL("/transfer-ownership"), ok: 200,
+		"POST /api/v1/organizations/{id}/transfer-ownership": {rule: inOrg(access.TransferOwnership), path: apiURL("/transfer-ownership"), ok: 202,
 			json: func(o *authzOrg) any { return map[string]int64{"user_id": o.target} }},
+		"GET /api/v1/organizations/{id}/transfer-ownership":         {rule: inOrg(access.ViewOrganization), path: apiURL("/transfer-ownership"), ok: 200, want: offerHidden},
+		"DELETE /api/v1/organizations/{id}/transfer-ownership":      {rule: inOrg(access.ViewOrganization), path: apiURL("/transfer-ownership"), ok: 204, want: offerHidden},
+		"POST /api/v1/organizations/{id}/transfer-ownership/accept": {rule: inOrg(access.ViewOrganization), path: apiURL("/transfer-ownership/accept"), ok: 200, want: notOffered},
 		"GET /api/v1/me": {rule: login, path: fixed("/api/v1/me"), ok: 200},
 
 		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
@@ -541,6 +551,11 @@ func (f *authzFixture) newOrg() *authzOrg {
 		}
 		o.target = target.ID
 		if err := q.AddMembership(ctx, o.id, target.ID, string(access.Editor)); err != nil {
+			return err
+		}
+		// The owner offered the organization to the target, who alone may
+		// accept or decline.
+		if err := q.OfferOwnership(ctx, o.id, target.ID, f.users[owner].ID); err != nil {
 			return err
 		}
 		token, hash := auth.NewToken()

@@ -216,9 +216,9 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
 	}
 	user := currentUser(r.Context())
 	newOwner, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
-	owner, err := s.orgs.TransferOwnership(r.Context(), user, id, newOwner)
+	offer, err := s.orgs.OfferOwnership(r.Context(), user, id, newOwner)
 	if err == nil {
-		s.flashNext(r, fmt.Sprintf("%s now owns the organization.", owner.Email))
+		s.flashNext(r, fmt.Sprintf("The ownership was offered to %s, who becomes the owner on accepting it.", offer.Email))
 		http.Redirect(w, r, organizationPath(id)+"#members", http.StatusSeeOther)
 		return
 	}
@@ -233,6 +233,37 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, statusOf(p.Kind), "transfer.html", "Transfer "+v.Name, transferPage{View: v, Candidates: candidates, Error: p.Message})
+}
+
+// acceptOwnership makes the member an offer names the owner.
+func (s *Server) acceptOwnership(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if _, err := s.orgs.AcceptOwnership(r.Context(), currentUser(r.Context()), id); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.flashNext(r, "You now own the organization.")
+	http.Redirect(w, r, organizationPath(id), http.StatusSeeOther)
+}
+
+// endOwnershipOffer withdraws an offer (the owner) or declines it (the
+// member it names).
+func (s *Server) endOwnershipOffer(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if err := s.orgs.EndOwnershipOffer(r.Context(), currentUser(r.Context()), id); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.flashNext(r, "The ownership offer was ended; nothing changed hands.")
+	http.Redirect(w, r, organizationPath(id), http.StatusSeeOther)
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {

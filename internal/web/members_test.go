@@ -171,10 +171,21 @@ func TestMembersAPI(t *testing.T) {
 			!strings.Contains(res.body, `"code":"owner_fixed"`) {
 			t.Errorf("an admin demoting the owner: %d %s", res.status, res.body)
 		}
-		// Ownership moves by transfer; the old owner becomes an admin.
-		res, owner := admin.api(http.MethodPost, base+"/transfer-ownership", map[string]int64{"user_id": userID})
+		// Ownership moves by an offer that the new owner accepts; the old
+		// owner becomes an admin.
+		res, offer := admin.api(http.MethodPost, base+"/transfer-ownership", map[string]int64{"user_id": userID})
+		if res.status != http.StatusAccepted || offer["email"] != "someone@example.com" || offer["offered_by"] != adminEmail {
+			t.Errorf("offer: %d %s", res.status, res.body)
+		}
+		if res, seen := guest.api(http.MethodGet, base+"/transfer-ownership", nil); res.status != http.StatusOK || seen["email"] != "someone@example.com" {
+			t.Errorf("the offer as its member sees it: %d %s", res.status, res.body)
+		}
+		if res, _ := admin.api(http.MethodPost, base+"/transfer-ownership/accept", nil); res.status != http.StatusNotFound {
+			t.Errorf("the offerer accepting: %d %s", res.status, res.body)
+		}
+		res, owner := guest.api(http.MethodPost, base+"/transfer-ownership/accept", nil)
 		if res.status != http.StatusOK || owner["role"] != "owner" || owner["email"] != "someone@example.com" {
-			t.Errorf("transfer: %d %s", res.status, res.body)
+			t.Errorf("accept: %d %s", res.status, res.body)
 		}
 		_, list := admin.api(http.MethodGet, base+"/members", nil)
 		if got := fmt.Sprint(list["items"]); !strings.Contains(got, "email:admin@example.com name: role:admin") ||
