@@ -269,6 +269,32 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 	}
 	editor.follow("go back to the organization", http.StatusOK, chromedp.Navigate(app.srv.URL+orgPath))
 
+	// The owner offers the organization to the new member, who sees the
+	// offer on its page and declines it: nothing changes hands without
+	// their consent.
+	admin.follow("open the transfer form", http.StatusOK, chromedp.Navigate(app.srv.URL+orgPath+"transfer"))
+	admin.do("choose the new member", chromedp.SetValue(chromedp.ID("user_id"), strconv.FormatInt(user.ID, 10)))
+	admin.follow("offer the ownership", http.StatusOK, admin.submit())
+	if got := admin.text("#ownership-offer p"); !strings.Contains(got, invitee+" was offered the ownership") {
+		t.Errorf("the owner's page says %q about the offer", got)
+	}
+	if mem, err := app.db.Read().OrganizationMember(ctx, id, user.ID); err != nil || mem.Role != "editor" {
+		t.Errorf("the offer alone changed the membership: %+v, %v", mem, err)
+	}
+	editor.follow("see the offer", http.StatusOK, chromedp.Reload())
+	editor.do("wait for the offer", chromedp.WaitVisible(chromedp.CSS("#ownership-offer")))
+	editor.screenshot("9-ownership-offered")
+	if got := editor.text("#ownership-offer h2"); got != "Ownership offered to you" {
+		t.Errorf("the offer's heading for its member = %q", got)
+	}
+	editor.follow("decline", http.StatusOK, chromedp.Click(chromedp.CSS(`#ownership-offer form:nth-of-type(2) button`)))
+	if n := editor.count("#ownership-offer"); n != 0 {
+		t.Errorf("the declined offer is still shown")
+	}
+	if owner, err := app.db.Read().OrganizationOwner(ctx, id); err != nil || owner.Email != adminEmail {
+		t.Errorf("after declining, the owner is %+v, %v", owner, err)
+	}
+
 	// 4. The admin makes the new member a viewer, then removes them.
 	admin.follow("reload the organization", http.StatusOK, chromedp.Reload())
 	admin.do("wait for the new member's row", chromedp.WaitVisible(chromedp.CSS(editorRow+" select")))
@@ -284,7 +310,7 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 	admin.do("choose viewer", chromedp.SetValue(chromedp.CSS(editorRow+" select"), "viewer"))
 	admin.follow("change the role", http.StatusOK, chromedp.Click(chromedp.CSS(editorRow+" button")))
 	admin.do("wait for the changed row", chromedp.WaitVisible(chromedp.CSS(editorRow+" select")))
-	admin.screenshot("9-role-changed")
+	admin.screenshot("10-role-changed")
 	if got, want := admin.text("p.flash"), invitee+" is now viewer."; got != want {
 		t.Errorf("flash after changing the role = %q, want %q", got, want)
 	}
@@ -297,7 +323,7 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 
 	admin.follow("follow the Remove link", http.StatusOK, chromedp.Click(chromedp.CSS(editorRow+" td.actions a")))
 	admin.do("wait for the confirmation", chromedp.WaitVisible(chromedp.CSS(`main form button.danger`)))
-	admin.screenshot("10-remove-confirm")
+	admin.screenshot("11-remove-confirm")
 	if got, want := admin.text("main h1"), "Remove "+invitee+"?"; got != want {
 		t.Errorf("confirmation heading = %q, want %q", got, want)
 	}
@@ -308,7 +334,7 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 		t.Errorf("opening the confirmation changed the membership: %+v, %v", mem, err)
 	}
 	admin.follow("remove", http.StatusOK, chromedp.Click(chromedp.CSS(`main form button.danger`)))
-	admin.screenshot("11-removed")
+	admin.screenshot("12-removed")
 	if got := admin.location(); got != orgPath {
 		t.Errorf("after removing, the admin is at %q, want %q", got, orgPath)
 	}
@@ -330,7 +356,7 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 
 	// The removed member's browser no longer reaches the organization.
 	editor.follow("reload the organization", http.StatusNotFound, chromedp.Reload())
-	editor.screenshot("12-editor-removed")
+	editor.screenshot("13-editor-removed")
 	if got := editor.text("main h1"); got != "Page not found" {
 		t.Errorf("the removed member's reload says %q, want Page not found", got)
 	}
