@@ -308,6 +308,15 @@ func (s *Service) assignFirstOwner(ctx context.Context, q *store.Queries, actor 
 // Update changes the given fields of an organization. Fields not given,
 // the logo included, stay as they are.
 func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f Fields) (store.Organization, error) {
+	if f.Logo != nil {
+		// A logo is decoded before the transaction, so that the write lock
+		// is not held meanwhile; only for someone who may edit, so that
+		// nobody else makes the server decode images or learns what it
+		// thinks of them. The transaction checks again.
+		if _, err := Authorize(ctx, s.db.Read(), actor, orgID, access.EditOrganization); err != nil {
+			return store.Organization{}, fmt.Errorf("update organization %d: %w", orgID, err)
+		}
+	}
 	img, err := processLogo(ctx, f.Logo)
 	if err != nil {
 		return store.Organization{}, err
