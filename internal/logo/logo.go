@@ -62,8 +62,8 @@ var decoders = map[string]func(io.Reader) (image.Image, error){
 }
 
 // decodeSlots bounds the logos decoded and re-encoded at once, on this
-// node: a 4096x4096 image takes over 100 MiB and up to a second or so of
-// a core. A slot is taken only once the upload is read whole and its
+// node: a 4096x4096 image takes over 100 MiB and one or two seconds of a
+// core. A slot is taken only once the upload is read whole and its
 // header checked, so a slow or refused upload never holds one.
 var decodeSlots = make(chan struct{}, 2)
 
