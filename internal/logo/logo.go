@@ -1,9 +1,9 @@
 // Package logo turns an uploaded organization logo into safe images to serve
 // back: the upload is size-limited, recognized by its bytes (never by a file
-// name, which callers do not pass), checked for sane dimensions before any
-// pixel is decoded, and re-encoded, so that nothing of the upload but its
-// pixels reaches a browser or an email: no metadata, no extra chunks, no
-// bytes appended after the image.
+// name, which callers do not pass), checked for sane dimensions (and, for a
+// JPEG, a sane number of scans) before any pixel is decoded, and re-encoded,
+// so that nothing of the upload but its pixels reaches a browser or an
+// email: no metadata, no extra chunks, no bytes appended after the image.
 //
 // Only JPG, PNG and GIF are accepted; SVG is refused because it is a
 // document that can carry scripts. JPEG uploads stay JPEG (photos compress
@@ -13,6 +13,7 @@ package logo
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -60,10 +61,16 @@ var decoders = map[string]func(io.Reader) (image.Image, error){
 	"gif":  gif.Decode, // the first frame only
 }
 
+// decodeSlots bounds the logos decoded and re-encoded at once, on this
+// node: a 4096x4096 image takes over 100 MiB and one or two seconds of a
+// core. A slot is taken only once the upload is read whole and its
+// header checked, so a slow or refused upload never holds one.
+var decodeSlots = make(chan struct{}, 2)
+
 // Process validates and re-encodes an upload read from r. It returns a
-// *problem.Error when the upload is refused, and a plain error only when r
-// itself fails.
-func Process(r io.Reader) (Image, error) {
+// *problem.Error when the upload is refused, and a plain error when r
+// itself fails or ctx ends while the logo waits for a decode slot.
+func Process(ctx context.Context, r io.Reader) (Image, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 	if err != nil {
 		return Image{}, fmt.Errorf("read logo: %w", err)
@@ -89,7 +96,23 @@ func Process(r io.Reader) (Image, error) {
 		return Image{}, problem.Newf(problem.Invalid, "logo_too_big_dimensions",
 			"The logo must be at most %dx%d pixels; this one is %dx%d.", MaxDimension, MaxDimension, cfg.Width, cfg.Height)
 	}
+	if format == "jpeg" {
+		if err := checkJPEGScans(data); err != nil {
+			return Image{}, err
+		}
+	}
 
+	select {
+	case decodeSlots <- struct{}{}:
+		defer func() { <-decodeSlots }()
+	case <-ctx.Done():
+		return Image{}, fmt.Errorf("wait to decode logo: %w", ctx.Err())
+	}
+	return reencode(data, decode, format, cfg)
+}
+
+// reencode decodes data and encodes it again, with a thumbnail.
+func reencode(data []byte, decode func(io.Reader) (image.Image, error), format string, cfg image.Config) (Image, error) {
 	img, err := decode(bytes.NewReader(data))
 	if err != nil {
 		return Image{}, corrupt()

@@ -3,9 +3,11 @@ package logo
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/problem"
 )
@@ -133,7 +136,7 @@ func TestProcessFormats(t *testing.T) {
 		{"gif", "image/png", "png", encodeGIFT(t, src)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Process(bytes.NewReader(tc.upload))
+			got, err := Process(t.Context(), bytes.NewReader(tc.upload))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +161,7 @@ func TestProcessFormats(t *testing.T) {
 				t.Errorf("ThumbETag = %s, want %s", got.ThumbETag, want)
 			}
 			// A strong ETag promises identical bytes: processing must be deterministic.
-			again, err := Process(bytes.NewReader(tc.upload))
+			again, err := Process(t.Context(), bytes.NewReader(tc.upload))
 			if err != nil || again.ETag != got.ETag || again.ThumbETag != got.ThumbETag {
 				t.Errorf("second run gave ETags %s, %s (err %v); want %s, %s", again.ETag, again.ThumbETag, err, got.ETag, got.ThumbETag)
 			}
@@ -167,7 +170,7 @@ func TestProcessFormats(t *testing.T) {
 }
 
 func TestProcessKeepsTransparency(t *testing.T) {
-	got, err := Process(bytes.NewReader(encodePNGT(t, gradient(400, 200))))
+	got, err := Process(t.Context(), bytes.NewReader(encodePNGT(t, gradient(400, 200))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +199,7 @@ func TestThumbnailSize(t *testing.T) {
 		{1, 1, 1, 1},
 		{MaxDimension, 1, 64, 1}, // the limit itself is allowed
 	} {
-		got, err := Process(bytes.NewReader(encodePNGT(t, gradient(tc.w, tc.h))))
+		got, err := Process(t.Context(), bytes.NewReader(encodePNGT(t, gradient(tc.w, tc.h))))
 		if err != nil {
 			t.Fatalf("%dx%d: %v", tc.w, tc.h, err)
 		}
@@ -210,7 +213,7 @@ func TestThumbnailSize(t *testing.T) {
 // same PNG is accepted whatever the upload was called, read in any chunks.
 func TestProcessDecidesByBytes(t *testing.T) {
 	upload := encodePNGT(t, gradient(40, 20))
-	got, err := Process(iotest.OneByteReader(bytes.NewReader(upload)))
+	got, err := Process(t.Context(), iotest.OneByteReader(bytes.NewReader(upload)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +232,7 @@ func TestProcessUnsupported(t *testing.T) {
 		"bmp":  "BM\x3a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x18\x00",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Process(strings.NewReader(upload))
+			_, err := Process(t.Context(), strings.NewReader(upload))
 			wantProblem(t, err, problem.UnsupportedType, "logo_unsupported_type")
 		})
 	}
@@ -246,12 +249,12 @@ func TestProcessRefusesOtherRegisteredFormats(t *testing.T) {
 	if _, format, err := image.DecodeConfig(strings.NewReader("MSTEST")); err != nil || format != "mailschool-test" {
 		t.Fatalf("test format not registered: %q, %v", format, err)
 	}
-	_, err := Process(strings.NewReader("MSTEST"))
+	_, err := Process(t.Context(), strings.NewReader("MSTEST"))
 	wantProblem(t, err, problem.UnsupportedType, "logo_unsupported_type")
 }
 
 func TestProcessEmpty(t *testing.T) {
-	_, err := Process(strings.NewReader(""))
+	_, err := Process(t.Context(), strings.NewReader(""))
 	wantProblem(t, err, problem.Invalid, "logo_empty")
 }
 
@@ -274,7 +277,7 @@ func TestProcessCorrupt(t *testing.T) {
 		"png no pixels":  append(pngHeader(10, 10), chunk("IEND", nil)...),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Process(bytes.NewReader(upload))
+			_, err := Process(t.Context(), bytes.NewReader(upload))
 			wantProblem(t, err, problem.Invalid, "logo_corrupt")
 		})
 	}
@@ -291,7 +294,7 @@ func TestProcessRefusesDimensions(t *testing.T) {
 		"gif 0x0":     zeroGIF,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Process(bytes.NewReader(upload))
+			_, err := Process(t.Context(), bytes.NewReader(upload))
 			wantProblem(t, err, problem.Invalid, "logo_too_big_dimensions")
 			if p, _ := problem.As(err); !strings.Contains(p.Message, "4096x4096") {
 				t.Errorf("message %q does not state the limit", p.Message)
@@ -306,7 +309,7 @@ func TestProcessBombDoesNotAllocatePixels(t *testing.T) {
 	upload := bomb(20000, 20000)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := Process(bytes.NewReader(upload))
+	_, err := Process(t.Context(), bytes.NewReader(upload))
 	runtime.ReadMemStats(&after)
 	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
 		t.Errorf("Process allocated %d bytes for the bomb, want < 4 MiB", n)
@@ -336,14 +339,14 @@ func TestProcessTooLarge(t *testing.T) {
 		"one byte over":       make([]byte, MaxBytes+1),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Process(bytes.NewReader(upload))
+			_, err := Process(t.Context(), bytes.NewReader(upload))
 			wantProblem(t, err, problem.TooLarge, "logo_too_large")
 		})
 	}
 
 	t.Run("endless stream", func(t *testing.T) {
 		r := &endless{}
-		_, err := Process(r)
+		_, err := Process(t.Context(), r)
 		wantProblem(t, err, problem.TooLarge, "logo_too_large")
 		if r.n > MaxBytes+1 {
 			t.Errorf("read %d bytes, want at most %d", r.n, MaxBytes+1)
@@ -378,7 +381,7 @@ func TestProcessAnimatedGIF(t *testing.T) {
 	full := image.Rect(0, 0, 20, 10)
 
 	t.Run("first frame", func(t *testing.T) {
-		got, err := Process(bytes.NewReader(encode(frame(full, red), frame(full, blue))))
+		got, err := Process(t.Context(), bytes.NewReader(encode(frame(full, red), frame(full, blue))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +394,7 @@ func TestProcessAnimatedGIF(t *testing.T) {
 	// A first frame covering part of the picture lies on a transparent
 	// canvas of the picture's size, as browsers show it.
 	t.Run("partial first frame", func(t *testing.T) {
-		got, err := Process(bytes.NewReader(encode(frame(image.Rect(5, 0, 10, 5), red), frame(full, blue))))
+		got, err := Process(t.Context(), bytes.NewReader(encode(frame(image.Rect(5, 0, 10, 5), red), frame(full, blue))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +434,7 @@ func TestProcessStripsForeignBytes(t *testing.T) {
 			if !bytes.Contains(upload, []byte(junk)) {
 				t.Fatal("test upload lacks the junk")
 			}
-			got, err := Process(bytes.NewReader(upload))
+			got, err := Process(t.Context(), bytes.NewReader(upload))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -446,8 +449,68 @@ func BenchmarkProcess(b *testing.B) {
 	upload := encodePNGT(b, gradient(1024, 1024))
 	b.SetBytes(int64(len(upload)))
 	for b.Loop() {
-		if _, err := Process(bytes.NewReader(upload)); err != nil {
+		if _, err := Process(b.Context(), bytes.NewReader(upload)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A decode slot is taken only once the upload is read: uploads that are
+// still arriving, as many as there are slots, hold up no other logo.
+func TestProcessHoldsNoSlotWhileReading(t *testing.T) {
+	begun := encodePNGT(t, gradient(8, 8))[:20]
+	var writers []*io.PipeWriter
+	done := make(chan error, cap(decodeSlots))
+	for range cap(decodeSlots) {
+		r, w := io.Pipe()
+		writers = append(writers, w)
+		go w.Write(begun) // the upload has begun, and stalls
+		go func() {
+			_, err := Process(t.Context(), r)
+			done <- err
+		}()
+	}
+	defer func() {
+		for _, w := range writers {
+			w.CloseWithError(io.ErrUnexpectedEOF)
+		}
+		for range writers {
+			<-done
+		}
+	}()
+
+	processed := make(chan error, 1)
+	go func() {
+		_, err := Process(t.Context(), bytes.NewReader(encodePNGT(t, gradient(40, 20))))
+		processed <- err
+	}()
+	select {
+	case err := <-processed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a logo waited for uploads that were still arriving")
+	}
+}
+
+// A logo that waits for a slot gives up when its request ends.
+func TestProcessStopsWaitingWhenCanceled(t *testing.T) {
+	for range cap(decodeSlots) {
+		decodeSlots <- struct{}{}
+	}
+	defer func() {
+		for range cap(decodeSlots) {
+			<-decodeSlots
+		}
+	}()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := Process(ctx, bytes.NewReader(encodePNGT(t, gradient(8, 8))))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, isProblem := problem.As(err); isProblem {
+		t.Error("a canceled request is reported as a problem with the logo")
 	}
 }

@@ -255,7 +255,7 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 			return store.Organization{}, err
 		}
 	}
-	img, err := processLogo(f.Logo)
+	img, err := processLogo(ctx, f.Logo)
 	if err != nil {
 		return store.Organization{}, err
 	}
@@ -317,7 +317,16 @@ func (s *Service) assignFirstOwner(ctx context.Context, q *store.Queries, actor 
 // Update changes the given fields of an organization. Fields not given,
 // the logo included, stay as they are.
 func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f Fields) (store.Organization, error) {
-	img, err := processLogo(f.Logo)
+	if f.Logo != nil {
+		// A logo is decoded before the transaction, so that the write lock
+		// is not held meanwhile; only for someone who may edit, so that
+		// nobody else makes the server decode images or learns what it
+		// thinks of them. The transaction checks again.
+		if _, err := Authorize(ctx, s.db.Read(), actor, orgID, access.EditOrganization); err != nil {
+			return store.Organization{}, fmt.Errorf("update organization %d: %w", orgID, err)
+		}
+	}
+	img, err := processLogo(ctx, f.Logo)
 	if err != nil {
 		return store.Organization{}, err
 	}
@@ -571,17 +580,11 @@ func validSlug(slug string) (string, error) {
 	return slug, nil
 }
 
-// logoSlots bounds the logos decoded at once: a 4096x4096 image may take
-// over 100 MiB while it is decoded.
-var logoSlots = make(chan struct{}, 2)
-
-func processLogo(r io.Reader) (*logo.Image, error) {
+func processLogo(ctx context.Context, r io.Reader) (*logo.Image, error) {
 	if r == nil {
 		return nil, nil
 	}
-	logoSlots <- struct{}{}
-	defer func() { <-logoSlots }()
-	img, err := logo.Process(r)
+	img, err := logo.Process(ctx, r)
 	if p, ok := problem.As(err); ok {
 		// Forms show the message next to the logo field.
 		return nil, &problem.Error{Kind: p.Kind, Code: p.Code, Message: p.Message, Fields: map[string]string{"logo": p.Message}}

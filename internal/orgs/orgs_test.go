@@ -184,6 +184,12 @@ func TestWhoMayDoWhat(t *testing.T) {
 			if wantOK := role == access.Admin; (err == nil) != wantOK {
 				t.Errorf("%s edits: err = %v, want allowed %v", role, err, wantOK)
 			}
+			// The logo is not even looked at for someone who may not edit:
+			// a refusal of the file would tell them the organization exists.
+			_, err = s.Update(ctx, u, a.ID, orgs.Fields{Logo: strings.NewReader("<html></html>")})
+			if wantCode := map[bool]string{true: "logo_unsupported_type", false: "forbidden"}[role == access.Admin]; code(err) != wantCode {
+				t.Errorf("%s uploads a bad logo: err = %v, want %s", role, err, wantCode)
+			}
 			if err := s.Delete(ctx, u, a.ID, "A"); !errors.Is(err, orgs.ErrForbidden) {
 				t.Errorf("%s deletes: err = %v, want forbidden", role, err)
 			}
@@ -200,6 +206,11 @@ func TestWhoMayDoWhat(t *testing.T) {
 		}
 		if _, err := s.Update(ctx, outsider, a.ID, orgs.Fields{Logo: bytes.NewReader(pngLogo(t, 10, 10))}); !errors.Is(err, orgs.ErrNotFound) {
 			t.Errorf("outsider uploads a logo to A: %v, want not found", err)
+		}
+		for _, id := range []int64{a.ID, 9999} {
+			if _, err := s.Update(ctx, outsider, id, orgs.Fields{Logo: strings.NewReader("<html></html>")}); !errors.Is(err, orgs.ErrNotFound) {
+				t.Errorf("outsider uploads a bad logo to organization %d: %v, want not found", id, err)
+			}
 		}
 		if err := s.Delete(ctx, outsider, a.ID, "A"); !errors.Is(err, orgs.ErrNotFound) {
 			t.Errorf("outsider deletes A: %v", err)

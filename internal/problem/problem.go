@@ -22,6 +22,7 @@ const (
 	UnsupportedType                 // wrong media type (415)
 	Throttled                       // too many attempts (429)
 	Gone                            // existed, but no longer usable: an expired or used link (410)
+	TimedOut                        // the request took too long to arrive (408)
 )
 
 // Error is a problem to report to the user.

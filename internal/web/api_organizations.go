@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailschool/mailschool/internal/logo"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
@@ -140,8 +140,16 @@ func (s *Server) apiOrganizationLogoPut(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, logo.MaxBytes)
-	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Logo: maxBytesAsProblem{body}})
+	// The body is read only for someone who may edit, and whole before it
+	// is decoded.
+	if _, err := s.editableOrganization(r, id); err != nil {
+		return err
+	}
+	data, err := s.readLogoBody(w, r)
+	if err != nil {
+		return err
+	}
+	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Logo: bytes.NewReader(data)})
 	if err != nil {
 		return err
 	}
@@ -162,18 +170,6 @@ func (s *Server) apiOrganizationLogoDelete(w http.ResponseWriter, r *http.Reques
 	s.publicPages.forget(id)
 	writeJSON(w, http.StatusOK, s.organizationJSON(org))
 	return nil
-}
-
-// maxBytesAsProblem reports a body over its limit as the logo's size
-// problem rather than a read error.
-type maxBytesAsProblem struct{ r io.Reader }
-
-func (m maxBytesAsProblem) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-		return n, problem.New(problem.TooLarge, "logo_too_large", "The logo is larger than 2 MiB.")
-	}
-	return n, err
 }
 
 // readJSON decodes a JSON request body of at most 64 KiB into v; an empty

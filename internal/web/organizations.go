@@ -1,13 +1,16 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/logo"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -56,8 +59,9 @@ func (s *Server) organizationNewForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
-	fields, cleanup, err := readOrganizationForm(w, r)
+	fields, cleanup, err := s.readOrganizationForm(w, r)
 	defer cleanup()
+	r = answerable(r, err)
 	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), OwnerEmail: r.PostFormValue("owner_email")}
 	if err == nil {
 		var org store.Organization
@@ -89,16 +93,24 @@ func (s *Server) organizationDetail(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "organization.html", d.Name, d)
 }
 
+// editableOrganization returns an organization the user may edit:
+// orgs.ErrNotFound for one they may not see, orgs.ErrForbidden for one
+// they may only see.
+func (s *Server) editableOrganization(r *http.Request, id int64) (orgs.View, error) {
+	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	if err == nil && !v.CanEdit {
+		err = orgs.ErrForbidden
+	}
+	return v, err
+}
+
 func (s *Server) organizationEditForm(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
-	if err == nil && !v.CanEdit {
-		err = orgs.ErrForbidden
-	}
+	v, err := s.editableOrganization(r, id)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -113,8 +125,14 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	fields, cleanup, err := readOrganizationForm(w, r)
+	// The form, and the logo in it, is read only for someone who may edit.
+	if _, err := s.editableOrganization(r, id); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	fields, cleanup, err := s.readOrganizationForm(w, r)
 	defer cleanup()
+	r = answerable(r, err)
 	if err == nil {
 		slug := r.PostFormValue("slug")
 		fields.Slug = &slug
@@ -208,14 +226,20 @@ func (s *Server) organizationSwitch(w http.ResponseWriter, r *http.Request) {
 }
 
 // readOrganizationForm parses the multipart form of the create and edit
-// pages, holding the logo upload to its size limit.
-func readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, func(), error) {
+// pages, holding the logo upload to its size limit and the upload timeout.
+// The whole form is read before anything is done with the logo.
+func (s *Server) readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, func(), error) {
 	cleanup := func() {}
 	r.Body = http.MaxBytesReader(w, r.Body, logo.MaxBytes+64<<10)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
+	read := s.uploadDeadline(w)
+	err := r.ParseMultipartForm(1 << 20)
+	read(err)
+	if err != nil {
 		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			msg := "The logo is larger than 2 MiB."
-			return orgs.Fields{}, cleanup, &problem.Error{Kind: problem.TooLarge, Code: "logo_too_large", Message: msg, Fields: map[string]string{"logo": msg}}
+			return orgs.Fields{}, cleanup, onLogoField(logoTooLarge())
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return orgs.Fields{}, cleanup, onLogoField(uploadTooSlow())
 		}
 		if !errors.Is(err, http.ErrNotMultipart) {
 			return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The form could not be read. Please try again.")
@@ -239,6 +263,67 @@ func readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, 
 		file.Close()
 	}
 	return f, cleanup, nil
+}
+
+// uploadDeadline gives the body of a request s.uploadTimeout to arrive, so
+// that a slow sender holds a connection for a bounded time (and nothing
+// else: logos are decoded only once read whole). The returned function
+// takes the outcome of reading the body. Once the body is read it lifts
+// the deadline, which would otherwise end the request while the logo waits
+// to be decoded; after a timeout it keeps it, so that the server does not
+// wait for the rest of the body before it answers.
+func (s *Server) uploadDeadline(w http.ResponseWriter) (bodyRead func(error)) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.uploadTimeout)); err != nil {
+		return func(error) {} // a connection without deadlines, as in some tests
+	}
+	return func(err error) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			rc.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+// readLogoBody reads a request body that is a logo, whole, within the
+// upload timeout and the logo's size limit.
+func (s *Server) readLogoBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	read := s.uploadDeadline(w)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, logo.MaxBytes))
+	read(err)
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		return nil, logoTooLarge()
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, uploadTooSlow()
+	}
+	if err != nil {
+		return nil, problem.New(problem.Malformed, "malformed_body", "The request body could not be read. Please try again.")
+	}
+	return data, nil
+}
+
+func logoTooLarge() *problem.Error {
+	return problem.New(problem.TooLarge, "logo_too_large", "The logo is larger than 2 MiB.")
+}
+
+func uploadTooSlow() *problem.Error {
+	return problem.New(problem.TimedOut, "upload_timeout", "The upload took too long to arrive. Please try again, perhaps with a smaller file.")
+}
+
+// onLogoField makes p the message of the form's logo field too.
+func onLogoField(p *problem.Error) *problem.Error {
+	p.Fields = map[string]string{"logo": p.Message}
+	return p
+}
+
+// answerable returns r with a context that outlives a failed read of its
+// body, which ends r's context (a client too slow, or gone), so that the
+// form can still be shown again with the error.
+func answerable(r *http.Request, readErr error) *http.Request {
+	if readErr == nil || r.Context().Err() == nil {
+		return r
+	}
+	return r.WithContext(context.WithoutCancel(r.Context()))
 }
 
 // readerOnly hides everything but Read, so nothing can learn the upload's

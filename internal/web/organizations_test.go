@@ -89,6 +89,14 @@ func testJPEG(w, h int) []byte {
 	return buf.Bytes()
 }
 
+// manyScans is a baseline JPEG whose one scan is repeated 40 times: the
+// decoder would decode every block 40 times over.
+func manyScans() []byte {
+	b := testJPEG(64, 64)
+	scan := b[bytes.Index(b, []byte{0xff, 0xda}) : len(b)-2] // up to the end-of-image marker
+	return append(bytes.Join([][]byte{b[:len(b)-2], bytes.Repeat(scan, 39)}, nil), 0xff, 0xd9)
+}
+
 // pngBomb is a tiny PNG whose header claims 20000x20000 pixels.
 func pngBomb() []byte {
 	b := testPNG(1, 1)
@@ -132,6 +140,7 @@ func TestOrganizationFormsRefuseBadInput(t *testing.T) {
 			{"HTML renamed .png", map[string]string{"name": "B"}, &upload{"logo", "logo.png", []byte("<html><script>alert(1)</script></html>")}, 415, "must be a JPG, PNG or GIF"},
 			{"truncated JPEG", map[string]string{"name": "B"}, &upload{"logo", "logo.jpg", testJPEG(64, 64)[:200]}, 422, "damaged or incomplete"},
 			{"PNG bomb", map[string]string{"name": "B"}, &upload{"logo", "bomb.png", pngBomb()}, 422, "4096x4096"},
+			{"JPEG of many scans", map[string]string{"name": "B"}, &upload{"logo", "scans.jpg", manyScans()}, 422, "This JPEG has too many scans: 40"},
 			{"3 MiB file", map[string]string{"name": "B"}, &upload{"logo", "big.png", append(testPNG(2, 2), make([]byte, 3<<20)...)}, 413, "larger than 2 MiB"},
 		}
 		for _, tt := range tests {
@@ -411,6 +420,9 @@ func TestOrganizationAPI(t *testing.T) {
 		}
 		if res, _ := c.api("PUT", "/api/v1/organizations/2/logo", []byte("<html></html>")); res.status != 415 {
 			t.Errorf("HTML logo: %d", res.status)
+		}
+		if res, body := c.api("PUT", "/api/v1/organizations/2/logo", manyScans()); res.status != 422 || body["error"].(map[string]any)["code"] != "logo_too_many_scans" {
+			t.Errorf("JPEG of many scans: %d %s", res.status, res.body)
 		}
 		if res, _ := c.api("PUT", "/api/v1/organizations/2/logo", make([]byte, 3<<20)); res.status != 413 {
 			t.Errorf("3 MiB logo: %d", res.status)

@@ -30,6 +30,8 @@ func statusOf(kind problem.Kind) int {
 		return http.StatusTooManyRequests
 	case problem.Gone:
 		return http.StatusGone
+	case problem.TimedOut:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -49,7 +49,13 @@ type Options struct {
 	// Learning is the learning service; nil makes one from DB, Mail,
 	// BaseURL and SecretKey. Pass one to register hooks on it (delivery).
 	Learning *learning.Service
+	// UploadTimeout is how long the body of a request carrying a logo may
+	// take to arrive; zero takes DefaultUploadTimeout.
+	UploadTimeout time.Duration
 }
+
+// DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
+const DefaultUploadTimeout = time.Minute
 
 // Default login limits: generous enough for people who mistype, tight
 // enough to make guessing passwords useless.
@@ -101,6 +107,8 @@ type Server struct {
 	enrollPerIP      *auth.Limiter
 	enrollPerAddress *auth.Limiter
 
+	uploadTimeout time.Duration
+
 	handler http.Handler
 }
 
@@ -126,6 +134,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.EnrollPerAddress == (auth.Limit{}) {
 		opts.EnrollPerAddress = DefaultEnrollPerAddress
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
 	}
 	if opts.Learning == nil {
 		opts.Learning = learning.NewService(opts.DB, learning.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, SecretKey: opts.SecretKey})
@@ -162,7 +173,15 @@ func New(opts Options) (*Server, error) {
 		resetPerAddress: auth.NewLimiter(opts.ResetPerAddress),
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
+	s.uploadTimeout = opts.UploadTimeout
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() != nil {
+			// Reading the request failed (the client left, or an upload
+			// ran past its deadline), which ends its context: the session
+			// is not saved, and the handler's answer goes out if it can.
+			s.logger.Info("session not saved: the request ended", "method", r.Method, "path", loggedPath(r), "err", err)
+			return
+		}
 		s.serverError(w, r, err)
 	}
 
