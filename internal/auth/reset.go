@@ -134,7 +134,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 	}
 	// Hashed before the transaction, which on SQLite holds the only write
 	// connection.
-	hash, err := NewPasswordHash(newPassword, confirm)
+	hash, err := NewPasswordHash(ctx, newPassword, confirm)
 	if err != nil {
 		return 0, err
 	}

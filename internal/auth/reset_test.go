@@ -64,7 +64,7 @@ func newResetAccounts(t *testing.T, db *store.DB, work bool) (*Accounts, *clock)
 
 func createUser(t *testing.T, db *store.DB, email, password string) store.User {
 	t.Helper()
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(t.Context(), password)
 	if err != nil {
 		t.Fatal(err)
 	}

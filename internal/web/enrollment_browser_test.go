@@ -50,7 +50,7 @@ func TestBrowserCourseEnrollmentAndUnsubscribe(t *testing.T) {
 	)
 
 	// 1. The platform admin makes an editor of the organization.
-	hash, err := auth.HashPassword(editorPassword)
+	hash, err := auth.HashPassword(context.Background(), editorPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

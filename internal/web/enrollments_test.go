@@ -71,7 +71,7 @@ func (sc school) coursePath() string { return learning.CoursePath(sc.orgID, sc.s
 // member makes a user with a role in the school and logs them in.
 func (sc school) member(email string, role access.Role) *client {
 	sc.app.t.Helper()
-	hash, err := auth.HashPassword(authzPassword)
+	hash, err := auth.HashPassword(context.Background(), authzPassword)
 	if err != nil {
 		sc.app.t.Fatal(err)
 	}
