@@ -28,23 +28,25 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // login checks the credentials. Every attempt counts against the client's
-// IP; failed attempts also count against the account, so guessing one
-// account's password from many addresses is throttled too.
+// IP; failed ones also count against the account from that IP, and
+// against the account from everywhere, which refuses only the IPs that
+// have failed at it: guessing one account's password from many places is
+// throttled, and nobody can lock its owner out by failing on purpose.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	form := loginPage{Email: email, Next: safeNext(r.PostFormValue("next"))}
-	accountKey := strings.ToLower(email)
 
-	if !s.loginPerIP.Allow(clientIP(r)) || !s.loginPerAccount.Available(accountKey) {
+	attempt, ok := s.logins.Begin(strings.ToLower(email), clientNetwork(r))
+	if !ok {
 		form.Error = "Too many login attempts. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "login.html", "Log in", form)
 		return
 	}
 	user, err := s.accounts.Authenticate(r.Context(), email, password)
+	attempt.Done(errors.Is(err, auth.ErrInvalidCredentials))
 	if errors.Is(err, auth.ErrInvalidCredentials) {
-		s.loginPerAccount.Allow(accountKey)
 		form.Error = auth.ErrInvalidCredentials.Message
 		s.render(w, r, http.StatusUnauthorized, "login.html", "Log in", form)
 		return

@@ -57,7 +57,7 @@ func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 // that get the same answer but send nothing. A filled-in honeypot field
 // gets the same answer too, and does nothing.
 func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
-	if !s.enrollPerIP.Allow(clientIP(r)) {
+	if !s.enrollPerIP.Allow(clientNetwork(r)) {
 		w.Header().Set("Retry-After", "60")
 		s.renderError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.")
 		return
@@ -102,7 +102,7 @@ func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
 // apiPublicEnroll is the enrollment form for scripts: 202 for every
 // well-formed address, with the same limits.
 func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
-	if !s.enrollPerIP.Allow(clientIP(r)) {
+	if !s.enrollPerIP.Allow(clientNetwork(r)) {
 		w.Header().Set("Retry-After", "60")
 		return problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again.")
 	}

@@ -27,7 +27,7 @@ func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
 // nothing, so nobody can flood an inbox and the answer still tells nothing.
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	form := passwordResetPage{Email: strings.TrimSpace(r.PostFormValue("email"))}
-	if !s.resetPerIP.Allow(clientIP(r)) {
+	if !s.resetPerIP.Allow(clientNetwork(r)) {
 		form.Error = "Too many requests. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "password_reset.html", "Reset password", form)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -137,6 +138,15 @@ func (a *testApp) client() *client {
 			return http.ErrUseLastResponse
 		},
 	}}
+}
+
+// clientAt is a client whose connections come from another loopback
+// address, such as 127.0.0.2, so that the server sees another client IP.
+func (a *testApp) clientAt(ip string) *client {
+	c := a.client()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c.http.Transport = &http.Transport{DialContext: dialer.DialContext}
+	return c
 }
 
 // loggedIn returns a client with a session of the given account.
