@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/mailschool/mailschool/internal/auth"
@@ -92,10 +93,25 @@ func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "password_change.html", "Change password", passwordChangePage{})
 }
 
+// passwordChange changes the password after checking the old one. Wrong
+// old passwords count against the account: a stolen session is not a way
+// to guess the password. Each attempt takes its token before the password
+// is checked, so parallel posts stay within the limit, and gives it back
+// unless the old password was wrong.
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
+	key := strconv.FormatInt(user.ID, 10)
+	if !s.passwordChangePerAccount.Allow(key) {
+		w.Header().Set("Retry-After", "60")
+		s.render(w, r, http.StatusTooManyRequests, "password_change.html", "Change password",
+			passwordChangePage{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."})
+		return
+	}
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
 		r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
+	if !errors.Is(err, auth.ErrWrongPassword) {
+		s.passwordChangePerAccount.Return(key)
+	}
 	if p, ok := problem.As(err); ok {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
 			passwordChangePage{Error: "Your password was not changed.", Fields: p.Fields})

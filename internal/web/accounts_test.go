@@ -244,6 +244,54 @@ func TestLoginRateLimits(t *testing.T) {
 	})
 }
 
+// TestPasswordChangeLimit: wrong old passwords count per account, a burst
+// of parallel guesses included; other mistakes and other accounts do not.
+func TestPasswordChangeLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db, func(o *Options) {
+			o.PasswordChangePerAccount = auth.Limit{Every: time.Hour, Burst: 3}
+		})
+		createStaff(t, db, "staff@example.com", "staff password 1")
+		admin, staff := app.loggedIn(adminEmail, adminPassword), app.loggedIn("staff@example.com", "staff password 1")
+		change := func(c *client, old, new, confirm string) response {
+			return c.post("/accounts/password_change/", url.Values{"old_password": {old}, "new_password": {new}, "password_confirm": {confirm}})
+		}
+		// A mistake in the new password, with the right old one, does not
+		// count.
+		for range 4 {
+			if res := change(admin, adminPassword, "brand new secret", "brand new secret?"); res.status != 422 {
+				t.Fatalf("mismatched confirmation: %d, want 422", res.status)
+			}
+		}
+		// 12 wrong old passwords at once: 3 are checked, 9 refused.
+		statuses := make(chan int, 12)
+		var wg sync.WaitGroup
+		for i := range cap(statuses) {
+			wg.Go(func() {
+				statuses <- change(admin, fmt.Sprintf("guess %d", i), "brand new secret", "brand new secret").status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		counts := map[int]int{}
+		for status := range statuses {
+			counts[status]++
+		}
+		if counts[422] != 3 || counts[http.StatusTooManyRequests] != 9 {
+			t.Errorf("12 parallel wrong old passwords: %v, want 3 answered 422 and 9 refused", counts)
+		}
+		res := change(admin, adminPassword, "brand new secret", "brand new secret")
+		if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !strings.Contains(res.body, "Too many attempts") {
+			t.Errorf("the right old password after 3 wrong ones: %d, want 429 with Retry-After\n%s", res.status, res.body)
+		}
+		// Another account is not concerned.
+		if res := change(staff, "staff password 1", "brand new secret", "brand new secret"); res.status != http.StatusSeeOther {
+			t.Errorf("another account's password change: %d, want 303", res.status)
+		}
+		app.loggedIn(adminEmail, adminPassword) // the refused change changed nothing
+	})
+}
+
 // TestClientNetwork: the limits count an IPv6 client by its /64, which one
 // subscriber commonly holds whole, and an IPv4 one by its address.
 func TestClientNetwork(t *testing.T) {

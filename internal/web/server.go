@@ -34,6 +34,9 @@ type Options struct {
 	LoginPerIP        auth.Limit
 	LoginPerAccountIP auth.Limit
 	LoginPerAccount   auth.Limit
+	// PasswordChangePerAccount limits the wrong old passwords given to the
+	// password change form per account. Zero takes the default.
+	PasswordChangePerAccount auth.Limit
 	// InvitationTTL is how long invitation links work; zero takes
 	// orgs.DefaultInvitationTTL.
 	InvitationTTL time.Duration
@@ -61,6 +64,9 @@ var (
 	DefaultLoginPerAccountIP = auth.Limit{Every: time.Minute, Burst: 10}
 	DefaultLoginPerAccount   = auth.Limit{Every: time.Minute, Burst: 20}
 	DefaultInvitationPerIP   = auth.Limit{Every: 6 * time.Second, Burst: 20}
+	// The password change form needs the old password: whoever has a
+	// session but not the password gets a few guesses, not thousands.
+	DefaultPasswordChangePerAccount = auth.Limit{Every: time.Minute, Burst: 5}
 )
 
 // Default password reset limits: room for a few typos from one address,
@@ -95,10 +101,12 @@ type Server struct {
 	pages       *pages
 	baseURL     string
 
-	logins          *auth.LoginThrottle
-	invitationPerIP *auth.Limiter
-	resetPerIP      *auth.Limiter
-	resetPerAddress *auth.Limiter
+	logins *auth.LoginThrottle
+	// Wrong old passwords in the password change form, per user id.
+	passwordChangePerAccount *auth.Limiter
+	invitationPerIP          *auth.Limiter
+	resetPerIP               *auth.Limiter
+	resetPerAddress          *auth.Limiter
 
 	// Enrollment requests, per client IP and per address.
 	enrollPerIP      *auth.Limiter
@@ -117,6 +125,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.LoginPerAccount == (auth.Limit{}) {
 		opts.LoginPerAccount = DefaultLoginPerAccount
+	}
+	if opts.PasswordChangePerAccount == (auth.Limit{}) {
+		opts.PasswordChangePerAccount = DefaultPasswordChangePerAccount
 	}
 	if opts.InvitationPerIP == (auth.Limit{}) {
 		opts.InvitationPerIP = DefaultInvitationPerIP
@@ -163,9 +174,10 @@ func New(opts Options) (*Server, error) {
 		baseURL:     opts.BaseURL,
 		logins: auth.NewLoginThrottle(auth.LoginLimits{
 			PerIP: opts.LoginPerIP, PerAccountIP: opts.LoginPerAccountIP, PerAccount: opts.LoginPerAccount}),
-		invitationPerIP: auth.NewLimiter(opts.InvitationPerIP),
-		resetPerIP:      auth.NewLimiter(opts.ResetPerIP),
-		resetPerAddress: auth.NewLimiter(opts.ResetPerAddress),
+		passwordChangePerAccount: auth.NewLimiter(opts.PasswordChangePerAccount),
+		invitationPerIP:          auth.NewLimiter(opts.InvitationPerIP),
+		resetPerIP:               auth.NewLimiter(opts.ResetPerIP),
+		resetPerAddress:          auth.NewLimiter(opts.ResetPerAddress),
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
