@@ -40,6 +40,23 @@ func NormalizeEmail(email string) (string, error) {
 	return email, nil
 }
 
+// MailboxKey is what limits per address count a normalized address
+// under: the mailbox it reaches. Most providers deliver ada+anything@ to
+// ada@, so the +tag is taken off; counted as typed, each tag would get
+// the limit afresh and one inbox could be flooded through them. Addresses
+// are still stored as typed.
+func MailboxKey(normalized string) string {
+	at := strings.LastIndexByte(normalized, '@')
+	if at < 0 {
+		return normalized
+	}
+	local, domain := normalized[:at], normalized[at:]
+	if plus := strings.IndexByte(local, '+'); plus >= 0 {
+		local = local[:plus]
+	}
+	return local + domain
+}
+
 // Accounts applies the account rules on top of the store.
 type Accounts struct {
 	db   *store.DB

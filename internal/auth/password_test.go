@@ -172,3 +172,18 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestMailboxKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"ada@example.com":          "ada@example.com",
+		"ada+1@example.com":        "ada@example.com",
+		"ada+news+2@example.com":   "ada@example.com",
+		"ada.l+x@mail.example.com": "ada.l@mail.example.com",
+		"+x@example.com":           "@example.com",
+		"no-at-sign":               "no-at-sign",
+	} {
+		if got := MailboxKey(in); got != want {
+			t.Errorf("MailboxKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -53,8 +53,9 @@ func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 // it (an email, a reminder, nothing because of the throttle, nothing
 // because the address is blocked), so the form tells nobody who is
 // enrolled or blocked. Every request counts against the client's IP; each
-// address gets a few requests' worth of email an hour, and requests over
-// that get the same answer but send nothing. A filled-in honeypot field
+// mailbox (the address without its +tag) gets a few requests' worth of
+// email an hour, and requests over that get the same answer but send
+// nothing. A filled-in honeypot field
 // gets the same answer too, and does nothing.
 func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 	if !s.enrollPerIP.Allow(clientNetwork(r)) {
@@ -74,7 +75,7 @@ func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Email = strings.TrimSpace(r.PostFormValue("email"))
 	email, err := auth.NormalizeEmail(p.Email)
-	if err == nil && s.enrollPerAddress.Allow(email) {
+	if err == nil && s.enrollPerAddress.Allow(auth.MailboxKey(email)) {
 		err = s.learning.Enroll(r.Context(), p.Organization.ID, p.Course.Slug, email, clientIP(r))
 	}
 	if pr, ok := problem.As(err); ok && pr.Kind == problem.Invalid {
@@ -121,7 +122,7 @@ func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	email, err := auth.NormalizeEmail(in.Email)
-	if err == nil && s.enrollPerAddress.Allow(email) {
+	if err == nil && s.enrollPerAddress.Allow(auth.MailboxKey(email)) {
 		err = s.learning.Enroll(r.Context(), id, slug, email, clientIP(r))
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -318,6 +319,45 @@ func TestEnrollmentLimits(t *testing.T) {
 	}
 	if sc.status("bob@example.com") != "none" {
 		t.Error("a throttled request enrolled")
+	}
+}
+
+// TestEnrollmentLimitPerMailbox: the addresses of one mailbox, +tags and
+// all, share the address's limit, so they cannot fill its inbox; each is
+// kept as typed.
+func TestEnrollmentLimitPerMailbox(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), func(o *Options) {
+		o.EnrollPerAddress = auth.Limit{Every: time.Hour, Burst: 2}
+	})
+	sc := newSchool(t, app)
+	c := app.client()
+	for i := range 6 {
+		email := fmt.Sprintf("ada+%d@example.com", i)
+		if i%2 == 1 {
+			res, _ := c.api(http.MethodPost, "/api/v1/public/organizations/1/courses/go-basics/enrollments", map[string]string{"email": strings.ToUpper(email)})
+			if res.status != http.StatusAccepted {
+				t.Errorf("API for %s: %d", email, res.status)
+			}
+		} else if res := c.post(sc.coursePath()+"enroll", url.Values{"email": {email}}); res.status != http.StatusSeeOther {
+			t.Errorf("form for %s: %d", email, res.status)
+		}
+	}
+	c.post(sc.coursePath()+"enroll", url.Values{"email": {"Ada@Example.com"}})
+	sent := map[string]int{}
+	for _, email := range []string{"ada@example.com", "ada+0@example.com", "ada+1@example.com", "ada+2@example.com",
+		"ada+3@example.com", "ada+4@example.com", "ada+5@example.com"} {
+		if n := len(app.mails(email, mail.KindEnrollmentConfirm)); n > 0 {
+			sent[email] = n
+		}
+	}
+	if want := map[string]int{"ada+0@example.com": 1, "ada+1@example.com": 1}; !maps.Equal(sent, want) {
+		t.Errorf("confirmations sent into one mailbox: %v, want %v", sent, want)
+	}
+	if got := sc.enrollment("ada+1@example.com").LearnerEmail; got != "ada+1@example.com" {
+		t.Errorf("the address is kept as %q", got)
+	}
+	if res := c.post(sc.coursePath()+"enroll", url.Values{"email": {"bob+1@example.com"}}); res.status != http.StatusSeeOther || len(app.mails("bob+1@example.com", mail.KindEnrollmentConfirm)) != 1 {
+		t.Errorf("another mailbox: %d", res.status)
 	}
 }
 

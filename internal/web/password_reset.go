@@ -22,9 +22,10 @@ func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
 // same answer, a redirect to the same page, whether or not an account has
 // it, so the form cannot be used to find out who has an account; the
 // account is looked up later, in a job, so the response time does not tell
-// either. Every request counts against the client's IP. Each address gets
-// a few links an hour; requests over that get the same answer but send
-// nothing, so nobody can flood an inbox and the answer still tells nothing.
+// either. Every request counts against the client's IP. Each mailbox (the
+// address without its +tag) gets a few links an hour; requests over that
+// get the same answer but send nothing, so nobody can flood an inbox and
+// the answer still tells nothing.
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	form := passwordResetPage{Email: strings.TrimSpace(r.PostFormValue("email"))}
 	if !s.resetPerIP.Allow(clientNetwork(r)) {
@@ -41,7 +42,7 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset.html", "Reset password", form)
 		return
 	}
-	if s.resetPerAddress.Allow(email) {
+	if s.resetPerAddress.Allow(auth.MailboxKey(email)) {
 		if err := s.accounts.RequestPasswordReset(r.Context(), email); err != nil {
 			s.serverError(w, r, err)
 			return
