@@ -28,7 +28,7 @@ type school struct {
 	slug     string
 }
 
-func newSchool(t *testing.T, app *testApp) school {
+func newSchool(t testing.TB, app *testApp) school {
 	t.Helper()
 	sc := school{app: app, orgID: 1, slug: "go-basics"}
 	err := app.db.InTx(t.Context(), func(q *store.Queries) error {
@@ -92,6 +92,7 @@ func (sc school) member(email string, role access.Role) *client {
 // enrollment returns an address's enrollment in the course.
 func (sc school) enrollment(email string) store.Enrollment {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, _, err := sc.app.db.Read().ListEnrollments(context.Background(), store.EnrollmentFilter{OrganizationID: sc.orgID, Limit: 1000})
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -108,6 +109,7 @@ func (sc school) enrollment(email string) store.Enrollment {
 // status is an address's enrollment status in the course, or "none".
 func (sc school) status(email string) string {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, _, err := sc.app.db.Read().ListEnrollments(context.Background(), store.EnrollmentFilter{OrganizationID: sc.orgID, Limit: 1000})
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -147,6 +149,7 @@ func (sc school) enrollConfirmed(email string) store.Enrollment {
 // mailCount is how many emails were recorded.
 func (sc school) mailCount() int {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, err := sc.app.db.Read().ListMailMessages(context.Background(), 0, 10000)
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -535,6 +538,7 @@ func TestEnrollmentStaffPages(t *testing.T) {
 		editor, viewer := sc.member("editor@example.com", access.Editor), sc.member("viewer@example.com", access.Viewer)
 		e := sc.enrollConfirmed("ada@example.com")
 		app.client().post(sc.coursePath()+"enroll", url.Values{"email": {"bob@example.com"}})
+		app.settle()
 		detail := enrollmentPath(1, e.ID)
 
 		if res := viewer.get(organizationPath(1)); !strings.Contains(res.body, `href="/email-learning/platform/organizations/1/learners/"`) ||

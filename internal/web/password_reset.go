@@ -24,8 +24,9 @@ func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
 // account is looked up later, in a job, so the response time does not tell
 // either. Every request counts against the client's IP. Each mailbox (the
 // address without its +tag) gets a few links an hour; requests over that
-// get the same answer but send nothing, so nobody can flood an inbox and
-// the answer still tells nothing.
+// get the same answer and the same work (a job, which sends nothing), so
+// nobody can flood an inbox and neither the answer nor its time tells
+// anything.
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	form := passwordResetPage{Email: strings.TrimSpace(r.PostFormValue("email"))}
 	if !s.resetPerIP.Allow(clientNetwork(r)) {
@@ -42,11 +43,10 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset.html", "Reset password", form)
 		return
 	}
-	if s.resetPerAddress.Allow(auth.MailboxKey(email)) {
-		if err := s.accounts.RequestPasswordReset(r.Context(), email); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
+	overLimit := !s.resetPerAddress.Allow(auth.MailboxKey(email))
+	if err := s.accounts.RequestPasswordReset(r.Context(), auth.ResetRequest{Email: email, OverLimit: overLimit}); err != nil {
+		s.serverError(w, r, err)
+		return
 	}
 	http.Redirect(w, r, "/accounts/password_reset/done/", http.StatusSeeOther)
 }
