@@ -12,6 +12,7 @@ import (
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
@@ -65,8 +66,8 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 // startJobs creates the job queue with the workers of every subsystem and,
 // when workers run in this process, starts working it. The returned stop
 // function waits for running jobs.
-func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, engine *delivery.Engine) (stop func(), err error) {
-	queue := jobsConfig(a, db, mailer, engine, cfg.Workers)
+func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine) (stop func(), err error) {
+	queue := jobsConfig(a, db, mailer, learn, engine, cfg.Workers)
 	work := cfg.Workers
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
@@ -93,13 +94,14 @@ func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mai
 // jobsConfig is the job queue with the workers of every subsystem, and,
 // when work is set, the queues they work and the periodic jobs (the
 // delivery pass, the daily sweeps), which River runs on one elected node.
-func jobsConfig(a *app, db *store.DB, mailer *mail.Service, engine *delivery.Engine, work bool) *river.Config {
+func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, work bool) *river.Config {
 	accounts := auth.NewAccounts(db, mailer)
 	organizations := orgs.NewService(db, orgs.Config{})
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
 	accounts.AddWorkers(workers)
 	organizations.AddWorkers(workers)
+	learn.AddWorkers(workers)
 	engine.AddWorkers(workers)
 	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
 	if work {

@@ -45,7 +45,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
-	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, engine)
+	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine)
 	if err != nil {
 		return err
 	}

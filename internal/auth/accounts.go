@@ -40,6 +40,23 @@ func NormalizeEmail(email string) (string, error) {
 	return email, nil
 }
 
+// MailboxKey is what limits per address count a normalized address
+// under: the mailbox it reaches. Most providers deliver ada+anything@ to
+// ada@, so the +tag is taken off; counted as typed, each tag would get
+// the limit afresh and one inbox could be flooded through them. Addresses
+// are still stored as typed.
+func MailboxKey(normalized string) string {
+	at := strings.LastIndexByte(normalized, '@')
+	if at < 0 {
+		return normalized
+	}
+	local, domain := normalized[:at], normalized[at:]
+	if plus := strings.IndexByte(local, '+'); plus >= 0 {
+		local = local[:plus]
+	}
+	return local + domain
+}
+
 // Accounts applies the account rules on top of the store.
 type Accounts struct {
 	db   *store.DB
@@ -60,24 +77,35 @@ func NewAccounts(db *store.DB, mailer *mail.Service) *Accounts {
 func (a *Accounts) Authenticate(ctx context.Context, email, password string) (store.User, error) {
 	normalized, err := NormalizeEmail(email)
 	if err != nil || len(password) > MaxPasswordBytes {
-		CheckPassword(dummyHash(), password)
-		return store.User{}, ErrInvalidCredentials
+		return store.User{}, a.refuseLogin(ctx, password)
 	}
 	user, err := a.db.Read().UserByEmail(ctx, normalized)
 	if errors.Is(err, store.ErrNotFound) {
-		CheckPassword(dummyHash(), password)
-		return store.User{}, ErrInvalidCredentials
+		return store.User{}, a.refuseLogin(ctx, password)
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("authenticate %s: %w", normalized, err)
 	}
-	if !CheckPassword(user.PasswordHash, password) || !user.IsActive {
+	match, err := CheckPassword(ctx, user.PasswordHash, password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("authenticate %s: %w", normalized, err)
+	}
+	if !match || !user.IsActive {
 		return store.User{}, ErrInvalidCredentials
 	}
 	if err := a.db.InTx(ctx, func(q *store.Queries) error { return q.RecordLogin(ctx, user.ID) }); err != nil {
 		return store.User{}, fmt.Errorf("authenticate %s: %w", normalized, err)
 	}
 	return user, nil
+}
+
+// refuseLogin answers a login that no account matches after checking the
+// password against the dummy hash, the work a wrong password costs.
+func (a *Accounts) refuseLogin(ctx context.Context, password string) error {
+	if _, err := CheckPassword(ctx, dummyHash(), password); err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	return ErrInvalidCredentials
 }
 
 // SessionUser returns the active user a login session belongs to. A session
@@ -101,10 +129,19 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 	if a.mail == nil {
 		return 0, errors.New("change password: accounts service has no mailer")
 	}
-	if !CheckPassword(user.PasswordHash, oldPassword) {
+	// A password longer than any that can be set cannot be the old one,
+	// and needs no hashing to tell.
+	if len(oldPassword) > MaxPasswordBytes {
 		return 0, ErrWrongPassword
 	}
-	hash, err := NewPasswordHash(newPassword, confirm)
+	match, err := CheckPassword(ctx, user.PasswordHash, oldPassword)
+	if err != nil {
+		return 0, fmt.Errorf("change password of %s: %w", user.Email, err)
+	}
+	if !match {
+		return 0, ErrWrongPassword
+	}
+	hash, err := NewPasswordHash(ctx, newPassword, confirm)
 	if err != nil {
 		return 0, err
 	}
@@ -139,7 +176,7 @@ func (a *Accounts) CreateSuperuser(ctx context.Context, email, password string) 
 		if err := ValidatePassword(password); err != nil {
 			return store.User{}, false, err
 		}
-		if hash, err = HashPassword(password); err != nil {
+		if hash, err = HashPassword(ctx, password); err != nil {
 			return store.User{}, false, err
 		}
 	}

@@ -62,7 +62,7 @@ func TestCreateSuperuser(t *testing.T) {
 
 		// Promoting an existing account keeps its password when none is given.
 		if err := db.InTx(ctx, func(q *store.Queries) error {
-			hash, _ := auth.HashPassword("staff password 1")
+			hash, _ := auth.HashPassword(context.Background(), "staff password 1")
 			_, err := q.CreateUser(ctx, store.NewUser{Email: "staff@example.com", PasswordHash: hash})
 			return err
 		}); err != nil {

@@ -25,18 +25,27 @@ var (
 		"This password reset link has expired or was already used. Request a new one.")
 )
 
-// RequestPasswordReset asks for a reset link to be emailed to email. It
+// ResetRequest is a request for a password reset link.
+type ResetRequest struct {
+	Email string
+	// OverLimit says that the caller's limit per mailbox ran out: the
+	// request is taken like any other, and its job sends nothing.
+	OverLimit bool
+}
+
+// RequestPasswordReset asks for a reset link to be emailed to r.Email. It
 // only checks the address's shape and enqueues the job that does the rest,
 // so that the answer, and the time it takes, are the same whether or not an
-// account has the address: looking the account up, creating the token and
-// rendering the email all happen later, in the job.
-func (a *Accounts) RequestPasswordReset(ctx context.Context, email string) error {
-	normalized, err := NormalizeEmail(email)
+// account has the address, or the address is over its limit: looking the
+// account up, creating the token and rendering the email all happen later,
+// in the job.
+func (a *Accounts) RequestPasswordReset(ctx context.Context, r ResetRequest) error {
+	normalized, err := NormalizeEmail(r.Email)
 	if err != nil {
 		return err
 	}
 	err = a.db.InTx(ctx, func(q *store.Queries) error {
-		_, err := q.Enqueue(ctx, ResetRequestArgs{Email: normalized}, nil)
+		_, err := q.Enqueue(ctx, ResetRequestArgs{Email: normalized, OverLimit: r.OverLimit}, nil)
 		return err
 	})
 	if err != nil {
@@ -134,7 +143,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 	}
 	// Hashed before the transaction, which on SQLite holds the only write
 	// connection.
-	hash, err := NewPasswordHash(newPassword, confirm)
+	hash, err := NewPasswordHash(ctx, newPassword, confirm)
 	if err != nil {
 		return 0, err
 	}
@@ -189,7 +198,8 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 // ResetRequestArgs is the job that emails a password reset link when the
 // address belongs to an active account.
 type ResetRequestArgs struct {
-	Email string `json:"email"` // normalized
+	Email     string `json:"email"` // normalized
+	OverLimit bool   `json:"over_limit,omitempty"`
 }
 
 // Kind names the job for River.
@@ -260,5 +270,8 @@ type resetRequestWorker struct {
 }
 
 func (w *resetRequestWorker) Work(ctx context.Context, job *river.Job[ResetRequestArgs]) error {
+	if job.Args.OverLimit {
+		return nil
+	}
 	return w.accounts.sendPasswordReset(ctx, job.Args.Email)
 }

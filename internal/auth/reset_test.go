@@ -64,7 +64,7 @@ func newResetAccounts(t *testing.T, db *store.DB, work bool) (*Accounts, *clock)
 
 func createUser(t *testing.T, db *store.DB, email, password string) store.User {
 	t.Helper()
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(t.Context(), password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +136,12 @@ func TestPasswordResetRequestJob(t *testing.T) {
 		a, _ := newResetAccounts(t, db, true)
 		createUser(t, db, "ada@example.com", oldPassword)
 
-		if err := a.RequestPasswordReset(ctx, "not an address"); err != ErrInvalidEmail {
+		if err := a.RequestPasswordReset(ctx, ResetRequest{Email: "not an address"}); err != ErrInvalidEmail {
 			t.Errorf("malformed address: err = %v, want ErrInvalidEmail", err)
 		}
-		for _, email := range []string{"nobody@example.com", " ADA@Example.com "} {
-			if err := a.RequestPasswordReset(ctx, email); err != nil {
-				t.Fatalf("request for %q: %v", email, err)
+		for _, r := range []ResetRequest{{Email: "nobody@example.com"}, {Email: " ADA@Example.com "}, {Email: "ada@example.com", OverLimit: true}} {
+			if err := a.RequestPasswordReset(ctx, r); err != nil {
+				t.Fatalf("request for %q: %v", r.Email, err)
 			}
 		}
 		storetest.Eventually(t, 10*time.Second, "the reset jobs to finish", func() bool {

@@ -161,7 +161,10 @@ func publicCourse(ctx context.Context, q *store.Queries, orgID int64, slug strin
 //     nothing, and nothing is recorded about it.
 //
 // Only an invalid address or a course that is not open is an error.
-// clientIP is kept with the enrollment as evidence of the opt-in.
+// clientIP is kept with the enrollment as evidence of the opt-in. Public
+// requests reach it through RequestEnrollment and its job, so that their
+// answer costs the same whatever the address: here a blocked address
+// returns before anything is written, and a new one writes and renders.
 func (s *Service) Enroll(ctx context.Context, orgID int64, courseSlug, email, clientIP string) error {
 	at := s.now().UTC()
 	err := s.db.InTx(ctx, func(q *store.Queries) error {

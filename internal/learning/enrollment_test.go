@@ -2,9 +2,11 @@ package learning_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -432,6 +434,66 @@ func TestEnrollRefusals(t *testing.T) {
 		}
 		if f.mailCount() != 0 {
 			t.Error("a refused request sent email")
+		}
+	})
+}
+
+// TestRequestEnrollmentOnlyEnqueues: a public request checks the course
+// and the address's shape and enqueues its job, and does nothing else,
+// whatever the address: new, enrolled, blocked or over its limit. So the
+// request costs the same for all of them; the job tells them apart.
+func TestRequestEnrollmentOnlyEnqueues(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newEnrollFixture(t, db)
+		f.enroll("ada@example.com")
+		if _, err := f.s.BlockEmail(ctx, f.editor, f.org, "spam@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		mails := f.mailCount()
+		requests := []learning.EnrollmentRequest{
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: " New@Example.com", ClientIP: "192.0.2.7"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "ada@example.com"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "spam@example.com"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "busy@example.com", OverLimit: true},
+		}
+		for _, r := range requests {
+			if err := f.s.RequestEnrollment(ctx, r); err != nil {
+				t.Fatalf("request for %s: %v", r.Email, err)
+			}
+		}
+		for _, r := range []learning.EnrollmentRequest{
+			{OrganizationID: f.org, CourseSlug: "draft", Email: "new@example.com"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "not an address"},
+		} {
+			if err := f.s.RequestEnrollment(ctx, r); code(err) == "" {
+				t.Errorf("request for %q in %q: %v, want refused", r.Email, r.CourseSlug, err)
+			}
+		}
+
+		encoded, err := db.UnfinishedJobArgs(ctx, learning.EnrollRequestArgs{}.Kind())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jobs []learning.EnrollRequestArgs
+		for _, e := range encoded {
+			var a learning.EnrollRequestArgs
+			if err := json.Unmarshal(e, &a); err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, a)
+		}
+		want := []learning.EnrollRequestArgs{
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "new@example.com", ClientIP: "192.0.2.7"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "ada@example.com"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "spam@example.com"},
+			{OrganizationID: f.org, CourseSlug: f.courseSlug, Email: "busy@example.com", OverLimit: true},
+		}
+		if !slices.Equal(jobs, want) {
+			t.Errorf("jobs enqueued: %+v, want %+v", jobs, want)
+		}
+		if f.status("new@example.com") != "none" || f.mailCount() != mails {
+			t.Error("a request did the job's work itself")
 		}
 	})
 }

@@ -209,7 +209,7 @@ func (s *Service) AcceptWithNewAccount(ctx context.Context, token string, a NewA
 	if _, err := s.InvitationByToken(ctx, token); err != nil {
 		return store.User{}, 0, err // say first that the link is dead, before judging the form
 	}
-	name, hash, err := validateNewAccount(a)
+	name, hash, err := validateNewAccount(ctx, a)
 	if err != nil {
 		return store.User{}, 0, err
 	}
@@ -314,7 +314,7 @@ func (s *Service) accept(ctx context.Context, q *store.Queries, user *store.User
 	return nil
 }
 
-func validateNewAccount(a NewAccount) (name, hash string, err error) {
+func validateNewAccount(ctx context.Context, a NewAccount) (name, hash string, err error) {
 	name = strings.TrimSpace(a.Name)
 	fields := map[string]string{}
 	switch {
@@ -340,7 +340,7 @@ func validateNewAccount(a NewAccount) (name, hash string, err error) {
 		return "", "", &problem.Error{Kind: problem.Invalid, Code: "invalid_account",
 			Message: "Your account was not created: correct the marked fields.", Fields: fields}
 	}
-	if hash, err = auth.HashPassword(a.Password); err != nil {
+	if hash, err = auth.HashPassword(ctx, a.Password); err != nil {
 		return "", "", err
 	}
 	return name, hash, nil

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/mailschool/mailschool/internal/auth"
@@ -28,23 +29,25 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // login checks the credentials. Every attempt counts against the client's
-// IP; failed attempts also count against the account, so guessing one
-// account's password from many addresses is throttled too.
+// IP; failed ones also count against the account from that IP, and
+// against the account from everywhere, which refuses only the IPs that
+// have failed at it: guessing one account's password from many places is
+// throttled, and nobody can lock its owner out by failing on purpose.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	form := loginPage{Email: email, Next: safeNext(r.PostFormValue("next"))}
-	accountKey := strings.ToLower(email)
 
-	if !s.loginPerIP.Allow(clientIP(r)) || !s.loginPerAccount.Available(accountKey) {
+	attempt, ok := s.logins.Begin(strings.ToLower(email), clientNetwork(r))
+	if !ok {
 		form.Error = "Too many login attempts. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "login.html", "Log in", form)
 		return
 	}
 	user, err := s.accounts.Authenticate(r.Context(), email, password)
+	attempt.Done(errors.Is(err, auth.ErrInvalidCredentials))
 	if errors.Is(err, auth.ErrInvalidCredentials) {
-		s.loginPerAccount.Allow(accountKey)
 		form.Error = auth.ErrInvalidCredentials.Message
 		s.render(w, r, http.StatusUnauthorized, "login.html", "Log in", form)
 		return
@@ -96,10 +99,25 @@ func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "password_change.html", "Change password", passwordChangePage{})
 }
 
+// passwordChange changes the password after checking the old one. Wrong
+// old passwords count against the account: a stolen session is not a way
+// to guess the password. Each attempt takes its token before the password
+// is checked, so parallel posts stay within the limit, and gives it back
+// unless the old password was wrong.
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
+	key := strconv.FormatInt(user.ID, 10)
+	if !s.passwordChangePerAccount.Allow(key) {
+		w.Header().Set("Retry-After", "60")
+		s.render(w, r, http.StatusTooManyRequests, "password_change.html", "Change password",
+			passwordChangePage{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."})
+		return
+	}
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
 		r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
+	if !errors.Is(err, auth.ErrWrongPassword) {
+		s.passwordChangePerAccount.Return(key)
+	}
 	if p, ok := problem.As(err); ok {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
 			passwordChangePage{Error: "Your password was not changed.", Fields: p.Fields})

@@ -3,8 +3,10 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,35 +162,153 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 func TestLoginRateLimits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		app := newTestApp(t, db, func(o *Options) {
-			o.LoginPerIP = auth.Limit{Every: time.Hour, Burst: 8}
-			o.LoginPerAccount = auth.Limit{Every: time.Hour, Burst: 3}
+			o.LoginPerIP = auth.Limit{Every: time.Hour, Burst: 10}
+			o.LoginPerAccountIP = auth.Limit{Every: time.Hour, Burst: 3}
+			o.LoginPerAccount = auth.Limit{Every: time.Hour, Burst: 5}
 		})
-		c := app.client()
+		right := url.Values{"email": {adminEmail}, "password": {adminPassword}}
 		wrong := url.Values{"email": {adminEmail}, "password": {"wrong password"}}
+		attacker, owner := app.clientAt("127.0.0.1"), app.clientAt("127.0.0.2")
 		for i := range 3 {
-			if res := c.post("/accounts/login/", wrong); res.status != 401 {
+			if res := attacker.post("/accounts/login/", wrong); res.status != 401 {
 				t.Fatalf("failure %d: status %d, want 401", i+1, res.status)
 			}
 		}
-		// The account is now throttled, even with the right password.
-		res := c.post("/accounts/login/", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+		// The address that failed is throttled at the account, even with
+		// the right password.
+		res := attacker.post("/accounts/login/", right)
 		if res.status != http.StatusTooManyRequests || !strings.Contains(res.body, "Too many login attempts") {
-			t.Fatalf("login after 3 failures: %d, want 429\n%s", res.status, res.body)
+			t.Fatalf("login after 3 failures from the same address: %d, want 429\n%s", res.status, res.body)
 		}
 		if res.header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
-		// Other accounts from the same IP still work until the IP budget ends.
-		for i := range 4 {
-			res := c.post("/accounts/login/", url.Values{"email": {fmt.Sprintf("other%d@example.com", i)}, "password": {"x"}})
+		// The owner, at an address that has not failed, logs in.
+		if res := owner.post("/accounts/login/", right); res.status != http.StatusSeeOther {
+			t.Fatalf("the owner after another address's failures: %d, want 303\n%s", res.status, res.body)
+		}
+
+		// Failures from many addresses: the account's 5 run out, and then
+		// every address that failed at it is refused, even one with
+		// failures of its own left; the owner still logs in.
+		second := app.clientAt("127.0.0.3")
+		for i := range 2 {
+			if res := second.post("/accounts/login/", wrong); res.status != 401 {
+				t.Fatalf("second address, failure %d: %d, want 401", i+1, res.status)
+			}
+		}
+		if res := second.post("/accounts/login/", wrong); res.status != http.StatusTooManyRequests {
+			t.Errorf("an address that failed at an account out of failures: %d, want 429", res.status)
+		}
+		third := app.clientAt("127.0.0.4")
+		if res := third.post("/accounts/login/", wrong); res.status != 401 {
+			t.Errorf("a new address: %d, want 401", res.status)
+		}
+		if res := third.post("/accounts/login/", wrong); res.status != http.StatusTooManyRequests {
+			t.Errorf("a new address after failing at an account out of failures: %d, want 429", res.status)
+		}
+		if res := app.clientAt("127.0.0.2").post("/accounts/login/", right); res.status != http.StatusSeeOther {
+			t.Errorf("the owner while the account is out of failures: %d, want 303", res.status)
+		}
+
+		// A burst of parallel guesses gets no more than the address's 3:
+		// each attempt takes its token before the password is checked.
+		burst := app.clientAt("127.0.0.5")
+		guess := url.Values{"email": {"staff@example.com"}, "password": {"wrong password"}}
+		statuses := make(chan int, 8)
+		var wg sync.WaitGroup
+		for range cap(statuses) {
+			wg.Go(func() { statuses <- burst.post("/accounts/login/", guess).status })
+		}
+		wg.Wait()
+		close(statuses)
+		counts := map[int]int{}
+		for status := range statuses {
+			counts[status]++
+		}
+		if counts[401] != 3 || counts[429] != 5 {
+			t.Errorf("8 parallel guesses from one address: %v, want 3 answered 401 and 5 refused", counts)
+		}
+
+		// Every attempt counts against the address, whatever the account.
+		spray := app.clientAt("127.0.0.6")
+		for i := range 10 {
+			res := spray.post("/accounts/login/", url.Values{"email": {fmt.Sprintf("other%d@example.com", i)}, "password": {"x"}})
 			if res.status != 401 {
 				t.Fatalf("other account, attempt %d: %d, want 401", i+1, res.status)
 			}
 		}
-		if res := c.post("/accounts/login/", url.Values{"email": {"fresh@example.com"}, "password": {"x"}}); res.status != 429 {
+		if res := spray.post("/accounts/login/", url.Values{"email": {"fresh@example.com"}, "password": {"x"}}); res.status != 429 {
 			t.Errorf("attempt over the per-IP budget: %d, want 429", res.status)
 		}
 	})
+}
+
+// TestPasswordChangeLimit: wrong old passwords count per account, a burst
+// of parallel guesses included; other mistakes and other accounts do not.
+func TestPasswordChangeLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db, func(o *Options) {
+			o.PasswordChangePerAccount = auth.Limit{Every: time.Hour, Burst: 3}
+		})
+		createStaff(t, db, "staff@example.com", "staff password 1")
+		admin, staff := app.loggedIn(adminEmail, adminPassword), app.loggedIn("staff@example.com", "staff password 1")
+		change := func(c *client, old, new, confirm string) response {
+			return c.post("/accounts/password_change/", url.Values{"old_password": {old}, "new_password": {new}, "password_confirm": {confirm}})
+		}
+		// A mistake in the new password, with the right old one, does not
+		// count.
+		for range 4 {
+			if res := change(admin, adminPassword, "brand new secret", "brand new secret?"); res.status != 422 {
+				t.Fatalf("mismatched confirmation: %d, want 422", res.status)
+			}
+		}
+		// 12 wrong old passwords at once: 3 are checked, 9 refused.
+		statuses := make(chan int, 12)
+		var wg sync.WaitGroup
+		for i := range cap(statuses) {
+			wg.Go(func() {
+				statuses <- change(admin, fmt.Sprintf("guess %d", i), "brand new secret", "brand new secret").status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		counts := map[int]int{}
+		for status := range statuses {
+			counts[status]++
+		}
+		if counts[422] != 3 || counts[http.StatusTooManyRequests] != 9 {
+			t.Errorf("12 parallel wrong old passwords: %v, want 3 answered 422 and 9 refused", counts)
+		}
+		res := change(admin, adminPassword, "brand new secret", "brand new secret")
+		if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !strings.Contains(res.body, "Too many attempts") {
+			t.Errorf("the right old password after 3 wrong ones: %d, want 429 with Retry-After\n%s", res.status, res.body)
+		}
+		// Another account is not concerned.
+		if res := change(staff, "staff password 1", "brand new secret", "brand new secret"); res.status != http.StatusSeeOther {
+			t.Errorf("another account's password change: %d, want 303", res.status)
+		}
+		app.loggedIn(adminEmail, adminPassword) // the refused change changed nothing
+	})
+}
+
+// TestClientNetwork: the limits count an IPv6 client by its /64, which one
+// subscriber commonly holds whole, and an IPv4 one by its address.
+func TestClientNetwork(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:4242":                 "192.0.2.7",
+		"[::ffff:192.0.2.7]:4242":        "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:4242":    "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:ffff::]:443": "2001:db8:1:2::/64",
+		"[fe80::1%eth0]:80":              "fe80::/64",
+		"not an address":                 "not an address",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		if got := clientNetwork(r); got != want {
+			t.Errorf("clientNetwork(%s) = %q, want %q", remote, got, want)
+		}
+	}
 }
 
 func TestCrossOriginPostsAreRefused(t *testing.T) {

@@ -466,7 +466,7 @@ func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &authzFixture{t: t, app: app, users: map[actor]*store.User{}, clients: map[actor]*client{}}
-	hash, err := auth.HashPassword(authzPassword)
+	hash, err := auth.HashPassword(context.Background(), authzPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

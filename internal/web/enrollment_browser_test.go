@@ -50,7 +50,7 @@ func TestBrowserCourseEnrollmentAndUnsubscribe(t *testing.T) {
 	)
 
 	// 1. The platform admin makes an editor of the organization.
-	hash, err := auth.HashPassword(editorPassword)
+	hash, err := auth.HashPassword(context.Background(), editorPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +241,7 @@ func TestBrowserCourseEnrollmentAndUnsubscribe(t *testing.T) {
 	}
 	enrollment := func() store.Enrollment {
 		t.Helper()
+		app.settle() // the form only enqueues the request's job
 		list, _, err := app.db.Read().ListEnrollments(ctx, store.EnrollmentFilter{OrganizationID: orgID, Limit: 10})
 		if err != nil {
 			t.Fatal(err)

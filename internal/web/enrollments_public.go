@@ -49,15 +49,17 @@ func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 }
 
 // publicEnroll takes the enrollment form. Every well-formed address gets
-// the same answer, a redirect to the same page, whatever happens behind
-// it (an email, a reminder, nothing because of the throttle, nothing
-// because the address is blocked), so the form tells nobody who is
+// the same answer, a redirect to the same page, after the same work (a
+// job enqueued), whatever happens in the job (an email, a reminder,
+// nothing because of the throttle, nothing because the address is
+// blocked), so neither the form nor its timing tells anybody who is
 // enrolled or blocked. Every request counts against the client's IP; each
-// address gets a few requests' worth of email an hour, and requests over
-// that get the same answer but send nothing. A filled-in honeypot field
-// gets the same answer too, and does nothing.
+// mailbox (the address without its +tag) gets a few requests' worth of
+// email an hour, and requests over that get the same answer but send
+// nothing. A filled-in honeypot field gets the same answer too, and does
+// nothing.
 func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
-	if !s.enrollPerIP.Allow(clientIP(r)) {
+	if !s.enrollPerIP.Allow(clientNetwork(r)) {
 		w.Header().Set("Retry-After", "60")
 		s.renderError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.")
 		return
@@ -73,10 +75,7 @@ func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Email = strings.TrimSpace(r.PostFormValue("email"))
-	email, err := auth.NormalizeEmail(p.Email)
-	if err == nil && s.enrollPerAddress.Allow(email) {
-		err = s.learning.Enroll(r.Context(), p.Organization.ID, p.Course.Slug, email, clientIP(r))
-	}
+	err = s.requestEnrollment(r, p.Organization.ID, p.Course.Slug, p.Email)
 	if pr, ok := problem.As(err); ok && pr.Kind == problem.Invalid {
 		p.Fields = pr.Fields
 		s.render(w, r, http.StatusUnprocessableEntity, "public_course.html", p.Course.Title, p)
@@ -102,7 +101,7 @@ func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
 // apiPublicEnroll is the enrollment form for scripts: 202 for every
 // well-formed address, with the same limits.
 func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
-	if !s.enrollPerIP.Allow(clientIP(r)) {
+	if !s.enrollPerIP.Allow(clientNetwork(r)) {
 		w.Header().Set("Retry-After", "60")
 		return problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again.")
 	}
@@ -120,15 +119,21 @@ func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := s.learning.PublicCourse(r.Context(), id, slug); err != nil {
 		return err
 	}
-	email, err := auth.NormalizeEmail(in.Email)
-	if err == nil && s.enrollPerAddress.Allow(email) {
-		err = s.learning.Enroll(r.Context(), id, slug, email, clientIP(r))
-	}
-	if err != nil {
+	if err := s.requestEnrollment(r, id, slug, in.Email); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending_confirmation"})
 	return nil
+}
+
+// requestEnrollment hands an address to the learning service, marked when
+// its mailbox is over its limit: every well-formed one costs the same
+// work, a job enqueued, whatever the address.
+func (s *Server) requestEnrollment(r *http.Request, orgID int64, slug, email string) error {
+	normalized, err := auth.NormalizeEmail(email)
+	overLimit := err == nil && !s.enrollPerAddress.Allow(auth.MailboxKey(normalized))
+	return s.learning.RequestEnrollment(r.Context(), learning.EnrollmentRequest{
+		OrganizationID: orgID, CourseSlug: slug, Email: email, ClientIP: clientIP(r), OverLimit: overLimit})
 }
 
 // confirmPage shows a confirmation link: the course and a button, or why

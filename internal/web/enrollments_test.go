@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,7 +28,7 @@ type school struct {
 	slug     string
 }
 
-func newSchool(t *testing.T, app *testApp) school {
+func newSchool(t testing.TB, app *testApp) school {
 	t.Helper()
 	sc := school{app: app, orgID: 1, slug: "go-basics"}
 	err := app.db.InTx(t.Context(), func(q *store.Queries) error {
@@ -71,7 +72,7 @@ func (sc school) coursePath() string { return learning.CoursePath(sc.orgID, sc.s
 // member makes a user with a role in the school and logs them in.
 func (sc school) member(email string, role access.Role) *client {
 	sc.app.t.Helper()
-	hash, err := auth.HashPassword(authzPassword)
+	hash, err := auth.HashPassword(context.Background(), authzPassword)
 	if err != nil {
 		sc.app.t.Fatal(err)
 	}
@@ -91,6 +92,7 @@ func (sc school) member(email string, role access.Role) *client {
 // enrollment returns an address's enrollment in the course.
 func (sc school) enrollment(email string) store.Enrollment {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, _, err := sc.app.db.Read().ListEnrollments(context.Background(), store.EnrollmentFilter{OrganizationID: sc.orgID, Limit: 1000})
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -107,6 +109,7 @@ func (sc school) enrollment(email string) store.Enrollment {
 // status is an address's enrollment status in the course, or "none".
 func (sc school) status(email string) string {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, _, err := sc.app.db.Read().ListEnrollments(context.Background(), store.EnrollmentFilter{OrganizationID: sc.orgID, Limit: 1000})
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -146,6 +149,7 @@ func (sc school) enrollConfirmed(email string) store.Enrollment {
 // mailCount is how many emails were recorded.
 func (sc school) mailCount() int {
 	sc.app.t.Helper()
+	sc.app.settle()
 	list, err := sc.app.db.Read().ListMailMessages(context.Background(), 0, 10000)
 	if err != nil {
 		sc.app.t.Fatal(err)
@@ -318,6 +322,45 @@ func TestEnrollmentLimits(t *testing.T) {
 	}
 	if sc.status("bob@example.com") != "none" {
 		t.Error("a throttled request enrolled")
+	}
+}
+
+// TestEnrollmentLimitPerMailbox: the addresses of one mailbox, +tags and
+// all, share the address's limit, so they cannot fill its inbox; each is
+// kept as typed.
+func TestEnrollmentLimitPerMailbox(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), func(o *Options) {
+		o.EnrollPerAddress = auth.Limit{Every: time.Hour, Burst: 2}
+	})
+	sc := newSchool(t, app)
+	c := app.client()
+	for i := range 6 {
+		email := fmt.Sprintf("ada+%d@example.com", i)
+		if i%2 == 1 {
+			res, _ := c.api(http.MethodPost, "/api/v1/public/organizations/1/courses/go-basics/enrollments", map[string]string{"email": strings.ToUpper(email)})
+			if res.status != http.StatusAccepted {
+				t.Errorf("API for %s: %d", email, res.status)
+			}
+		} else if res := c.post(sc.coursePath()+"enroll", url.Values{"email": {email}}); res.status != http.StatusSeeOther {
+			t.Errorf("form for %s: %d", email, res.status)
+		}
+	}
+	c.post(sc.coursePath()+"enroll", url.Values{"email": {"Ada@Example.com"}})
+	sent := map[string]int{}
+	for _, email := range []string{"ada@example.com", "ada+0@example.com", "ada+1@example.com", "ada+2@example.com",
+		"ada+3@example.com", "ada+4@example.com", "ada+5@example.com"} {
+		if n := len(app.mails(email, mail.KindEnrollmentConfirm)); n > 0 {
+			sent[email] = n
+		}
+	}
+	if want := map[string]int{"ada+0@example.com": 1, "ada+1@example.com": 1}; !maps.Equal(sent, want) {
+		t.Errorf("confirmations sent into one mailbox: %v, want %v", sent, want)
+	}
+	if got := sc.enrollment("ada+1@example.com").LearnerEmail; got != "ada+1@example.com" {
+		t.Errorf("the address is kept as %q", got)
+	}
+	if res := c.post(sc.coursePath()+"enroll", url.Values{"email": {"bob+1@example.com"}}); res.status != http.StatusSeeOther || len(app.mails("bob+1@example.com", mail.KindEnrollmentConfirm)) != 1 {
+		t.Errorf("another mailbox: %d", res.status)
 	}
 }
 
@@ -495,6 +538,7 @@ func TestEnrollmentStaffPages(t *testing.T) {
 		editor, viewer := sc.member("editor@example.com", access.Editor), sc.member("viewer@example.com", access.Viewer)
 		e := sc.enrollConfirmed("ada@example.com")
 		app.client().post(sc.coursePath()+"enroll", url.Values{"email": {"bob@example.com"}})
+		app.settle()
 		detail := enrollmentPath(1, e.ID)
 
 		if res := viewer.get(organizationPath(1)); !strings.Contains(res.body, `href="/email-learning/platform/organizations/1/learners/"`) ||

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -164,6 +165,22 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientNetwork is the client's address as the rate limits count it: an
+// IPv4 address as it is, an IPv6 one as its /64 network, because one
+// subscriber is commonly given a whole /64 and could otherwise count as
+// 2^64 clients.
+func clientNetwork(r *http.Request) string {
+	ip, err := netip.ParseAddr(clientIP(r))
+	if err != nil {
+		return clientIP(r)
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip.WithZone(""), 64).Masked().String()
 }
 
 // secretLinks are the paths whose last part is a secret token: logs show

@@ -16,7 +16,7 @@ import (
 // createStaff adds an active user who is not a platform admin.
 func createStaff(t *testing.T, db *store.DB, email, password string) {
 	t.Helper()
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPassword(context.Background(), password)
 	if err != nil {
 		t.Fatal(err)
 	}

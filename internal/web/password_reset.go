@@ -22,12 +22,14 @@ func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
 // same answer, a redirect to the same page, whether or not an account has
 // it, so the form cannot be used to find out who has an account; the
 // account is looked up later, in a job, so the response time does not tell
-// either. Every request counts against the client's IP. Each address gets
-// a few links an hour; requests over that get the same answer but send
-// nothing, so nobody can flood an inbox and the answer still tells nothing.
+// either. Every request counts against the client's IP. Each mailbox (the
+// address without its +tag) gets a few links an hour; requests over that
+// get the same answer and the same work (a job, which sends nothing), so
+// nobody can flood an inbox and neither the answer nor its time tells
+// anything.
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	form := passwordResetPage{Email: strings.TrimSpace(r.PostFormValue("email"))}
-	if !s.resetPerIP.Allow(clientIP(r)) {
+	if !s.resetPerIP.Allow(clientNetwork(r)) {
 		form.Error = "Too many requests. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "password_reset.html", "Reset password", form)
@@ -41,11 +43,10 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset.html", "Reset password", form)
 		return
 	}
-	if s.resetPerAddress.Allow(email) {
-		if err := s.accounts.RequestPasswordReset(r.Context(), email); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
+	overLimit := !s.resetPerAddress.Allow(auth.MailboxKey(email))
+	if err := s.accounts.RequestPasswordReset(r.Context(), auth.ResetRequest{Email: email, OverLimit: overLimit}); err != nil {
+		s.serverError(w, r, err)
+		return
 	}
 	http.Redirect(w, r, "/accounts/password_reset/done/", http.StatusSeeOther)
 }

@@ -232,10 +232,12 @@ func TestPasswordResetLimitPerAddressIsSilent(t *testing.T) {
 		app := newTestApp(t, db, func(o *Options) {
 			o.ResetPerAddress = auth.Limit{Every: time.Hour, Burst: 1}
 		})
+		createStaff(t, db, "admin+staff@example.com", "staff password 1")
 		c := app.client()
-		// The second request for the address, however spelled, is over its
-		// limit: answered like the first, but nothing is sent.
-		for _, email := range []string{adminEmail, " ADMIN@example.com", "staff@example.com"} {
+		// The second request for the mailbox, however spelled, +tags
+		// included, is over its limit: answered like the first, but
+		// nothing is sent.
+		for _, email := range []string{adminEmail, " ADMIN@example.com", "admin+staff@example.com", "Admin+Staff@example.com", "staff@example.com"} {
 			res := c.post("/accounts/password_reset/", url.Values{"email": {email}})
 			if res.status != 303 || res.header.Get("Location") != resetDone {
 				t.Errorf("request for %q: %d to %q, want 303 to %s", email, res.status, res.header.Get("Location"), resetDone)

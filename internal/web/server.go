@@ -27,10 +27,16 @@ type Options struct {
 	SecureCookies bool   // send the session cookie over HTTPS only
 	SecretKey     string // signs links that must not be forged (unsubscribe)
 	Version       string
-	// Login attempts allowed per client IP (every attempt counts) and per
-	// account (failed attempts count). Zero values take the defaults.
-	LoginPerIP      auth.Limit
-	LoginPerAccount auth.Limit
+	// Login attempts allowed per client IP (every attempt counts), per
+	// account and client IP (failed attempts count), and per account
+	// (failed attempts count; it refuses only the addresses that failed at
+	// the account, see auth.LoginLimits). Zero values take the defaults.
+	LoginPerIP        auth.Limit
+	LoginPerAccountIP auth.Limit
+	LoginPerAccount   auth.Limit
+	// PasswordChangePerAccount limits the wrong old passwords given to the
+	// password change form per account. Zero takes the default.
+	PasswordChangePerAccount auth.Limit
 	// InvitationTTL is how long invitation links work; zero takes
 	// orgs.DefaultInvitationTTL.
 	InvitationTTL time.Duration
@@ -60,9 +66,13 @@ const DefaultUploadTimeout = time.Minute
 // Default login limits: generous enough for people who mistype, tight
 // enough to make guessing passwords useless.
 var (
-	DefaultLoginPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
-	DefaultLoginPerAccount = auth.Limit{Every: time.Minute, Burst: 10}
-	DefaultInvitationPerIP = auth.Limit{Every: 6 * time.Second, Burst: 20}
+	DefaultLoginPerIP        = auth.Limit{Every: 3 * time.Second, Burst: 30}
+	DefaultLoginPerAccountIP = auth.Limit{Every: time.Minute, Burst: 10}
+	DefaultLoginPerAccount   = auth.Limit{Every: time.Minute, Burst: 20}
+	DefaultInvitationPerIP   = auth.Limit{Every: 6 * time.Second, Burst: 20}
+	// The password change form needs the old password: whoever has a
+	// session but not the password gets a few guesses, not thousands.
+	DefaultPasswordChangePerAccount = auth.Limit{Every: time.Minute, Burst: 5}
 )
 
 // Default password reset limits: room for a few typos from one address,
@@ -97,11 +107,12 @@ type Server struct {
 	pages       *pages
 	baseURL     string
 
-	loginPerIP      *auth.Limiter
-	loginPerAccount *auth.Limiter
-	invitationPerIP *auth.Limiter
-	resetPerIP      *auth.Limiter
-	resetPerAddress *auth.Limiter
+	logins *auth.LoginThrottle
+	// Wrong old passwords in the password change form, per user id.
+	passwordChangePerAccount *auth.Limiter
+	invitationPerIP          *auth.Limiter
+	resetPerIP               *auth.Limiter
+	resetPerAddress          *auth.Limiter
 
 	// Enrollment requests, per client IP and per address.
 	enrollPerIP      *auth.Limiter
@@ -117,8 +128,14 @@ func New(opts Options) (*Server, error) {
 	if opts.LoginPerIP == (auth.Limit{}) {
 		opts.LoginPerIP = DefaultLoginPerIP
 	}
+	if opts.LoginPerAccountIP == (auth.Limit{}) {
+		opts.LoginPerAccountIP = DefaultLoginPerAccountIP
+	}
 	if opts.LoginPerAccount == (auth.Limit{}) {
 		opts.LoginPerAccount = DefaultLoginPerAccount
+	}
+	if opts.PasswordChangePerAccount == (auth.Limit{}) {
+		opts.PasswordChangePerAccount = DefaultPasswordChangePerAccount
 	}
 	if opts.InvitationPerIP == (auth.Limit{}) {
 		opts.InvitationPerIP = DefaultInvitationPerIP
@@ -156,21 +173,22 @@ func New(opts Options) (*Server, error) {
 	sessions.Cookie.Path = "/"
 
 	s := &Server{
-		db:              opts.DB,
-		logger:          opts.Logger,
-		accounts:        auth.NewAccounts(opts.DB, opts.Mail),
-		mail:            opts.Mail,
-		orgs:            orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
-		learning:        opts.Learning,
-		publicPages:     newPageCache(2 * time.Second),
-		sessions:        sessions,
-		pages:           pages,
-		baseURL:         opts.BaseURL,
-		loginPerIP:      auth.NewLimiter(opts.LoginPerIP),
-		loginPerAccount: auth.NewLimiter(opts.LoginPerAccount),
-		invitationPerIP: auth.NewLimiter(opts.InvitationPerIP),
-		resetPerIP:      auth.NewLimiter(opts.ResetPerIP),
-		resetPerAddress: auth.NewLimiter(opts.ResetPerAddress),
+		db:          opts.DB,
+		logger:      opts.Logger,
+		accounts:    auth.NewAccounts(opts.DB, opts.Mail),
+		mail:        opts.Mail,
+		orgs:        orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
+		learning:    opts.Learning,
+		publicPages: newPageCache(2 * time.Second),
+		sessions:    sessions,
+		pages:       pages,
+		baseURL:     opts.BaseURL,
+		logins: auth.NewLoginThrottle(auth.LoginLimits{
+			PerIP: opts.LoginPerIP, PerAccountIP: opts.LoginPerAccountIP, PerAccount: opts.LoginPerAccount}),
+		passwordChangePerAccount: auth.NewLimiter(opts.PasswordChangePerAccount),
+		invitationPerIP:          auth.NewLimiter(opts.InvitationPerIP),
+		resetPerIP:               auth.NewLimiter(opts.ResetPerIP),
+		resetPerAddress:          auth.NewLimiter(opts.ResetPerAddress),
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout

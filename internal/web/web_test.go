@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -62,6 +64,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
 	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
+	opts.Learning.AddWorkers(workers)
 	engine := delivery.New(db, opts.Mail, opts.Learning, delivery.Config{Logger: logger})
 	engine.AddWorkers(workers)
 	storetest.StartJobs(t, db, workers, mail.Queue, delivery.Queue)
@@ -104,10 +107,24 @@ func sendThrough(t testing.TB, sink *smtptest.Server) func(*Options) {
 }
 
 // mails returns the recorded emails of a kind to an address, newest
-// first, taken apart.
+// first, taken apart, once the enrollment and password reset requests
+// made so far have been worked.
 func (a *testApp) mails(to string, kind mail.Kind) []mail.Parsed {
 	a.t.Helper()
+	a.settle()
 	return mailtest.Sent(a.t, a.db, to, kind)
+}
+
+// settle waits for the jobs of the public requests (enrollments, password
+// resets) to finish: the requests only enqueue them.
+func (a *testApp) settle() {
+	a.t.Helper()
+	for _, kind := range []string{learning.EnrollRequestArgs{}.Kind(), auth.ResetRequestArgs{}.Kind()} {
+		storetest.Eventually(a.t, 10*time.Second, "the "+kind+" jobs to finish", func() bool {
+			n, err := a.db.UnfinishedJobs(context.Background(), kind)
+			return err == nil && n == 0
+		})
+	}
 }
 
 // linkIn returns the first URL in text that starts with the app's address
@@ -137,6 +154,15 @@ func (a *testApp) client() *client {
 			return http.ErrUseLastResponse
 		},
 	}}
+}
+
+// clientAt is a client whose connections come from another loopback
+// address, such as 127.0.0.2, so that the server sees another client IP.
+func (a *testApp) clientAt(ip string) *client {
+	c := a.client()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c.http.Transport = &http.Transport{DialContext: dialer.DialContext}
+	return c
 }
 
 // loggedIn returns a client with a session of the given account.
