@@ -146,3 +146,19 @@ func TestMessage(t *testing.T) {
 		t.Errorf("Message = %q, want %q", got, want)
 	}
 }
+
+// The key of every organization name and course title is computed on each
+// save, and for every row by the migration that adds the skeletons.
+func BenchmarkKey(b *testing.B) {
+	for b.Loop() {
+		Key("Introduction à la programmation en Go, partie 2")
+	}
+}
+
+func BenchmarkClean(b *testing.B) {
+	for b.Loop() {
+		if _, err := Clean("  Introduction à la programmation en Go, partie 2 "); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
