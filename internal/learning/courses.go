@@ -222,19 +222,12 @@ func (s *Service) UpdateCourse(ctx context.Context, actor *store.User, orgID, co
 				return ErrNoPublished
 			}
 		}
-		taken, err := titleTaken(ctx, q, orgID, title, courseID)
+		shared, err := keepTitle(ctx, q, c, title)
 		if err != nil {
 			return err
 		}
-		// A title that looks like another course's is refused, unless it
-		// is this course's own, unchanged: the two were there before
-		// titles were compared for likeness, and the older one keeps the
-		// skeleton unique (as for organization names).
-		if taken && title != c.Title {
-			return errTitleTaken(title)
-		}
 		err = q.UpdateCourse(ctx, orgID, courseID, store.CourseFields{Title: title, TitleKey: titleKey(title),
-			TitleSkeleton: names.Key(title), TitleSkeletonShared: taken, Description: description, Enabled: enabled, Public: public})
+			TitleSkeleton: names.Key(title), TitleSkeletonShared: shared, Description: description, Enabled: enabled, Public: public})
 		if errors.Is(err, store.ErrConflict) {
 			return errTitleTaken(title) // a concurrent request took it first
 		}
@@ -325,6 +318,21 @@ func cleanTitle(title string) (string, string) {
 // except has the title in another case, or a title that looks like it.
 func titleTaken(ctx context.Context, q *store.Queries, orgID int64, title string, except int64) (bool, error) {
 	return q.CourseTitleTaken(ctx, orgID, titleKey(title), names.Key(title), except)
+}
+
+// keepTitle checks the title a course is saved with, and reports whether
+// its skeleton is to be marked shared: as orgs does for organization
+// names, a look-alike title is refused unless it is the course's own,
+// unchanged, which stays shared while another course holds the skeleton.
+func keepTitle(ctx context.Context, q *store.Queries, c store.Course, title string) (shared bool, err error) {
+	taken, err := titleTaken(ctx, q, c.OrganizationID, title, c.ID)
+	switch {
+	case err != nil || !taken:
+		return false, err
+	case title != c.Title:
+		return false, errTitleTaken(title)
+	}
+	return q.CourseSkeletonHeld(ctx, c.OrganizationID, names.Key(title), c.ID)
 }
 
 func errTitleTaken(title string) error {

@@ -2,6 +2,7 @@ package learning_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -221,6 +222,15 @@ func TestLookAlikeTitlesFromBefore(t *testing.T) {
 		}
 		if _, err := f.s.UpdateCourse(ctx, f.editor, f.org, basics.ID, learning.CourseFields{Description: ptr("Also here.")}); err != nil {
 			t.Errorf("edit the course holding the title: %v", err)
+		}
+		// It still holds the skeleton: the database refuses one more.
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			_, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Go basicѕ", TitleKey: "go basicѕ",
+				TitleSkeleton: names.Key("Go basics"), Slug: "probe"})
+			return err
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("a third course with the skeleton: %v, want ErrConflict", err)
 		}
 		if err := f.s.DeleteCourse(ctx, f.editor, f.org, basics.ID); err != nil {
 			t.Fatal(err)

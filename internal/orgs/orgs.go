@@ -345,20 +345,12 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 				return slugTaken(slug)
 			}
 		}
-		taken, err := nameTaken(ctx, q, name, orgID)
+		shared, err := keepName(ctx, q, v.Organization, name)
 		if err != nil {
 			return err
 		}
-		// A name that looks like another organization's is refused, unless
-		// it is this organization's own, unchanged: the two were there
-		// before names were compared for likeness (see
-		// store.nameSkeletonsMigration), and the older one keeps the
-		// skeleton unique.
-		if taken && name != v.Name {
-			return errNameTaken(name)
-		}
 		err = q.UpdateOrganization(ctx, orgID, store.OrganizationFields{Name: name, NameKey: nameKey(name),
-			NameSkeleton: names.Key(name), NameSkeletonShared: taken, Slug: slug, Description: description})
+			NameSkeleton: names.Key(name), NameSkeletonShared: shared, Slug: slug, Description: description})
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(problem.Conflict, "conflict", "Another change to this organization's name or address came first. Reload and try again.")
 		}
@@ -513,6 +505,24 @@ func validate(name, description string) (string, string, error) {
 // name in another case, or a name that looks like it.
 func nameTaken(ctx context.Context, q *store.Queries, name string, except int64) (bool, error) {
 	return q.OrganizationNameTaken(ctx, nameKey(name), names.Key(name), except)
+}
+
+// keepName checks the name an organization is saved with, and reports
+// whether its skeleton is to be marked shared. A name that looks like
+// another organization's is refused, unless it is the organization's own,
+// unchanged: the two were there before names were compared for likeness
+// (see store.nameSkeletonsMigration). The organization then keeps its
+// skeleton shared while another holds it unshared, and takes it over when
+// none does.
+func keepName(ctx context.Context, q *store.Queries, org store.Organization, name string) (shared bool, err error) {
+	taken, err := nameTaken(ctx, q, name, org.ID)
+	switch {
+	case err != nil || !taken:
+		return false, err
+	case name != org.Name:
+		return false, errNameTaken(name)
+	}
+	return q.OrganizationSkeletonHeld(ctx, names.Key(name), org.ID)
 }
 
 // sameName reports whether what a person typed is the name: as they would

@@ -239,8 +239,31 @@ func TestLookAlikeNamesFromBefore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// holds reports whether some organization holds the skeleton of
+		// "Acme Academy" in the unique index, so that the database itself
+		// refuses one more.
+		holds := func() bool {
+			t.Helper()
+			err := db.InTx(ctx, func(q *store.Queries) error {
+				_, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme Аcademy", NameKey: "acme аcademy",
+					NameSkeleton: names.Key("Acme Academy"), Slug: "probe"})
+				return err
+			})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Fatal(err)
+			}
+			if err == nil {
+				if err := s.Delete(ctx, admin, mustID(t, db, "probe"), "Acme Аcademy"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return err != nil
+		}
 		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Description: ptr("Still here.")}); err != nil {
 			t.Errorf("edit the description of an organization with a shared name: %v", err)
+		}
+		if _, err := s.Update(ctx, admin, acme.ID, orgs.Fields{Description: ptr("The first.")}); err != nil || !holds() {
+			t.Errorf("the older organization, saved, no longer holds its skeleton: %v", err)
 		}
 		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Name: ptr("Acmе Academy")}); code(err) != "name_taken" {
 			t.Errorf("rename to another look-alike: %v, want name_taken", err)
@@ -250,6 +273,9 @@ func TestLookAlikeNamesFromBefore(t *testing.T) {
 		}
 		if _, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme Academy")}); code(err) != "name_taken" {
 			t.Errorf("create a look-alike of a shared name: %v, want name_taken", err)
+		}
+		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Description: ptr("Alone now.")}); err != nil || !holds() {
+			t.Errorf("the shared name, saved alone, does not hold its skeleton: %v", err)
 		}
 		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Name: ptr("Old Academy")}); err != nil {
 			t.Errorf("rename away from a shared name: %v", err)
@@ -420,4 +446,14 @@ func TestSlugify(t *testing.T) {
 			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// mustID returns the id of the organization with a slug.
+func mustID(t *testing.T, db *store.DB, slug string) int64 {
+	t.Helper()
+	org, err := db.Read().OrganizationBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org.ID
 }

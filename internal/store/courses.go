@@ -230,6 +230,14 @@ func (q *Queries) CourseTitleTaken(ctx context.Context, orgID int64, titleKey, t
 		orgID, titleKey, titleSkeleton, except)
 }
 
+// CourseSkeletonHeld reports whether a course of the organization other
+// than except has the title skeleton and holds it in the unique index (it
+// is not marked shared).
+func (q *Queries) CourseSkeletonHeld(ctx context.Context, orgID int64, titleSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM courses WHERE organization_id = ? AND title_skeleton = ? AND NOT title_skeleton_shared AND id <> ?`,
+		orgID, titleSkeleton, except)
+}
+
 // CourseSlugTaken reports whether a course of the organization has the
 // slug.
 func (q *Queries) CourseSlugTaken(ctx context.Context, orgID int64, slug string) (bool, error) {

@@ -207,6 +207,13 @@ func (q *Queries) OrganizationNameTaken(ctx context.Context, nameKey, nameSkelet
 	return q.exists(ctx, `SELECT 1 FROM organizations WHERE (name_key = ? OR name_skeleton = ?) AND id <> ?`, nameKey, nameSkeleton, except)
 }
 
+// OrganizationSkeletonHeld reports whether another organization than
+// except has the name skeleton and holds it in the unique index (it is not
+// marked shared).
+func (q *Queries) OrganizationSkeletonHeld(ctx context.Context, nameSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM organizations WHERE name_skeleton = ? AND NOT name_skeleton_shared AND id <> ?`, nameSkeleton, except)
+}
+
 // OrganizationSlugTaken reports whether another organization than except
 // has the slug.
 func (q *Queries) OrganizationSlugTaken(ctx context.Context, slug string, except int64) (bool, error) {
