@@ -399,7 +399,7 @@ func (e *Engine) courseEmail(d store.DueDelivery, kind mail.Kind, data any) mail
 		OrganizationID: d.OrganizationID,
 		Organization:   &mail.Branding{Name: d.OrganizationName},
 		Unsubscribe:    &mail.Unsubscribe{URL: e.learning.UnsubscribeURL(store.Enrollment{ID: d.EnrollmentID, LinkKey: d.LinkKey})},
-		ListID:         fmt.Sprintf("%s <course-%d.%s>", d.CourseTitle, d.CourseID, e.mail.Renderer().ListDomain()),
+		List:           &mail.List{Labels: []string{d.CourseSlug, d.OrganizationSlug}, Description: d.CourseTitle},
 		// The same Message-ID for every try: the store refuses a second
 		// email for one delivery.
 		Key:  fmt.Sprintf("delivery-%d", d.ID),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime"
 	"slices"
 	"strings"
 	"testing"
@@ -129,6 +130,37 @@ func (f *fixture) deliver(id int64) {
 	if err := f.engine.Deliver(context.Background(), id); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// TestListIDIsOurs: a course's emails name their list by the slugs of the
+// course and its organization under the sender's domain, and carry the
+// title only as an encoded description, whatever the title says.
+func TestListIDIsOurs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		title := "Café <announce.paypal.com>"
+		if _, err := f.learning.UpdateCourse(context.Background(), f.editor, f.org, f.course, learning.CourseFields{Title: &title}); err != nil {
+			t.Fatal(err)
+		}
+		e := f.enroll("ada@example.com")
+		f.deliver(f.deliveries(e)[0].ID)
+		mails := f.lessonMails("ada@example.com")
+		if len(mails) != 1 {
+			t.Fatalf("%d lesson emails, want 1", len(mails))
+		}
+		p, err := mail.Parse(mails[0].Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Header.Get("List-Id")
+		const id = "<go-basics.acme.school.example>"
+		if strings.ContainsFunc(got, func(r rune) bool { return r < ' ' || r > '~' }) || strings.Count(got, "<") != 1 || !strings.HasSuffix(got, " "+id) {
+			t.Fatalf("List-Id = %q, want ASCII ending in the one list-id %s", got, id)
+		}
+		if description, err := new(mime.WordDecoder).DecodeHeader(strings.TrimSuffix(got, " "+id)); err != nil || description != title {
+			t.Errorf("List-Id description = %q, %v; want %q", description, err, title)
+		}
+	})
 }
 
 func TestLessonsGoOutInOrderOnce(t *testing.T) {

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/skip2/go-qrcode"
 
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -197,27 +197,21 @@ func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, sign
 }
 
 // CertificateName checks a name to print on a certificate and returns it
-// trimmed.
+// as names.Clean makes it: no control characters, and none that are
+// invisible or reorder text (bidirectional controls), which would make
+// the page show a name other than the one stored.
 func CertificateName(name string) (string, error) {
-	name = strings.TrimSpace(name)
+	name, err := names.Clean(name)
 	switch {
+	case err != nil:
+		return "", problem.Field("name", "name_invalid", names.Message("name", err))
 	case name == "":
 		return "", problem.Field("name", "name_required", "Enter the name to print on the certificate.")
-	case !utf8.ValidString(name) || strings.ContainsFunc(name, controlCharacter):
-		return "", problem.Field("name", "name_invalid", "The name may not contain control characters such as line breaks or tabs.")
 	case utf8.RuneCountInString(name) > MaxCertificateNameRunes:
 		return "", problem.Field("name", "name_too_long",
 			fmt.Sprintf("The name may have at most %d characters.", MaxCertificateNameRunes))
 	}
 	return name, nil
-}
-
-// controlCharacter reports the characters a printed name must not hold:
-// control characters (line breaks, tabs, escapes) and the invisible ones
-// that reorder text (bidirectional controls), which would make the page
-// show a name other than the one stored.
-func controlCharacter(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // Certificate returns a claimed certificate by its number, for its public

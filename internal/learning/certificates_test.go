@@ -232,6 +232,8 @@ func TestClaimCertificate(t *testing.T) {
 			"Ada\nLovelace":          "name_invalid",
 			"Ada\x00":                "name_invalid",
 			"Ada \u202eecalevoL":     "name_invalid", // right-to-left override
+			"Ada\u200b Lovelace":     "name_invalid", // zero-width space
+			"Ada\u2066 Lovelace":     "name_invalid", // isolate
 			"Ada \xff":               "name_invalid",
 			strings.Repeat("é", 101): "name_too_long",
 		} {
@@ -286,7 +288,8 @@ func TestClaimCertificate(t *testing.T) {
 func TestCertificateNames(t *testing.T) {
 	for name, want := range map[string]string{
 		"Ada Lovelace":                       "Ada Lovelace",
-		"  Zoë Ünal-Øster \u200d ":           "Zoë Ünal-Øster \u200d", // a zero-width joiner is part of some scripts
+		"  Zoë\u00a0Ünal-Øster ":             "Zoë Ünal-Øster",
+		"فاطمه\u200cزهرا":                    "فاطمه\u200cزهرا", // a zero-width non-joiner is part of Persian
 		"李小龍":                                "李小龍",
 		strings.Repeat("é", 100):             strings.Repeat("é", 100),
 		" " + strings.Repeat("x", 100) + " ": strings.Repeat("x", 100),

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
@@ -419,8 +420,8 @@ type contentValues struct {
 // validateContent checks and cleans the values of a lesson or a quiz.
 func validateContent(kind string, v contentValues) (contentValues, error) {
 	fields := map[string]string{}
-	v.Title = strings.TrimSpace(v.Title)
-	if msg := checkTitle(v.Title); msg != "" {
+	var msg string
+	if v.Title, msg = cleanTitle(v.Title); msg != "" {
 		fields["title"] = msg
 	}
 	switch {
@@ -508,15 +509,14 @@ func validateQuestions(questions []Question, fields map[string]string) []Questio
 // checkText returns what is wrong with the trimmed text of a question or
 // an answer, or "".
 func checkText(text, what string, maxRunes int) string {
+	if err := names.CheckText(text); err != nil {
+		return names.Message(what, err)
+	}
 	switch {
 	case text == "":
 		return "Enter the " + what + "."
-	case !utf8.ValidString(text):
-		return "The " + what + " is not valid text."
 	case utf8.RuneCountInString(text) > maxRunes:
 		return fmt.Sprintf("The %s is too long: use at most %d characters.", what, maxRunes)
-	case strings.ContainsFunc(text, unicode.IsControl):
-		return "The " + what + " may not contain control characters or line breaks."
 	}
 	return ""
 }

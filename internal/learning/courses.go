@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
@@ -165,8 +166,10 @@ func (s *Service) CreateCourse(ctx context.Context, actor *store.User, orgID int
 		if f.Enabled != nil && *f.Enabled {
 			return ErrNoPublished // a new course has no content yet
 		}
-		if err := checkTitleFree(ctx, q, orgID, title, 0); err != nil {
+		if taken, err := titleTaken(ctx, q, orgID, title, 0); err != nil {
 			return err
+		} else if taken {
+			return errTitleTaken(title)
 		}
 		if slug == "" {
 			if slug, err = freeSlug(ctx, q, orgID, courseSlug(title)); err != nil {
@@ -178,7 +181,7 @@ func (s *Service) CreateCourse(ctx context.Context, actor *store.User, orgID int
 			return slugTaken(slug)
 		}
 		id, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgID, Title: title, TitleKey: titleKey(title),
-			Slug: slug, Description: description, Public: public})
+			TitleSkeleton: names.Key(title), Slug: slug, Description: description, Public: public})
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(problem.Conflict, "conflict",
 				"Another course with this title or address was added at the same moment. Try again.")
@@ -219,13 +222,14 @@ func (s *Service) UpdateCourse(ctx context.Context, actor *store.User, orgID, co
 				return ErrNoPublished
 			}
 		}
-		if err := checkTitleFree(ctx, q, orgID, title, courseID); err != nil {
+		shared, err := keepTitle(ctx, q, c, title)
+		if err != nil {
 			return err
 		}
 		err = q.UpdateCourse(ctx, orgID, courseID, store.CourseFields{Title: title, TitleKey: titleKey(title),
-			Description: description, Enabled: enabled, Public: public})
+			TitleSkeleton: names.Key(title), TitleSkeletonShared: shared, Description: description, Enabled: enabled, Public: public})
 		if errors.Is(err, store.ErrConflict) {
-			return titleTaken(title) // a concurrent request took it first
+			return errTitleTaken(title) // a concurrent request took it first
 		}
 		return err
 	})
@@ -274,10 +278,10 @@ func canEdit(actor *store.User, v orgs.View) bool {
 
 // validateCourse checks and cleans a course's title and description.
 func validateCourse(title, description string) (string, string, error) {
-	title = strings.TrimSpace(title)
 	description = strings.TrimSpace(normalizeNewlines(description))
 	fields := map[string]string{}
-	if msg := checkTitle(title); msg != "" {
+	title, msg := cleanTitle(title)
+	if msg != "" {
 		fields["title"] = msg
 	}
 	switch {
@@ -295,34 +299,43 @@ func validateCourse(title, description string) (string, string, error) {
 	return title, description, nil
 }
 
-// checkTitle returns what is wrong with a trimmed title of a course or of
-// a content item, or "".
-func checkTitle(title string) string {
+// cleanTitle returns the title of a course or of a content item as
+// names.Clean makes it, and what is wrong with it, or "".
+func cleanTitle(title string) (string, string) {
+	title, err := names.Clean(title)
 	switch {
+	case err != nil:
+		return "", names.Message("title", err)
 	case title == "":
-		return "Enter a title."
-	case !utf8.ValidString(title):
-		return "The title is not valid text."
+		return "", "Enter a title."
 	case utf8.RuneCountInString(title) > MaxTitleRunes:
-		return fmt.Sprintf("The title is too long: use at most %d characters.", MaxTitleRunes)
-	case strings.ContainsFunc(title, unicode.IsControl):
-		return "The title may not contain control characters or line breaks."
+		return "", fmt.Sprintf("The title is too long: use at most %d characters.", MaxTitleRunes)
 	}
-	return ""
+	return title, ""
 }
 
-func checkTitleFree(ctx context.Context, q *store.Queries, orgID int64, title string, except int64) error {
-	taken, err := q.CourseTitleTaken(ctx, orgID, titleKey(title), except)
-	if err != nil {
-		return err
-	}
-	if taken {
-		return titleTaken(title)
-	}
-	return nil
+// titleTaken reports whether a course of the organization other than
+// except has the title in another case, or a title that looks like it.
+func titleTaken(ctx context.Context, q *store.Queries, orgID int64, title string, except int64) (bool, error) {
+	return q.CourseTitleTaken(ctx, orgID, titleKey(title), names.Key(title), except)
 }
 
-func titleTaken(title string) error {
+// keepTitle checks the title a course is saved with, and reports whether
+// its skeleton is to be marked shared: as orgs does for organization
+// names, a look-alike title is refused unless it is the course's own,
+// unchanged, which stays shared while another course holds the skeleton.
+func keepTitle(ctx context.Context, q *store.Queries, c store.Course, title string) (shared bool, err error) {
+	taken, err := titleTaken(ctx, q, c.OrganizationID, title, c.ID)
+	switch {
+	case err != nil || !taken:
+		return false, err
+	case title != c.Title:
+		return false, errTitleTaken(title)
+	}
+	return q.CourseSkeletonHeld(ctx, c.OrganizationID, names.Key(title), c.ID)
+}
+
+func errTitleTaken(title string) error {
 	msg := fmt.Sprintf("This organization already has a course titled %q.", title)
 	return problem.FieldConflict("title", "title_taken", msg)
 }
@@ -332,7 +345,8 @@ func slugTaken(slug string) error {
 	return problem.FieldConflict("slug", "slug_taken", msg)
 }
 
-// titleKey is a title as compared for uniqueness: case does not count.
+// titleKey is a title as compared for uniqueness, beside names.Key: case
+// does not count. It also orders and finds courses by title.
 func titleKey(title string) string { return strings.ToLower(title) }
 
 // courseSlug makes a slug from a course title as organizations make theirs,

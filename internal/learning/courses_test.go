@@ -2,12 +2,14 @@ package learning_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -40,11 +42,11 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 		}
 		f.owner, f.editor, f.viewer = user("owner@example.com", false), user("editor@example.com", false), user("viewer@example.com", false)
 		f.outsider, f.pa = user("outsider@example.com", false), user("root@example.com", true)
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", Slug: "acme"})
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", NameSkeleton: names.Key("Acme"), Slug: "acme"})
 		if err != nil {
 			return err
 		}
-		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", Slug: "other"})
+		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", NameSkeleton: names.Key("Other"), Slug: "other"})
 		if err != nil {
 			return err
 		}
@@ -134,6 +136,109 @@ func (f *fixture) snapshot(orgID, courseID int64) string {
 		b.WriteString("]")
 	}
 	return b.String()
+}
+
+// TestLookAlikeTitles: a course title that only looks like another
+// course's of the organization is taken, and titles of courses and their
+// content, and quiz texts, may hold no text-direction characters.
+func TestLookAlikeTitles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		s := f.s
+		basics := f.course("Go basics")
+		other := f.course("Other")
+		const hidden = "The title may not contain invisible or text-direction characters."
+		for _, tt := range []struct{ title, code, field string }{
+			{"Go basics\u200b", "invalid_course", hidden}, // zero-width space
+			{"Go basics\u202e", "invalid_course", hidden}, // right-to-left override
+			{"Go\u00a0basics", "title_taken", ""},         // no-break space
+			{"Gо basics", "title_taken", ""},              // Cyrillic о
+			{"Go bаsics", "title_taken", ""},              // Cyrillic а
+			{"GO BASICS", "title_taken", ""},
+		} {
+			_, err := s.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr(tt.title)})
+			if code(err) != tt.code || tt.field != "" && field(err, "title") != tt.field {
+				t.Errorf("create %+q: %v (%s), want %s", tt.title, err, code(err), tt.code)
+			}
+			if _, err := s.UpdateCourse(ctx, f.editor, f.org, other.ID, learning.CourseFields{Title: ptr(tt.title)}); code(err) != tt.code {
+				t.Errorf("rename to %+q: %v, want %s", tt.title, err, tt.code)
+			}
+		}
+		// Another organization may have a look-alike title.
+		if _, err := s.CreateCourse(ctx, f.outsider, f.other, learning.CourseFields{Title: ptr("Gо basics")}); err != nil {
+			t.Errorf("a look-alike title in another organization: %v", err)
+		}
+		// A course keeps its title when other fields change.
+		if _, err := s.UpdateCourse(ctx, f.editor, f.org, basics.ID, learning.CourseFields{Title: ptr("Go basics"), Description: ptr("New.")}); err != nil {
+			t.Errorf("save a course under its own title: %v", err)
+		}
+
+		// Content titles and quiz texts.
+		if _, err := s.CreateContent(ctx, f.editor, f.org, basics.ID, learning.ContentFields{Kind: store.KindLesson,
+			Title: ptr("Lesson \u202e1"), Body: ptr("Text")}); field(err, "title") != hidden {
+			t.Errorf("a lesson title with a right-to-left override: %v", err)
+		}
+		lesson, err := s.CreateContent(ctx, f.editor, f.org, basics.ID, learning.ContentFields{Kind: store.KindLesson,
+			Title: ptr("Lesson\u00a0 1"), Body: ptr("Text")})
+		if err != nil || lesson.Title != "Lesson 1" {
+			t.Errorf("a lesson title with a no-break space: %q, %v; want \"Lesson 1\"", lesson.Title, err)
+		}
+		_, err = s.CreateContent(ctx, f.editor, f.org, basics.ID, learning.ContentFields{Kind: store.KindQuiz, Title: ptr("Check"), RequiredScore: ptr(50),
+			Questions: []learning.Question{{Text: "Which is right?\u202e", Answers: []learning.Answer{{Text: "This\u2067", Correct: true}, {Text: "That"}}}}})
+		if field(err, "questions[0].text") != "The question may not contain invisible or text-direction characters." ||
+			field(err, "questions[0].answers[0].text") != "The answer may not contain invisible or text-direction characters." {
+			t.Errorf("quiz texts with text-direction characters: %+v", err)
+		}
+	})
+}
+
+// TestLookAlikeTitlesFromBefore: a course whose title already looked like
+// another's of its organization (store marks the younger one shared)
+// keeps it, and no new course may look like either.
+func TestLookAlikeTitlesFromBefore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		basics := f.course("Go basics")
+		var old int64
+		err := db.InTx(ctx, func(q *store.Queries) (err error) {
+			old, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Old", TitleKey: "old",
+				TitleSkeleton: names.Key("Old"), Slug: "old"})
+			if err != nil {
+				return err
+			}
+			return q.UpdateCourse(ctx, f.org, old, store.CourseFields{Title: "Gо basics", TitleKey: "gо basics",
+				TitleSkeleton: names.Key("Gо basics"), TitleSkeletonShared: true, Public: true})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.UpdateCourse(ctx, f.editor, f.org, old, learning.CourseFields{Description: ptr("Still here.")}); err != nil {
+			t.Errorf("edit a course with a shared title: %v", err)
+		}
+		if _, err := f.s.UpdateCourse(ctx, f.editor, f.org, old, learning.CourseFields{Title: ptr("Go bаsics")}); code(err) != "title_taken" {
+			t.Errorf("rename to another look-alike: %v, want title_taken", err)
+		}
+		if _, err := f.s.UpdateCourse(ctx, f.editor, f.org, basics.ID, learning.CourseFields{Description: ptr("Also here.")}); err != nil {
+			t.Errorf("edit the course holding the title: %v", err)
+		}
+		// It still holds the skeleton: the database refuses one more.
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			_, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Go basicѕ", TitleKey: "go basicѕ",
+				TitleSkeleton: names.Key("Go basics"), Slug: "probe"})
+			return err
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("a third course with the skeleton: %v, want ErrConflict", err)
+		}
+		if err := f.s.DeleteCourse(ctx, f.editor, f.org, basics.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr("Go basics")}); code(err) != "title_taken" {
+			t.Errorf("create a look-alike of a shared title: %v, want title_taken", err)
+		}
+	})
 }
 
 func TestCourseRules(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/mail/mailtest"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -81,11 +82,11 @@ func newEnrollFixture(t *testing.T, db *store.DB) *enrollFixture {
 			}
 			*dst = &u
 		}
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: f.organizationName, NameKey: "acme academy", Slug: "acme"})
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: f.organizationName, NameKey: "acme academy", NameSkeleton: names.Key(f.organizationName), Slug: "acme"})
 		if err != nil {
 			return err
 		}
-		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", Slug: "other"})
+		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", NameSkeleton: names.Key("Other"), Slug: "other"})
 		if err != nil {
 			return err
 		}
@@ -99,15 +100,15 @@ func newEnrollFixture(t *testing.T, db *store.DB) *enrollFixture {
 				return err
 			}
 		}
-		if f.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Go basics", TitleKey: "go basics",
+		if f.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Go basics", TitleKey: "go basics", TitleSkeleton: names.Key("Go basics"),
 			Slug: f.courseSlug, Enabled: true, Public: true}); err != nil {
 			return err
 		}
-		if f.draft, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Draft", TitleKey: "draft",
+		if f.draft, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.org, Title: "Draft", TitleKey: "draft", TitleSkeleton: names.Key("Draft"),
 			Slug: "draft", Public: true}); err != nil {
 			return err
 		}
-		f.otherCourse, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.other, Title: "Go basics", TitleKey: "go basics",
+		f.otherCourse, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.other, Title: "Go basics", TitleKey: "go basics", TitleSkeleton: names.Key("Go basics"),
 			Slug: f.otherCourseSlug, Enabled: true, Public: true})
 		return err
 	})

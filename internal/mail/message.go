@@ -32,6 +32,10 @@ type Message struct {
 	HTML      string
 }
 
+// maxLineLength is the longest a line of a message may be, without its
+// CRLF (RFC 5322, section 2.1.1).
+const maxLineLength = 998
+
 // Bytes returns the message as RFC 5322 source: multipart/alternative with
 // a quoted-printable text part and HTML part, CRLF line endings. The
 // boundary comes from the Message-ID, so the same message always gives the
@@ -42,10 +46,22 @@ func (m Message) Bytes() []byte {
 
 	var b bytes.Buffer
 	header := func(name, value string) {
-		b.WriteString(name)
-		b.WriteString(": ")
 		// A line break in a value would start a header of its own.
-		b.WriteString(strings.NewReplacer("\r", " ", "\n", " ").Replace(value))
+		line := name + ": " + strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+		// No line may be longer than 998 characters (RFC 5322): a longer
+		// one, such as the encoded words of a long title, is folded before
+		// its spaces, which unfolding joins back as they were.
+		start := len(name) + 2
+		for len(line) > maxLineLength {
+			cut := strings.LastIndexByte(line[:maxLineLength], ' ')
+			if cut < start {
+				break
+			}
+			b.WriteString(line[:cut])
+			b.WriteString("\r\n")
+			line, start = line[cut:], 2
+		}
+		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
 	header("From", m.From.String())

@@ -157,8 +157,8 @@ type Email struct {
 	OrganizationID int64  // 0 for platform emails
 	Organization   *Branding
 	Unsubscribe    *Unsubscribe
-	ListID         string // List-Id header value, optional
-	Data           any    // the kind's template data
+	List           *List // the List-Id header, optional
+	Data           any   // the kind's template data
 	// Key, when set, starts the Message-ID (<Key.random@sender-domain>),
 	// naming what the email is about (delivery-12) to whoever reads the
 	// headers. The random part keeps Message-IDs unique; what keeps an
@@ -215,9 +215,6 @@ func NewRenderer(from, baseURL string) (*Renderer, error) {
 	return r, nil
 }
 
-// ListDomain is the domain that List-Id values end in: the sender's.
-func (r *Renderer) ListDomain() string { return domainOf(r.from) }
-
 // From is the sender of every email.
 func (r *Renderer) From() mail.Address { return r.from }
 
@@ -249,8 +246,8 @@ func (r *Renderer) Render(e Email, messageID string, date time.Time) (Message, e
 		Text:      strings.TrimLeft(text.String(), "\n"),
 		HTML:      html.String(),
 	}
-	if e.ListID != "" {
-		m.Headers = append(m.Headers, Header{"List-Id", e.ListID})
+	if e.List != nil {
+		m.Headers = append(m.Headers, Header{"List-Id", e.List.header(domainOf(r.from))})
 	}
 	if u := e.Unsubscribe; u != nil {
 		value := "<" + u.URL + ">"

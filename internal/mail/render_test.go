@@ -37,7 +37,7 @@ func TestGolden(t *testing.T) {
 				URL: "https://learn.acme.example/email-learning/platform/organizations/7/"}}},
 		{"lesson", Email{Kind: KindLesson, To: "ada@example.com", Organization: &Branding{Name: "Acme Academy"},
 			Unsubscribe: &Unsubscribe{URL: "https://learn.acme.example/email-learning/public/unsubscribe/7/sig/"},
-			ListID:      "Go basics <course-3.acme.example>", Key: "delivery-42",
+			List:        &List{Labels: []string{"go-basics", "acme-academy"}, Description: "Go basics"}, Key: "delivery-42",
 			Data: Lesson{CourseTitle: "Go basics", Title: "Hello", HTML: "<p>Hello <em>world</em></p>", Text: "Hello world"}}},
 		{"password_reset", Email{Kind: KindPasswordReset, To: "ada@example.com",
 			Data: PasswordReset{Token: "tok-EN_123"}}},
@@ -53,12 +53,12 @@ func TestGolden(t *testing.T) {
 				CourseURL: "https://learn.acme.example/email-learning/public/organization/3/courses/go-basics/"}}},
 		{"quiz", Email{Kind: KindQuiz, To: "ada@example.com", Organization: &Branding{Name: "Acme Academy"},
 			Unsubscribe: &Unsubscribe{URL: "https://learn.acme.example/email-learning/public/unsubscribe/7/sig/"},
-			ListID:      "Go basics <course-3.acme.example>", Key: "delivery-43",
+			List:        &List{Labels: []string{"go-basics", "acme-academy"}, Description: "Go basics"}, Key: "delivery-43",
 			Data: Quiz{CourseTitle: "Go basics", Title: "Check", Questions: 3, RequiredScore: 80,
 				URL: "https://learn.acme.example/email-learning/public/quizzes/43/c2ln/", ExpiresAt: date.Add(30 * 24 * time.Hour), Attempt: 1, Attempts: 2}}},
 		{"quiz_retry", Email{Kind: KindQuiz, To: "ada@example.com", Organization: &Branding{Name: "Acme Academy"},
 			Unsubscribe: &Unsubscribe{URL: "https://learn.acme.example/email-learning/public/unsubscribe/7/sig/"},
-			ListID:      "Go basics <course-3.acme.example>", Key: "delivery-44",
+			List:        &List{Labels: []string{"go-basics", "acme-academy"}, Description: "Go basics"}, Key: "delivery-44",
 			Data: Quiz{CourseTitle: "Go basics", Title: "Check", Questions: 1, RequiredScore: 80,
 				URL: "https://learn.acme.example/email-learning/public/quizzes/44/c2ln/", ExpiresAt: date.Add(30 * 24 * time.Hour), Attempt: 2, Attempts: 2}}},
 		{"course_failed", Email{Kind: KindCourseFailed, To: "ada@example.com", Organization: &Branding{Name: "Acme Academy"},
@@ -69,7 +69,7 @@ func TestGolden(t *testing.T) {
 		{"branded_with_unsubscribe", Email{Kind: KindTest, To: "zoë@example.com",
 			Organization: &Branding{Name: "Acme <Ünïversity>", LogoURL: "https://learn.acme.example/logo.png"},
 			Unsubscribe:  &Unsubscribe{URL: "https://learn.acme.example/u/tok123", Mailto: "unsubscribe+tok123@acme.example"},
-			ListID:       "Go basics <go-basics.acme.learn.acme.example>"}},
+			List:         &List{Labels: []string{"go-basics", "acme"}, Description: "Go basics"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

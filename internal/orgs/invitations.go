@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -315,13 +314,13 @@ func (s *Service) accept(ctx context.Context, q *store.Queries, user *store.User
 }
 
 func validateNewAccount(ctx context.Context, a NewAccount) (name, hash string, err error) {
-	name = strings.TrimSpace(a.Name)
+	name, nameErr := names.Clean(a.Name)
 	fields := map[string]string{}
 	switch {
+	case nameErr != nil:
+		fields["name"] = names.Message("name", nameErr)
 	case name == "":
 		fields["name"] = "Enter your name."
-	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
-		fields["name"] = "The name may not contain control characters or line breaks."
 	case utf8.RuneCountInString(name) > MaxUserNameRunes:
 		fields["name"] = fmt.Sprintf("The name is too long: use at most %d characters.", MaxUserNameRunes)
 	}

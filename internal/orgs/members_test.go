@@ -256,6 +256,12 @@ func TestInvitationLifecycle(t *testing.T) {
 		if p, ok := problem.As(err); !ok || p.Fields["password_confirm"] == "" {
 			t.Errorf("mismatched passwords: %v", err)
 		}
+		for _, name := range []string{"Ada\u202eecalevoL", "Ada\u200b"} {
+			_, _, err = f.s.AcceptWithNewAccount(ctx, third, orgs.NewAccount{Name: name, Password: "a long passphrase", PasswordConfirm: "a long passphrase"})
+			if p, ok := problem.As(err); !ok || p.Fields["name"] != "The name may not contain invisible or text-direction characters." {
+				t.Errorf("name %+q: %v", name, err)
+			}
+		}
 		if _, err := db.Read().UserByEmail(ctx, invitee); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("refused acceptance created the user: %v", err)
 		}

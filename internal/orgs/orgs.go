@@ -17,6 +17,7 @@ import (
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/logo"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -261,16 +262,19 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 	}
 	var org store.Organization
 	err = s.db.InTx(ctx, func(q *store.Queries) error {
-		if err := checkNameFree(ctx, q, name, 0); err != nil {
+		if taken, err := nameTaken(ctx, q, name, 0); err != nil {
 			return err
+		} else if taken {
+			return errNameTaken(name)
 		}
 		slug, err := freeSlug(ctx, q, Slugify(name))
 		if err != nil {
 			return err
 		}
-		org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), Slug: slug, Description: description})
+		org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), NameSkeleton: names.Key(name),
+			Slug: slug, Description: description})
 		if errors.Is(err, store.ErrConflict) {
-			return nameTaken(name) // a concurrent request took it first
+			return errNameTaken(name) // a concurrent request took it first
 		}
 		if err != nil {
 			return err
@@ -350,10 +354,12 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 				return slugTaken(slug)
 			}
 		}
-		if err := checkNameFree(ctx, q, name, orgID); err != nil {
+		shared, err := keepName(ctx, q, v.Organization, name)
+		if err != nil {
 			return err
 		}
-		err = q.UpdateOrganization(ctx, orgID, store.OrganizationFields{Name: name, NameKey: nameKey(name), Slug: slug, Description: description})
+		err = q.UpdateOrganization(ctx, orgID, store.OrganizationFields{Name: name, NameKey: nameKey(name),
+			NameSkeleton: names.Key(name), NameSkeletonShared: shared, Slug: slug, Description: description})
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(problem.Conflict, "conflict", "Another change to this organization's name or address came first. Reload and try again.")
 		}
@@ -426,7 +432,7 @@ func (s *Service) Delete(ctx context.Context, actor *store.User, orgID int64, co
 		if err != nil {
 			return err
 		}
-		if strings.TrimSpace(confirmName) != v.Name {
+		if !sameName(confirmName, v.Name) {
 			return problem.Field("confirm_name", "confirmation_mismatch",
 				fmt.Sprintf("Type the organization's name, %q, to confirm the deletion.", v.Name))
 		}
@@ -479,18 +485,16 @@ func (s *Service) Logo(ctx context.Context, orgID int64) (store.Logo, error) {
 
 // validate checks and cleans a name and description.
 func validate(name, description string) (string, string, error) {
-	name = strings.TrimSpace(name)
+	name, nameErr := names.Clean(name)
 	description = strings.TrimSpace(strings.ReplaceAll(description, "\r\n", "\n"))
 	fields := map[string]string{}
 	switch {
+	case nameErr != nil:
+		fields["name"] = names.Message("name", nameErr)
 	case name == "":
 		fields["name"] = "Enter a name."
-	case !utf8.ValidString(name):
-		fields["name"] = "The name is not valid text."
 	case utf8.RuneCountInString(name) > MaxNameRunes:
 		fields["name"] = fmt.Sprintf("The name is too long: use at most %d characters.", MaxNameRunes)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		fields["name"] = "The name may not contain control characters or line breaks."
 	}
 	switch {
 	case !utf8.ValidString(description):
@@ -506,18 +510,38 @@ func validate(name, description string) (string, string, error) {
 	return name, description, nil
 }
 
-func checkNameFree(ctx context.Context, q *store.Queries, name string, except int64) error {
-	taken, err := q.OrganizationNameTaken(ctx, nameKey(name), except)
-	if err != nil {
-		return err
-	}
-	if taken {
-		return nameTaken(name)
-	}
-	return nil
+// nameTaken reports whether an organization other than except has the
+// name in another case, or a name that looks like it.
+func nameTaken(ctx context.Context, q *store.Queries, name string, except int64) (bool, error) {
+	return q.OrganizationNameTaken(ctx, nameKey(name), names.Key(name), except)
 }
 
-func nameTaken(name string) error {
+// keepName checks the name an organization is saved with, and reports
+// whether its skeleton is to be marked shared. A name that looks like
+// another organization's is refused, unless it is the organization's own,
+// unchanged: the two were there before names were compared for likeness
+// (see store.nameSkeletonsMigration). The organization then keeps its
+// skeleton shared while another holds it unshared, and takes it over when
+// none does.
+func keepName(ctx context.Context, q *store.Queries, org store.Organization, name string) (shared bool, err error) {
+	taken, err := nameTaken(ctx, q, name, org.ID)
+	switch {
+	case err != nil || !taken:
+		return false, err
+	case name != org.Name:
+		return false, errNameTaken(name)
+	}
+	return q.OrganizationSkeletonHeld(ctx, names.Key(name), org.ID)
+}
+
+// sameName reports whether what a person typed is the name: as they would
+// have saved it.
+func sameName(typed, name string) bool {
+	cleaned, err := names.Clean(typed)
+	return strings.TrimSpace(typed) == name || err == nil && cleaned == name
+}
+
+func errNameTaken(name string) error {
 	msg := fmt.Sprintf("An organization named %q already exists.", name)
 	return problem.FieldConflict("name", "name_taken", msg)
 }
@@ -527,7 +551,8 @@ func slugTaken(slug string) error {
 	return problem.FieldConflict("slug", "slug_taken", msg)
 }
 
-// nameKey is a name as compared for uniqueness: case does not count.
+// nameKey is a name as compared for uniqueness, beside names.Key: case
+// does not count. It also orders and finds organizations by name.
 func nameKey(name string) string { return strings.ToLower(name) }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

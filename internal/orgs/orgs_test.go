@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
@@ -161,6 +162,130 @@ func TestBadInputChangesNothing(t *testing.T) {
 	})
 }
 
+// TestLookAlikeNames: a name that only looks like another organization's
+// (another script's letters, other spaces) is taken, and one with
+// invisible or text-direction characters is refused, on create and on
+// rename alike.
+func TestLookAlikeNames(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db, orgs.Config{})
+		admin := newUser(t, db, "root@example.com", true)
+		acme, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme Academy")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Other")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const hidden = "The name may not contain invisible or text-direction characters."
+		for _, tt := range []struct{ name, code, field string }{
+			{"Acme Academy\u200b", "invalid_organization", hidden}, // zero-width space
+			{"Acme\u200bAcademy", "invalid_organization", hidden},
+			{"Acme Academy\u202e", "invalid_organization", hidden}, // right-to-left override
+			{"\u202eymedacA emcA", "invalid_organization", hidden},
+			{"Acme\u00a0Academy", "name_taken", ""}, // no-break space
+			{"Асme Асаdemy", "name_taken", ""},      // Cyrillic а, с
+			{"Αcme Academy", "name_taken", ""},      // Greek Alpha
+			{"Ａｃｍｅ Ａｃａｄｅｍｙ", "name_taken", ""},      // full-width
+			{"ACME ACADEMY", "name_taken", ""},
+		} {
+			_, err := s.Create(ctx, admin, orgs.Fields{Name: ptr(tt.name)})
+			if code(err) != tt.code {
+				t.Errorf("create %+q: %v, want %s", tt.name, err, tt.code)
+			}
+			if p, _ := problem.As(err); tt.field != "" && (p == nil || p.Fields["name"] != tt.field) {
+				t.Errorf("create %+q: %+v, want the name field to say %q", tt.name, p, tt.field)
+			}
+			if _, err := s.Update(ctx, admin, other.ID, orgs.Fields{Name: ptr(tt.name)}); code(err) != tt.code {
+				t.Errorf("rename to %+q: %v, want %s", tt.name, err, tt.code)
+			}
+		}
+		if v, err := s.Get(ctx, admin, other.ID); err != nil || v.Name != "Other" {
+			t.Errorf("after refused renames: %q, %v", v.Name, err)
+		}
+
+		// Names are stored as they show: spaces plain and single.
+		spaced, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("New\u00a0\u00a0Name")})
+		if err != nil || spaced.Name != "New Name" {
+			t.Errorf("created %q, %v; want \"New Name\"", spaced.Name, err)
+		}
+		// An organization may keep its name, or change its case.
+		if _, err := s.Update(ctx, admin, acme.ID, orgs.Fields{Name: ptr("ACME Academy")}); err != nil {
+			t.Errorf("change the case of its own name: %v", err)
+		}
+	})
+}
+
+// TestLookAlikeNamesFromBefore: organizations whose names already looked
+// alike when they were compared only in lower case (store marks the
+// younger ones shared) keep them, and nothing new may look like either.
+func TestLookAlikeNamesFromBefore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := orgs.NewService(db, orgs.Config{})
+		admin := newUser(t, db, "root@example.com", true)
+		acme, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme Academy")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old store.Organization
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			old, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: "Асme Academy", NameKey: "асme academy",
+				NameSkeleton: names.Key("Асme Academy"), NameSkeletonShared: true, Slug: "old"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// holds reports whether some organization holds the skeleton of
+		// "Acme Academy" in the unique index, so that the database itself
+		// refuses one more.
+		holds := func() bool {
+			t.Helper()
+			err := db.InTx(ctx, func(q *store.Queries) error {
+				_, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme Аcademy", NameKey: "acme аcademy",
+					NameSkeleton: names.Key("Acme Academy"), Slug: "probe"})
+				return err
+			})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Fatal(err)
+			}
+			if err == nil {
+				if err := s.Delete(ctx, admin, mustID(t, db, "probe"), "Acme Аcademy"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return err != nil
+		}
+		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Description: ptr("Still here.")}); err != nil {
+			t.Errorf("edit the description of an organization with a shared name: %v", err)
+		}
+		if _, err := s.Update(ctx, admin, acme.ID, orgs.Fields{Description: ptr("The first.")}); err != nil || !holds() {
+			t.Errorf("the older organization, saved, no longer holds its skeleton: %v", err)
+		}
+		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Name: ptr("Acmе Academy")}); code(err) != "name_taken" {
+			t.Errorf("rename to another look-alike: %v, want name_taken", err)
+		}
+		if err := s.Delete(ctx, admin, acme.ID, "Acme Academy"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme Academy")}); code(err) != "name_taken" {
+			t.Errorf("create a look-alike of a shared name: %v, want name_taken", err)
+		}
+		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Description: ptr("Alone now.")}); err != nil || !holds() {
+			t.Errorf("the shared name, saved alone, does not hold its skeleton: %v", err)
+		}
+		if _, err := s.Update(ctx, admin, old.ID, orgs.Fields{Name: ptr("Old Academy")}); err != nil {
+			t.Errorf("rename away from a shared name: %v", err)
+		}
+		if _, err := s.Create(ctx, admin, orgs.Fields{Name: ptr("Acme Academy")}); err != nil {
+			t.Errorf("create a name no longer taken: %v", err)
+		}
+	})
+}
+
 func TestWhoMayDoWhat(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -240,7 +365,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 		addMember(t, db, org.ID, member, access.Editor)
 		err = db.InTx(ctx, func(q *store.Queries) error {
 			for _, o := range []int64{org.ID, keep.ID} {
-				if _, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: o, Title: "Go", TitleKey: "go", Slug: "go", Enabled: true, Public: true}); err != nil {
+				if _, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: o, Title: "Go", TitleKey: "go", TitleSkeleton: names.Key("Go"), Slug: "go", Enabled: true, Public: true}); err != nil {
 					return err
 				}
 			}
@@ -332,4 +457,14 @@ func TestSlugify(t *testing.T) {
 			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// mustID returns the id of the organization with a slug.
+func mustID(t *testing.T, db *store.DB, slug string) int64 {
+	t.Helper()
+	org, err := db.Read().OrganizationBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org.ID
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -19,19 +20,19 @@ func TestContentQueries(t *testing.T) {
 		ctx := context.Background()
 		var orgA, orgB, course, courseB, lesson, quiz, draft int64
 		err := db.InTx(ctx, func(q *store.Queries) error {
-			a, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "A", NameKey: "a", Slug: "a"})
+			a, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "A", NameKey: "a", NameSkeleton: names.Key("A"), Slug: "a"})
 			if err != nil {
 				return err
 			}
-			b, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "B", NameKey: "b", Slug: "b"})
+			b, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "B", NameKey: "b", NameSkeleton: names.Key("B"), Slug: "b"})
 			if err != nil {
 				return err
 			}
 			orgA, orgB = a.ID, b.ID
-			if course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgA, Title: "Go", TitleKey: "go", Slug: "go", Public: true}); err != nil {
+			if course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgA, Title: "Go", TitleKey: "go", TitleSkeleton: names.Key("Go"), Slug: "go", Public: true}); err != nil {
 				return err
 			}
-			if courseB, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgB, Title: "Go", TitleKey: "go", Slug: "go"}); err != nil {
+			if courseB, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgB, Title: "Go", TitleKey: "go", TitleSkeleton: names.Key("Go"), Slug: "go"}); err != nil {
 				return err
 			}
 			add := func(kind, title string, published bool) int64 {

@@ -34,12 +34,14 @@ func scanCourse(r row, extra ...any) (Course, error) {
 	return c, nil
 }
 
-// NewCourse holds the fields of a course to create. TitleKey is the title
-// as compared for uniqueness within the organization.
+// NewCourse holds the fields of a course to create. TitleKey (the title in
+// lower case) and TitleSkeleton (names.Key of the title) are what titles
+// are compared on, each unique within the organization.
 type NewCourse struct {
 	OrganizationID int64
 	Title          string
 	TitleKey       string
+	TitleSkeleton  string
 	Slug           string
 	Description    string
 	Enabled        bool
@@ -52,9 +54,9 @@ func (q *Queries) CreateCourse(ctx context.Context, c NewCourse) (int64, error) 
 	t := now()
 	var id int64
 	err := q.queryRow(ctx, `
-		INSERT INTO courses (organization_id, title, title_key, slug, description, enabled, public, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.OrganizationID, c.Title, c.TitleKey, c.Slug, c.Description, c.Enabled, c.Public, t, t).Scan(&id)
+		INSERT INTO courses (organization_id, title, title_key, title_skeleton, slug, description, enabled, public, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.OrganizationID, c.Title, c.TitleKey, c.TitleSkeleton, c.Slug, c.Description, c.Enabled, c.Public, t, t).Scan(&id)
 	if isUniqueViolation(err) {
 		return 0, fmt.Errorf("create course %q: %w", c.Title, ErrConflict)
 	}
@@ -188,22 +190,27 @@ func (q *Queries) PublicCourses(ctx context.Context, orgID int64) ([]Course, err
 }
 
 // CourseFields are the editable fields of a course; the slug is fixed at
-// creation. TitleKey is the title as compared for uniqueness.
+// creation. TitleKey and TitleSkeleton are as in NewCourse; a skeleton
+// marked shared, which an older course of the organization has too, is
+// left out of its uniqueness.
 type CourseFields struct {
-	Title       string
-	TitleKey    string
-	Description string
-	Enabled     bool
-	Public      bool
+	Title               string
+	TitleKey            string
+	TitleSkeleton       string
+	TitleSkeletonShared bool
+	Description         string
+	Enabled             bool
+	Public              bool
 }
 
 // UpdateCourse replaces the editable fields of a course. A title taken in
 // the organization gives ErrConflict, a missing course ErrNotFound.
 func (q *Queries) UpdateCourse(ctx context.Context, orgID, id int64, f CourseFields) error {
 	n, err := q.exec(ctx, `
-		UPDATE courses SET title = ?, title_key = ?, description = ?, enabled = ?, public = ?, updated_at = ?
+		UPDATE courses SET title = ?, title_key = ?, title_skeleton = ?, title_skeleton_shared = ?,
+			description = ?, enabled = ?, public = ?, updated_at = ?
 		WHERE organization_id = ? AND id = ?`,
-		f.Title, f.TitleKey, f.Description, f.Enabled, f.Public, now(), orgID, id)
+		f.Title, f.TitleKey, f.TitleSkeleton, f.TitleSkeletonShared, f.Description, f.Enabled, f.Public, now(), orgID, id)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("update course %d: %w", id, ErrConflict)
 	}
@@ -217,9 +224,18 @@ func (q *Queries) UpdateCourse(ctx context.Context, orgID, id int64, f CourseFie
 }
 
 // CourseTitleTaken reports whether a course of the organization other
-// than except has the title key.
-func (q *Queries) CourseTitleTaken(ctx context.Context, orgID int64, titleKey string, except int64) (bool, error) {
-	return q.exists(ctx, `SELECT 1 FROM courses WHERE organization_id = ? AND title_key = ? AND id <> ?`, orgID, titleKey, except)
+// than except has the title key or the title skeleton, shared or not.
+func (q *Queries) CourseTitleTaken(ctx context.Context, orgID int64, titleKey, titleSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM courses WHERE organization_id = ? AND (title_key = ? OR title_skeleton = ?) AND id <> ?`,
+		orgID, titleKey, titleSkeleton, except)
+}
+
+// CourseSkeletonHeld reports whether a course of the organization other
+// than except has the title skeleton and holds it in the unique index (it
+// is not marked shared).
+func (q *Queries) CourseSkeletonHeld(ctx context.Context, orgID int64, titleSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM courses WHERE organization_id = ? AND title_skeleton = ? AND NOT title_skeleton_shared AND id <> ?`,
+		orgID, titleSkeleton, except)
 }
 
 // CourseSlugTaken reports whether a course of the organization has the

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -24,12 +25,12 @@ func newEnrollmentFixture(t *testing.T, db *store.DB) enrollmentFixture {
 	f := enrollmentFixture{db: db}
 	err := db.InTx(ctx, func(q *store.Queries) error {
 		for i, dst := range []struct{ org, course *int64 }{{&f.orgA, &f.courseA}, {&f.orgB, &f.other}} {
-			o, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: fmt.Sprintf("Org %d", i), NameKey: fmt.Sprintf("org %d", i), Slug: fmt.Sprintf("org-%d", i)})
+			o, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: fmt.Sprintf("Org %d", i), NameKey: fmt.Sprintf("org %d", i), NameSkeleton: names.Key(fmt.Sprintf("Org %d", i)), Slug: fmt.Sprintf("org-%d", i)})
 			if err != nil {
 				return err
 			}
 			*dst.org = o.ID
-			if *dst.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.ID, Title: "Go", TitleKey: "go", Slug: "go", Enabled: true, Public: true}); err != nil {
+			if *dst.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.ID, Title: "Go", TitleKey: "go", TitleSkeleton: names.Key("Go"), Slug: "go", Enabled: true, Public: true}); err != nil {
 				return err
 			}
 		}
@@ -215,7 +216,7 @@ func TestLearnerAndEnrollmentLists(t *testing.T) {
 		var second int64
 		f.tx(t, func(q *store.Queries) error {
 			var err error
-			if second, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.orgA, Title: "Algebra", TitleKey: "algebra", Slug: "algebra", Enabled: true}); err != nil {
+			if second, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.orgA, Title: "Algebra", TitleKey: "algebra", TitleSkeleton: names.Key("Algebra"), Slug: "algebra", Enabled: true}); err != nil {
 				return err
 			}
 			for i, email := range []string{"b_1@example.com", "bx1@example.com", "c%d@example.com", "a@example.com"} {

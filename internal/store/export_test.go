@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"log/slog"
+
+	"github.com/pressly/goose/v3"
 )
 
 // MigrateTo applies the application's migrations up to version, for tests
@@ -10,6 +12,18 @@ import (
 func (db *DB) MigrateTo(ctx context.Context, logger *slog.Logger, version int64) error {
 	return db.migrateTo(ctx, logger, version)
 }
+
+// MigrateDownTo undoes the application's migrations after version, so that
+// a test can write rows as they were before a migration and apply it again.
+func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
+	return db.withMigrations(slog.New(slog.DiscardHandler), func(provider *goose.Provider) error {
+		_, err := provider.DownTo(ctx, version)
+		return err
+	})
+}
+
+// NameSkeletonsVersion is the migration that adds name skeletons.
+const NameSkeletonsVersion = nameSkeletonsVersion
 
 // Exec runs a statement in a transaction, for tests that write what the
 // query methods of an older schema would have.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -22,7 +23,7 @@ func TestIDsOfDeletedRowsAreNeverReused(t *testing.T) {
 			t.Helper()
 			var id int64
 			err := db.InTx(ctx, func(q *store.Queries) error {
-				org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: name, Slug: name})
+				org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: name, NameSkeleton: names.Key(name), Slug: name})
 				id = org.ID
 				return err
 			})
@@ -36,7 +37,7 @@ func TestIDsOfDeletedRowsAreNeverReused(t *testing.T) {
 			var id int64
 			err := db.InTx(ctx, func(q *store.Queries) error {
 				var err error
-				id, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgID, Title: title, TitleKey: title, Slug: title})
+				id, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgID, Title: title, TitleKey: title, TitleSkeleton: names.Key(title), Slug: title})
 				return err
 			})
 			if err != nil {

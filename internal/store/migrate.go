@@ -32,6 +32,21 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 
 // migrateTo applies the application's pending migrations up to version.
 func (db *DB) migrateTo(ctx context.Context, logger *slog.Logger, version int64) error {
+	return db.withMigrations(logger, func(provider *goose.Provider) error {
+		results, err := provider.UpTo(ctx, version)
+		if err != nil {
+			return fmt.Errorf("apply migrations: %w", err)
+		}
+		for _, r := range results {
+			logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+		return nil
+	})
+}
+
+// withMigrations runs fn with the application's migrations for the
+// database: the SQL files of its dialect and those written in Go.
+func (db *DB) withMigrations(logger *slog.Logger, fn func(*goose.Provider) error) error {
 	dir := "migrations/" + string(db.dialect)
 	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
@@ -52,7 +67,7 @@ func (db *DB) migrateTo(ctx context.Context, logger *slog.Logger, version int64)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	opts = append(opts, goose.WithGoMigrations(goMigrations(db.dialect)...))
+	opts = append(opts, goose.WithGoMigrations(goMigrations(db.dialect, logger)...))
 	pool := db.read // PostgreSQL: database/sql over pgx
 	if db.dialect == SQLite {
 		// goose holds a connection for the whole run and a migration
@@ -66,14 +81,7 @@ func (db *DB) migrateTo(ctx context.Context, logger *slog.Logger, version int64)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	results, err := provider.UpTo(ctx, version)
-	if err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	for _, r := range results {
-		logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
-	}
-	return nil
+	return fn(provider)
 }
 
 // isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -22,13 +23,15 @@ import (
 // (the job queue's tables are River's to migrate).
 const idsNeverReusedVersion = 11
 
-// goMigrations are the migrations written in Go, for a dialect.
-func goMigrations(d Dialect) []*goose.Migration {
+// goMigrations are the migrations written in Go, for a dialect; logger
+// hears what they report.
+func goMigrations(d Dialect, logger *slog.Logger) []*goose.Migration {
+	ids := goose.NewGoMigration(idsNeverReusedVersion,
+		&goose.GoFunc{RunDB: sqliteAutoincrementIDs}, &goose.GoFunc{Mode: goose.TransactionDisabled})
 	if d == Postgres {
-		return []*goose.Migration{goose.NewGoMigration(idsNeverReusedVersion, &goose.GoFunc{}, &goose.GoFunc{})}
+		ids = goose.NewGoMigration(idsNeverReusedVersion, &goose.GoFunc{}, &goose.GoFunc{})
 	}
-	return []*goose.Migration{goose.NewGoMigration(idsNeverReusedVersion,
-		&goose.GoFunc{RunDB: sqliteAutoincrementIDs}, &goose.GoFunc{Mode: goose.TransactionDisabled})}
+	return []*goose.Migration{ids, nameSkeletonsMigration(d, logger)}
 }
 
 // integerID matches the id column of a table created without

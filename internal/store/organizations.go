@@ -153,12 +153,16 @@ func (q *Queries) organizations(ctx context.Context, query string, args ...any) 
 }
 
 // OrganizationFields are the editable fields of an organization. NameKey
-// is the name as compared for uniqueness.
+// (the name in lower case) and NameSkeleton (names.Key of the name) are
+// what names are compared on; each is unique, but a skeleton marked
+// shared, which an older organization has too, is left out.
 type OrganizationFields struct {
-	Name        string
-	NameKey     string
-	Slug        string
-	Description string
+	Name               string
+	NameKey            string
+	NameSkeleton       string
+	NameSkeletonShared bool
+	Slug               string
+	Description        string
 }
 
 // CreateOrganization inserts an active organization. A taken name or slug
@@ -167,9 +171,9 @@ func (q *Queries) CreateOrganization(ctx context.Context, f OrganizationFields) 
 	t := now()
 	var id int64
 	err := q.queryRow(ctx, `
-		INSERT INTO organizations (name, name_key, slug, description, is_active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, TRUE, ?, ?) RETURNING id`,
-		f.Name, f.NameKey, f.Slug, f.Description, t, t).Scan(&id)
+		INSERT INTO organizations (name, name_key, name_skeleton, name_skeleton_shared, slug, description, is_active, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, TRUE, ?, ?) RETURNING id`,
+		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description, t, t).Scan(&id)
 	if isUniqueViolation(err) {
 		return Organization{}, fmt.Errorf("create organization %q: %w", f.Name, ErrConflict)
 	}
@@ -182,8 +186,9 @@ func (q *Queries) CreateOrganization(ctx context.Context, f OrganizationFields) 
 // UpdateOrganization replaces the editable fields of an organization.
 func (q *Queries) UpdateOrganization(ctx context.Context, id int64, f OrganizationFields) error {
 	n, err := q.exec(ctx, `
-		UPDATE organizations SET name = ?, name_key = ?, slug = ?, description = ?, updated_at = ? WHERE id = ?`,
-		f.Name, f.NameKey, f.Slug, f.Description, now(), id)
+		UPDATE organizations SET name = ?, name_key = ?, name_skeleton = ?, name_skeleton_shared = ?, slug = ?, description = ?, updated_at = ?
+		WHERE id = ?`,
+		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description, now(), id)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("update organization %d: %w", id, ErrConflict)
 	}
@@ -197,9 +202,16 @@ func (q *Queries) UpdateOrganization(ctx context.Context, id int64, f Organizati
 }
 
 // OrganizationNameTaken reports whether another organization than except
-// has the name key.
-func (q *Queries) OrganizationNameTaken(ctx context.Context, nameKey string, except int64) (bool, error) {
-	return q.exists(ctx, `SELECT 1 FROM organizations WHERE name_key = ? AND id <> ?`, nameKey, except)
+// has the name key or the name skeleton, shared or not.
+func (q *Queries) OrganizationNameTaken(ctx context.Context, nameKey, nameSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM organizations WHERE (name_key = ? OR name_skeleton = ?) AND id <> ?`, nameKey, nameSkeleton, except)
+}
+
+// OrganizationSkeletonHeld reports whether another organization than
+// except has the name skeleton and holds it in the unique index (it is not
+// marked shared).
+func (q *Queries) OrganizationSkeletonHeld(ctx context.Context, nameSkeleton string, except int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM organizations WHERE name_skeleton = ? AND NOT name_skeleton_shared AND id <> ?`, nameSkeleton, except)
 }
 
 // OrganizationSlugTaken reports whether another organization than except

@@ -15,6 +15,7 @@ import (
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -486,7 +487,7 @@ func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
 		if err != nil {
 			return err
 		}
-		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", Slug: "other"})
+		other, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: "Other", NameKey: "other", NameSkeleton: names.Key("Other"), Slug: "other"})
 		if err != nil {
 			return err
 		}
@@ -535,7 +536,7 @@ func (f *authzFixture) newOrg() *authzOrg {
 	f.n++
 	o := &authzOrg{name: fmt.Sprintf("Org %d", f.n), slug: fmt.Sprintf("org-%d", f.n)}
 	err := f.app.db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: o.name, NameKey: strings.ToLower(o.name), Slug: o.slug})
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: o.name, NameKey: strings.ToLower(o.name), NameSkeleton: names.Key(o.name), Slug: o.slug})
 		if err != nil {
 			return err
 		}
@@ -586,7 +587,7 @@ func (f *authzFixture) newOrg() *authzOrg {
 func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *authzOrg) error {
 	var err error
 	o.courseSlug = "course-" + itoa(o.id)
-	if o.enrollCourse, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.id, Title: "Course of " + o.name, TitleKey: strings.ToLower("Course of " + o.name),
+	if o.enrollCourse, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.id, Title: "Course of " + o.name, TitleKey: strings.ToLower("Course of " + o.name), TitleSkeleton: names.Key("Course of " + o.name),
 		Slug: o.courseSlug, Enabled: true, Public: true}); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -53,7 +54,7 @@ func TestBrowserWholeCourse(t *testing.T) {
 	var course store.Course
 	var quiz store.ContentItem
 	err := app.db.InTx(ctx, func(q *store.Queries) error {
-		courseID, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgID, Title: courseTitle, TitleKey: "go basics",
+		courseID, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: orgID, Title: courseTitle, TitleKey: "go basics", TitleSkeleton: names.Key(courseTitle),
 			Slug: "go-basics", Description: "Learn Go by email.", Enabled: true, Public: true})
 		if err != nil {
 			return err

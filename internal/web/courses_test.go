@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -17,7 +18,7 @@ import (
 // with a published lesson and an unpublished quiz.
 func (o *authzOrg) addCourse(ctx context.Context, q *store.Queries) error {
 	var err error
-	o.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.id, Title: "Course", TitleKey: "course", Slug: "course", Public: true})
+	o.course, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: o.id, Title: "Course", TitleKey: "course", TitleSkeleton: names.Key("Course"), Slug: "course", Public: true})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -33,7 +34,7 @@ func newSchool(t testing.TB, app *testApp) school {
 	sc := school{app: app, orgID: 1, slug: "go-basics"}
 	err := app.db.InTx(t.Context(), func(q *store.Queries) error {
 		var err error
-		sc.courseID, err = q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: sc.orgID, Title: "Go basics", TitleKey: "go basics",
+		sc.courseID, err = q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: sc.orgID, Title: "Go basics", TitleKey: "go basics", TitleSkeleton: names.Key("Go basics"),
 			Slug: sc.slug, Description: "Learn Go by email.", Enabled: true, Public: true})
 		return err
 	})
@@ -291,7 +292,7 @@ func TestEnrollmentLimits(t *testing.T) {
 	})
 	sc := newSchool(t, app)
 	err := app.db.InTx(t.Context(), func(q *store.Queries) error {
-		_, err := q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: 1, Title: "Rust", TitleKey: "rust", Slug: "rust", Enabled: true, Public: true})
+		_, err := q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: 1, Title: "Rust", TitleKey: "rust", TitleSkeleton: names.Key("Rust"), Slug: "rust", Enabled: true, Public: true})
 		return err
 	})
 	if err != nil {
@@ -711,11 +712,11 @@ func TestEnrollmentAPI(t *testing.T) {
 			if _, err := q.BlockEmail(t.Context(), 1, "blocked@example.com", 0); err != nil {
 				return err
 			}
-			o, err := q.CreateOrganization(t.Context(), store.OrganizationFields{Name: "Other", NameKey: "other", Slug: "other"})
+			o, err := q.CreateOrganization(t.Context(), store.OrganizationFields{Name: "Other", NameKey: "other", NameSkeleton: names.Key("Other"), Slug: "other"})
 			if err != nil {
 				return err
 			}
-			otherCourse, err = q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: o.ID, Title: "X", TitleKey: "x", Slug: "x", Enabled: true, Public: true})
+			otherCourse, err = q.CreateCourse(t.Context(), store.NewCourse{OrganizationID: o.ID, Title: "X", TitleKey: "x", TitleSkeleton: names.Key("X"), Slug: "x", Enabled: true, Public: true})
 			return err
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -34,7 +35,7 @@ func TestLinksOfDeletedRowsOpenNothing(t *testing.T) {
 		victim := school{app: app, orgID: mine.orgID, slug: "victims"}
 		err = db.InTx(ctx, func(q *store.Queries) error {
 			victim.courseID, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: victim.orgID, Title: "Victims",
-				TitleKey: "victims", Slug: victim.slug, Enabled: true, Public: true})
+				TitleKey: "victims", TitleSkeleton: names.Key("Victims"), Slug: victim.slug, Enabled: true, Public: true})
 			return err
 		})
 		if err != nil {

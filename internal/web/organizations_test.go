@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -296,7 +297,7 @@ func TestPublicPageAndLogo(t *testing.T) {
 				{Title: "Hidden draft", Enabled: false, Public: true},
 				{Title: "Private course", Enabled: true, Public: false},
 			} {
-				c.OrganizationID, c.TitleKey, c.Slug = 2, strings.ToLower(c.Title), fmt.Sprintf("c%d", i)
+				c.OrganizationID, c.TitleKey, c.TitleSkeleton, c.Slug = 2, strings.ToLower(c.Title), names.Key(c.Title), fmt.Sprintf("c%d", i)
 				if _, err := q.CreateCourse(t.Context(), c); err != nil {
 					return err
 				}

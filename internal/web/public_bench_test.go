@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -31,7 +32,7 @@ func BenchmarkPublicPage(b *testing.B) {
 	err := db.InTx(b.Context(), func(q *store.Queries) error {
 		for i := range 100 {
 			title := fmt.Sprintf("Course %03d", i)
-			_, err := q.CreateCourse(b.Context(), store.NewCourse{OrganizationID: 2, Title: title, TitleKey: strings.ToLower(title),
+			_, err := q.CreateCourse(b.Context(), store.NewCourse{OrganizationID: 2, Title: title, TitleKey: strings.ToLower(title), TitleSkeleton: names.Key(title),
 				Slug: fmt.Sprintf("course-%03d", i), Description: "Learn something useful in ten short lessons.", Enabled: true, Public: true})
 			if err != nil {
 				return err

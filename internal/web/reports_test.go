@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -23,10 +24,10 @@ func TestReportsAndDeletionCounts(t *testing.T) {
 		var goID, emptyID int64
 		err := db.InTx(ctx, func(q *store.Queries) error {
 			var err error
-			if goID, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: 1, Title: "Go", TitleKey: "go", Slug: "go", Public: true}); err != nil {
+			if goID, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: 1, Title: "Go", TitleKey: "go", TitleSkeleton: names.Key("Go"), Slug: "go", Public: true}); err != nil {
 				return err
 			}
-			if emptyID, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: 1, Title: "Empty", TitleKey: "empty", Slug: "empty"}); err != nil {
+			if emptyID, err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: 1, Title: "Empty", TitleKey: "empty", TitleSkeleton: names.Key("Empty"), Slug: "empty"}); err != nil {
 				return err
 			}
 			statuses := []store.EnrollmentStatus{"unverified", "active", "active", "completed", "completed", "completed", "failed", "unsubscribed"}

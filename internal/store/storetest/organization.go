@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -24,7 +25,8 @@ func NewOrganization(tb testing.TB, db *store.DB, name string, members ...Member
 	)
 	key := strings.ToLower(name)
 	err := db.InTx(ctx, func(q *store.Queries) error {
-		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: key, Slug: strings.ReplaceAll(key, " ", "-")})
+		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: key, NameSkeleton: names.Key(name),
+			Slug: strings.ReplaceAll(key, " ", "-")})
 		if err != nil {
 			return err
 		}
