@@ -14,7 +14,7 @@ import (
 // nameSkeletonsVersion is the migration that compares organization names
 // and course titles for likeness. It is written in Go, for both
 // databases, because SQL cannot compute a TR39 skeleton.
-const nameSkeletonsVersion = 19
+const nameSkeletonsVersion = 15
 
 // nameSkeletonsMigration adds organizations.name_skeleton and
 // courses.title_skeleton (names.Key of the name or title), fills them for
