@@ -206,3 +206,63 @@ func TestQuizPage(t *testing.T) {
 		}
 	})
 }
+
+// TestPassingQuizBesideOldEmails: a deleted course keeps its emails, so
+// the certificate a passed quiz issues may have the id of an old one; the
+// answer must still complete the course and send the certificate's email.
+func TestPassingQuizBesideOldEmails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		sc := newSchool(t, app)
+		var quiz store.ContentItem
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			id, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: sc.orgID, CourseID: sc.courseID, Kind: store.KindQuiz,
+				Title: "Final", Published: true, RequiredScore: 50})
+			if err != nil {
+				return err
+			}
+			if err := q.SaveQuizQuestions(ctx, sc.orgID, id, []store.QuizQuestion{
+				{Text: "Is Go compiled?", Answers: []store.QuizAnswer{{Text: "Yes", Correct: true}, {Text: "No"}}}}); err != nil {
+				return err
+			}
+			quiz, err = q.ContentItem(ctx, sc.orgID, id)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := app.loggedIn(adminEmail, adminPassword)
+		if res, body := admin.api(http.MethodPost, "/api/v1/organizations/1/enrollments", map[string]any{"email": "ada@example.com", "course_id": sc.courseID}); res.status != http.StatusCreated {
+			t.Fatalf("enroll: %d %v", res.status, body)
+		}
+		storetest.Eventually(t, 10*time.Second, "the quiz email", func() bool { return len(app.mails("ada@example.com", mail.KindQuiz)) > 0 })
+		email := app.mails("ada@example.com", mail.KindQuiz)[0]
+		path := app.linkIn(email.Text, "/email-learning/public/quizzes/")
+		_, domain, _ := strings.Cut(strings.Trim(email.Header.Get("Message-Id"), "<>"), "@")
+		// The emails of a deleted course's certificates, kept.
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			for n := 1; n <= 3; n++ {
+				if _, err := q.CreateMailMessage(ctx, store.NewMailMessage{Kind: "course_completed", Sender: "noreply@" + domain,
+					Recipient: "someone@example.com", Subject: "old", MessageID: fmt.Sprintf("certificate-%d@%s", n, domain), Raw: []byte("x")}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		question := quiz.Questions[0]
+		res := app.client().post(path, url.Values{fmt.Sprintf("q%d", question.ID): {fmt.Sprint(question.Answers[0].ID)}})
+		if res.status != http.StatusSeeOther {
+			t.Fatalf("passing answer: %d\n%s", res.status, excerpt(res.body, 300))
+		}
+		if got := sc.status("ada@example.com"); got != "completed" {
+			t.Errorf("after passing the last quiz the enrollment is %s", got)
+		}
+		storetest.Eventually(t, 10*time.Second, "the certificate email", func() bool {
+			return len(app.mails("ada@example.com", mail.KindCourseCompleted)) == 1
+		})
+	})
+}
