@@ -1,6 +1,7 @@
 package learning_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/problem"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 // pathological are lesson bodies of the largest size that goldmark alone
@@ -120,4 +124,48 @@ func BenchmarkPathologicalMarkdown(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestBodiesBeyondTheBoundsAreRefused: a body that reaches a bound of the
+// renderer is refused when saved or previewed, with a message that says
+// which; what renders as goldmark renders it is accepted.
+func TestBodiesBeyondTheBoundsAreRefused(t *testing.T) {
+	fill := func(s string, n int) string { return strings.Repeat(s, n/len(s)) }
+	prose := fill("## A heading\n\nSome *emphasis*, **strong** and ~~struck~~ text with a [link](https://example.com/a), "+
+		"a [reference][r] and `code`.\n\n- one\n- two\n  1. nested\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[r]: /r\n\n",
+		learning.MaxBodyRunes)
+	for _, tc := range []struct{ name, body, message string }{
+		{"deep quotes", fill(">", 1000), "more than 16 levels deep"},
+		{"deep lists", fill("1. ", 100), "more than 16 levels deep"},
+		{"many quotes", fill(">\n\n", 40000), "more than 10000 quotes and lists"},
+		{"a wide table over short rows", strings.Repeat("|a", 1000) + "|\n" + strings.Repeat("|-", 1000) + "|\n" + fill("a\n", 200),
+			"more than 50000 cells"},
+		{"escaped pipes in table code", "|a|\n|-|\n" + fill("|`a\\|b`|\n", 20000), `more than 1000 escaped pipes`},
+		{"unfinished links", fill("[a](", 40000), "unfinished links"},
+		{"brackets closed far away", fill("[", 5000) + fill("a ", 5000) + fill("]", 5000), "unclosed brackets"},
+		{"a reference used often", "[a]: /" + strings.Repeat("u", 1000) + "\n\n" + fill("[a] ", 40000), "reference links"},
+		{"too long", fill("a", learning.MaxBodyRunes+1), "too long"},
+	} {
+		_, err := learning.PreviewLesson(tc.body)
+		if p, ok := problem.As(err); !ok || p.Kind != problem.Invalid || !strings.Contains(p.Fields["body"], tc.message) {
+			t.Errorf("%s: previewed with %v, want the body refused with %q", tc.name, err, tc.message)
+		}
+	}
+	if html, err := learning.PreviewLesson(prose); err != nil || !strings.Contains(html, "<em>emphasis</em>") {
+		t.Errorf("a body of the largest size within the bounds: %v", err)
+	}
+
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		c := f.course("Bounded")
+		_, err := f.s.CreateContent(context.Background(), f.editor, f.org, c.ID, learning.ContentFields{
+			Kind: store.KindLesson, Title: ptr("Deep"), Body: ptr(fill(">", learning.MaxBodyRunes))})
+		if msg := field(err, "body"); kind(err) != problem.Invalid || msg != "The text nests quotes or lists more than 16 levels deep." {
+			t.Errorf("saving deep quotes: %v (%q)", err, msg)
+		}
+		if _, err := f.s.CreateContent(context.Background(), f.editor, f.org, c.ID, learning.ContentFields{
+			Kind: store.KindLesson, Title: ptr("Long"), Body: ptr(prose)}); err != nil {
+			t.Errorf("saving a body within the bounds: %v", err)
+		}
+	})
 }
