@@ -37,8 +37,10 @@ const (
 	// costs some twenty bytes of HTML, which a '>' and a blank line make.
 	MaxContainers = 10_000
 	// MaxTableCells bounds a body's tables: rows × columns, all tables
-	// together, short rows counting as padded to the header's columns.
-	MaxTableCells = 50_000
+	// together, short rows counting as padded to the header's columns, and
+	// each row as one cell more (a row of one short cell is some twenty
+	// bytes of HTML).
+	MaxTableCells = 20_000
 	// MaxTableEscapedPipes bounds the escaped pipes (\|) in a body's
 	// tables: goldmark matches each against all the others.
 	MaxTableEscapedPipes = 1_000
@@ -76,7 +78,7 @@ func (l limit) message() string {
 	case limitContainers:
 		return fmt.Sprintf("The text has more than %d quotes and lists.", MaxContainers)
 	case limitTableCells:
-		return fmt.Sprintf("The text's tables have more than %d cells in all (rows times columns).", MaxTableCells)
+		return fmt.Sprintf("The text's tables are too large: more than %d cells and rows in all.", MaxTableCells)
 	case limitTablePipes:
 		return fmt.Sprintf(`The text's tables have more than %d escaped pipes (\|).`, MaxTableEscapedPipes)
 	case limitLinks:
@@ -102,7 +104,10 @@ type bounds struct {
 	// the block being parsed, in order, and the dead ones in between.
 	openers   []opener
 	deadImage int // the position of the '[' of a dead "![", or -1
-	exceeded  limit
+	// unclosed holds, by length, the position of a run of backticks for
+	// which no closing run follows in the block being parsed.
+	unclosed map[int]int
+	exceeded limit
 }
 
 var boundsKey = parser.NewContextKey()
@@ -157,6 +162,8 @@ func newBoundedParser() parser.Parser {
 			inlines[i].Value = linkBound{p.Value.(parser.InlineParser)}
 		case parser.NewEmphasisParser():
 			inlines[i].Value = delimiterRuns{p.Value.(parser.InlineParser)}
+		case parser.NewCodeSpanParser():
+			inlines[i].Value = codeSpans{p.Value.(parser.InlineParser)}
 		}
 	}
 	paragraphs := parser.DefaultParagraphTransformers()
@@ -196,6 +203,39 @@ func (c containerBound) Open(parent ast.Node, reader text.Reader, pc parser.Cont
 		b.containers++
 	}
 	return node, state
+}
+
+// codeSpans remembers, for goldmark's code span parser, which runs of
+// backticks found no closing run of their length up to the end of the
+// block: a later run of that length finds none either, and is text at
+// once. goldmark read the rest of the block again for each of them, and
+// "\“" makes a run of one backtick (after an escaped one) that closes
+// nothing, again and again.
+type codeSpans struct{ parser.InlineParser }
+
+func (c codeSpans) Parse(parent ast.Node, block text.Reader, pc parser.Context) ast.Node {
+	line, seg := block.PeekLine()
+	n := 0
+	for n < len(line) && line[n] == '`' {
+		n++
+	}
+	b := boundsOf(pc, block.Source())
+	if at, ok := b.unclosed[n]; ok && seg.Start > at {
+		block.Advance(n)
+		return ast.NewTextSegment(seg.WithStop(seg.Start + n))
+	}
+	node := c.InlineParser.Parse(parent, block, pc)
+	if node != nil && node.Kind() == ast.KindText { // no closing run: the run is text
+		if b.unclosed == nil {
+			b.unclosed = map[int]int{}
+		}
+		b.unclosed[n] = seg.Start
+	}
+	return node
+}
+
+func (c codeSpans) CloseBlock(parent ast.Node, block text.Reader, pc parser.Context) {
+	boundsOf(pc, block.Source()).unclosed = nil
 }
 
 // linkBound bounds the work of goldmark's link parser, which at every ']'
@@ -474,7 +514,10 @@ func (boundedTables) Extend(m goldmark.Markdown) {
 		parser.WithParagraphTransformers(util.Prioritized(tableBound{extension.NewTableParagraphTransformer()}, 200)),
 		parser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
 	)
-	m.Renderer().AddOptions(renderer.WithNodeRenderers(util.Prioritized(extension.NewTableHTMLRenderer(), 500)))
+	// Cells carry no alignment: goldmark writes it as a style attribute,
+	// which the sanitizer removes, after reading it for every cell.
+	m.Renderer().AddOptions(renderer.WithNodeRenderers(util.Prioritized(
+		extension.NewTableHTMLRenderer(extension.WithTableCellAlignMethod(extension.TableCellAlignNone)), 500)))
 }
 
 // tableBound lets goldmark make a table of a paragraph only while the
@@ -499,7 +542,7 @@ func (t tableBound) Transform(node *ast.Paragraph, reader text.Reader, pc parser
 			pipes += escapedPipes(l.Value(source))
 		}
 		b := boundsOf(pc, source)
-		cells := columns * (len(lines) - i)
+		cells := (columns + 1) * (len(lines) - i)
 		switch {
 		case cells > b.tableCells:
 			b.exceed(limitTableCells)

@@ -13,7 +13,8 @@ import (
 
 // unbounded is goldmark as it is, configured as the lesson renderer.
 var unbounded = goldmark.New(
-	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.Linkify),
+	goldmark.WithExtensions(extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignNone)),
+		extension.Strikethrough, extension.Linkify),
 	goldmark.WithRendererOptions(ghtml.WithUnsafe()),
 )
 
