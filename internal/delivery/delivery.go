@@ -59,6 +59,7 @@ type Engine struct {
 	passInterval time.Duration
 	logger       *slog.Logger
 	now          func() time.Time
+	render       func(body string) (learning.Rendered, error) // learning.RenderLesson
 }
 
 // New returns the engine and attaches it to the learning service, so that
@@ -71,7 +72,8 @@ func New(db *store.DB, mailer *mail.Service, l *learning.Service, cfg Config) *E
 	if cfg.PassInterval <= 0 {
 		cfg.PassInterval = DefaultPassInterval
 	}
-	e := &Engine{db: db, mail: mailer, learning: l, passInterval: cfg.PassInterval, logger: cfg.Logger, now: time.Now}
+	e := &Engine{db: db, mail: mailer, learning: l, passInterval: cfg.PassInterval, logger: cfg.Logger, now: time.Now,
+		render: learning.RenderLesson}
 	l.OnActivate(e.scheduleFirst)
 	l.OnEnd(e.cancelPending)
 	l.SetDeliveryLister(e.list)
@@ -202,30 +204,111 @@ func anyDue(store.DueDelivery) bool { return true }
 // delivery is worked in a transaction of its own, so that one that cannot
 // be worked holds up none of the others.
 func (e *Engine) deliverBatch(ctx context.Context, ids []int64, may workable) error {
-	err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, ids, may) })
+	err := e.deliverRendered(ctx, ids, may)
 	if err == nil || len(ids) == 1 || ctx.Err() != nil {
 		return err
 	}
 	e.logger.Warn("delivery batch failed, working its deliveries one by one", "deliveries", len(ids), "err", err)
 	var errs []error
 	for _, id := range ids {
-		err := e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, []int64{id}, may) })
-		if err != nil {
+		if err := e.deliverRendered(ctx, []int64{id}, may); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// errNotRendered stops a delivery transaction that would send a lesson
+// not rendered before it: one changed since, say.
+var errNotRendered = errors.New("lesson not rendered before the transaction")
+
+// renderTries is how many times deliverRendered renders and tries again
+// when a lesson changed in between.
+const renderTries = 3
+
+// deliverRendered renders the lessons that deliveries send, and then works
+// the deliveries in one transaction, which renders no Markdown: on SQLite
+// the transaction holds the only write connection, which every other
+// write of every organization waits for. When a lesson changed in
+// between, it renders and tries again.
+func (e *Engine) deliverRendered(ctx context.Context, ids []int64, may workable) error {
+	var err error
+	for range renderTries {
+		var rendered lessons
+		if rendered, err = e.renderLessons(ctx, ids, may); err != nil {
+			return err
+		}
+		err = e.db.InTx(ctx, func(q *store.Queries) error { return e.deliverIn(ctx, q, ids, may, rendered) })
+		if !errors.Is(err, errNotRendered) {
+			return err
+		}
+	}
+	return err
+}
+
+// lessons are the renderings of lesson bodies, by body.
+type lessons map[string]learning.Rendered
+
+// renderLessons renders, outside any transaction, the lessons that working
+// deliveries would send: each one's own lesson, and the lessons without a
+// waiting period after it, which go out with it.
+func (e *Engine) renderLessons(ctx context.Context, ids []int64, may workable) (lessons, error) {
+	q := e.db.Read()
+	found, err := q.DeliveriesForSending(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	rendered := lessons{}
+	render := func(body string) error {
+		if _, ok := rendered[body]; ok {
+			return nil
+		}
+		r, err := e.render(body)
+		if err != nil {
+			return err
+		}
+		rendered[body] = r
+		return nil
+	}
+	followed := map[position]bool{}
+	for _, d := range found {
+		if d.ContentKind != store.KindLesson || !may(d) || stopReason(d) != "" ||
+			(d.Status != store.DeliveryScheduled && d.Status != store.DeliverySending) {
+			continue
+		}
+		if err := render(d.ContentBody); err != nil {
+			return nil, fmt.Errorf("render the lesson of delivery %d: %w", d.ID, err)
+		}
+		for at := (position{d.CourseID, d.ContentPosition}); !followed[at]; {
+			followed[at] = true
+			next, err := q.PublishedContentAfter(ctx, d.OrganizationID, at.course, at.at)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if next.WaitingPeriodSeconds > 0 || next.Kind != store.KindLesson {
+				break
+			}
+			if err := render(next.Body); err != nil {
+				return nil, fmt.Errorf("render lesson %d: %w", next.ID, err)
+			}
+			at.at = next.Position
+		}
+	}
+	return rendered, nil
+}
+
 // deliverIn works deliveries in q's transaction; their emails go out with
 // one job. A delivery not found was removed with its enrollment, course or
 // organization.
-func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, may workable) error {
+func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, may workable, rendered lessons) error {
 	found, err := q.LockDeliveriesForSending(ctx, ids)
 	if err != nil {
 		return err
 	}
-	w := &batchWork{emails: e.mail.NewBatch(), next: map[position]nextItem{}}
+	w := &batchWork{emails: e.mail.NewBatch(), next: map[position]nextItem{}, lessons: rendered}
 	// Emails the learning service records meanwhile (a course's completion)
 	// follow the lessons in the batch.
 	ctx = mail.WithBatch(ctx, w.emails)
@@ -241,11 +324,12 @@ func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, m
 }
 
 // batchWork is what the deliveries worked in one transaction share: the
-// batch of their emails, and the item that follows each place in a course,
-// looked up once.
+// batch of their emails, the item that follows each place in a course,
+// looked up once, and the lessons rendered before the transaction.
 type batchWork struct {
-	emails *mail.Batch
-	next   map[position]nextItem
+	emails  *mail.Batch
+	next    map[position]nextItem
+	lessons lessons
 }
 
 type position struct {
@@ -294,7 +378,7 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 		// What follows waits for the answer.
 		return q.MarkDeliverySent(ctx, d.ID, msgID)
 	}
-	msgID, err := e.sendLesson(ctx, q, w.emails, d)
+	msgID, err := e.sendLesson(ctx, q, w, d)
 	if err != nil {
 		return err
 	}
@@ -355,16 +439,16 @@ func stopReason(d store.DueDelivery) string {
 
 const reasonBlocked = "address blocked"
 
-func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, emails *mail.Batch, d store.DueDelivery) (int64, error) {
-	html, err := learning.RenderMarkdown(d.ContentBody)
-	if err != nil {
-		return 0, err
+func (e *Engine) sendLesson(ctx context.Context, q *store.Queries, w *batchWork, d store.DueDelivery) (int64, error) {
+	lesson, ok := w.lessons[d.ContentBody]
+	if !ok {
+		return 0, fmt.Errorf("lesson %d: %w", d.ContentID, errNotRendered)
 	}
-	return emails.Add(ctx, q, e.courseEmail(d, mail.KindLesson, mail.Lesson{
+	return w.emails.Add(ctx, q, e.courseEmail(d, mail.KindLesson, mail.Lesson{
 		CourseTitle: d.CourseTitle,
 		Title:       d.ContentTitle,
-		HTML:        htmltemplate.HTML(html), // sanitized by RenderMarkdown
-		Text:        learning.PlainText(d.ContentBody),
+		HTML:        htmltemplate.HTML(lesson.HTML), // sanitized by RenderLesson
+		Text:        lesson.Text,
 	}))
 }
 

@@ -430,18 +430,11 @@ func validateContent(kind string, v contentValues) (contentValues, error) {
 	case v.Wait > MaxWaitingPeriodSeconds:
 		fields["waiting_period_seconds"] = "The waiting period can be at most 365 days."
 	}
-	// Leading blank lines and trailing spaces carry nothing; leading
-	// spaces may start a code block.
-	v.Body = strings.TrimLeft(strings.TrimRightFunc(normalizeNewlines(v.Body), unicode.IsSpace), "\n")
+	v.Body = cleanBody(v.Body)
 	switch kind {
 	case store.KindLesson:
-		switch {
-		case !utf8.ValidString(v.Body):
-			fields["body"] = "The text is not valid."
-		case utf8.RuneCountInString(v.Body) > MaxBodyRunes:
-			fields["body"] = fmt.Sprintf("The text is too long: use at most %d characters.", MaxBodyRunes)
-		case strings.ContainsFunc(v.Body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
-			fields["body"] = "The text may not contain control characters."
+		if msg := checkBody(v.Body); msg != "" {
+			fields["body"] = msg
 		}
 		if v.Score != 0 {
 			fields["required_score"] = "Only quizzes have a required score."
@@ -464,6 +457,54 @@ func validateContent(kind string, v contentValues) (contentValues, error) {
 			Message: fmt.Sprintf("The %s was not saved: correct the marked fields.", kind), Fields: fields}
 	}
 	return v, nil
+}
+
+// cleanBody normalizes a lesson body as it is saved. Leading blank lines
+// and trailing spaces carry nothing; leading spaces may start a code block.
+func cleanBody(body string) string {
+	return strings.TrimLeft(strings.TrimRightFunc(normalizeNewlines(body), unicode.IsSpace), "\n")
+}
+
+// checkBody says what is wrong with a cleaned lesson body, or "".
+func checkBody(body string) string {
+	if msg := checkBodyText(body); msg != "" {
+		return msg
+	}
+	return markdownProblem(body)
+}
+
+// checkBodyText checks what may be checked of a body before its Markdown
+// is parsed: above all its length.
+func checkBodyText(body string) string {
+	switch {
+	case !utf8.ValidString(body):
+		return "The text is not valid."
+	case utf8.RuneCountInString(body) > MaxBodyRunes:
+		return fmt.Sprintf("The text is too long: use at most %d characters.", MaxBodyRunes)
+	case strings.ContainsFunc(body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
+		return "The text may not contain control characters."
+	}
+	return ""
+}
+
+// PreviewLesson renders a lesson body as saving it would keep it, for the
+// lesson form's preview. A body that saving would refuse is refused with
+// the same message, and one too long before its Markdown is parsed.
+func PreviewLesson(body string) (string, error) {
+	body = cleanBody(body)
+	msg := checkBodyText(body)
+	html := ""
+	if msg == "" {
+		var err error
+		if html, msg, err = renderChecked(body); err != nil {
+			return "", err
+		}
+	}
+	if msg != "" {
+		return "", &problem.Error{Kind: problem.Invalid, Code: "invalid_content",
+			Message: "The lesson cannot be previewed: correct its text.", Fields: map[string]string{"body": msg}}
+	}
+	return html, nil
 }
 
 // validateQuestions checks and cleans a quiz's questions, noting what is

@@ -22,9 +22,12 @@ import (
 
 // markdown turns lesson bodies into HTML. Raw HTML is let through on
 // purpose: sanitizing is bluemonday's job alone, so one policy decides
-// what reaches a page or an inbox, whatever the Markdown said.
+// what reaches a page or an inbox, whatever the Markdown said. Its parser
+// is bounded (markdown_limits.go), so rendering costs time in proportion
+// to the body's length whatever the body.
 var markdown = goldmark.New(
-	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.Linkify),
+	goldmark.WithParser(newBoundedParser()),
+	goldmark.WithExtensions(boundedTables{}, boundedStrikethrough{}, extension.Linkify),
 	goldmark.WithRendererOptions(ghtml.WithUnsafe()),
 )
 
@@ -36,17 +39,23 @@ var sanitizer = bluemonday.UGCPolicy()
 // stripper removes every tag, for the plain-text version of raw HTML.
 var stripper = bluemonday.StrictPolicy()
 
+// Rendered is a lesson body as an email carries it.
+type Rendered struct {
+	HTML string // sanitized, safe to put into a page or an email as it is
+	Text string
+}
+
 // RenderMarkdown renders a lesson's Markdown body as sanitized HTML, safe
 // to put into a page or an email as it is.
 func RenderMarkdown(body string) (string, error) {
 	if out, ok := htmlCache.get(body); ok {
 		return out, nil
 	}
-	var buf bytes.Buffer
-	if err := markdown.Convert([]byte(normalizeNewlines(body)), &buf); err != nil {
-		return "", fmt.Errorf("render markdown: %w", err)
+	src, doc, _ := parse(body)
+	out, err := renderHTML(src, doc)
+	if err != nil {
+		return "", err
 	}
-	out := sanitizer.Sanitize(buf.String())
 	htmlCache.put(body, out)
 	return out, nil
 }
@@ -59,14 +68,78 @@ func PlainText(body string) string {
 	if out, ok := textCache.get(body); ok {
 		return out
 	}
-	out := plainText(body)
+	src, doc, _ := parse(body)
+	out := plainText(src, doc)
 	textCache.put(body, out)
 	return out
 }
 
-func plainText(body string) string {
+// RenderLesson renders a lesson's body both ways, parsing it once.
+func RenderLesson(body string) (Rendered, error) {
+	html, okHTML := htmlCache.get(body)
+	text, okText := textCache.get(body)
+	if okHTML && okText {
+		return Rendered{HTML: html, Text: text}, nil
+	}
+	src, doc, _ := parse(body)
+	if !okHTML {
+		var err error
+		if html, err = renderHTML(src, doc); err != nil {
+			return Rendered{}, err
+		}
+		htmlCache.put(body, html)
+	}
+	if !okText {
+		text = plainText(src, doc)
+		textCache.put(body, text)
+	}
+	return Rendered{HTML: html, Text: text}, nil
+}
+
+// markdownProblem says which bound of markdown_limits.go a body goes
+// beyond, as a message for its author, or "" when it stays within them.
+func markdownProblem(body string) string {
+	_, _, b := parse(body)
+	return b.exceeded.message()
+}
+
+// renderChecked renders a body as HTML when it stays within the bounds,
+// and otherwise says which it goes beyond, parsing it once.
+func renderChecked(body string) (html, problem string, err error) {
+	src, doc, b := parse(body)
+	if b.exceeded != limitNone {
+		return "", b.exceeded.message(), nil
+	}
+	if html, ok := htmlCache.get(body); ok {
+		return html, "", nil
+	}
+	if html, err = renderHTML(src, doc); err != nil {
+		return "", "", err
+	}
+	htmlCache.put(body, html)
+	return html, "", nil
+}
+
+// parse parses a body with the bounded parser, and returns the bounds it
+// reached.
+func parse(body string) ([]byte, ast.Node, *bounds) {
 	src := []byte(normalizeNewlines(body))
-	doc := markdown.Parser().Parse(text.NewReader(src), parser.WithContext(parser.NewContext()))
+	b := newBounds(len(src))
+	pc := parser.NewContext()
+	pc.Set(boundsKey, b)
+	doc := markdown.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	return src, doc, b
+}
+
+func renderHTML(src []byte, doc ast.Node) (string, error) {
+	var buf bytes.Buffer
+	if err := markdown.Renderer().Render(&buf, src, doc); err != nil {
+		return "", fmt.Errorf("render markdown: %w", err)
+	}
+	return sanitizer.SanitizeReader(&buf).String(), nil
+}
+
+func plainText(src []byte, doc ast.Node) string {
 	p := plain{src: src}
 	out := strings.Join(p.blocks(doc), "\n\n")
 	lines := strings.Split(out, "\n")
@@ -153,7 +226,15 @@ func (p plain) block(n ast.Node) string {
 
 // inline renders the inline children of n.
 func (p plain) inline(n ast.Node) string {
-	var b strings.Builder
+	var b bytes.Buffer
+	p.writeInline(&b, n)
+	return b.String()
+}
+
+// writeInline writes the inline children of n to b. Nested inlines write
+// to the same buffer: returning each one's text copied it once per level,
+// and emphasis can nest thousands deep.
+func (p plain) writeInline(b *bytes.Buffer, n ast.Node) {
 	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 		switch c := c.(type) {
 		case *ast.Text:
@@ -180,24 +261,31 @@ func (p plain) inline(n ast.Node) string {
 				}
 			}
 		case *ast.Link:
-			label := p.inline(c)
-			b.WriteString(label)
-			if dest := string(unescape(c.Destination)); dest != label && linkable(dest) {
-				b.WriteString(" (" + dest + ")")
+			start := b.Len()
+			p.writeInline(b, c)
+			label := b.Bytes()[start:]
+			if dest := unescape(c.Destination); !bytes.Equal(dest, label) && linkable(string(dest)) {
+				b.WriteString(" (")
+				b.Write(dest)
+				b.WriteString(")")
 			}
 		case *ast.AutoLink:
 			b.Write(c.Label(p.src))
 		case *ast.Image:
-			if alt := p.inline(c); alt != "" {
-				b.WriteString("[" + alt + "]")
+			start := b.Len()
+			b.WriteByte('[')
+			p.writeInline(b, c)
+			if b.Len() == start+1 {
+				b.Truncate(start) // no alt text
+			} else {
+				b.WriteByte(']')
 			}
 		case *ast.RawHTML:
 			// Inline tags (<b>, <span>) carry no text of their own.
 		default:
-			b.WriteString(p.inline(c))
+			p.writeInline(b, c)
 		}
 	}
-	return b.String()
 }
 
 // linkable reports whether a link's address is worth printing in an

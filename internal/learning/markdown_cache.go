@@ -15,8 +15,11 @@ var (
 )
 
 // renderCacheBytes bounds each cache: the bodies and their renderings.
-// About 4 lessons of the largest size, or hundreds of usual ones.
-const renderCacheBytes = 4 << 20
+// An entry may take a quarter of it, 2 MiB, which holds a body of the
+// largest size with any rendering the bounds of markdown_limits.go leave
+// possible (a few hundred kilobytes), so that no lesson is rendered again
+// for every view for being large; and hundreds of usual lessons.
+const renderCacheBytes = 8 << 20
 
 // renderCache is a least-recently-used map from a body to its rendering,
 // bounded by the bytes it holds. Safe for concurrent use.

@@ -150,6 +150,12 @@ func (q *Queries) DeliveryForSending(ctx context.Context, id int64) (DueDelivery
 	return list[0], nil
 }
 
+// DeliveriesForSending returns those of the deliveries that exist, in the
+// order of their ids, as DeliveryForSending does. It locks nothing.
+func (q *Queries) DeliveriesForSending(ctx context.Context, ids []int64) ([]DueDelivery, error) {
+	return q.deliveriesForSending(ctx, ids, false)
+}
+
 // LockDeliveriesForSending returns those of the deliveries that exist, in
 // the order of their ids, as DeliveryForSending does. On PostgreSQL it
 // locks their enrollments and then them until the transaction ends: of

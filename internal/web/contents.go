@@ -217,7 +217,12 @@ func (s *Server) contentSave(w http.ResponseWriter, r *http.Request, orgID, cour
 	action := r.PostFormValue("action")
 	switch {
 	case action == "preview":
-		html, err := learning.RenderMarkdown(form.Body)
+		html, err := learning.PreviewLesson(form.Body)
+		if p, ok := problem.As(err); ok {
+			form.Error, form.Fields = p.Message, p.Fields
+			s.render(w, r, statusOf(p.Kind), "content_form.html", title, form)
+			return
+		}
 		if err != nil {
 			s.serverError(w, r, err)
 			return

@@ -1,0 +1,5 @@
+//go:build !race
+
+package learning_test
+
+const raceSlowdown = 1
