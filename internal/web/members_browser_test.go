@@ -284,6 +284,9 @@ func TestBrowserInviteAcceptRoles(t *testing.T) {
 	editor.follow("see the offer", http.StatusOK, chromedp.Reload())
 	editor.do("wait for the offer", chromedp.WaitVisible(chromedp.CSS("#ownership-offer")))
 	editor.screenshot("9-ownership-offered")
+	editor.do("narrow the window to a phone's", chromedp.EmulateViewport(390, 844))
+	editor.screenshot("9-ownership-offered-phone")
+	editor.do("widen the window again", chromedp.EmulateViewport(1280, 900))
 	if got := editor.text("#ownership-offer h2"); got != "Ownership offered to you" {
 		t.Errorf("the offer's heading for its member = %q", got)
 	}
