@@ -1,0 +1,11 @@
+//go:build !linux
+
+package learning_test
+
+import "time"
+
+var processStart = time.Now()
+
+// threadCPU falls back to the clock where the thread's CPU time cannot be
+// read.
+func threadCPU() time.Duration { return time.Since(processStart) }
