@@ -120,6 +120,7 @@ func contentOf(ctx context.Context, q *store.Queries, orgID, courseID, contentID
 // CreateContent adds a lesson or a quiz at the end of a course.
 func (s *Service) CreateContent(ctx context.Context, actor *store.User, orgID, courseID int64, f ContentFields) (store.ContentItem, error) {
 	var id int64
+	bounds := boundsProblem(f.Body)
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.EditContent); err != nil {
 			return err
@@ -130,7 +131,7 @@ func (s *Service) CreateContent(ctx context.Context, actor *store.User, orgID, c
 		if f.Kind != store.KindLesson && f.Kind != store.KindQuiz {
 			return problem.Field("kind", "invalid_kind", "Choose lesson or quiz.")
 		}
-		v, err := validateContent(f.Kind, contentValues{Title: deref(f.Title), Body: deref(f.Body),
+		v, err := validateContent(f.Kind, contentValues{Title: deref(f.Title), Body: deref(f.Body), BodyBounds: bounds,
 			Wait: orInt(f.WaitingPeriodSeconds, 0), Published: orBool(f.Published, false), Score: orInt(f.RequiredScore, 0),
 			Questions: f.Questions})
 		if err != nil {
@@ -153,6 +154,7 @@ func (s *Service) CreateContent(ctx context.Context, actor *store.User, orgID, c
 // quiz keeps its questions and answers (their texts may change), and the
 // last published item of an enabled course stays published.
 func (s *Service) UpdateContent(ctx context.Context, actor *store.User, orgID, courseID, contentID int64, f ContentFields) (store.ContentItem, error) {
+	bounds := boundsProblem(f.Body)
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.EditContent); err != nil {
 			return err
@@ -172,7 +174,7 @@ func (s *Service) UpdateContent(ctx context.Context, actor *store.User, orgID, c
 		if questions == nil && item.Kind == store.KindQuiz {
 			questions = entered(item.Questions)
 		}
-		v, err := validateContent(item.Kind, contentValues{Title: or(f.Title, item.Title), Body: or(f.Body, item.Body),
+		v, err := validateContent(item.Kind, contentValues{Title: or(f.Title, item.Title), Body: or(f.Body, item.Body), BodyBounds: bounds,
 			Wait: orInt(f.WaitingPeriodSeconds, item.WaitingPeriodSeconds), Published: orBool(f.Published, item.Published),
 			Score: orInt(f.RequiredScore, item.RequiredScore), Questions: questions})
 		if err != nil {
@@ -409,12 +411,13 @@ func storeQuestions(questions []Question) []store.QuizQuestion {
 
 // contentValues are the values of a content item, whole.
 type contentValues struct {
-	Title     string
-	Body      string
-	Wait      int
-	Published bool
-	Score     int
-	Questions []Question
+	Title      string
+	Body       string
+	BodyBounds string // the bound of the Markdown renderer a new body reaches (boundsProblem), or ""
+	Wait       int
+	Published  bool
+	Score      int
+	Questions  []Question
 }
 
 // validateContent checks and cleans the values of a lesson or a quiz.
@@ -433,8 +436,10 @@ func validateContent(kind string, v contentValues) (contentValues, error) {
 	v.Body = cleanBody(v.Body)
 	switch kind {
 	case store.KindLesson:
-		if msg := checkBody(v.Body); msg != "" {
+		if msg := checkBodyText(v.Body); msg != "" {
 			fields["body"] = msg
+		} else if v.BodyBounds != "" {
+			fields["body"] = v.BodyBounds
 		}
 		if v.Score != 0 {
 			fields["required_score"] = "Only quizzes have a required score."
@@ -465,12 +470,20 @@ func cleanBody(body string) string {
 	return strings.TrimLeft(strings.TrimRightFunc(normalizeNewlines(body), unicode.IsSpace), "\n")
 }
 
-// checkBody says what is wrong with a cleaned lesson body, or "".
-func checkBody(body string) string {
-	if msg := checkBodyText(body); msg != "" {
-		return msg
+// boundsProblem says which bound of the Markdown renderer a body about to
+// be saved reaches, or "". Saving checks it before its transaction, which
+// on SQLite holds the only write connection: parsing the body there would
+// hold every other write up. A body that fails the checks of checkBodyText
+// is not parsed; the transaction refuses it.
+func boundsProblem(body *string) string {
+	if body == nil {
+		return ""
 	}
-	return markdownProblem(body)
+	b := cleanBody(*body)
+	if checkBodyText(b) != "" {
+		return ""
+	}
+	return markdownProblem(b)
 }
 
 // checkBodyText checks what may be checked of a body before its Markdown

@@ -177,5 +177,28 @@ func TestBodiesBeyondTheBoundsAreRefused(t *testing.T) {
 			Kind: store.KindLesson, Title: ptr("Long"), Body: ptr(prose)}); err != nil {
 			t.Errorf("saving a body within the bounds: %v", err)
 		}
+
+		// A lesson saved before the bounds existed renders, bounded, and
+		// its other fields may still change.
+		var old int64
+		err = db.InTx(context.Background(), func(q *store.Queries) error {
+			var err error
+			old, err = q.CreateContentItem(context.Background(), store.NewContentItem{OrganizationID: f.org, CourseID: c.ID,
+				Kind: store.KindLesson, Title: "Old", Body: fill(">", learning.MaxBodyRunes-1) + "a"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		item, err := f.s.UpdateContent(context.Background(), f.editor, f.org, c.ID, old, learning.ContentFields{Title: ptr("Old, renamed")})
+		if err != nil || item.Title != "Old, renamed" {
+			t.Fatalf("renaming a lesson saved before the bounds: %v", err)
+		}
+		if took := renderTime(t, item.Body); took > 100*time.Millisecond*raceSlowdown {
+			t.Errorf("a lesson saved before the bounds renders in %v", took)
+		}
+		if html, _ := learning.RenderMarkdown(item.Body); strings.Count(html, "<blockquote>") != 16 {
+			t.Errorf("a lesson saved before the bounds renders %d quotes, want 16", strings.Count(html, "<blockquote>"))
+		}
 	})
 }
