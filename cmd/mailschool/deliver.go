@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -11,6 +12,7 @@ import (
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/store"
 )
 
 // deliver runs one delivery pass and works what it found until done: for
@@ -51,6 +53,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	// Only the mail queue: this process works the deliveries itself.
 	queue := jobsConfig(a, db, mailer, learn, engine, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
+	queue.ID = fmt.Sprintf("deliver-%d-%d", os.Getpid(), time.Now().UnixNano())
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
 		return err
@@ -78,20 +81,28 @@ func deliver(ctx context.Context, a *app, args []string) error {
 
 	// Working deliveries recorded their emails and, for each batch of
 	// them, a job that sends them, ready to run; the queue is drained when
-	// no such job is left. Emails waiting for a retry go out with a later
-	// run.
+	// no such job is left, nor one due in a moment (a run after a failure
+	// that hands emails on, an email waiting a second for the one before
+	// it). Jobs that a stopped process left running are taken over once
+	// they have run longer than any job runs (River's rescue). Emails
+	// waiting longer for a retry go out with a later run.
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
+	kinds := []string{mail.SendArgs{}.Kind(), mail.SendBatchArgs{}.Kind()}
 	for {
-		left, err := db.RunnableJobs(ctx, mail.SendArgs{}.Kind(), mail.SendBatchArgs{}.Kind())
+		left, err := db.JobsLeft(ctx, time.Now().Add(5*time.Second), queue.ID, kinds...)
 		if err != nil {
 			return err
 		}
-		if left == 0 {
+		if left == (store.JobsLeft{}) {
 			break
 		}
 		if time.Since(lastReport) >= time.Second {
-			fmt.Fprintf(a.stdout, "sending emails: %d jobs left…\n", left)
+			fmt.Fprintf(a.stdout, "sending emails: %d jobs left…\n", left.Runnable+left.HeldElsewhere)
+			if left.HeldElsewhere > 0 {
+				fmt.Fprintf(a.stdout, "  %d of them running in another process; if it stopped, they are taken over %v after they started\n",
+					left.HeldElsewhere, rescueAfter)
+			}
 			lastReport = time.Now()
 		}
 		select {

@@ -63,37 +63,63 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 	return transport, "smtp", nil
 }
 
+// rescueAfter is how long a job may run before River counts its node as
+// dead and runs it again: longer than any job of a live node runs, sends
+// included (mail.HeldAtMost), with room to spare.
+var rescueAfter = mail.HeldAtMost(0) + 25*time.Second
+
 // startJobs creates the job queue with the workers of every subsystem and,
-// when workers run in this process, starts working it. The returned stop
-// function waits for running jobs.
-func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine) (stop func(), err error) {
+// when workers run in this process, starts working it and queues a
+// delivery pass. Jobs run on after ctx ends: the returned stop function
+// stops fetching new ones, lets running ones finish for up to
+// shutdownTimeout, and then cancels those left (a send job hands on the
+// emails it did not try).
+func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service,
+	engine *delivery.Engine, shutdownTimeout time.Duration) (stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, learn, engine, cfg.Workers)
-	work := cfg.Workers
+	queue.SoftStopTimeout = shutdownTimeout
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
 		return nil, err
 	}
-	if !work {
+	if !cfg.Workers {
 		return func() {}, nil
 	}
-	if err := jobs.Start(ctx); err != nil {
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start job queue: %w", err)
+	}
+	// River elects a node to run the periodic pass, which takes until a
+	// dead leader's term runs out; this node does not wait for that.
+	if err := engine.QueuePass(ctx); err != nil {
+		a.logger.Error("queue a delivery pass", "err", err)
 	}
 	var once sync.Once
 	return func() {
-		once.Do(func() {
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := jobs.Stop(stopCtx); err != nil {
-				a.logger.Error("stop job queue", "err", err)
-			}
-		})
+		once.Do(func() { stopJobs(a, jobs, shutdownTimeout) })
 	}, nil
+}
+
+// stopJobs stops the job queue: running jobs finish for up to timeout
+// (the queue's SoftStopTimeout), then are cancelled, and have as long as
+// a cancelled send takes to wind up (it records what it sent and hands
+// on the rest).
+func stopJobs(a *app, jobs *store.Jobs, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+mail.HeldAtMost(0)-mail.DefaultJobTimeout)
+	defer cancel()
+	stop := jobs.Stop
+	if timeout == 0 {
+		stop = jobs.StopAndCancel
+	}
+	if err := stop(ctx); err != nil {
+		a.logger.Error("stop job queue", "err", err)
+	}
 }
 
 // jobsConfig is the job queue with the workers of every subsystem, and,
 // when work is set, the queues they work and the periodic jobs (the
 // delivery pass, the daily sweeps), which River runs on one elected node.
+// Every job has a timeout, and a job running past rescueAfter is run
+// again: its node died.
 func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, work bool) *river.Config {
 	accounts := auth.NewAccounts(db, mailer)
 	organizations := orgs.NewService(db, orgs.Config{})
@@ -103,7 +129,8 @@ func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Serv
 	organizations.AddWorkers(workers)
 	learn.AddWorkers(workers)
 	engine.AddWorkers(workers)
-	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown}
+	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown,
+		JobTimeout: time.Minute, RescueStuckJobsAfter: rescueAfter}
 	if work {
 		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
 		queue.PeriodicJobs = slices.Concat(engine.PeriodicJobs(), accounts.PeriodicJobs(), organizations.PeriodicJobs())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/config"
@@ -14,6 +15,9 @@ import (
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web"
 )
+
+// shutdownTimeout is how long running jobs may finish after SIGTERM.
+const shutdownTimeout = 10 * time.Second
 
 func serve(ctx context.Context, a *app, args []string) error {
 	var cfg config.Config
@@ -45,11 +49,6 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
-	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine)
-	if err != nil {
-		return err
-	}
-	defer stopJobs()
 
 	handler, err := web.New(web.Options{
 		DB:            db,
@@ -65,10 +64,18 @@ func serve(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Bound before any worker starts: a second instance started by
+	// mistake fails here, having worked nothing.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	defer ln.Close()
+	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine, shutdownTimeout)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -89,7 +96,12 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	a.logger.Info("shutting down")
+	a.logger.Info("shutting down: finishing requests and running jobs", "timeout", shutdownTimeout)
+	// The job queue stops fetching and lets running jobs finish while
+	// requests in flight are answered.
+	var stopped sync.WaitGroup
+	stopped.Go(stopJobs)
+	defer stopped.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -98,7 +110,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	stopJobs()
+	stopped.Wait()
 	a.logger.Info("stopped")
 	return nil
 }

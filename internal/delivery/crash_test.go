@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/store"
-	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 const (
@@ -64,12 +63,12 @@ func TestDeliveryCrashAndRestart(t *testing.T) {
 	eachReopenable(t, func(t *testing.T, dsn string) {
 		rng := rand.New(rand.NewPCG(crashSeed(t), 7))
 		s := newSchool(t, dsn, crashLessons, crashLearners)
-		sink, receipts := recordingSink(t)
+		sink, receipts := recordingSink(t, nil)
 
 		start := time.Now()
 		crashes := 0
 		for i := 1; ; i++ {
-			n, err := startNode(context.Background(), fmt.Sprintf("node-%d", i), dsn, sink.URL())
+			n, err := startNode(context.Background(), fmt.Sprintf("node-%d", i), dsn, sink.URL(), nodeTimes{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,13 +100,26 @@ func TestDeliveryCrashAndRestart(t *testing.T) {
 
 // The killed-process variant: the worker is a child process (this test
 // binary, running TestCrashWorkerProcess) killed with SIGKILL, which
-// leaves no chance to cancel or record anything.
+// leaves no chance to cancel or record anything. Nothing is done for it
+// after: the next worker waits for the dead leader's term to run out and
+// rescues the jobs the dead ones left running, as serve does, with job
+// timeouts and a rescue delay of seconds rather than minutes.
 const (
 	envWorkerDB   = "MAILSCHOOL_CRASH_WORKER_DB"
 	envWorkerSMTP = "MAILSCHOOL_CRASH_WORKER_SMTP"
 	workerStarted = "crash worker started"
-	workerApp     = "mailschool-crash-worker" // the worker's PostgreSQL application_name
+	maxKills      = 6
+	// killBudget bounds the killed-process test: after the last kill,
+	// River's leader term (15 s), rescue delay and rescue interval (30 s).
+	killBudget = 3 * time.Minute
+	// recoveryBound is how soon after the last kill every email must
+	// have arrived.
+	recoveryBound = 5 * time.Minute
 )
+
+// killedTimes are the job timeouts and rescue delay of the killed
+// workers: serve's, in seconds.
+var killedTimes = nodeTimes{jobTimeout: 2 * time.Second, rescueAfter: 4 * time.Second}
 
 // TestCrashWorkerProcess is the worker of TestDeliveryKilledProcess; run
 // directly it skips.
@@ -116,22 +128,24 @@ func TestCrashWorkerProcess(t *testing.T) {
 	if dsn == "" {
 		t.Skip("the worker process of TestDeliveryKilledProcess")
 	}
-	n, err := startNode(context.Background(), fmt.Sprintf("worker-%d", os.Getpid()), dsn, os.Getenv(envWorkerSMTP))
+	n, err := startNode(context.Background(), fmt.Sprintf("worker-%d", os.Getpid()), dsn, os.Getenv(envWorkerSMTP), killedTimes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println(workerStarted)
 	// Killed long before this; the limit keeps a lost worker from
 	// running on.
-	time.Sleep(crashBudget)
+	time.Sleep(killBudget)
 	n.stop(t)
 }
 
 // TestDeliveryKilledProcess is TestDeliveryCrashAndRestart with real
 // crashes: the worker is a process killed with SIGKILL at random moments.
-// Nothing may be lost. A message can be sent twice only when the SMTP
-// server accepted it and the process died before recording it as sent:
-// every duplicate must be explained by a kill between its two receipts.
+// Nothing may be lost, every learner gets the course in order, and all
+// of it arrives within recoveryBound of the last kill. A message can be
+// sent twice only when the SMTP server accepted it and the process died
+// before recording it as sent: every duplicate must be explained by a
+// kill between its two receipts.
 func TestDeliveryKilledProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
@@ -140,7 +154,7 @@ func TestDeliveryKilledProcess(t *testing.T) {
 		ctx := context.Background()
 		rng := rand.New(rand.NewPCG(crashSeed(t), 11))
 		s := newSchool(t, dsn, crashLessons, crashLearners)
-		sink, receipts := recordingSink(t)
+		sink, receipts := recordingSink(t, nil)
 		observer, err := store.Open(ctx, dsn, "")
 		if err != nil {
 			t.Fatal(err)
@@ -154,19 +168,23 @@ func TestDeliveryKilledProcess(t *testing.T) {
 		var kills []time.Time
 		for {
 			worker := startWorkerProcess(t, dsn, sink.URL())
-			life := lifetime(rng, len(kills), start)
+			// A PostgreSQL worker takes longer to get going: killed within
+			// 50 ms, it would never send.
+			life := time.Duration(50+rng.IntN(550)) * time.Millisecond
+			if len(kills) == maxKills {
+				life = killBudget - time.Since(start)
+			}
 			done := s.waitDone(t, observer, life)
 			worker.Process.Kill() // SIGKILL
 			worker.Wait()
 			if done {
 				break
 			}
-			if len(kills) == maxCrashes {
-				t.Fatalf("not done after %v and %d kills", crashBudget, len(kills))
+			if len(kills) == maxKills {
+				t.Fatalf("not done %v after the last of %d kills", time.Since(kills[len(kills)-1]), len(kills))
 			}
 			kills = append(kills, time.Now())
 			t.Logf("kill %d after %v: %d emails received by then", len(kills), life, len(receipts()))
-			rescueAfterKill(t, dsn)
 		}
 		elapsed := time.Since(start)
 
@@ -187,13 +205,51 @@ func TestDeliveryKilledProcess(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%d learners × %d lessons: %d kills in %v, %d emails received, %d duplicates (each after a kill), %d missing",
-			crashLearners, crashLessons, len(kills), elapsed.Round(time.Millisecond), len(receipts()), got.duplicates, len(got.missing))
+		if len(kills) == 0 {
+			t.Fatal("no worker was killed: the test proved nothing")
+		}
+		last := kills[len(kills)-1]
+		var recovered time.Duration
+		for _, r := range receipts() {
+			recovered = max(recovered, r.at.Sub(last))
+		}
+		if recovered > recoveryBound {
+			t.Errorf("the last email arrived %v after the last kill, want within %v", recovered, recoveryBound)
+		}
+		t.Logf("%d learners × %d lessons: %d kills in %v, last email %v after the last kill, %d emails received, %d duplicates (%.1f per kill), %d missing",
+			crashLearners, crashLessons, len(kills), elapsed.Round(time.Millisecond), recovered.Round(time.Millisecond), len(receipts()),
+			got.duplicates, float64(got.duplicates)/float64(len(kills)), len(got.missing))
 		if got.duplicates > 0 {
 			t.Logf("received twice:\n%s", got.duplicateList())
 		}
-		if len(kills) == 0 {
-			t.Error("no worker was killed: the test proved nothing")
+	})
+}
+
+// TestDeliveryThroughRefusingServer: the SMTP server answers 421 to
+// everything for a while, then takes everything. Every email arrives
+// once, and every learner gets the course in order.
+func TestDeliveryThroughRefusingServer(t *testing.T) {
+	eachReopenable(t, func(t *testing.T, dsn string) {
+		s := newSchool(t, dsn, crashLessons, crashLearners/4)
+		outage := time.Now().Add(2 * time.Second)
+		sink, receipts := recordingSink(t, func() error {
+			if time.Now().Before(outage) {
+				return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "service not available, closing"}
+			}
+			return nil
+		})
+		n, err := startNode(context.Background(), "node", dsn, sink.URL(), nodeTimes{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := s.waitDone(t, n.db, time.Minute)
+		n.stop(t)
+		if !done {
+			t.Fatal("not done a minute after the server came back")
+		}
+		got := s.check(t, receipts())
+		if got.duplicates > 0 {
+			t.Errorf("%d duplicate emails:\n%s", got.duplicates, got.duplicateList())
 		}
 	})
 }
@@ -203,16 +259,6 @@ func TestDeliveryKilledProcess(t *testing.T) {
 func startWorkerProcess(t *testing.T, dsn, smtpURL string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWorkerProcess$", "-test.count=1")
-	if !strings.HasPrefix(dsn, "sqlite:") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("application_name", workerApp)
-		u.RawQuery = q.Encode()
-		dsn = u.String()
-	}
 	cmd.Env = append(os.Environ(), envWorkerDB+"="+dsn, envWorkerSMTP+"="+smtpURL)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -246,23 +292,4 @@ func startWorkerProcess(t *testing.T, dsn, smtpURL string) *exec.Cmd {
 		t.Fatalf("the worker process did not start within 20s: %s", stderr.String())
 	}
 	return nil
-}
-
-// rescueAfterKill does at once what happens in its own time after a
-// node dies: PostgreSQL ends the dead process's sessions when it notices
-// them gone (one waiting for a lock notices only when it gets it), a
-// killed leader's term runs out (River's TTL, 15 s), and jobs it left
-// running are rescued (after their timeout: a minute for deliveries, two
-// for sends) to be tried again. The worker is dead, so nothing is really
-// running.
-func rescueAfterKill(t *testing.T, dsn string) {
-	t.Helper()
-	if !strings.HasPrefix(dsn, "sqlite:") {
-		// The kernel released a dead process's SQLite locks already.
-		execSQL(t, dsn, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '`+workerApp+`'`)
-		storetest.Eventually(t, 10*time.Second, "the killed worker's sessions to end", func() bool {
-			return countSQL(t, dsn, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '`+workerApp+`'`) == 0
-		})
-	}
-	execSQL(t, dsn, `DELETE FROM river_leader`, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
 }

@@ -15,6 +15,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,8 +49,15 @@ type Config struct {
 	// it is scheduled gets a job of its own at its time; the pass finds
 	// the others, within one interval of their time.
 	PassInterval time.Duration
-	Logger       *slog.Logger
+	// JobTimeout bounds each job of the engine (a pass, or working a batch
+	// of deliveries in one transaction); DefaultJobTimeout when zero.
+	JobTimeout time.Duration
+	Logger     *slog.Logger
 }
+
+// DefaultJobTimeout is how long a delivery job may run. A batch takes
+// well under a second; a pass cut short leaves the rest to the next.
+const DefaultJobTimeout = time.Minute
 
 // Engine schedules and works deliveries.
 type Engine struct {
@@ -57,6 +65,7 @@ type Engine struct {
 	mail         *mail.Service
 	learning     *learning.Service
 	passInterval time.Duration
+	jobTimeout   time.Duration
 	logger       *slog.Logger
 	now          func() time.Time
 	render       func(body string) (learning.Rendered, error) // learning.RenderLesson
@@ -72,8 +81,8 @@ func New(db *store.DB, mailer *mail.Service, l *learning.Service, cfg Config) *E
 	if cfg.PassInterval <= 0 {
 		cfg.PassInterval = DefaultPassInterval
 	}
-	e := &Engine{db: db, mail: mailer, learning: l, passInterval: cfg.PassInterval, logger: cfg.Logger, now: time.Now,
-		render: learning.RenderLesson}
+	e := &Engine{db: db, mail: mailer, learning: l, passInterval: cfg.PassInterval, jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout),
+		logger: cfg.Logger, now: time.Now, render: learning.RenderLesson}
 	l.OnActivate(e.scheduleFirst)
 	l.OnEnd(e.cancelPending)
 	l.SetDeliveryLister(e.list)
@@ -486,8 +495,9 @@ func (e *Engine) courseEmail(d store.DueDelivery, kind mail.Kind, data any) mail
 		List:           &mail.List{Labels: []string{d.CourseSlug, d.OrganizationSlug}, Description: d.CourseTitle},
 		// The same Message-ID for every try: the store refuses a second
 		// email for one delivery.
-		Key:  fmt.Sprintf("delivery-%d", d.ID),
-		Data: data,
+		Key:          fmt.Sprintf("delivery-%d", d.ID),
+		EnrollmentID: d.EnrollmentID,
+		Data:         data,
 	}
 }
 
@@ -507,3 +517,5 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	return w.engine.deliverBatch(ctx, job.Args.DeliveryIDs, may)
 }
+
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.engine.jobTimeout }

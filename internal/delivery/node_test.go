@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -223,7 +224,15 @@ type node struct {
 	events   sync.WaitGroup
 }
 
-func startNode(ctx context.Context, name, dsn, smtpURL string) (*node, error) {
+// nodeTimes are how long a node's jobs may run, and how long a job may
+// run before the node that River elects runs it again; zero for River's
+// defaults, as the tests that stop their nodes need. The killed-process
+// test sets them as serve does, in seconds rather than minutes.
+type nodeTimes struct {
+	jobTimeout, rescueAfter time.Duration
+}
+
+func startNode(ctx context.Context, name, dsn, smtpURL string, times nodeTimes) (*node, error) {
 	n := &node{name: name, passDone: make(chan struct{})}
 	db, err := store.Open(ctx, dsn, "")
 	if err != nil {
@@ -236,13 +245,14 @@ func startNode(ctx context.Context, name, dsn, smtpURL string) (*node, error) {
 		return nil, err
 	}
 	n.mailer, err = mail.NewService(db, mail.Config{From: schoolFrom, BaseURL: baseURL,
-		Transport: countingTransport{smtp, &n.sent}, TransportName: "smtp", RetryBase: 10 * time.Millisecond, Logger: quiet})
+		Transport: countingTransport{smtp, &n.sent}, TransportName: "smtp", RetryBase: 10 * time.Millisecond,
+		JobTimeout: times.jobTimeout, Logger: quiet})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	learn := learning.NewService(db, learning.Config{Mail: n.mailer, BaseURL: baseURL, SecretKey: schoolSecret})
-	engine := delivery.New(db, n.mailer, learn, delivery.Config{Logger: quiet})
+	engine := delivery.New(db, n.mailer, learn, delivery.Config{JobTimeout: times.jobTimeout, Logger: quiet})
 	workers := river.NewWorkers()
 	n.mailer.AddWorkers(workers)
 	engine.AddWorkers(workers)
@@ -252,9 +262,11 @@ func startNode(ctx context.Context, name, dsn, smtpURL string) (*node, error) {
 		Queues:            map[string]river.QueueConfig{delivery.Queue: delivery.QueueConfig, mail.Queue: mail.QueueConfig},
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
-		RetryPolicy:       quickRetry{},
-		Logger:            quiet,
-		TestOnly:          true,
+		RetryPolicy:          quickRetry{},
+		JobTimeout:           times.jobTimeout,
+		RescueStuckJobsAfter: times.rescueAfter,
+		Logger:               quiet,
+		TestOnly:             true,
 	})
 	if err != nil {
 		n.mailer.Close()
@@ -393,13 +405,19 @@ type receipt struct {
 // recordingSink starts an SMTP server that notes when it accepted each
 // message, and takes a millisecond to answer the end of DATA, as real
 // servers take a moment to queue a message: a client that gives up while
-// waiting for that answer does not know the message was accepted.
-func recordingSink(t *testing.T) (*smtptest.Server, func() []receipt) {
+// waiting for that answer does not know the message was accepted. When
+// refuse returns an error, the server answers it instead.
+func recordingSink(t *testing.T, refuse func() error) (*smtptest.Server, func() []receipt) {
 	var (
 		mu       sync.Mutex
 		receipts []receipt
 	)
 	sink := smtptest.Start(t, smtptest.Options{Discard: true, Reply: func(_ int, m smtptest.Message) error {
+		if refuse != nil {
+			if err := refuse(); err != nil {
+				return err
+			}
+		}
 		r := receipt{at: time.Now()}
 		if p, err := mail.Parse(m.Data); err == nil {
 			r.messageID = strings.Trim(p.Header.Get("Message-Id"), "<>")
@@ -425,6 +443,7 @@ type outcome struct {
 	byMessageID map[string][]receipt
 	duplicates  int // receipts beyond the first of a message
 	missing     []string
+	outOfOrder  []string // learners, with what they received
 }
 
 // check verifies the database side of exactly-once delivery (every
@@ -521,7 +540,40 @@ func (s *school) check(t *testing.T, receipts []receipt) outcome {
 	if len(res.missing) > 0 {
 		t.Errorf("%d emails never reached the server, e.g. %s", len(res.missing), res.missing[0])
 	}
+	res.outOfOrder = s.outOfOrder(receipts)
+	if len(res.outOfOrder) > 0 {
+		t.Errorf("%d learners got their emails out of the course's order, e.g. %s", len(res.outOfOrder), res.outOfOrder[0])
+	}
 	return res
+}
+
+// outOfOrder lists the learners whose emails did not arrive in the
+// course's order (its lessons, then the completion), a message received
+// again right after itself aside.
+func (s *school) outOfOrder(receipts []receipt) []string {
+	var want []string
+	for _, l := range s.lessons {
+		want = append(want, "Crash course: "+l.Title)
+	}
+	want = append(want, "completion")
+	got := map[string][]string{}
+	for _, r := range receipts {
+		what := r.subject
+		if strings.HasPrefix(r.messageID, "certificate-") {
+			what = "completion"
+		}
+		if seq := got[r.to]; len(seq) == 0 || seq[len(seq)-1] != what {
+			got[r.to] = append(seq, what)
+		}
+	}
+	var wrong []string
+	for _, l := range s.learners {
+		if !slices.Equal(got[l], want) {
+			wrong = append(wrong, fmt.Sprintf("%s: %s", l, strings.Join(got[l], ", ")))
+		}
+	}
+	sort.Strings(wrong)
+	return wrong
 }
 
 // duplicateList describes the messages received more than once.

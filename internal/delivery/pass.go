@@ -148,7 +148,9 @@ func (PassArgs) Kind() string { return "delivery_pass" }
 func (PassArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
 
 // PeriodicJobs runs the pass every Config.PassInterval on whichever
-// node's workers River elects to run periodic jobs, and once at start.
+// node's workers River elects to run periodic jobs, and once when a node
+// is elected. A node that starts after another died is elected only once
+// the dead leader's term runs out (15 s): QueuePass does not wait.
 func (e *Engine) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(e.passInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return PassArgs{}, nil },
@@ -159,6 +161,17 @@ type passWorker struct {
 	river.WorkerDefaults[PassArgs]
 	engine *Engine
 }
+
+// QueuePass queues a pass for the first node with workers to run, at once:
+// for a node that starts.
+func (e *Engine) QueuePass(ctx context.Context) error {
+	return e.db.InTx(ctx, func(q *store.Queries) error {
+		_, err := q.Enqueue(ctx, PassArgs{}, nil)
+		return err
+	})
+}
+
+func (w *passWorker) Timeout(*river.Job[PassArgs]) time.Duration { return w.engine.jobTimeout }
 
 func (w *passWorker) Work(ctx context.Context, _ *river.Job[PassArgs]) error {
 	res, err := w.engine.Pass(ctx)

@@ -21,12 +21,12 @@ func TestTwoNodesShareDeliveries(t *testing.T) {
 		const learners, lessons = 300, 2
 		dsn := storetest.NewPostgresURL(t)
 		s := newSchool(t, dsn, lessons, learners)
-		sink, receipts := recordingSink(t)
+		sink, receipts := recordingSink(t, nil)
 
 		start := time.Now()
 		var nodes []*node
 		for _, name := range []string{"node-a", "node-b"} {
-			n, err := startNode(context.Background(), name, dsn, sink.URL())
+			n, err := startNode(context.Background(), name, dsn, sink.URL(), nodeTimes{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -127,7 +127,7 @@ func (s *Service) issueCertificate(ctx context.Context, q *store.Queries, e stor
 	if blocked, err := q.EmailBlocked(ctx, e.OrganizationID, e.LearnerEmail); err != nil || blocked {
 		return err
 	}
-	return s.send(ctx, q, org, mail.Email{Kind: mail.KindCourseCompleted, To: e.LearnerEmail,
+	return s.send(ctx, q, org, mail.Email{Kind: mail.KindCourseCompleted, To: e.LearnerEmail, EnrollmentID: e.ID,
 		// One email per certificate, whatever retries the caller makes.
 		Key: fmt.Sprintf("certificate-%d", c.ID),
 		Data: mail.CourseCompleted{OrganizationName: org.Name, CourseTitle: c.CourseTitle,

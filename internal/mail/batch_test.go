@@ -3,6 +3,7 @@ package mail_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -269,4 +270,107 @@ func TestBatchRunAgainHandsItsEmailsOn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEnrollmentEmailsKeepTheirOrder: the emails of an enrollment reach
+// the server in the order they were recorded, whether they share a batch
+// or each has its own, while the server refuses for a while (421 to
+// everything, then a 451 to each enrollment's first email): an email that
+// waits for a retry holds back the later ones of its enrollment, and only
+// those.
+func TestEnrollmentEmailsKeepTheirOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var (
+			mu       sync.Mutex
+			refused  = map[string]bool{}
+			outage   = time.Now().Add(300 * time.Millisecond)
+			arrivals = map[string][]string{} // recipient -> Message-ID keys in order of receipt
+		)
+		sink := smtptest.Start(t, smtptest.Options{
+			Reply: func(_ int, m smtptest.Message) error {
+				if time.Now().Before(outage) {
+					return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "closing for a moment"}
+				}
+				key := messageKey(m.Data)
+				mu.Lock()
+				defer mu.Unlock()
+				if strings.HasSuffix(key, "-0") && !refused[key] {
+					refused[key] = true
+					return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+				}
+				arrivals[m.To[0]] = append(arrivals[m.To[0]], key)
+				return nil
+			},
+		})
+		s := newService(t, db, smtpTransport(t, sink), "smtp")
+		startWorkers(t, db, s)
+
+		const enrollments, each = 6, 4
+		var ids []int64
+		for e := range enrollments {
+			if e%2 == 0 {
+				// The enrollment's emails in one batch, as a pass records
+				// lessons due together.
+				ids = append(ids, recordSequence(t, db, s, int64(e+1), 0, each)...)
+				continue
+			}
+			// Each in a batch of its own, as lessons a minute apart.
+			for i := range each {
+				ids = append(ids, recordSequence(t, db, s, int64(e+1), i, 1)...)
+			}
+		}
+		// A retry, or a look again at an email that waits, comes with
+		// River's scheduler, every few seconds.
+		storetest.Eventually(t, time.Minute, "every email sent", func() bool {
+			for _, id := range ids {
+				if message(t, db, id).Status != store.MailSent {
+					return false
+				}
+			}
+			return true
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		for e := range enrollments {
+			to := fmt.Sprintf("learner%d@example.com", e+1)
+			var want []string
+			for i := range each {
+				want = append(want, fmt.Sprintf("seq-%d-%d", e+1, i))
+			}
+			if got := arrivals[to]; !slices.Equal(got, want) {
+				t.Errorf("%s received %v, want %v", to, got, want)
+			}
+		}
+	})
+}
+
+// recordSequence records emails from-th to (from+n-1)-th of an enrollment,
+// to learner<enrollment>@example.com, in one batch, keyed seq-E-I.
+func recordSequence(t *testing.T, db *store.DB, s *mail.Service, enrollment int64, from, n int) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var ids []int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		batch := s.NewBatch()
+		for i := from; i < from+n; i++ {
+			id, err := batch.Add(ctx, q, mail.Email{Kind: mail.KindTest, To: fmt.Sprintf("learner%d@example.com", enrollment),
+				EnrollmentID: enrollment, Key: fmt.Sprintf("seq-%d-%d", enrollment, i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return batch.Enqueue(ctx, q)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// messageKey is the key that starts a raw email's Message-ID.
+func messageKey(raw []byte) string {
+	_, after, _ := strings.Cut(string(raw), "Message-ID: <")
+	key, _, _ := strings.Cut(after, ".")
+	return key
 }

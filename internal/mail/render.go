@@ -165,6 +165,11 @@ type Email struct {
 	// email from being recorded twice is the transaction that records it
 	// with the change that caused it (a delivery marked sent).
 	Key string
+	// EnrollmentID, when set, puts the email in its enrollment's
+	// sequence: it goes out only once every email recorded before it for
+	// the same enrollment has gone out or failed for good, so a learner
+	// gets a course's emails in its order whatever fails on the way.
+	EnrollmentID int64
 }
 
 // templateData is what every email template sees.

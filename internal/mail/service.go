@@ -1,8 +1,10 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"golang.org/x/time/rate"
 
 	"github.com/mailschool/mailschool/internal/store"
@@ -44,7 +47,31 @@ type Config struct {
 	// RetryBase is the wait before the first retry; each retry doubles it,
 	// up to an hour. Default one minute.
 	RetryBase time.Duration
-	Logger    *slog.Logger
+	// JobTimeout bounds each send job; DefaultJobTimeout when zero. A job
+	// cut short hands the emails it did not try to jobs of their own.
+	JobTimeout time.Duration
+	Logger     *slog.Logger
+}
+
+// DefaultJobTimeout is how long a send job may run.
+const DefaultJobTimeout = time.Minute
+
+// recordPatience is how long a node keeps trying to record what became
+// of an email it handed to the transport, while the database refuses
+// (down, or its disk full): an email the server took and the node could
+// not record is sent again later.
+const recordPatience = 20 * time.Second
+
+// handOffTimeout bounds handing a stopped batch's emails to jobs.
+const handOffTimeout = 15 * time.Second
+
+// HeldAtMost is how long a send job of a service with this JobTimeout
+// (zero: the default) holds its emails at most: its timeout, then
+// recording the sends under way and handing on the rest. A job running
+// longer than that belongs to a node that died, and may be taken over
+// (River's RescueStuckJobsAfter) without sending anything twice.
+func HeldAtMost(jobTimeout time.Duration) time.Duration {
+	return cmp.Or(jobTimeout, DefaultJobTimeout) + recordPatience + handOffTimeout
 }
 
 // Service renders, records and sends every email of mailschool.
@@ -58,6 +85,7 @@ type Service struct {
 	// recorded, on this node: see batchSendSlots.
 	batchSending chan struct{}
 	retryBase    time.Duration
+	jobTimeout   time.Duration
 	logger       *slog.Logger
 }
 
@@ -78,7 +106,8 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{db: db, renderer: renderer, transport: cfg.Transport, name: cfg.TransportName,
-		limiter: limiter, batchSending: make(chan struct{}, batchSendSlots), retryBase: cfg.RetryBase, logger: cfg.Logger}, nil
+		limiter: limiter, batchSending: make(chan struct{}, batchSendSlots), retryBase: cfg.RetryBase,
+		jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout), logger: cfg.Logger}, nil
 }
 
 // Messages lists up to limit recorded messages without their source,
@@ -133,12 +162,9 @@ func (s *Service) record(ctx context.Context, q *store.Queries, e Email) (store.
 	if err != nil {
 		return store.MailMessage{}, err
 	}
-	var org *int64
-	if e.OrganizationID != 0 {
-		org = &e.OrganizationID
-	}
 	return q.CreateMailMessage(ctx, store.NewMailMessage{
-		OrganizationID: org,
+		OrganizationID: nonZero(e.OrganizationID),
+		EnrollmentID:   nonZero(e.EnrollmentID),
 		Kind:           string(e.Kind),
 		Sender:         s.renderer.from.Address,
 		Recipient:      e.To,
@@ -146,6 +172,13 @@ func (s *Service) record(ctx context.Context, q *store.Queries, e Email) (store.
 		MessageID:      msg.MessageID,
 		Raw:            msg.Bytes(),
 	})
+}
+
+func nonZero(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 // SendNow records e and sends it at once, without the job queue, for the
@@ -160,7 +193,7 @@ func (s *Service) SendNow(ctx context.Context, e Email) (store.MailMessage, erro
 	if err != nil {
 		return store.MailMessage{}, err
 	}
-	sendErr := s.deliver(ctx, m.ID, true)
+	sendErr := s.deliver(ctx, m.ID, true, time.Time{})
 	m, err = s.db.Read().MailMessageByID(ctx, m.ID)
 	if err != nil {
 		return store.MailMessage{}, err
@@ -168,9 +201,35 @@ func (s *Service) SendNow(ctx context.Context, e Email) (store.MailMessage, erro
 	return m, sendErr
 }
 
+// waitingError stops the sending of an email that waits for an earlier
+// one of its enrollment, until a time when that one may have gone out:
+// when it is tried again after a failure, or, when it was never tried,
+// in a moment.
+type waitingError struct {
+	id, waitsFor int64
+	until        time.Time
+}
+
+func (e *waitingError) Error() string {
+	return fmt.Sprintf("email %d waits for email %d of its enrollment", e.id, e.waitsFor)
+}
+
+func (s *Service) waitFor(ctx context.Context, m store.MailMessage) error {
+	w := &waitingError{id: m.ID, waitsFor: m.WaitsFor}
+	earlier, err := s.db.Read().MailMessageByID(ctx, m.WaitsFor)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if earlier.RetryAt != nil {
+		w.until = *earlier.RetryAt
+	}
+	return w
+}
+
 // deliver sends one recorded message through the transport and records the
-// outcome. lastTry marks a failure as final rather than to be retried.
-func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
+// outcome, unless it waits for an earlier one (a waitingError). lastTry
+// marks a failure as final rather than to be retried at retryAt.
+func (s *Service) deliver(ctx context.Context, id int64, lastTry bool, retryAt time.Time) error {
 	m, err := s.db.Read().MailMessageByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted with its organization: nothing to send.
@@ -182,7 +241,10 @@ func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
 	if m.Status != store.MailQueued {
 		return nil // already sent, stored or given up: never twice
 	}
-	sendErr, err := s.attempt(ctx, m, lastTry, false)
+	if m.WaitsFor != 0 {
+		return s.waitFor(ctx, m)
+	}
+	_, sendErr, err := s.attempt(ctx, m, lastTry, retryAt, false)
 	if err != nil {
 		return errors.Join(sendErr, err)
 	}
@@ -193,16 +255,16 @@ func (s *Service) deliver(ctx context.Context, id int64, lastTry bool) error {
 }
 
 // attempt hands a queued message to the transport once and records the
-// outcome; it returns the transport's error and any error recording it.
-// lastTry marks a failure as final rather than to be retried; with
-// retryJob, a failure to retry gets a send job of its own, in the
-// transaction that records it.
-func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry, retryJob bool) (sendErr, err error) {
+// outcome; it returns the status recorded, the transport's error and any
+// error recording it. lastTry marks a failure as final rather than to be
+// retried; with retryJob, a failure to retry gets a send job of its own,
+// in the transaction that records it.
+func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool, retryAt time.Time, retryJob bool) (status string, sendErr, err error) {
 	if err := s.limiter.Wait(ctx); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	providerID, sendErr := s.transport.Send(ctx, Envelope{From: m.Sender, To: []string{m.Recipient}}, m.Raw)
-	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID}
+	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt}
 	switch {
 	case sendErr == nil && s.name == "outbox":
 		attempt.Status = store.MailStored
@@ -213,29 +275,43 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry, ret
 	default:
 		attempt.Status, attempt.Error = store.MailQueued, sendErr.Error()
 	}
-	// Recorded even when ctx ended mid-send: the outcome must not be lost,
-	// or a message the server took would stay queued and go out again.
-	record := context.WithoutCancel(ctx)
-	err = s.db.InTx(record, func(q *store.Queries) error {
-		changed, err := q.RecordMailAttempt(record, m.ID, attempt)
-		if err != nil || !changed || !retryJob || attempt.Status != store.MailQueued {
-			return err
-		}
-		_, err = q.Enqueue(record, SendArgs{MessageID: m.ID}, &river.InsertOpts{
-			ScheduledAt: s.nextRetry(1),
-			MaxAttempts: MaxAttempts - 1, // this was the first
-		})
-		return err
-	})
-	if err != nil {
-		return sendErr, err
+	if err := s.recordAttempt(ctx, m, attempt, retryJob); err != nil {
+		return "", sendErr, err
 	}
 	if sendErr != nil {
 		s.logger.Warn("email not sent", "message", m.ID, "kind", m.Kind, "status", attempt.Status, "err", sendErr)
-		return sendErr, nil
+		return attempt.Status, sendErr, nil
 	}
 	s.logger.Info("email sent", "message", m.ID, "kind", m.Kind, "transport", s.name)
-	return nil, nil
+	return attempt.Status, nil, nil
+}
+
+// recordAttempt records the outcome of an attempt, even when ctx ended
+// mid-send, and tries again for recordPatience while the database
+// refuses: an outcome lost leaves a message the server took queued, to
+// go out again.
+func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attempt store.MailAttempt, retryJob bool) error {
+	ctx = context.WithoutCancel(ctx)
+	record := func(q *store.Queries) error {
+		changed, err := q.RecordMailAttempt(ctx, m.ID, attempt)
+		if err != nil || !changed || !retryJob || attempt.Status != store.MailQueued {
+			return err
+		}
+		_, err = q.Enqueue(ctx, SendArgs{MessageID: m.ID}, &river.InsertOpts{
+			ScheduledAt: attempt.RetryAt,
+			MaxAttempts: MaxAttempts - 1, // this was the first
+		})
+		return err
+	}
+	giveUp := time.Now().Add(recordPatience)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := s.db.InTx(ctx, record)
+		if err == nil || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		s.logger.Warn("recording an email's outcome failed; trying again", "message", m.ID, "status", attempt.Status, "err", err)
+		time.Sleep(wait)
+	}
 }
 
 // Batch gathers emails recorded in one transaction, to be sent by one job:
@@ -297,65 +373,104 @@ const batchSendSlots = 2 * batchSenders
 // sendBatch tries each message of a batch once, batchSenders at a time,
 // and the messages to one recipient one after the other, in the order
 // they were recorded (a course's items due together). A message that
-// fails and may be retried gets a send job of its own. When the batch
-// cannot go on (ctx ended: the job's timeout or the node stopping; or a
-// message could not be read or its outcome recorded), the messages never
-// tried get a send job each, so that nothing waits on this job's last
-// attempts; only when that fails too does it return an error, for the
-// job to run again, and a second run hands them on.
+// fails and may be retried gets a send job of its own; so does each one
+// that must wait for an earlier email of its enrollment not sent yet.
+// When the batch cannot go on (ctx ended: the job's timeout or the node
+// stopping; or a message could not be read or its outcome recorded), the
+// messages never tried get a send job each, so that nothing waits on
+// this job's last attempts; only when that fails too does it return an
+// error, for the job to run again, and a second run hands them on.
 func (s *Service) sendBatch(ctx context.Context, ids []int64) error {
-	err := s.trySendBatch(ctx, ids)
-	if err == nil {
+	waiting, err := s.trySendBatch(ctx, ids)
+	if err == nil && waiting == 0 {
 		return nil
 	}
-	handOff := context.WithoutCancel(ctx)
-	handed, handErr := s.handOff(handOff, ids)
-	if handErr != nil {
+	handed, handErr := s.handOff(context.WithoutCancel(ctx), ids)
+	switch {
+	case handErr != nil:
 		return fmt.Errorf("send batch of %d emails: %w", len(ids), errors.Join(err, handErr))
+	case err != nil:
+		s.logger.Warn("email batch stopped; its emails not tried yet got a job each", "emails", len(ids), "handed_off", handed, "err", err)
+	default:
+		s.logger.Info("emails that wait for earlier ones of their enrollment got a job each", "emails", len(ids), "handed_off", handed)
 	}
-	s.logger.Warn("email batch stopped; its emails not tried yet got a job each", "emails", len(ids), "handed_off", handed, "err", err)
 	return nil
 }
 
-func (s *Service) trySendBatch(ctx context.Context, ids []int64) error {
+// trySendBatch sends the batch's emails that may go out, and counts those
+// that must wait for an earlier email of their enrollment: one not sent
+// by this batch, or one this batch could not send.
+func (s *Service) trySendBatch(ctx context.Context, ids []int64) (waiting int, err error) {
+	var (
+		mu      sync.Mutex
+		gone    = map[int64]bool{} // emails of the batch no longer queued
+		stopped = map[int64]bool{} // enrollments whose next email must wait
+		errs    []error
+	)
+	// mayGo says whether m may go out: it waits for no email, or for one
+	// this batch finished, and no email of its enrollment before it in the
+	// batch is still queued.
+	mayGo := func(m store.MailMessage) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.EnrollmentID == nil {
+			return true
+		}
+		if stopped[*m.EnrollmentID] || (m.WaitsFor != 0 && !gone[m.WaitsFor]) {
+			stopped[*m.EnrollmentID] = true
+			waiting++
+			return false
+		}
+		return true
+	}
+	done := func(m store.MailMessage, status string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if status != store.MailQueued {
+			gone[m.ID] = true
+		} else if m.EnrollmentID != nil {
+			stopped[*m.EnrollmentID] = true
+		}
+	}
 	for chunk := range slices.Chunk(ids, batchSenders) {
 		if err := ctx.Err(); err != nil {
-			return err
+			return waiting, err
 		}
 		msgs, err := s.db.Read().MailMessagesToSend(ctx, chunk)
 		if err != nil {
-			return err
+			return waiting, err
 		}
-		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			errs []error
-		)
+		var wg sync.WaitGroup
 		for _, queue := range byRecipient(msgs) {
 			wg.Go(func() {
 				for _, m := range queue {
-					if err := s.attemptInBatch(ctx, m); err != nil {
+					if !mayGo(m) {
+						continue
+					}
+					status, err := s.attemptInBatch(ctx, m)
+					if err != nil {
 						mu.Lock()
 						errs = append(errs, fmt.Errorf("email %d: %w", m.ID, err))
 						mu.Unlock()
-						return
+						return // later emails would overtake this one
 					}
+					done(m, status)
 				}
 			})
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			return err // later emails would overtake those not recorded
+			return waiting, err
 		}
 	}
-	return nil
+	return waiting, nil
 }
 
 // handOff gives each message of ids never tried (or whose outcome could
 // not be recorded) a send job of its own, in one transaction, and reports
 // how many.
 func (s *Service) handOff(ctx context.Context, ids []int64) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, handOffTimeout)
 	defer cancel()
 	var n int
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
@@ -374,16 +489,17 @@ func (s *Service) handOff(ctx context.Context, ids []int64) (int, error) {
 	return n, err
 }
 
-// attemptInBatch is attempt for an email of a batch, once a slot is free.
-func (s *Service) attemptInBatch(ctx context.Context, m store.MailMessage) error {
+// attemptInBatch is attempt for an email of a batch, once a slot is free;
+// it returns the status recorded.
+func (s *Service) attemptInBatch(ctx context.Context, m store.MailMessage) (string, error) {
 	select {
 	case s.batchSending <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	defer func() { <-s.batchSending }()
-	_, err := s.attempt(ctx, m, false, true)
-	return err
+	status, _, err := s.attempt(ctx, m, false, s.nextRetry(1), true)
+	return status, err
 }
 
 // byRecipient groups messages by recipient, each group in the order of
@@ -411,9 +527,11 @@ type SendBatchArgs struct {
 // Kind names the job for River.
 func (SendBatchArgs) Kind() string { return "send_email_batch" }
 
-// InsertOpts puts sending on the mail queue.
+// InsertOpts puts sending on the mail queue. Runs after the first only
+// hand the emails on, which can fail only while the database does:
+// retried for a day and more.
 func (SendBatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 20}
 }
 
 type sendBatchWorker struct {
@@ -433,11 +551,16 @@ func (w *sendBatchWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs
 	return w.service.sendBatch(ctx, job.Args.MessageIDs)
 }
 
+// NextRetry runs the job again soon: the run after a failure, or after
+// its node died and River rescued the job, only hands its emails on. It
+// backs off from a second, doubling, up to an hour.
 func (w *sendBatchWorker) NextRetry(job *river.Job[SendBatchArgs]) time.Time {
-	return w.service.nextRetry(job.Attempt)
+	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 16), time.Hour))
 }
 
-func (w *sendBatchWorker) Timeout(*river.Job[SendBatchArgs]) time.Duration { return 10 * time.Minute }
+func (w *sendBatchWorker) Timeout(*river.Job[SendBatchArgs]) time.Duration {
+	return w.service.jobTimeout
+}
 
 // SendArgs is the job that sends one recorded message.
 type SendArgs struct {
@@ -464,7 +587,11 @@ type sendWorker struct {
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	err := w.service.deliver(ctx, job.Args.MessageID, job.Attempt >= job.MaxAttempts)
+	err := w.service.deliver(ctx, job.Args.MessageID, job.Attempt >= job.MaxAttempts, w.service.nextRetry(job.Attempt))
+	if waiting, ok := errors.AsType[*waitingError](err); ok {
+		// Snoozing spends no attempt.
+		return river.JobSnooze(waitingBackoff(job.JobRow, waiting.until))
+	}
 	if IsPermanent(err) {
 		// Retrying cannot help; the failure is recorded on the message.
 		return river.JobCancel(err)
@@ -483,4 +610,19 @@ func (s *Service) nextRetry(attempt int) time.Time {
 	return time.Now().Add(min(wait, time.Hour))
 }
 
-func (w *sendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return 2 * time.Minute }
+func (w *sendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return w.service.jobTimeout }
+
+// waitingBackoff is how long a send job waits before it looks again at an
+// email that waits for an earlier one: until a moment after the earlier
+// one's retry; or, for one never tried (in a job about to run), a
+// second, doubling with each look up to ten.
+func waitingBackoff(job *rivertype.JobRow, retryAt time.Time) time.Duration {
+	if wait := time.Until(retryAt); wait > 0 {
+		return wait + time.Second
+	}
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta) // River's own metadata; none means none
+	return min(time.Second<<min(meta.Snoozes, 4), 10*time.Second)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -191,12 +192,41 @@ func unfinished(kind string) *river.JobListParams {
 // running: what a worker still has to do now, leaving out jobs scheduled
 // for later and retries waiting their turn.
 func (db *DB) RunnableJobs(ctx context.Context, kinds ...string) (int, error) {
+	left, err := db.JobsLeft(ctx, time.Time{}, "", kinds...)
+	return left.Runnable + left.HeldElsewhere, err
+}
+
+// JobsLeft is what a worker still has to do: jobs ready to run, running
+// on its own client, or due before a time (Runnable), and jobs running on
+// another client (HeldElsewhere), which may have died with its node.
+type JobsLeft struct {
+	Runnable, HeldElsewhere int
+}
+
+// JobsLeft counts the jobs of the given kinds left for the client named
+// self: those ready or running, and those scheduled or waiting for a
+// retry that are due by soon.
+func (db *DB) JobsLeft(ctx context.Context, soon time.Time, self string, kinds ...string) (JobsLeft, error) {
 	jobs, err := db.listJobs(ctx, river.NewJobListParams().Kinds(kinds...).First(10_000).States(
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning))
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled))
 	if err != nil {
-		return 0, fmt.Errorf("runnable jobs: %w", err)
+		return JobsLeft{}, fmt.Errorf("jobs left: %w", err)
 	}
-	return len(jobs), nil
+	var left JobsLeft
+	for _, j := range jobs {
+		switch {
+		case j.State == rivertype.JobStateRunning && len(j.AttemptedBy) > 0 && j.AttemptedBy[len(j.AttemptedBy)-1] != self:
+			left.HeldElsewhere++
+		case j.State == rivertype.JobStateRetryable || j.State == rivertype.JobStateScheduled:
+			if !j.ScheduledAt.After(soon) {
+				left.Runnable++
+			}
+		default:
+			left.Runnable++
+		}
+	}
+	return left, nil
 }
 
 func (db *DB) listJobs(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {

@@ -37,6 +37,15 @@ type MailMessage struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	SentAt            *time.Time
+	// EnrollmentID is the enrollment whose course the email is part of,
+	// or nil: an enrollment's emails go out in the order recorded.
+	EnrollmentID *int64
+	// RetryAt is when a queued message that failed for now is tried again.
+	RetryAt *time.Time
+	// WaitsFor, read only with a message to send, is the queued email of
+	// the same enrollment recorded just before it, which must go out (or
+	// fail for good) first; 0 when there is none.
+	WaitsFor int64
 }
 
 // NewMailMessage holds the fields of a message to record.
@@ -48,21 +57,31 @@ type NewMailMessage struct {
 	Subject        string
 	MessageID      string
 	Raw            []byte
+	EnrollmentID   *int64
 }
 
 const mailSummaryColumns = `id, organization_id, kind, sender, recipient, subject, message_id, status, transport,
-	attempts, last_error, provider_message_id, created_at, updated_at, sent_at`
+	attempts, last_error, provider_message_id, created_at, updated_at, sent_at, enrollment_id, retry_at`
 
-func scanMailMessage(r row, withRaw bool) (MailMessage, error) {
+// mailToSendColumns are a message's columns with its source and the
+// queued email of its enrollment before it, for sending.
+const mailToSendColumns = mailSummaryColumns + `, raw,
+	(SELECT MAX(p.id) FROM mail_messages p
+	 WHERE p.enrollment_id = mail_messages.enrollment_id AND p.status = 'queued' AND p.id < mail_messages.id)`
+
+func scanMailMessage(r row, toSend bool) (MailMessage, error) {
 	var (
-		m      MailMessage
-		org    sql.NullInt64
-		sentAt sql.NullTime
+		m          MailMessage
+		org        sql.NullInt64
+		sentAt     sql.NullTime
+		enrollment sql.NullInt64
+		retryAt    sql.NullTime
+		waitsFor   sql.NullInt64
 	)
 	dest := []any{&m.ID, &org, &m.Kind, &m.Sender, &m.Recipient, &m.Subject, &m.MessageID, &m.Status, &m.Transport,
-		&m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.UpdatedAt, &sentAt}
-	if withRaw {
-		dest = append(dest, &m.Raw)
+		&m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.UpdatedAt, &sentAt, &enrollment, &retryAt}
+	if toSend {
+		dest = append(dest, &m.Raw, &waitsFor)
 	}
 	if err := r.Scan(dest...); err != nil {
 		return MailMessage{}, err
@@ -70,6 +89,14 @@ func scanMailMessage(r row, withRaw bool) (MailMessage, error) {
 	if org.Valid {
 		m.OrganizationID = &org.Int64
 	}
+	if enrollment.Valid {
+		m.EnrollmentID = &enrollment.Int64
+	}
+	if retryAt.Valid {
+		t := retryAt.Time.UTC()
+		m.RetryAt = &t
+	}
+	m.WaitsFor = waitsFor.Int64
 	if sentAt.Valid {
 		t := sentAt.Time.UTC()
 		m.SentAt = &t
@@ -82,10 +109,10 @@ func scanMailMessage(r row, withRaw bool) (MailMessage, error) {
 func (q *Queries) CreateMailMessage(ctx context.Context, nm NewMailMessage) (MailMessage, error) {
 	t := now()
 	m, err := scanMailMessage(q.queryRow(ctx, `
-		INSERT INTO mail_messages (organization_id, kind, sender, recipient, subject, message_id, raw, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO mail_messages (organization_id, kind, sender, recipient, subject, message_id, raw, status, created_at, updated_at, enrollment_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+mailSummaryColumns,
-		nm.OrganizationID, nm.Kind, nm.Sender, nm.Recipient, nm.Subject, nm.MessageID, nm.Raw, MailQueued, t, t), false)
+		nm.OrganizationID, nm.Kind, nm.Sender, nm.Recipient, nm.Subject, nm.MessageID, nm.Raw, MailQueued, t, t, nm.EnrollmentID), false)
 	if err != nil {
 		return MailMessage{}, fmt.Errorf("record %s email to %s: %w", nm.Kind, nm.Recipient, err)
 	}
@@ -93,9 +120,10 @@ func (q *Queries) CreateMailMessage(ctx context.Context, nm NewMailMessage) (Mai
 	return m, nil
 }
 
-// MailMessageByID returns a message with its source, or ErrNotFound.
+// MailMessageByID returns a message with its source and the email it
+// waits for, or ErrNotFound.
 func (q *Queries) MailMessageByID(ctx context.Context, id int64) (MailMessage, error) {
-	m, err := scanMailMessage(q.queryRow(ctx, `SELECT `+mailSummaryColumns+`, raw FROM mail_messages WHERE id = ?`, id), true)
+	m, err := scanMailMessage(q.queryRow(ctx, `SELECT `+mailToSendColumns+` FROM mail_messages WHERE id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return MailMessage{}, ErrNotFound
 	}
@@ -106,11 +134,12 @@ func (q *Queries) MailMessageByID(ctx context.Context, id int64) (MailMessage, e
 }
 
 // MailMessagesToSend returns those of the messages, with their source,
-// that are queued and were never tried: a message tried before is either
-// done or waiting for a retry of its own.
+// that are queued and were never tried, in the order recorded, each with
+// the email it waits for: a message tried before is either done or
+// waiting for a retry of its own.
 func (q *Queries) MailMessagesToSend(ctx context.Context, ids []int64) ([]MailMessage, error) {
 	in, list := q.idIn("id", ids)
-	return q.mailMessages(ctx, "emails to send", true, `SELECT `+mailSummaryColumns+`, raw FROM mail_messages
+	return q.mailMessages(ctx, "emails to send", true, `SELECT `+mailToSendColumns+` FROM mail_messages
 		WHERE status = ? AND attempts = 0 AND `+in+` ORDER BY id`, MailQueued, list)
 }
 
@@ -124,7 +153,7 @@ func (q *Queries) ListMailMessages(ctx context.Context, before int64, limit int)
 		`SELECT `+mailSummaryColumns+` FROM mail_messages WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
 }
 
-func (q *Queries) mailMessages(ctx context.Context, what string, withRaw bool, query string, args ...any) ([]MailMessage, error) {
+func (q *Queries) mailMessages(ctx context.Context, what string, toSend bool, query string, args ...any) ([]MailMessage, error) {
 	rs, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -132,7 +161,7 @@ func (q *Queries) mailMessages(ctx context.Context, what string, withRaw bool, q
 	defer rs.Close()
 	var list []MailMessage
 	for rs.Next() {
-		m, err := scanMailMessage(rs, withRaw)
+		m, err := scanMailMessage(rs, toSend)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -150,6 +179,7 @@ type MailAttempt struct {
 	Transport         string
 	Error             string
 	ProviderMessageID string
+	RetryAt           time.Time // for MailQueued
 }
 
 // RecordMailAttempt counts an attempt and stores its outcome; a success
@@ -162,13 +192,18 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 	if a.Status == MailSent || a.Status == MailStored {
 		sentAt = &t
 	}
+	var retryAt *time.Time
+	if a.Status == MailQueued {
+		r := dbTime(a.RetryAt)
+		retryAt = &r
+	}
 	n, err := q.exec(ctx, `
 		UPDATE mail_messages
 		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
 		    provider_message_id = ?,
-		    sent_at = ?, updated_at = ?
+		    sent_at = ?, updated_at = ?, retry_at = ?
 		WHERE id = ? AND status = ?`,
-		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, id, MailQueued)
+		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, retryAt, id, MailQueued)
 	if err != nil {
 		return false, fmt.Errorf("record attempt of email %d: %w", id, err)
 	}

@@ -1,0 +1,15 @@
+-- +goose Up
+-- The enrollment an email belongs to: its emails go out in the order they
+-- were recorded, each only once the one before it is no longer queued.
+-- Not a foreign key: the email outlives nothing it names, and ids are
+-- never reused.
+ALTER TABLE mail_messages ADD COLUMN enrollment_id INTEGER;
+-- When a queued email that failed for now is tried again: what a later
+-- email of its enrollment waits for.
+ALTER TABLE mail_messages ADD COLUMN retry_at DATETIME;
+CREATE INDEX mail_messages_enrollment_queued_idx ON mail_messages (enrollment_id, id) WHERE status = 'queued';
+
+-- +goose Down
+DROP INDEX mail_messages_enrollment_queued_idx;
+ALTER TABLE mail_messages DROP COLUMN enrollment_id;
+ALTER TABLE mail_messages DROP COLUMN retry_at;
