@@ -257,11 +257,11 @@ func startNode(ctx context.Context, name, dsn, smtpURL string, times nodeTimes) 
 	n.mailer.AddWorkers(workers)
 	engine.AddWorkers(workers)
 	n.jobs, err = db.NewJobs(&river.Config{
-		ID:                name,
-		Workers:           workers,
-		Queues:            map[string]river.QueueConfig{delivery.Queue: delivery.QueueConfig, mail.Queue: mail.QueueConfig},
-		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
+		ID:                   name,
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{delivery.Queue: delivery.QueueConfig, mail.Queue: mail.QueueConfig},
+		FetchCooldown:        10 * time.Millisecond,
+		FetchPollInterval:    50 * time.Millisecond,
 		RetryPolicy:          quickRetry{},
 		JobTimeout:           times.jobTimeout,
 		RescueStuckJobsAfter: times.rescueAfter,
