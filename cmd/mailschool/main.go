@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/mailschool/mailschool/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -54,8 +56,15 @@ type app struct {
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Every command logs, so a bad level stops every command, before it
+	// does anything.
+	level, err := config.LogLevel(env("MAILSCHOOL_LOG_LEVEL"))
+	if err != nil {
+		fmt.Fprintf(stderr, "mailschool: %v\n", err)
+		return 1
+	}
 	a := &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr,
-		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(env("MAILSCHOOL_LOG_LEVEL"))}))}
+		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -147,12 +156,4 @@ func printVersion(_ context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stdout, "mailschool", versionString())
 	return nil
-}
-
-func logLevel(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }

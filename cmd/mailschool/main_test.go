@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +53,44 @@ func TestUsage(t *testing.T) {
 	}
 	if r := runCommand(t, nil, "", "createsuperuser"); r.code != 2 || !strings.Contains(r.stderr, "--email is required") {
 		t.Errorf("createsuperuser without --email: %+v", r)
+	}
+}
+
+// TestBadSettings: a setting with a value mailschool cannot use stops the
+// command with status 1 and a message naming it, before anything is done.
+func TestBadSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"createsuperuser", "--email", "root@example.com"},
+		{"sendtest", "--to", "ada@example.com"}, {"deliver", "--once"}, {"version"}} {
+		env := map[string]string{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_LOG_LEVEL": "verbose", "MAILSCHOOL_PASSWORD": "correct horse battery"}
+		r := runCommand(t, env, "", cmd...)
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, `MAILSCHOOL_LOG_LEVEL "verbose" must be debug, info, warn or error`) {
+			t.Errorf("%s with a bad log level: %+v", cmd[0], r)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a command with a bad log level made the data directory (%v)", err)
+	}
+
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_WORKERS": "no"}
+	r := runCommand(t, env, "", "serve")
+	if r.code != 1 || !strings.Contains(r.stderr, `mailschool serve: MAILSCHOOL_WORKERS "no" must be true or false (or 1 or 0)`) {
+		t.Errorf("serve with MAILSCHOOL_WORKERS=no: %+v", r)
+	}
+	r = runCommand(t, map[string]string{"MAILSCHOOL_DATA_DIR": dir}, "", "serve", "--workers=maybe")
+	if r.code != 2 || !strings.Contains(r.stderr, `invalid boolean value "maybe" for -workers: must be true or false (or 1 or 0)`) {
+		t.Errorf("serve --workers=maybe: %+v", r)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("serve with a bad setting made the data directory (%v)", err)
+	}
+
+	// The DKIM key is checked with no SMTP server configured too.
+	env = map[string]string{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_DKIM_DOMAIN": "acme.example",
+		"MAILSCHOOL_DKIM_SELECTOR": "s1", "MAILSCHOOL_DKIM_KEY_FILE": filepath.Join(dir, "missing.pem")}
+	r = runCommand(t, env, "", "sendtest", "--to", "ada@example.com")
+	if r.code != 1 || !strings.Contains(r.stderr, "MAILSCHOOL_DKIM_KEY_FILE") || !strings.Contains(r.stderr, "missing.pem") {
+		t.Errorf("sendtest with a missing DKIM key: %+v", r)
 	}
 }
 

@@ -4,13 +4,18 @@
 package config
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"math"
 	"net"
+	netmail "net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailschool/mailschool/internal/mail"
 )
 
 // Config holds the settings shared by the subcommands.
@@ -42,16 +49,41 @@ type Config struct {
 	// DeliveryInterval is how often the delivery pass runs; zero takes
 	// the default (a minute).
 	DeliveryInterval time.Duration
+	// ShutdownTimeout is how long serve lets running background jobs
+	// finish, once told to stop, before it cancels them. Finish sets it,
+	// to DefaultShutdownTimeout when it is not configured.
+	ShutdownTimeout time.Duration
 
-	sendRate      string // MAILSCHOOL_SEND_RATE before parsing
-	invitationTTL string // MAILSCHOOL_INVITATION_TTL before parsing
-	deliveryEvery string // MAILSCHOOL_DELIVERY_INTERVAL before parsing
+	// The settings below are kept as given and parsed by Finish: a flag's
+	// default comes from the environment before anything can report an
+	// error, so a bad environment value must be reported later.
+	envAddr         string // MAILSCHOOL_ADDR, for the base URL of commands without --addr
+	workers         string // MAILSCHOOL_WORKERS or --workers
+	sendRate        string // MAILSCHOOL_SEND_RATE
+	invitationTTL   string // MAILSCHOOL_INVITATION_TTL
+	deliveryEvery   string // MAILSCHOOL_DELIVERY_INTERVAL
+	shutdownTimeout string // MAILSCHOOL_SHUTDOWN_TIMEOUT or --shutdown-timeout
 }
 
-// Defaults of the settings.
+// Defaults and bounds of the settings. The bounds catch typing mistakes
+// (a unit left out, a stray zero) rather than express policy: every value
+// inside them works.
 const (
-	DefaultAddr    = "127.0.0.1:8080"
-	DefaultDataDir = "./data"
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultDataDir         = "./data"
+	DefaultShutdownTimeout = 10 * time.Second
+
+	// A positive send rate below MinSendRate (about 8 messages a day)
+	// would hold mail for hours; above MaxSendRate it is no limit in
+	// practice, which 0 says plainly.
+	MinSendRate = 0.0001
+	MaxSendRate = 10000
+
+	MinInvitationTTL    = time.Minute
+	MaxInvitationTTL    = 90 * 24 * time.Hour
+	MinDeliveryInterval = time.Second
+	MaxDeliveryInterval = time.Hour
+	MaxShutdownTimeout  = 10 * time.Minute
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -60,8 +92,10 @@ type Env func(string) string
 // Register adds the flags shared by the subcommands to fs, with defaults
 // taken from the environment.
 func (c *Config) Register(fs *flag.FlagSet, env Env) {
-	fs.StringVar(&c.DataDir, "data-dir", or(env("MAILSCHOOL_DATA_DIR"), DefaultDataDir),
-		"directory for the SQLite database and the generated secret key (MAILSCHOOL_DATA_DIR)")
+	c.DataDir = or(env("MAILSCHOOL_DATA_DIR"), DefaultDataDir)
+	fs.Var(checkedFlag{&c.DataDir, checkDataDir, false}, "data-dir",
+		"`directory` for the SQLite database and the generated secret key (MAILSCHOOL_DATA_DIR)")
+	c.envAddr = env("MAILSCHOOL_ADDR")
 	c.DatabaseURL = env("MAILSCHOOL_DATABASE_URL")
 	c.BaseURL = env("MAILSCHOOL_BASE_URL")
 	c.SecretKey = env("MAILSCHOOL_SECRET_KEY")
@@ -73,90 +107,323 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
+	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
 }
 
 // RegisterServer adds the flags of the HTTP server.
 func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
-	fs.StringVar(&c.Addr, "addr", or(env("MAILSCHOOL_ADDR"), DefaultAddr),
-		"address to listen on (MAILSCHOOL_ADDR)")
-	fs.BoolVar(&c.Workers, "workers", env("MAILSCHOOL_WORKERS") != "false",
+	c.Addr = or(env("MAILSCHOOL_ADDR"), DefaultAddr)
+	fs.Var(checkedFlag{&c.Addr, checkAddr, false}, "addr",
+		"`host:port` to listen on; port 0 picks a free one (MAILSCHOOL_ADDR)")
+	c.workers = or(env("MAILSCHOOL_WORKERS"), "true")
+	fs.Var(checkedFlag{&c.workers, checkBool, true}, "workers",
 		"run background jobs (sending email) in this process; false for web-only nodes (MAILSCHOOL_WORKERS)")
+	c.shutdownTimeout = or(env("MAILSCHOOL_SHUTDOWN_TIMEOUT"), DefaultShutdownTimeout.String())
+	fs.Var(checkedFlag{&c.shutdownTimeout, checkShutdownTimeout, false}, "shutdown-timeout",
+		"how long running background jobs may finish after a stop signal before they are cancelled, a `duration` from 0s to 10m (MAILSCHOOL_SHUTDOWN_TIMEOUT)")
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
 // from the listen address, and the secret key from the data directory.
+// Each error names the setting at fault. Settings are checked before
+// anything is written, so a mistake leaves no file behind.
 func (c *Config) Finish() error {
+	if err := checkDataDir(c.DataDir); err != nil {
+		return settingError("MAILSCHOOL_DATA_DIR", c.DataDir, err)
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		// The URL may hold a password: it is not repeated.
+		return fmt.Errorf("MAILSCHOOL_DATABASE_URL %w", err)
+	}
+	// Commands without --addr still derive the base URL from the address
+	// serve listens on, so that the links they send are the same.
+	addr := cmp.Or(c.Addr, c.envAddr, DefaultAddr)
+	if err := checkAddr(addr); err != nil {
+		return settingError("MAILSCHOOL_ADDR", addr, err)
+	}
 	if c.BaseURL == "" {
-		addr := c.Addr
-		if addr == "" {
-			addr = DefaultAddr
-		}
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return fmt.Errorf("MAILSCHOOL_ADDR %q: %w", addr, err)
-		}
+		host, port, _ := net.SplitHostPort(addr)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
 		c.BaseURL = "http://" + net.JoinHostPort(host, port)
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("MAILSCHOOL_BASE_URL %q must be an absolute http:// or https:// URL", c.BaseURL)
+	base, err := parseBaseURL(c.BaseURL)
+	if err != nil {
+		return settingError("MAILSCHOOL_BASE_URL", c.BaseURL, err)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.SecretKey == "" {
-		key, err := loadOrCreateSecret(c.DataDir)
-		if err != nil {
-			return err
+	if c.workers != "" {
+		if c.Workers, err = parseBool(c.workers); err != nil {
+			return settingError("MAILSCHOOL_WORKERS", c.workers, err)
 		}
-		c.SecretKey = key
-	}
-	if len(c.SecretKey) < 32 {
-		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
-	}
-	if c.From == "" {
-		c.From = "mailschool <noreply@" + mailDomain(u.Hostname()) + ">"
 	}
 	if c.sendRate != "" {
-		rate, err := strconv.ParseFloat(c.sendRate, 64)
-		if err != nil || rate < 0 {
-			return fmt.Errorf("MAILSCHOOL_SEND_RATE %q must be a number of messages per second (0: no limit)", c.sendRate)
+		if c.SendRate, err = parseSendRate(c.sendRate); err != nil {
+			return settingError("MAILSCHOOL_SEND_RATE", c.sendRate, err)
 		}
-		c.SendRate = rate
 	}
 	if c.invitationTTL != "" {
-		ttl, err := parseDays(c.invitationTTL)
-		if err != nil || ttl < time.Minute {
-			return fmt.Errorf("MAILSCHOOL_INVITATION_TTL %q must be a duration of at least a minute, such as 7d, 48h or 90m", c.invitationTTL)
+		if c.InvitationTTL, err = parseInvitationTTL(c.invitationTTL); err != nil {
+			return settingError("MAILSCHOOL_INVITATION_TTL", c.invitationTTL, err)
 		}
-		c.InvitationTTL = ttl
 	}
 	if c.deliveryEvery != "" {
-		every, err := time.ParseDuration(c.deliveryEvery)
-		if err != nil || every < time.Second {
-			return fmt.Errorf("MAILSCHOOL_DELIVERY_INTERVAL %q must be a duration of at least a second, such as 1m or 30s", c.deliveryEvery)
+		if c.DeliveryInterval, err = parseDeliveryInterval(c.deliveryEvery); err != nil {
+			return settingError("MAILSCHOOL_DELIVERY_INTERVAL", c.deliveryEvery, err)
 		}
-		c.DeliveryInterval = every
+	}
+	c.ShutdownTimeout = DefaultShutdownTimeout
+	if c.shutdownTimeout != "" {
+		if c.ShutdownTimeout, err = parseShutdownTimeout(c.shutdownTimeout); err != nil {
+			return settingError("MAILSCHOOL_SHUTDOWN_TIMEOUT", c.shutdownTimeout, err)
+		}
+	}
+	if c.From == "" {
+		c.From = "mailschool <noreply@" + mailDomain(base.Hostname()) + ">"
+	}
+	if _, err := netmail.ParseAddress(c.From); err != nil {
+		return settingError("MAILSCHOOL_FROM", c.From, errors.New(`must be an email address, such as "Acme Academy <learn@acme.example>" or learn@acme.example`))
+	}
+	if c.SMTPURL != "" {
+		// The error names the setting and, the URL holding a password,
+		// not the value.
+		if err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
+			return err
+		}
 	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
 	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {
 		return errors.New("DKIM signing needs all of MAILSCHOOL_DKIM_DOMAIN, MAILSCHOOL_DKIM_SELECTOR and MAILSCHOOL_DKIM_KEY_FILE")
 	}
+	if c.DKIMDomain != "" && !isDNSName(c.DKIMDomain) {
+		return settingError("MAILSCHOOL_DKIM_DOMAIN", c.DKIMDomain,
+			errors.New("must be a domain name, such as acme.example (an internationalized one in its xn-- form)"))
+	}
+	if c.DKIMSelector != "" && !isDNSName(c.DKIMSelector) {
+		return settingError("MAILSCHOOL_DKIM_SELECTOR", c.DKIMSelector,
+			errors.New("must be letters, digits and hyphens, in dot-separated parts, such as s1 or mail-2024"))
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
+	}
+	if c.DKIMKeyFile != "" {
+		// Loaded as the SMTP transport loads it, whatever the transport:
+		// a key that cannot be read would otherwise show only once SMTP is
+		// turned on.
+		if _, err := mail.LoadDKIMKey(c.DKIMKeyFile); err != nil {
+			return fmt.Errorf("MAILSCHOOL_DKIM_KEY_FILE: %w", err)
+		}
+	}
+	if c.SecretKey == "" {
+		key, err := loadOrCreateSecret(c.DataDir)
+		if err != nil {
+			return fmt.Errorf("MAILSCHOOL_DATA_DIR %q: %w", c.DataDir, err)
+		}
+		if len(key) < 32 {
+			return fmt.Errorf("the secret key in %s is shorter than 32 characters: delete the file to have a new one generated, or set MAILSCHOOL_SECRET_KEY",
+				filepath.Join(c.DataDir, "secret_key"))
+		}
+		c.SecretKey = key
+	}
 	return nil
+}
+
+// settingError reports a bad value: `MAILSCHOOL_X "value" must be ...`.
+func settingError(name, value string, err error) error {
+	return fmt.Errorf("%s %q %w", name, value, err)
+}
+
+// LogLevel parses MAILSCHOOL_LOG_LEVEL: debug, info, warn or error, in
+// any case; empty is info.
+func LogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, settingError("MAILSCHOOL_LOG_LEVEL", s, errors.New("must be debug, info, warn or error"))
+}
+
+// checkedFlag is a flag whose value is checked as it is set, so that a bad
+// one on the command line is a usage error; the default, taken from the
+// environment, is checked by Finish. The value is kept as given.
+type checkedFlag struct {
+	value  *string
+	check  func(string) error
+	isBool bool // given alone, --flag means --flag=true
+}
+
+func (f checkedFlag) String() string {
+	if f.value == nil {
+		return ""
+	}
+	return *f.value
+}
+
+func (f checkedFlag) Set(s string) error {
+	if err := f.check(s); err != nil {
+		return err
+	}
+	*f.value = s
+	return nil
+}
+
+func (f checkedFlag) IsBoolFlag() bool { return f.isBool }
+
+// parseBool reads true or false, in any case, or 1 or 0. strconv.ParseBool
+// also takes t, F and the like, which look too much like typing mistakes
+// for a setting that turns off sending email.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, errors.New("must be true or false (or 1 or 0)")
+}
+
+func checkBool(s string) error {
+	_, err := parseBool(s)
+	return err
+}
+
+func checkDataDir(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must name a directory")
+	}
+	return nil
+}
+
+// checkAddr accepts host:port, where host is empty (every interface), an
+// IP address or a host name, and port a number (0: any free port).
+func checkAddr(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("must be host:port, such as 127.0.0.1:8080 or :8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("must end in a port number from 0 to 65535")
+	}
+	if _, err := netip.ParseAddr(host); host != "" && err != nil && !isDNSName(host) {
+		return errors.New("must start with an IP address or a host name (or nothing, for every interface)")
+	}
+	return nil
+}
+
+// checkDatabaseURL accepts what store.Open does. Its errors follow the
+// setting's name and do not repeat the URL, which may hold a password.
+func checkDatabaseURL(s string) error {
+	switch {
+	case s == "":
+		return nil
+	case strings.HasPrefix(s, "sqlite:"):
+		if strings.TrimPrefix(s, "sqlite:") == "" {
+			return errors.New("must name the database file after sqlite:")
+		}
+		return nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			if uerr, ok := errors.AsType[*url.Error](err); ok {
+				err = uerr.Err
+			}
+			return fmt.Errorf("is not a valid URL: %v", err)
+		}
+		return nil
+	}
+	return errors.New("must be postgres://user:password@host/database, sqlite:PATH, or empty for SQLite in the data directory")
+}
+
+// parseBaseURL accepts an absolute http:// or https:// URL to which paths
+// can be appended: no query, fragment or user name.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("must be an absolute http:// or https:// URL")
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, errors.New("must have no user name, query (?) or fragment (#): links are made by adding paths to it")
+	}
+	return u, nil
+}
+
+func parseSendRate(s string) (float64, error) {
+	rate, err := strconv.ParseFloat(s, 64)
+	// NaN fails every comparison, so the range is checked as the positive
+	// case.
+	if err != nil || !(rate == 0 || rate >= MinSendRate && rate <= MaxSendRate) {
+		return 0, fmt.Errorf("must be 0 (no limit) or a number of messages per second from %g to %g", MinSendRate, float64(MaxSendRate))
+	}
+	return rate, nil
+}
+
+func parseInvitationTTL(s string) (time.Duration, error) {
+	ttl, err := parseDays(s)
+	if err != nil || ttl < MinInvitationTTL || ttl > MaxInvitationTTL {
+		return 0, errors.New("must be a duration from 1 minute to 90 days, such as 7d, 48h or 90m")
+	}
+	return ttl, nil
+}
+
+func parseDeliveryInterval(s string) (time.Duration, error) {
+	every, err := time.ParseDuration(s)
+	if err != nil || every < MinDeliveryInterval || every > MaxDeliveryInterval {
+		return 0, errors.New("must be a duration from 1s to 1h, such as 1m or 30s")
+	}
+	return every, nil
+}
+
+func parseShutdownTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > MaxShutdownTimeout {
+		return 0, errors.New("must be a duration from 0s to 10m, such as 10s or 2m")
+	}
+	return d, nil
+}
+
+func checkShutdownTimeout(s string) error {
+	_, err := parseShutdownTimeout(s)
+	return err
 }
 
 // parseDays reads a duration as time.ParseDuration does, and also a whole
 // number of days, such as "7d".
 func parseDays(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
+		const day = 24 * time.Hour
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > int(math.MaxInt64/day) {
 			return 0, fmt.Errorf("bad number of days %q", s)
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		return time.Duration(n) * day, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// isDNSName reports whether s is a host or domain name in ASCII: labels of
+// letters, digits and hyphens (not first or last), 1 to 63 characters,
+// separated by dots, 253 characters in all.
+func isDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // mailDomain is the domain of the default sender address: the site's host

@@ -1,7 +1,12 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,17 +74,269 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	}
 }
 
+// dkimKeyFile writes an Ed25519 private key as the DKIM signer reads it.
+func dkimKeyFile(t *testing.T) string {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, "dkim.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestInvalidSettings gives each setting values that must be refused, one
+// at a time over otherwise good settings, and checks that the error names
+// the setting, repeats the value (unless it may hold a password) and that
+// nothing was written to the data directory.
 func TestInvalidSettings(t *testing.T) {
-	dir := t.TempDir()
-	for _, env := range []map[string]string{
-		{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_BASE_URL": "learn.example.com"},
-		{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_BASE_URL": "ftp://learn.example.com"},
-		{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_ADDR": "no-port"},
-		{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_SECRET_KEY": "short"},
+	keyFile := dkimKeyFile(t)
+	dkim := map[string]string{
+		"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1", "MAILSCHOOL_DKIM_KEY_FILE": keyFile,
+	}
+	publicKey := writeFile(t, "public.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}))
+	notPEM := writeFile(t, "key.txt", []byte("not a key\n"))
+	for _, tc := range []struct {
+		setting string
+		value   string
+		also    map[string]string // other settings the bad value needs
+		quiet   bool              // the value is not repeated: it may hold a password, or is not at fault
+	}{
+		{"MAILSCHOOL_DATA_DIR", " ", nil, false},
+		{"MAILSCHOOL_DATABASE_URL", "mysql://u:p@db/mailschool", nil, true},
+		{"MAILSCHOOL_DATABASE_URL", "sqlite:", nil, true},
+		{"MAILSCHOOL_DATABASE_URL", "postgres://u:hunter2@db/%zz", nil, true},
+		{"MAILSCHOOL_DATABASE_URL", "/var/lib/mailschool.db", nil, true},
+		{"MAILSCHOOL_ADDR", "no-port", nil, false},
+		{"MAILSCHOOL_ADDR", "8080", nil, false},
+		{"MAILSCHOOL_ADDR", "127.0.0.1:http", nil, false},
+		{"MAILSCHOOL_ADDR", "127.0.0.1:65536", nil, false},
+		{"MAILSCHOOL_ADDR", "127.0.0.1:-1", nil, false},
+		{"MAILSCHOOL_ADDR", "bad host:8080", nil, false},
+		{"MAILSCHOOL_ADDR", "-host:8080", nil, false},
+		{"MAILSCHOOL_BASE_URL", "learn.example.com", nil, false},
+		{"MAILSCHOOL_BASE_URL", "ftp://learn.example.com", nil, false},
+		{"MAILSCHOOL_BASE_URL", "https://", nil, false},
+		{"MAILSCHOOL_BASE_URL", "https://learn.example.com/?lang=en", nil, false},
+		{"MAILSCHOOL_BASE_URL", "https://learn.example.com/#top", nil, false},
+		{"MAILSCHOOL_BASE_URL", "https://admin@learn.example.com", nil, false},
+		{"MAILSCHOOL_SECRET_KEY", "short", nil, true},
+		{"MAILSCHOOL_WORKERS", "no", nil, false},
+		{"MAILSCHOOL_WORKERS", "FALSE!", nil, false},
+		{"MAILSCHOOL_WORKERS", "f", nil, false},
+		{"MAILSCHOOL_WORKERS", "off", nil, false},
+		{"MAILSCHOOL_WORKERS", "2", nil, false},
+		{"MAILSCHOOL_WORKERS", " ", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "fast", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "-1", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "NaN", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "Inf", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "+Inf", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "1e-300", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "0.00009", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "10001", nil, false},
+		{"MAILSCHOOL_SEND_RATE", "1e308", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "soon", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "-1d", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "30s", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "1.5d", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "0", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "91d", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "2161h", nil, false},
+		{"MAILSCHOOL_INVITATION_TTL", "106751d", nil, false},              // just under time.Duration's limit
+		{"MAILSCHOOL_INVITATION_TTL", "9223372036854775807d", nil, false}, // would wrap around
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "often", nil, false},
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "10ms", nil, false},
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "-1m", nil, false},
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "0", nil, false},
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "61m", nil, false},
+		{"MAILSCHOOL_DELIVERY_INTERVAL", "100000h", nil, false},
+		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "soon", nil, false},
+		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "10", nil, false},
+		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "-1s", nil, false},
+		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "10m1s", nil, false},
+		{"MAILSCHOOL_FROM", "learn", nil, false},
+		{"MAILSCHOOL_FROM", "Acme <learn@>", nil, false},
+		{"MAILSCHOOL_FROM", "a@acme.example, b@acme.example", nil, false},
+		{"MAILSCHOOL_FROM", "Acme <learn@acme.example", nil, false},
+		{"MAILSCHOOL_SMTP_URL", "http://mail.example.com", nil, true},
+		{"MAILSCHOOL_SMTP_URL", "smtp://user:hunter2@mail.example.com:99999", nil, true},
+		{"MAILSCHOOL_SMTP_URL", "smtp://", nil, true},
+		{"MAILSCHOOL_SMTP_URL", "smtps://mail.example.com?tls=none", nil, true},
+		{"MAILSCHOOL_SMTP_URL", "mail.example.com:587", nil, true},
+		{"MAILSCHOOL_DKIM_DOMAIN", "acme.example", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example"}, true},
+		{"MAILSCHOOL_DKIM_SELECTOR", "s1", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1"}, true},
+		{"MAILSCHOOL_DKIM_KEY_FILE", keyFile, map[string]string{"MAILSCHOOL_DKIM_KEY_FILE": keyFile}, true},
+		{"MAILSCHOOL_DKIM_DOMAIN", "acme example", dkim, false},
+		{"MAILSCHOOL_DKIM_DOMAIN", "acme..example", dkim, false},
+		{"MAILSCHOOL_DKIM_DOMAIN", "-acme.example", dkim, false},
+		{"MAILSCHOOL_DKIM_DOMAIN", "acme.example.", dkim, false},
+		{"MAILSCHOOL_DKIM_DOMAIN", "bücher.example", dkim, false},
+		{"MAILSCHOOL_DKIM_DOMAIN", strings.Repeat("a", 64) + ".example", dkim, false},
+		{"MAILSCHOOL_DKIM_SELECTOR", "s1._domainkey", dkim, false},
+		{"MAILSCHOOL_DKIM_SELECTOR", "s 1", dkim, false},
+		{"MAILSCHOOL_DKIM_SELECTOR", "s1;", dkim, false},
+		{"MAILSCHOOL_DKIM_KEY_FILE", filepath.Join(t.TempDir(), "missing.pem"), dkim, false},
+		{"MAILSCHOOL_DKIM_KEY_FILE", t.TempDir(), dkim, false}, // a directory: cannot be read
+		{"MAILSCHOOL_DKIM_KEY_FILE", notPEM, dkim, false},
+		{"MAILSCHOOL_DKIM_KEY_FILE", publicKey, dkim, false},
 	} {
-		if _, err := load(t, env); err == nil {
-			t.Errorf("settings %v accepted", env)
+		dir := filepath.Join(t.TempDir(), "data")
+		env := map[string]string{"MAILSCHOOL_DATA_DIR": dir}
+		for k, v := range tc.also {
+			env[k] = v
 		}
+		env[tc.setting] = tc.value
+		_, err := load(t, env)
+		if err == nil {
+			t.Errorf("%s=%q accepted", tc.setting, tc.value)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.setting) {
+			t.Errorf("%s=%q: error %q does not name the setting", tc.setting, tc.value, msg)
+		}
+		if !tc.quiet && !strings.Contains(msg, tc.value) {
+			t.Errorf("%s=%q: error %q does not repeat the value", tc.setting, tc.value, msg)
+		}
+		if strings.Contains(msg, "hunter2") {
+			t.Errorf("%s=%q: error %q shows the password", tc.setting, tc.value, msg)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) && tc.setting != "MAILSCHOOL_DATA_DIR" {
+			t.Errorf("%s=%q: the data directory was created for a bad setting", tc.setting, tc.value)
+		}
+	}
+}
+
+// TestInvalidFlags checks that a bad value given on the command line is a
+// usage error, before any setting is acted on.
+func TestInvalidFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-workers=maybe"}, {"-workers=no"}, {"-workers=t"},
+		{"-shutdown-timeout=11m"}, {"-shutdown-timeout=-1s"}, {"-shutdown-timeout", "soon"},
+		{"-addr", "no-port"}, {"-data-dir="},
+	} {
+		var c Config
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var out strings.Builder
+		fs.SetOutput(&out)
+		env := func(string) string { return "" }
+		c.Register(fs, env)
+		c.RegisterServer(fs, env)
+		if err := fs.Parse(args); err == nil {
+			t.Errorf("%v accepted", args)
+		} else if !strings.Contains(err.Error(), strings.TrimLeft(strings.SplitN(args[0], "=", 2)[0], "-")) || !strings.Contains(err.Error(), "must") {
+			t.Errorf("%v: error %q does not say which flag and what it takes", args, err)
+		}
+	}
+}
+
+// TestValidSettings checks that good values, at the edges of what is
+// accepted too, are read as they mean.
+func TestValidSettings(t *testing.T) {
+	keyFile := dkimKeyFile(t)
+	key := strings.Repeat("k", 32)
+	for _, tc := range []struct {
+		env   map[string]string
+		args  []string
+		check func(Config) bool
+	}{
+		{nil, nil, func(c Config) bool {
+			return c.Workers && c.ShutdownTimeout == 10*time.Second && c.SendRate == 0 && c.InvitationTTL == 0 && c.DeliveryInterval == 0
+		}},
+		{map[string]string{"MAILSCHOOL_WORKERS": "FALSE"}, nil, func(c Config) bool { return !c.Workers }},
+		{map[string]string{"MAILSCHOOL_WORKERS": "0"}, nil, func(c Config) bool { return !c.Workers }},
+		{map[string]string{"MAILSCHOOL_WORKERS": "1"}, nil, func(c Config) bool { return c.Workers }},
+		{map[string]string{"MAILSCHOOL_WORKERS": "True"}, nil, func(c Config) bool { return c.Workers }},
+		{map[string]string{"MAILSCHOOL_WORKERS": "false"}, []string{"-workers"}, func(c Config) bool { return c.Workers }},
+		{map[string]string{"MAILSCHOOL_WORKERS": "no"}, []string{"-workers=0"}, func(c Config) bool { return !c.Workers }},
+		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "0"}, nil, func(c Config) bool { return c.ShutdownTimeout == 0 }},
+		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "10m"}, nil, func(c Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
+		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "2m"}, []string{"-shutdown-timeout=30s"}, func(c Config) bool { return c.ShutdownTimeout == 30*time.Second }},
+		{map[string]string{"MAILSCHOOL_SEND_RATE": "0"}, nil, func(c Config) bool { return c.SendRate == 0 }},
+		{map[string]string{"MAILSCHOOL_SEND_RATE": "0.0001"}, nil, func(c Config) bool { return c.SendRate == 0.0001 }},
+		{map[string]string{"MAILSCHOOL_SEND_RATE": "1e4"}, nil, func(c Config) bool { return c.SendRate == 10000 }},
+		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "1m"}, nil, func(c Config) bool { return c.InvitationTTL == time.Minute }},
+		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "90d"}, nil, func(c Config) bool { return c.InvitationTTL == 90*24*time.Hour }},
+		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1s"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Second }},
+		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1h"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Hour }},
+		{map[string]string{"MAILSCHOOL_ADDR": ":9000"}, nil, func(c Config) bool { return c.BaseURL == "http://localhost:9000" }},
+		{map[string]string{"MAILSCHOOL_ADDR": "[::1]:0"}, nil, func(c Config) bool { return c.BaseURL == "http://[::1]:0" }},
+		{map[string]string{"MAILSCHOOL_ADDR": "learn-1.internal:8080"}, nil, func(c Config) bool { return c.Addr == "learn-1.internal:8080" }},
+		{map[string]string{"MAILSCHOOL_BASE_URL": "https://acme.example/learn/"}, nil, func(c Config) bool { return c.BaseURL == "https://acme.example/learn" }},
+		{map[string]string{"MAILSCHOOL_DATABASE_URL": "postgres://u:p@db:5432/mailschool?sslmode=disable", "MAILSCHOOL_SECRET_KEY": key}, nil,
+			func(c Config) bool { return c.DatabaseURL != "" }},
+		{map[string]string{"MAILSCHOOL_DATABASE_URL": "sqlite:/var/lib/mailschool.db"}, nil, func(c Config) bool { return c.DatabaseURL != "" }},
+		{map[string]string{"MAILSCHOOL_FROM": "learn@acme.example"}, nil, func(c Config) bool { return c.From == "learn@acme.example" }},
+		{map[string]string{"MAILSCHOOL_FROM": `"Acme, Inc." <learn@acme.example>`}, nil, func(c Config) bool { return c.From != "" }},
+		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://user:p%40ss@mail.example.com:587"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
+		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://localhost:25?tls=none"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
+		// DKIM is checked whatever the transport, the outbox included.
+		{map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "mail.acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s2024-01.eu", "MAILSCHOOL_DKIM_KEY_FILE": keyFile}, nil,
+			func(c Config) bool { return c.DKIMSelector == "s2024-01.eu" }},
+	} {
+		env := map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir()}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		c, err := load(t, env, tc.args...)
+		if err != nil {
+			t.Errorf("%v %v: %v", tc.env, tc.args, err)
+		} else if !tc.check(c) {
+			t.Errorf("%v %v: config = %+v", tc.env, tc.args, c)
+		}
+	}
+}
+
+// TestCommandsWithoutAddrFlag: deliver and sendtest have no --addr, yet
+// derive the links they send from the address serve listens on.
+func TestCommandsWithoutAddrFlag(t *testing.T) {
+	var c Config
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir(), "MAILSCHOOL_ADDR": "0.0.0.0:9000"}
+	c.Register(flag.NewFlagSet("deliver", flag.ContinueOnError), func(k string) string { return env[k] })
+	if err := c.Finish(); err != nil || c.BaseURL != "http://localhost:9000" {
+		t.Errorf("base URL = %q, %v; want the one serve uses", c.BaseURL, err)
+	}
+	if c.ShutdownTimeout != DefaultShutdownTimeout {
+		t.Errorf("ShutdownTimeout = %v, want the default", c.ShutdownTimeout)
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	for s, want := range map[string]slog.Level{"": slog.LevelInfo, "debug": slog.LevelDebug, "INFO": slog.LevelInfo, "Warn": slog.LevelWarn, "error": slog.LevelError} {
+		if got, err := LogLevel(s); err != nil || got != want {
+			t.Errorf("LogLevel(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, bad := range []string{"verbose", "warning", "info+1", "DEBUG-4", "3", " info"} {
+		if _, err := LogLevel(bad); err == nil || !strings.Contains(err.Error(), "MAILSCHOOL_LOG_LEVEL") || !strings.Contains(err.Error(), "debug, info, warn or error") {
+			t.Errorf("LogLevel(%q): %v", bad, err)
+		}
+	}
+}
+
+// TestStoredSecretKeyTooShort: a damaged key file is reported as such,
+// not as a bad MAILSCHOOL_SECRET_KEY.
+func TestStoredSecretKeyTooShort(t *testing.T) {
+	dir := t.TempDir()
+	writeKey := filepath.Join(dir, "secret_key")
+	if err := os.WriteFile(writeKey, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, map[string]string{"MAILSCHOOL_DATA_DIR": dir}); err == nil || !strings.Contains(err.Error(), writeKey) {
+		t.Errorf("short stored key: %v", err)
 	}
 }
 
@@ -98,17 +355,6 @@ func TestMailSettings(t *testing.T) {
 	if c, err = load(t, env); err != nil || c.SendRate != 12.5 || c.Workers || c.From != "Acme <learn@acme.example>" {
 		t.Errorf("mail settings = %+v, %v", c, err)
 	}
-	for _, bad := range []map[string]string{
-		{"MAILSCHOOL_SEND_RATE": "fast"},
-		{"MAILSCHOOL_SEND_RATE": "-1"},
-		{"MAILSCHOOL_DKIM_DOMAIN": "acme.example"},
-		{"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1"},
-	} {
-		bad["MAILSCHOOL_DATA_DIR"] = env["MAILSCHOOL_DATA_DIR"]
-		if _, err := load(t, bad); err == nil {
-			t.Errorf("settings %v accepted", bad)
-		}
-	}
 	c, _ = load(t, map[string]string{"MAILSCHOOL_DATA_DIR": env["MAILSCHOOL_DATA_DIR"]})
 	if c.From != "mailschool <noreply@localhost>" {
 		t.Errorf("default From for a local address = %q", c.From)
@@ -124,23 +370,11 @@ func TestInvitationTTL(t *testing.T) {
 			t.Errorf("%q: InvitationTTL = %v, want %v", value, c.InvitationTTL, want)
 		}
 	}
-	for _, bad := range []string{"soon", "-1d", "30s", "1.5d"} {
-		c := Config{DataDir: t.TempDir(), invitationTTL: bad}
-		if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "MAILSCHOOL_INVITATION_TTL") {
-			t.Errorf("%q: error %v, want one naming MAILSCHOOL_INVITATION_TTL", bad, err)
-		}
-	}
 }
 
 func TestDeliveryInterval(t *testing.T) {
 	c := Config{DataDir: t.TempDir(), deliveryEvery: "30s"}
 	if err := c.Finish(); err != nil || c.DeliveryInterval != 30*time.Second {
 		t.Errorf("30s: %v, %v", c.DeliveryInterval, err)
-	}
-	for _, bad := range []string{"often", "10ms", "-1m"} {
-		c := Config{DataDir: t.TempDir(), deliveryEvery: bad}
-		if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "MAILSCHOOL_DELIVERY_INTERVAL") {
-			t.Errorf("%q: %v", bad, err)
-		}
 	}
 }
