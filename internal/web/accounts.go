@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,14 +64,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
 }
 
-// logIn starts a login session for user on the request's session.
+// logIn starts and saves a login session for user on the request's
+// session; it comes after the request's other changes to the session.
 func (s *Server) logIn(r *http.Request, user store.User) error {
-	// A new session id at login defeats session fixation.
-	if err := s.sessions.RenewToken(r.Context()); err != nil {
-		return err
+	if err := s.startSession(r, user.ID, user.SessionEpoch); err != nil {
+		return fmt.Errorf("log in: %w", err)
 	}
-	s.sessions.Put(r.Context(), sessionUserID, user.ID)
-	s.sessions.Put(r.Context(), sessionEpoch, user.SessionEpoch)
 	s.logger.Info("login", "user_id", user.ID)
 	return nil
 }
@@ -127,14 +126,13 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.flashNext(r, "Your password was changed.")
 	// The other sessions ended with the old epoch; this one continues with
 	// a fresh id and the new epoch.
-	if err := s.sessions.RenewToken(r.Context()); err != nil {
-		s.serverError(w, r, err)
+	if err := s.startSession(r, user.ID, epoch); err != nil {
+		s.notLoggedIn(w, r, user.Email, "Your password was changed, but you could not stay logged in. Log in with your new password.", err)
 		return
 	}
-	s.sessions.Put(r.Context(), sessionEpoch, epoch)
-	s.flashNext(r, "Your password was changed.")
 	http.Redirect(w, r, platformHome, http.StatusSeeOther)
 }
 

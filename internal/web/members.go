@@ -346,11 +346,11 @@ func (s *Server) invitationAccept(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	if err := s.logIn(r, user); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	s.sessions.Put(r.Context(), sessionOrganization, orgID)
 	s.flashNext(r, "Welcome! Your account is ready and you are a member of the organization.")
+	if err := s.logIn(r, user); err != nil {
+		s.notLoggedIn(w, r, user.Email, "Your account is ready and you are a member of the organization, but you could not be logged in. Log in with your new password.", err)
+		return
+	}
 	http.Redirect(w, r, organizationPath(orgID), http.StatusSeeOther)
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// UploadTimeout is how long the body of a request carrying a logo may
 	// take to arrive; zero takes DefaultUploadTimeout.
 	UploadTimeout time.Duration
+	// SessionIdleTimeout ends a session left unused that long; zero takes
+	// DefaultSessionIdleTimeout.
+	SessionIdleTimeout time.Duration
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -120,6 +123,11 @@ type Server struct {
 
 	uploadTimeout time.Duration
 
+	// sessionIdleTimeout ends unused sessions; an unchanged session is
+	// written again only when its expiry moves by sessionRefresh.
+	sessionIdleTimeout time.Duration
+	sessionRefresh     time.Duration
+
 	handler http.Handler
 }
 
@@ -152,6 +160,9 @@ func New(opts Options) (*Server, error) {
 	if opts.EnrollPerAddress == (auth.Limit{}) {
 		opts.EnrollPerAddress = DefaultEnrollPerAddress
 	}
+	if opts.SessionIdleTimeout <= 0 {
+		opts.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
 	if opts.UploadTimeout <= 0 {
 		opts.UploadTimeout = DefaultUploadTimeout
 	}
@@ -162,10 +173,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No IdleTimeout for scs: loadAndSaveSession keeps the idle expiry.
 	sessions := scs.New()
 	sessions.Store = opts.DB.Sessions()
-	sessions.Lifetime = 14 * 24 * time.Hour
-	sessions.IdleTimeout = 3 * 24 * time.Hour
+	sessions.Lifetime = sessionLifetime
 	sessions.Cookie.Name = "mailschool_session"
 	sessions.Cookie.HttpOnly = true
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
@@ -192,16 +203,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
-	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		if r.Context().Err() != nil {
-			// Reading the request failed (the client left, or an upload
-			// ran past its deadline), which ends its context: the session
-			// is not saved, and the handler's answer goes out if it can.
-			s.logger.Info("session not saved: the request ended", "method", r.Method, "path", loggedPath(r), "err", err)
-			return
-		}
-		s.serverError(w, r, err)
-	}
+	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -227,7 +229,7 @@ func New(opts Options) (*Server, error) {
 	// The cross-origin check runs inside the session middleware so that its
 	// refusal can be rendered as a normal page.
 	s.handler = s.recoverPanics(s.logRequests(securityHeaders(
-		sessions.LoadAndSave(s.authenticate(csrf.Handler(mux))))))
+		s.loadAndSaveSession(s.authenticate(csrf.Handler(mux))))))
 	return s, nil
 }
 
