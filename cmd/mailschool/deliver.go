@@ -101,7 +101,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stdout, "sending emails: %d jobs left…\n", left.Runnable+left.HeldElsewhere)
 			if left.HeldElsewhere > 0 {
 				fmt.Fprintf(a.stdout, "  %d of them running in another process; if it stopped, they are taken over %v after they started\n",
-					left.HeldElsewhere, rescueAfter)
+					left.HeldElsewhere, mail.RescueAfter)
 			}
 			lastReport = time.Now()
 		}

@@ -63,11 +63,6 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 	return transport, "smtp", nil
 }
 
-// rescueAfter is how long a job may run before River counts its node as
-// dead and runs it again: longer than any job of a live node runs, sends
-// included (mail.HeldAtMost), with room to spare.
-var rescueAfter = mail.HeldAtMost(0) + 25*time.Second
-
 // startJobs creates the job queue with the workers of every subsystem and,
 // when workers run in this process, starts working it and queues a
 // delivery pass. Jobs run on after ctx ends: the returned stop function
@@ -118,8 +113,8 @@ func stopJobs(a *app, jobs *store.Jobs, timeout time.Duration) {
 // jobsConfig is the job queue with the workers of every subsystem, and,
 // when work is set, the queues they work and the periodic jobs (the
 // delivery pass, the daily sweeps), which River runs on one elected node.
-// Every job has a timeout, and a job running past rescueAfter is run
-// again: its node died.
+// Every job has a timeout, and a job running past mail.RescueAfter is
+// run again: its node died.
 func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, work bool) *river.Config {
 	accounts := auth.NewAccounts(db, mailer)
 	organizations := orgs.NewService(db, orgs.Config{})
@@ -130,7 +125,7 @@ func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Serv
 	learn.AddWorkers(workers)
 	engine.AddWorkers(workers)
 	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown,
-		JobTimeout: time.Minute, RescueStuckJobsAfter: rescueAfter}
+		JobTimeout: time.Minute, RescueStuckJobsAfter: mail.RescueAfter}
 	if work {
 		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
 		queue.PeriodicJobs = slices.Concat(engine.PeriodicJobs(), accounts.PeriodicJobs(), organizations.PeriodicJobs())

