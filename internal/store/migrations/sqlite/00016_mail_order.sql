@@ -7,9 +7,9 @@ ALTER TABLE mail_messages ADD COLUMN enrollment_id INTEGER;
 -- When a queued email that failed for now is tried again: what a later
 -- email of its enrollment waits for.
 ALTER TABLE mail_messages ADD COLUMN retry_at DATETIME;
-CREATE INDEX mail_messages_enrollment_queued_idx ON mail_messages (enrollment_id, id) WHERE status = 'queued';
+CREATE INDEX mail_messages_enrollment_idx ON mail_messages (enrollment_id, id);
 
 -- +goose Down
-DROP INDEX mail_messages_enrollment_queued_idx;
+DROP INDEX mail_messages_enrollment_idx;
 ALTER TABLE mail_messages DROP COLUMN enrollment_id;
 ALTER TABLE mail_messages DROP COLUMN retry_at;
