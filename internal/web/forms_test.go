@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -189,4 +190,30 @@ func TestTooLargeLogoKeepsTheForm(t *testing.T) {
 			t.Errorf("refused forms changed the organizations:\n%v\nto\n%v", before, after)
 		}
 	})
+}
+
+// A message about a field the form does not show goes to the top, so
+// that no message is lost; those about its fields stay beside them.
+func TestErrorsForSortsMessages(t *testing.T) {
+	p := &problem.Error{Kind: problem.Invalid, Message: "Not saved: correct the marked fields.",
+		Fields: map[string]string{"name": "Enter a name.", "kind": "Choose lesson or quiz."}}
+	e := errorsFor(p, fieldSet{"name": true})
+	if e.Error != "Choose lesson or quiz." || len(e.Fields) != 1 || e.Fields["name"] != "Enter a name." {
+		t.Errorf("errorsFor = %+v", e)
+	}
+	if e := errorsFor(p, fieldSet{"name": true, "kind": true}); e.Error != "" || len(e.Fields) != 2 {
+		t.Errorf("with every field shown, errorsFor = %+v", e)
+	}
+	if e := errorsFor(problem.New(problem.Conflict, "c", "Taken."), fieldSet{"name": true}); e.Error != "Taken." || e.Fields != nil {
+		t.Errorf("without fields, errorsFor = %+v", e)
+	}
+	if got := e.FieldAttrs("name", "name-help"); got != ` aria-describedby="name-help name-error" aria-invalid="true"` {
+		t.Errorf("FieldAttrs = %q", got)
+	}
+	if got := e.FieldAttrs("kind", "kind-help"); got != ` aria-describedby="kind-help"` {
+		t.Errorf("FieldAttrs of a field without message = %q", got)
+	}
+	if got := e.FieldAttrs("kind"); got != "" {
+		t.Errorf("FieldAttrs of a field without message or help = %q", got)
+	}
 }
