@@ -28,7 +28,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages holds one parsed template set per page, each with the layout.
+// pages holds one parsed template set per page, each with both layouts:
+// the staff one and the learners' one (see renderPublic).
 type pages struct {
 	byName     map[string]*template.Template
 	staticHash map[string]string // file name -> short content hash for cache busting
@@ -69,10 +70,10 @@ func parsePages(version string) (*pages, error) {
 	}
 	for _, name := range names {
 		base := path.Base(name)
-		if base == "layout.html" {
+		if base == "layout.html" || base == "public_layout.html" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/public_layout.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", base, err)
 		}
@@ -154,7 +155,13 @@ func (s *Server) flashNext(r *http.Request, message string) {
 
 type errorPage struct{ Message string }
 
+// renderError writes an error page; learners' addresses get the public
+// layout, neutral (see publicPageError for one that names its organization).
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	if strings.HasPrefix(r.URL.Path, publicPrefix) {
+		s.renderPublicError(w, r, status, title, message, publicBrand{})
+		return
+	}
 	s.render(w, r, status, "error.html", title, errorPage{Message: message})
 }
 
