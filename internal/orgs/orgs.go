@@ -20,6 +20,7 @@ import (
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of the organization fields.
@@ -555,14 +556,24 @@ func slugTaken(slug string) error {
 // does not count. It also orders and finds organizations by name.
 func nameKey(name string) string { return strings.ToLower(name) }
 
+// slugLetters spells the lower-case Latin letters that have no
+// decomposition in ASCII.
+var slugLetters = strings.NewReplacer("ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "đ", "d", "ð", "d",
+	"þ", "th", "ł", "l", "ı", "i", "ħ", "h", "ŧ", "t", "ŋ", "ng", "ĸ", "k")
+
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // Slugify turns a name into a URL slug: lower-case ASCII letters and
 // digits joined by single hyphens, "organization" when nothing is left.
+// Other Latin letters are transliterated rather than dropped: decomposed
+// (NFKD) with their accents and other marks left out, so "Schöol" gives
+// "school" and "École" "ecole", the same in every language (a German
+// "oe" for "ö" would be wrong in Finnish or Turkish); the letters that do
+// not decompose (ß, æ, ø, ł, ...) are spelt out by slugLetters.
 func Slugify(name string) string {
 	var b strings.Builder
 	hyphen := false
-	for _, r := range strings.ToLower(name) {
+	for _, r := range norm.NFKD.String(slugLetters.Replace(strings.ToLower(name))) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			if hyphen && b.Len() > 0 {
@@ -570,6 +581,8 @@ func Slugify(name string) string {
 			}
 			b.WriteRune(r)
 			hyphen = false
+		case unicode.Is(unicode.Mn, r):
+			// An accent of the letter before: the letter stays whole.
 		default:
 			hyphen = true
 		}
