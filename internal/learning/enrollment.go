@@ -254,7 +254,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, org store.Organiza
 	if s.mail == nil {
 		return errors.New("learning service has no mailer")
 	}
-	e.OrganizationID, e.Organization = org.ID, &mail.Branding{Name: org.Name}
+	e.OrganizationID, e.Organization, e.Sender = org.ID, &mail.Branding{Name: org.Name}, mail.OrganizationSender(org.Sender)
 	_, err := s.mail.Enqueue(ctx, q, e)
 	return err
 }

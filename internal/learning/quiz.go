@@ -358,7 +358,7 @@ func (s *Service) afterQuiz(ctx context.Context, q *store.Queries, d store.DueDe
 	if err != nil || !ended {
 		return err
 	}
-	return s.send(ctx, q, store.Organization{ID: org, Name: d.OrganizationName}, mail.Email{Kind: mail.KindCourseFailed, To: d.LearnerEmail, EnrollmentID: enrollment,
+	return s.send(ctx, q, store.Organization{ID: org, Name: d.OrganizationName, Sender: d.OrganizationSender}, mail.Email{Kind: mail.KindCourseFailed, To: d.LearnerEmail, EnrollmentID: enrollment,
 		Data: mail.CourseFailed{OrganizationName: d.OrganizationName, CourseTitle: d.CourseTitle, QuizTitle: item.Title,
 			Score: score, RequiredScore: item.RequiredScore}})
 }

@@ -55,6 +55,10 @@ type organizationForm struct {
 	// browser cannot put back in the file input: the page asks for it again.
 	LogoChosen bool
 	formErrors
+	// The sender identity, edit only.
+	SenderName    string
+	ReplyTo       string
+	PostalAddress string
 }
 
 // AskLogoAgain reports whether the form asks for the logo again: one came
@@ -123,7 +127,8 @@ func (s *Server) organizationEditForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "organization_form.html", "Edit "+v.Name, organizationForm{
-		ID: v.ID, Name: v.Name, Description: v.Description, Slug: v.Slug, HasLogo: v.LogoETag != "", LogoURL: logoURL(v.ID, v.LogoETag, false)})
+		ID: v.ID, Name: v.Name, Description: v.Description, Slug: v.Slug, HasLogo: v.LogoETag != "", LogoURL: logoURL(v.ID, v.LogoETag, false),
+		SenderName: v.Sender.Name, ReplyTo: v.Sender.ReplyTo, PostalAddress: v.Sender.PostalAddress})
 }
 
 func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
@@ -142,6 +147,7 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		slug := r.PostFormValue("slug")
 		fields.Slug = &slug
+		fields.SenderName, fields.ReplyTo, fields.PostalAddress = postedField(r, "sender_name"), postedField(r, "reply_to"), postedField(r, "postal_address")
 		fields.RemoveLogo = r.PostFormValue("remove_logo") == "on"
 		var org store.Organization
 		org, err = s.orgs.Update(r.Context(), currentUser(r.Context()), id, fields)
@@ -157,7 +163,8 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := organizationForm{ID: id, Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Slug: r.PostFormValue("slug"),
-		RemoveLogo: r.PostFormValue("remove_logo") == "on", LogoChosen: logoChosen}
+		RemoveLogo: r.PostFormValue("remove_logo") == "on", LogoChosen: logoChosen,
+		SenderName: r.PostFormValue("sender_name"), ReplyTo: r.PostFormValue("reply_to"), PostalAddress: r.PostFormValue("postal_address")}
 	if v, getErr := s.orgs.Get(r.Context(), currentUser(r.Context()), id); getErr == nil {
 		form.HasLogo, form.LogoURL = v.LogoETag != "", logoURL(v.ID, v.LogoETag, false)
 	}
@@ -231,6 +238,15 @@ func (s *Server) organizationSwitch(w http.ResponseWriter, r *http.Request) {
 		next = organizationPath(v.ID)
 	}
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// postedField is a field of a parsed form, or nil when the form does not
+// have it, which leaves the value as it is.
+func postedField(r *http.Request, name string) *string {
+	if v, ok := r.PostForm[name]; ok && len(v) > 0 {
+		return &v[0]
+	}
+	return nil
 }
 
 const (

@@ -19,6 +19,8 @@ import (
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -63,6 +65,10 @@ func parsePages(version string) (*pages, error) {
 		"roles":     func() []access.Role { return access.AssignableRoles },
 		"waiting":   learning.DescribeWaitingPeriod,
 		"until":     untilWords,
+		// Audit actions and email kinds as people name them; the labels
+		// live with the constants.
+		"auditLabel":    orgs.EventLabel,
+		"mailKindLabel": mail.KindLabel,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
