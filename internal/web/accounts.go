@@ -89,15 +89,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/accounts/login/", http.StatusSeeOther)
 }
 
-type passwordChangePage struct {
-	Error  string
-	Fields map[string]string
-}
-
-func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "password_change.html", "Change password", passwordChangePage{})
-}
-
 // passwordChange changes the password after checking the old one. Wrong
 // old passwords count against the account: a stolen session is not a way
 // to guess the password. Each attempt takes its token before the password
@@ -108,8 +99,8 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	key := strconv.FormatInt(user.ID, 10)
 	if !s.passwordChangePerAccount.Allow(key) {
 		w.Header().Set("Retry-After", "60")
-		s.render(w, r, http.StatusTooManyRequests, "password_change.html", "Change password",
-			passwordChangePage{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."})
+		s.renderProfile(w, r, http.StatusTooManyRequests, profilePage{Password: passwordChangePage{
+			Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."}})
 		return
 	}
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
@@ -118,8 +109,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.passwordChangePerAccount.Return(key)
 	}
 	if p, ok := problem.As(err); ok {
-		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
-			passwordChangePage{Error: "Your password was not changed.", Fields: p.Fields})
+		s.renderProfile(w, r, http.StatusUnprocessableEntity, profilePage{Password: passwordChangePage{Fields: p.Fields}})
 		return
 	}
 	if err != nil {
@@ -133,7 +123,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.notLoggedIn(w, r, user.Email, "Your password was changed, but you could not stay logged in. Log in with your new password.", err)
 		return
 	}
-	http.Redirect(w, r, platformHome, http.StatusSeeOther)
+	http.Redirect(w, r, profilePath, http.StatusSeeOther)
 }
 
 // safeNext returns next when it is a path on this site, and the platform
