@@ -123,7 +123,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.notLoggedIn(w, r, user.Email, "Your password was changed, but you could not stay logged in. Log in with your new password.", err)
 		return
 	}
-	http.Redirect(w, r, profilePath, http.StatusSeeOther)
+	http.Redirect(w, r, platformHome, http.StatusSeeOther)
 }
 
 // safeNext returns next when it is a path on this site, and the platform

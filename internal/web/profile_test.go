@@ -112,10 +112,10 @@ func TestProfile(t *testing.T) {
 			t.Errorf("mismatched passwords: %d\n%s", res.status, excerpt(res.body, 2000))
 		}
 		res = laptop.post(profilePath+"password", url.Values{"old_password": {adminPassword}, "new_password": {"brand new secret"}, "password_confirm": {"brand new secret"}})
-		if res.status != 303 || res.header.Get("Location") != profilePath {
+		if res.status != 303 || res.header.Get("Location") != platformHome {
 			t.Fatalf("password change: %d %s", res.status, res.header.Get("Location"))
 		}
-		if res := laptop.get(profilePath); res.status != 200 || !strings.Contains(res.body, "Your password was changed.") {
+		if res := laptop.get(platformHome); res.status != 200 || !strings.Contains(res.body, "Your password was changed.") {
 			t.Errorf("after the change: %d", res.status)
 		}
 		if res := phone.get("/email-learning/platform/"); res.status != 303 {
