@@ -18,14 +18,15 @@ import (
 
 func createSuperuser(ctx context.Context, a *app, args []string) error {
 	var (
-		cfg   config.Config
-		email string
+		cfg         config.Config
+		email, name string
 	)
 	fs := a.newFlagSet("createsuperuser", "createsuperuser --email EMAIL [flags]\n\n"+
 		"The password comes from MAILSCHOOL_PASSWORD, or from standard input (asked twice,\n"+
 		"without echo, on a terminal; the first line otherwise). An existing user is\n"+
-		"promoted, and keeps their password unless a new one is given.")
+		"promoted, and keeps their password and name unless new ones are given.")
 	fs.StringVar(&email, "email", "", "email address of the admin (required)")
+	fs.StringVar(&name, "name", "", "the admin's name, as shown to other staff")
 	cfg.Register(fs, a.env)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,6 +39,12 @@ func createSuperuser(ctx context.Context, a *app, args []string) error {
 	normalized, err := auth.NormalizeEmail(email)
 	if err != nil {
 		return fmt.Errorf("%q: %w", email, err)
+	}
+	if name != "" {
+		// Checked before the password is asked for.
+		if _, err := auth.CleanName(name); err != nil {
+			return fmt.Errorf("--name: %w", err)
+		}
 	}
 	db, err := openDatabase(ctx, a, cfg)
 	if err != nil {
@@ -55,7 +62,7 @@ func createSuperuser(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	// Creating an admin sends no email, so no mailer is needed.
-	user, created, err := auth.NewAccounts(db, nil).CreateSuperuser(ctx, normalized, password)
+	user, created, err := auth.NewAccounts(db, nil).CreateSuperuser(ctx, normalized, password, name)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
@@ -199,4 +201,53 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestCreateSuperuserName: --name is stored as the admin's name, checked
+// like every name before the password is asked for, and replaced only
+// when given.
+func TestCreateSuperuserName(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_PASSWORD": "correct horse battery"}
+	nameOf := func(email string) string {
+		t.Helper()
+		db, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		u, err := db.Read().UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Name
+	}
+	r := runCommand(t, map[string]string{"MAILSCHOOL_DATA_DIR": dir}, "", "createsuperuser", "--email", "root@example.com", "--name", "Ada\u202eLovelace")
+	if r.code != 1 || !strings.Contains(r.stderr, "--name") || !strings.Contains(r.stderr, "invisible or text-direction") || strings.Contains(r.stderr, "password") {
+		t.Errorf("a name with a text-direction character: %+v", r)
+	}
+	r = runCommand(t, env, "", "createsuperuser", "--email", "root@example.com", "--name", strings.Repeat("a", auth.MaxNameRunes+1))
+	if r.code != 1 || !strings.Contains(r.stderr, "too long") {
+		t.Errorf("a name too long: %+v", r)
+	}
+	r = runCommand(t, env, "", "createsuperuser", "--email", "root@example.com", "--name", "  Ada   Lovelace ")
+	if r.code != 0 {
+		t.Fatalf("createsuperuser --name: %+v", r)
+	}
+	if got := nameOf("root@example.com"); got != "Ada Lovelace" {
+		t.Errorf("name = %q, want %q", got, "Ada Lovelace")
+	}
+	// Promoted again without --name: the name stays; with one, it changes.
+	if r := runCommand(t, env, "", "createsuperuser", "--email", "root@example.com"); r.code != 0 {
+		t.Fatalf("createsuperuser again: %+v", r)
+	}
+	if got := nameOf("root@example.com"); got != "Ada Lovelace" {
+		t.Errorf("name after promoting without --name = %q, want it kept", got)
+	}
+	if r := runCommand(t, env, "", "createsuperuser", "--email", "root@example.com", "--name", "Ada King"); r.code != 0 {
+		t.Fatalf("createsuperuser with a new name: %+v", r)
+	}
+	if got := nameOf("root@example.com"); got != "Ada King" {
+		t.Errorf("name after a new --name = %q, want %q", got, "Ada King")
+	}
 }

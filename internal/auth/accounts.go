@@ -164,12 +164,17 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 }
 
 // CreateSuperuser makes email a platform admin. A new account needs a
-// password; an existing one is promoted, and its password replaced only when
-// one is given. It reports whether the account was created.
-func (a *Accounts) CreateSuperuser(ctx context.Context, email, password string) (store.User, bool, error) {
+// password; an existing one is promoted, and its password and name replaced
+// only when given. It reports whether the account was created.
+func (a *Accounts) CreateSuperuser(ctx context.Context, email, password, name string) (store.User, bool, error) {
 	normalized, err := NormalizeEmail(email)
 	if err != nil {
 		return store.User{}, false, err
+	}
+	if name != "" {
+		if name, err = CleanName(name); err != nil {
+			return store.User{}, false, err
+		}
 	}
 	var hash string
 	if password != "" {
@@ -191,7 +196,7 @@ func (a *Accounts) CreateSuperuser(ctx context.Context, email, password string) 
 			if hash == "" {
 				return ErrPasswordRequired
 			}
-			user, err = q.CreateUser(ctx, store.NewUser{Email: normalized, PasswordHash: hash, IsPlatformAdmin: true})
+			user, err = q.CreateUser(ctx, store.NewUser{Email: normalized, Name: name, PasswordHash: hash, IsPlatformAdmin: true})
 			created = err == nil
 			return err
 		case err != nil:
@@ -202,6 +207,11 @@ func (a *Accounts) CreateSuperuser(ctx context.Context, email, password string) 
 		}
 		if hash != "" {
 			if _, err := q.SetPassword(ctx, existing.ID, hash); err != nil {
+				return err
+			}
+		}
+		if name != "" {
+			if err := q.SetUserName(ctx, existing.ID, name); err != nil {
 				return err
 			}
 		}

@@ -42,17 +42,17 @@ func TestCreateSuperuser(t *testing.T) {
 		ctx := context.Background()
 		a := newAccounts(t, db)
 
-		if _, _, err := a.CreateSuperuser(ctx, "new@example.com", ""); !errors.Is(err, auth.ErrPasswordRequired) {
+		if _, _, err := a.CreateSuperuser(ctx, "new@example.com", "", ""); !errors.Is(err, auth.ErrPasswordRequired) {
 			t.Errorf("new account without password: err = %v, want ErrPasswordRequired", err)
 		}
-		if _, _, err := a.CreateSuperuser(ctx, "new@example.com", "password"); err == nil {
+		if _, _, err := a.CreateSuperuser(ctx, "new@example.com", "password", ""); err == nil {
 			t.Error("a common password was accepted")
 		}
-		if _, _, err := a.CreateSuperuser(ctx, "not an email", goodPassword); !errors.Is(err, auth.ErrInvalidEmail) {
+		if _, _, err := a.CreateSuperuser(ctx, "not an email", goodPassword, ""); !errors.Is(err, auth.ErrInvalidEmail) {
 			t.Errorf("bad email: err = %v, want ErrInvalidEmail", err)
 		}
 
-		u, created, err := a.CreateSuperuser(ctx, " Root@Example.com", goodPassword)
+		u, created, err := a.CreateSuperuser(ctx, " Root@Example.com", goodPassword, "")
 		if err != nil || !created || !u.IsPlatformAdmin || u.Email != "root@example.com" {
 			t.Fatalf("create = %+v, %v, %v", u, created, err)
 		}
@@ -68,14 +68,14 @@ func TestCreateSuperuser(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		u, created, err = a.CreateSuperuser(ctx, "staff@example.com", "")
+		u, created, err = a.CreateSuperuser(ctx, "staff@example.com", "", "")
 		if err != nil || created || !u.IsPlatformAdmin {
 			t.Fatalf("promote = %+v, %v, %v", u, created, err)
 		}
 		if _, err := a.Authenticate(ctx, "staff@example.com", "staff password 1"); err != nil {
 			t.Errorf("promotion changed the password: %v", err)
 		}
-		if _, _, err := a.CreateSuperuser(ctx, "staff@example.com", "staff password 2"); err != nil {
+		if _, _, err := a.CreateSuperuser(ctx, "staff@example.com", "staff password 2", ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.Authenticate(ctx, "staff@example.com", "staff password 2"); err != nil {
@@ -88,7 +88,7 @@ func TestAuthenticate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := newAccounts(t, db)
-		if _, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword); err != nil {
+		if _, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword, ""); err != nil {
 			t.Fatal(err)
 		}
 		u, err := a.Authenticate(ctx, "ada@example.com", goodPassword)
@@ -119,7 +119,7 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := newAccounts(t, db)
-		u, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword)
+		u, _, err := a.CreateSuperuser(ctx, "ada@example.com", goodPassword, "")
 		if err != nil {
 			t.Fatal(err)
 		}

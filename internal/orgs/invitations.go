@@ -15,7 +15,7 @@ import (
 )
 
 // MaxUserNameRunes bounds the name people give themselves.
-const MaxUserNameRunes = 200
+const MaxUserNameRunes = auth.MaxNameRunes
 
 // Errors about invitations.
 var (

@@ -748,3 +748,50 @@ func or(s *string, fallback string) string {
 	}
 	return *s
 }
+
+// Summary is one organization on the platform home, with the numbers that
+// matter today.
+type Summary struct {
+	ID             int64
+	Name           string
+	Role           access.Role
+	ActiveLearners int
+	EmailsSentDay  int        // sent in the last 24 hours
+	NextDelivery   *time.Time // the earliest scheduled delivery; nil when nothing is scheduled
+}
+
+// Overview lists the organizations the actor is a member of, by name, with
+// their numbers: each number is one query across all of them.
+func (s *Service) Overview(ctx context.Context, actor *store.User) ([]Summary, error) {
+	q := s.db.Read()
+	memberships, err := q.UserMemberships(ctx, actor.ID)
+	if err != nil || len(memberships) == 0 {
+		return nil, err
+	}
+	learners, err := q.MemberActiveLearners(ctx, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	sent, err := q.MemberEmailsSent(ctx, actor.ID, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	next, err := q.MemberNextDeliveries(ctx, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	var list []Summary
+	for _, m := range memberships {
+		role := access.Role(m.Role)
+		if !access.Allowed(actor, role, access.ViewOrganization) {
+			continue
+		}
+		sum := Summary{ID: m.OrganizationID, Name: m.OrganizationName, Role: role,
+			ActiveLearners: learners[m.OrganizationID], EmailsSentDay: sent[m.OrganizationID]}
+		if due, ok := next[m.OrganizationID]; ok {
+			sum.NextDelivery = &due
+		}
+		list = append(list, sum)
+	}
+	return list, nil
+}

@@ -118,6 +118,27 @@ func (q *Queries) SetPassword(ctx context.Context, userID int64, passwordHash st
 	return epoch, nil
 }
 
+// RaiseSessionEpoch raises the session epoch of a user, which ends every
+// login session of the user, and returns the new epoch.
+func (q *Queries) RaiseSessionEpoch(ctx context.Context, userID int64) (int64, error) {
+	var epoch int64
+	err := q.queryRow(ctx, `
+		UPDATE users SET session_epoch = session_epoch + 1, updated_at = ?
+		WHERE id = ? RETURNING session_epoch`, now(), userID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("raise session epoch of user %d: %w", userID, err)
+	}
+	return epoch, nil
+}
+
+// SetUserName stores the name a user gave themselves.
+func (q *Queries) SetUserName(ctx context.Context, userID int64, name string) error {
+	return q.updateUser(ctx, userID, `UPDATE users SET name = ?, updated_at = ? WHERE id = ?`, name, now(), userID)
+}
+
 // RecordLogin stores the time of a successful login.
 func (q *Queries) RecordLogin(ctx context.Context, userID int64) error {
 	return q.updateUser(ctx, userID, `UPDATE users SET last_login_at = ? WHERE id = ?`, now(), userID)

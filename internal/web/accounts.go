@@ -89,14 +89,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/accounts/login/", http.StatusSeeOther)
 }
 
-type passwordChangePage struct {
-	formErrors
-}
-
-func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "password_change.html", "Change password", passwordChangePage{})
-}
-
 // passwordChange changes the password after checking the old one. Wrong
 // old passwords count against the account: a stolen session is not a way
 // to guess the password. Each attempt takes its token before the password
@@ -107,8 +99,8 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	key := strconv.FormatInt(user.ID, 10)
 	if !s.passwordChangePerAccount.Allow(key) {
 		w.Header().Set("Retry-After", "60")
-		s.render(w, r, http.StatusTooManyRequests, "password_change.html", "Change password",
-			passwordChangePage{formErrors{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."}})
+		s.renderProfile(w, r, http.StatusTooManyRequests, profilePage{Password: passwordChangePage{formErrors{
+			Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."}}})
 		return
 	}
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
@@ -117,8 +109,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.passwordChangePerAccount.Return(key)
 	}
 	if p, ok := problem.As(err); ok {
-		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
-			passwordChangePage{errorsFor(p, postedFields(r, "password"))})
+		s.renderProfile(w, r, http.StatusUnprocessableEntity, profilePage{Password: passwordChangePage{errorsFor(p, postedFields(r, "password"))}})
 		return
 	}
 	if err != nil {

@@ -39,7 +39,12 @@ func (s *Server) routes() []route {
 		{"GET /accounts/login/", anyone, s.loginForm},
 		{"POST /accounts/login/", anyone, s.login},
 		{"POST /accounts/logout/", anyone, s.logout},
-		{"GET /accounts/password_change/", loggedIn, s.passwordChangeForm},
+		{"GET /accounts/settings/", loggedIn, s.profile},
+		{"POST /accounts/settings/name", loggedIn, s.profileName},
+		{"POST /accounts/settings/password", loggedIn, s.passwordChange},
+		{"POST /accounts/settings/sessions/end-others", loggedIn, s.endOtherSessions},
+		// The password form's former address.
+		{"GET /accounts/password_change/", loggedIn, s.passwordChangeMoved},
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},
 		{"GET /accounts/password_reset/", anyone, s.passwordResetForm},
 		{"POST /accounts/password_reset/", anyone, s.passwordReset},

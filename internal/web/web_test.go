@@ -75,7 +75,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	if _, _, err := auth.NewAccounts(db, nil).CreateSuperuser(context.Background(), adminEmail, adminPassword); err != nil {
+	if _, _, err := auth.NewAccounts(db, nil).CreateSuperuser(context.Background(), adminEmail, adminPassword, ""); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
 	return &testApp{t: t, db: db, srv: srv, engine: engine}

@@ -1,0 +1,143 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+const phoneAgent = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0"
+
+// TestProfile: a user sets their name, changes their password and ends
+// their other sessions on the profile page; nobody else is touched.
+func TestProfile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		orgID, _ := storetest.NewOrganization(t, db, "Acme Academy")
+		admin, err := db.Read().UserByEmail(ctx, adminEmail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, func(q *store.Queries) error { return q.AddMembership(ctx, orgID, admin.ID, "admin") }); err != nil {
+			t.Fatal(err)
+		}
+		createStaff(t, db, "staff@example.com", "staff password 1")
+
+		laptop := app.loggedIn(adminEmail, adminPassword)
+		phone := app.client()
+		if res := phone.post("/accounts/login/", url.Values{"email": {adminEmail}, "password": {adminPassword}}, "User-Agent", phoneAgent); res.status != 303 {
+			t.Fatalf("login from the phone: %d", res.status)
+		}
+		staff := app.loggedIn("staff@example.com", "staff password 1")
+
+		res := laptop.get("/email-learning/platform/")
+		if !strings.Contains(res.body, `href="/accounts/settings/"`) {
+			t.Error("the header has no link to the profile page")
+		}
+		res = laptop.get(profilePath)
+		if res.status != 200 || strings.Count(res.body, "(this session)") != 1 || !strings.Contains(res.body, "Firefox on Android") ||
+			!strings.Contains(res.body, "Go program") || !strings.Contains(res.body, `action="/accounts/settings/sessions/end-others"`) {
+			t.Fatalf("profile page: %d; want both sessions, this one marked\n%s", res.status, res.body)
+		}
+
+		// A bad name is refused, once, beside the field, with what was typed.
+		for typed, message := range map[string]string{
+			"Ada\u200bLovelace":      "The name may not contain invisible or text-direction characters.",
+			"  ":                     "Enter your name.",
+			strings.Repeat("a", 201): "The name is too long: use at most 200 characters.",
+		} {
+			res := laptop.post(profilePath+"name", url.Values{"name": {typed}})
+			if res.status != http.StatusUnprocessableEntity || strings.Count(res.body, message) != 1 || !strings.Contains(res.body, `aria-invalid="true"`) {
+				t.Errorf("name %q: %d, want 422 saying %q once\n%s", typed, res.status, message, excerpt(res.body, 2000))
+			}
+			if typed != "  " && !strings.Contains(res.body, `value="`+typed+`"`) {
+				t.Errorf("name %q: the form lost what was typed", typed)
+			}
+		}
+		res = laptop.post(profilePath+"name", url.Values{"name": {"  Ada   Lovelace "}})
+		if res.status != 303 || res.header.Get("Location") != profilePath {
+			t.Fatalf("set name: %d %s", res.status, res.header.Get("Location"))
+		}
+		if res := laptop.get(profilePath); !strings.Contains(res.body, "Your name was changed.") || !strings.Contains(res.body, `value="Ada Lovelace"`) {
+			t.Errorf("profile after the change:\n%s", res.body)
+		}
+		if res := laptop.get("/email-learning/platform/"); !strings.Contains(res.body, "Welcome, Ada Lovelace") {
+			t.Error("the platform home does not greet the new name")
+		}
+		if res := staff.get(organizationsPath + itoa(orgID) + "/"); res.status != 404 {
+			t.Fatalf("a non-member sees the organization: %d", res.status)
+		}
+		if res := laptop.get(organizationsPath + itoa(orgID) + "/"); !strings.Contains(res.body, "<td>Ada Lovelace</td>") {
+			t.Error("the members list does not show the new name")
+		}
+
+		// A forged cross-site post ends nothing.
+		if res := laptop.post(profilePath+"sessions/end-others", nil, "Origin", "http://evil.example"); res.status != http.StatusForbidden {
+			t.Errorf("cross-site log out everywhere else: %d, want 403", res.status)
+		}
+		if res := phone.get("/email-learning/platform/"); res.status != 200 {
+			t.Fatalf("the phone after a refused request: %d", res.status)
+		}
+
+		before := sessionCookie(laptop).Value
+		res = laptop.post(profilePath+"sessions/end-others", nil)
+		if res.status != 303 || res.header.Get("Location") != profilePath {
+			t.Fatalf("log out everywhere else: %d", res.status)
+		}
+		if after := sessionCookie(laptop); after == nil || after.Value == before {
+			t.Error("the session that stays did not get a new id")
+		}
+		res = laptop.get(profilePath)
+		if res.status != 200 || !strings.Contains(res.body, "You were logged out everywhere else.") || strings.Contains(res.body, "Firefox on Android") {
+			t.Errorf("profile after logging out everywhere else: %d\n%s", res.status, res.body)
+		}
+		if res := phone.get("/email-learning/platform/"); res.status != 303 {
+			t.Errorf("the other session: %d, want a redirect to login", res.status)
+		}
+		if res := staff.get("/email-learning/platform/"); res.status != 200 {
+			t.Errorf("another user's session: %d, want it untouched", res.status)
+		}
+
+		// The password form on the profile page: errors beside their
+		// fields, and a change that ends the other sessions.
+		phone = app.loggedIn(adminEmail, adminPassword)
+		res = laptop.post(profilePath+"password", url.Values{"old_password": {adminPassword}, "new_password": {"brand new secret"}, "password_confirm": {"other secret"}})
+		if res.status != 422 || strings.Count(res.body, "The two passwords do not match.") != 1 {
+			t.Errorf("mismatched passwords: %d\n%s", res.status, excerpt(res.body, 2000))
+		}
+		res = laptop.post(profilePath+"password", url.Values{"old_password": {adminPassword}, "new_password": {"brand new secret"}, "password_confirm": {"brand new secret"}})
+		if res.status != 303 || res.header.Get("Location") != platformHome {
+			t.Fatalf("password change: %d %s", res.status, res.header.Get("Location"))
+		}
+		if res := laptop.get(platformHome); res.status != 200 || !strings.Contains(res.body, "Your password was changed.") {
+			t.Errorf("after the change: %d", res.status)
+		}
+		if res := phone.get("/email-learning/platform/"); res.status != 303 {
+			t.Errorf("another session after the password change: %d, want a redirect to login", res.status)
+		}
+		app.loggedIn(adminEmail, "brand new secret")
+	})
+}
+
+func TestBrowserSummary(t *testing.T) {
+	for ua, want := range map[string]string{
+		"": "",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0":                                                        "Firefox on Linux",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0": "Edge on Windows",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15":         "Safari on macOS",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148":     "Chrome on iOS",
+		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36":                  "Chrome on Android",
+		"curl/8.5.0": "curl",
+		"something":  "Unknown browser",
+	} {
+		if got := browserSummary(ua); got != want {
+			t.Errorf("browserSummary(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
