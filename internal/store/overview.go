@@ -19,14 +19,16 @@ func (q *Queries) MemberActiveLearners(ctx context.Context, userID int64) (map[i
 		WHERE e.status = 'active' GROUP BY e.organization_id`, userID)
 }
 
-// MemberEmailsSent counts, per organization of the user, the emails sent
-// (or stored by the outbox transport) since the given time.
+// MemberEmailsSent counts, per organization of the user, the emails
+// recorded since the given time that went out (sent, or stored by the
+// outbox transport): read along the index of emails by organization and
+// creation, which no send changes.
 func (q *Queries) MemberEmailsSent(ctx context.Context, userID int64, since time.Time) (map[int64]int, error) {
 	return q.countsByOrganization(ctx, "emails sent", `
 		SELECT mm.organization_id, COUNT(*) FROM mail_messages mm
 		JOIN memberships m ON m.organization_id = mm.organization_id AND m.user_id = ?
-		WHERE mm.status IN (?, ?) AND mm.sent_at >= ? GROUP BY mm.organization_id`,
-		userID, MailSent, MailStored, since.UTC().Truncate(time.Microsecond))
+		WHERE mm.created_at >= ? AND mm.status IN (?, ?) GROUP BY mm.organization_id`,
+		userID, dbTime(since), MailSent, MailStored)
 }
 
 func (q *Queries) countsByOrganization(ctx context.Context, what, query string, args ...any) (map[int64]int, error) {
