@@ -192,7 +192,11 @@ func TestOrganizationPagesHaveBreadcrumbs(t *testing.T) {
 	app := newTestApp(t, db)
 	c := app.loggedIn(adminEmail, adminPassword)
 	org := organizationPath(1)
+	course := coursePath(1, newSchool(t, app).courseID)
 	for _, tc := range []struct{ path, crumbs string }{
+		{course, "Organizations › My Organization › Courses"},
+		{course + "delete", "Organizations › My Organization › Courses › Go basics"},
+		{course + "contents/new?kind=lesson", "Organizations › My Organization › Courses › Go basics"},
 		{org, "Organizations"},
 		{org + "learners/", "Organizations › My Organization"},
 		{org + "reports/", "Organizations › My Organization"},
