@@ -74,4 +74,11 @@ func TestBrowserShellFitsPhones(t *testing.T) {
 			}
 		}
 	}
+
+	// Choosing an organization in the switcher goes to its page at once.
+	tab.eval(`(() => { const s = document.getElementById("org-switcher"); s.value = "1"; s.dispatchEvent(new Event("change")); return ""; })()`)
+	tab.do("wait for the organization chosen", chromedp.WaitVisible(chromedp.CSS(`.org-name a[href="/email-learning/platform/organizations/1/"]`)))
+	if got := tab.location(); got != organizationPath(1) {
+		t.Errorf("after choosing My Organization the browser is at %s", got)
+	}
 }

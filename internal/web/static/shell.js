@@ -7,3 +7,12 @@ document.querySelectorAll("form.org-switcher").forEach(function (form) {
     if (select.value) form.submit();
   });
 });
+
+// On a narrow screen the organization's sections scroll sideways: bring
+// the current one into view.
+document.querySelectorAll(".org-nav").forEach(function (nav) {
+  var current = nav.querySelector("[aria-current]");
+  if (!current) return;
+  var overflow = current.getBoundingClientRect().right - nav.getBoundingClientRect().right;
+  if (overflow > 0) nav.scrollLeft += overflow + 16;
+});
