@@ -483,14 +483,16 @@ func (e *Engine) sendQuiz(ctx context.Context, q *store.Queries, emails *mail.Ba
 	}))
 }
 
-// courseEmail is the email of a delivery: branded, with the unsubscribe
-// link and headers, in the course's list.
+// courseEmail is the email of a delivery: branded and signed as the
+// organization chose, with the unsubscribe link and headers, in the
+// course's list.
 func (e *Engine) courseEmail(d store.DueDelivery, kind mail.Kind, data any) mail.Email {
 	return mail.Email{
 		Kind:           kind,
 		To:             d.LearnerEmail,
 		OrganizationID: d.OrganizationID,
 		Organization:   &mail.Branding{Name: d.OrganizationName},
+		Sender:         mail.OrganizationSender(d.OrganizationSender),
 		Unsubscribe:    &mail.Unsubscribe{URL: e.learning.UnsubscribeURL(store.Enrollment{ID: d.EnrollmentID, LinkKey: d.LinkKey})},
 		List:           &mail.List{Labels: []string{d.CourseSlug, d.OrganizationSlug}, Description: d.CourseTitle},
 		// The same Message-ID for every try: the store refuses a second

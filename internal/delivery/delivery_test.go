@@ -24,15 +24,16 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 const baseURL = "https://school.example"
 
-// fixture is an organization with an enabled course of two lessons and an
-// editor, a learning service with the engine attached, and a job queue
-// that only records jobs: the tests work deliveries themselves.
+// fixture is an organization with an enabled course of two lessons, an
+// editor and an owner, a learning service with the engine attached, and a
+// job queue that only records jobs: the tests work deliveries themselves.
 type fixture struct {
 	t        *testing.T
 	db       *store.DB
 	learning *learning.Service
 	engine   *delivery.Engine
 	editor   *store.User
+	owner    *store.User
 	org      int64
 	course   int64
 	lessons  []store.ContentItem
@@ -64,8 +65,9 @@ func newFixtureWith(t *testing.T, db *store.DB, cfg delivery.Config) *fixture {
 	f.learning = learning.NewService(db, learning.Config{Mail: mailer, BaseURL: baseURL, SecretKey: "a secret key of at least thirty-two characters"})
 	f.engine = delivery.New(db, mailer, f.learning, cfg)
 	f.learning.OnFinish(func(context.Context, *store.Queries, store.Enrollment) error { f.finished++; return nil })
-	org, members := storetest.NewOrganization(t, db, "Acme", storetest.Member{Email: "editor@example.com", Role: "editor"})
-	f.org, f.editor = org, &members[0]
+	org, members := storetest.NewOrganization(t, db, "Acme", storetest.Member{Email: "editor@example.com", Role: "editor"},
+		storetest.Member{Email: "owner@example.com", Role: "owner"})
+	f.org, f.editor, f.owner = org, &members[0], &members[1]
 	course, err := f.learning.CreateCourse(ctx, f.editor, f.org, learning.CourseFields{Title: ptr("Go basics")})
 	if err != nil {
 		t.Fatal(err)

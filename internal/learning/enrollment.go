@@ -254,7 +254,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, org store.Organiza
 	if s.mail == nil {
 		return errors.New("learning service has no mailer")
 	}
-	e.OrganizationID, e.Organization = org.ID, &mail.Branding{Name: org.Name}
+	e.OrganizationID, e.Organization, e.Sender = org.ID, &mail.Branding{Name: org.Name}, mail.OrganizationSender(org.Sender)
 	_, err := s.mail.Enqueue(ctx, q, e)
 	return err
 }
@@ -268,6 +268,9 @@ type Confirmation struct {
 // CheckConfirmation returns the enrollment a confirmation link would
 // activate. It changes nothing, so mail scanners that fetch the link do
 // not use it: the page asks for a click.
+// With ErrConfirmLinkUsed and ErrConfirmLinkExpired it still returns the
+// enrollment, so the page that says so can speak for its organization and
+// tell where the learner stands.
 func (s *Service) CheckConfirmation(ctx context.Context, token string) (Confirmation, error) {
 	return s.confirmation(ctx, s.db.Read(), token, s.now())
 }
@@ -284,21 +287,22 @@ func (s *Service) confirmation(ctx context.Context, q *store.Queries, token stri
 	if err != nil {
 		return Confirmation{}, err
 	}
+	c := Confirmation{Enrollment: e, OrganizationName: org.Name}
 	switch {
 	case !org.IsActive:
 		return Confirmation{}, ErrConfirmLinkInvalid
 	case used:
-		return Confirmation{}, ErrConfirmLinkUsed
+		return c, ErrConfirmLinkUsed
 	case e.ConfirmExpiresAt == nil || !at.Before(*e.ConfirmExpiresAt):
-		return Confirmation{}, ErrConfirmLinkExpired
+		return c, ErrConfirmLinkExpired
 	}
-	return Confirmation{Enrollment: e, OrganizationName: org.Name}, nil
+	return c, nil
 }
 
 // Confirm uses a confirmation link: the enrollment becomes active and the
 // OnActivate hooks run, in one transaction. The link works once; a second
-// use, even concurrent, gets ErrConfirmLinkUsed. clientIP is kept as
-// evidence of the opt-in.
+// use, even concurrent, gets ErrConfirmLinkUsed, with the enrollment as
+// CheckConfirmation returns it. clientIP is kept as evidence of the opt-in.
 func (s *Service) Confirm(ctx context.Context, token, clientIP string) (Confirmation, error) {
 	at := s.now().UTC()
 	var c Confirmation
@@ -320,7 +324,7 @@ func (s *Service) Confirm(ctx context.Context, token, clientIP string) (Confirma
 		return runHooks(ctx, q, s.onActivate, c.Enrollment)
 	})
 	if err != nil {
-		return Confirmation{}, fmt.Errorf("confirm enrollment: %w", err)
+		return c, fmt.Errorf("confirm enrollment: %w", err)
 	}
 	return c, nil
 }

@@ -233,12 +233,13 @@ func TestDoubleOptIn(t *testing.T) {
 			c.Enrollment.ConfirmedIP != "192.0.2.2" || c.Enrollment.RequestedIP != "192.0.2.1" {
 			t.Fatalf("confirm: %+v, %v", c.Enrollment, err)
 		}
-		// Used once: the second use and a later look are told so.
-		if _, err := f.s.Confirm(ctx, token, "192.0.2.2"); !errors.Is(err, learning.ErrConfirmLinkUsed) {
-			t.Errorf("confirming twice: %v", err)
+		// Used once: the second use and a later look are told so, with
+		// the enrollment, for the page that says where the learner stands.
+		if c, err := f.s.Confirm(ctx, token, "192.0.2.2"); !errors.Is(err, learning.ErrConfirmLinkUsed) || c.Enrollment.Status != store.EnrollmentActive {
+			t.Errorf("confirming twice: %s, %v", c.Enrollment.Status, err)
 		}
-		if _, err := f.s.CheckConfirmation(ctx, token); !errors.Is(err, learning.ErrConfirmLinkUsed) {
-			t.Errorf("checking a used link: %v", err)
+		if c, err := f.s.CheckConfirmation(ctx, token); !errors.Is(err, learning.ErrConfirmLinkUsed) || c.OrganizationName != "Acme Academy" {
+			t.Errorf("checking a used link: %q, %v", c.OrganizationName, err)
 		}
 		if p, _ := problem.As(learning.ErrConfirmLinkUsed); p.Kind != problem.Gone {
 			t.Error("a used link is not gone (410)")
@@ -253,8 +254,8 @@ func TestExpiredConfirmationLink(t *testing.T) {
 		f.enroll("late@example.com")
 		token := f.token("late@example.com")
 		f.clock.advance(learning.ConfirmValidity)
-		if _, err := f.s.CheckConfirmation(ctx, token); !errors.Is(err, learning.ErrConfirmLinkExpired) {
-			t.Errorf("check an expired link: %v", err)
+		if c, err := f.s.CheckConfirmation(ctx, token); !errors.Is(err, learning.ErrConfirmLinkExpired) || c.Enrollment.OrganizationID == 0 {
+			t.Errorf("check an expired link: %+v, %v", c, err)
 		}
 		if _, err := f.s.Confirm(ctx, token, ""); !errors.Is(err, learning.ErrConfirmLinkExpired) {
 			t.Errorf("confirm an expired link: %v", err)
@@ -659,15 +660,17 @@ func TestUnsubscribe(t *testing.T) {
 		}
 
 		u, err := f.s.CheckUnsubscribe(ctx, ada.ID, sig)
-		if err != nil || u.Unsubscribed() || u.OrganizationName != "Acme Academy" || f.status("ada@example.com") != "active" {
+		if err != nil || u.Unsubscribed() || u.OrganizationName != "Acme Academy" || u.Before != store.EnrollmentActive || f.status("ada@example.com") != "active" {
 			t.Fatalf("check: %+v %v", u, err)
 		}
 		u, err = f.s.Unsubscribe(ctx, ada.ID, sig)
-		if err != nil || !u.Unsubscribed() || u.Enrollment.Status != store.EnrollmentUnsubscribed || u.Enrollment.EndedAt == nil {
-			t.Fatalf("unsubscribe: %+v %v", u.Enrollment, err)
+		if err != nil || !u.Unsubscribed() || u.Enrollment.Status != store.EnrollmentUnsubscribed || u.Enrollment.EndedAt == nil ||
+			u.Before != store.EnrollmentActive {
+			t.Fatalf("unsubscribe: %+v before %s, %v", u.Enrollment, u.Before, err)
 		}
-		if u, err := f.s.Unsubscribe(ctx, ada.ID, sig); err != nil || u.Enrollment.Status != store.EnrollmentUnsubscribed {
-			t.Errorf("twice: %+v %v", u.Enrollment, err)
+		// Twice: nothing changes, and the answer says it was done before.
+		if u, err := f.s.Unsubscribe(ctx, ada.ID, sig); err != nil || u.Enrollment.Status != store.EnrollmentUnsubscribed || u.Before != store.EnrollmentUnsubscribed {
+			t.Errorf("twice: %+v before %s, %v", u.Enrollment, u.Before, err)
 		}
 		// An unverified enrollment ends too, and its pending link with it.
 		token := f.token("bob@example.com")

@@ -130,6 +130,7 @@ type QuizResult struct {
 // the result.
 type QuizPage struct {
 	DeliveryID       int64
+	OrganizationID   int64
 	OrganizationName string
 	CourseTitle      string
 	LearnerEmail     string
@@ -148,7 +149,8 @@ type QuizPage struct {
 // CheckQuiz returns the page of a quiz link without changing anything:
 // the questions, or the result when it was answered. A link that was
 // never valid gives ErrQuizLinkInvalid; one that no longer is (expired,
-// replaced by a newer email, or the enrollment ended) a Gone error.
+// replaced by a newer email, or the enrollment ended) a Gone error, with
+// the page's organization and course still set.
 func (s *Service) CheckQuiz(ctx context.Context, deliveryID int64, signature string) (QuizPage, error) {
 	q := s.db.Read()
 	d, err := s.quizDelivery(ctx, q, deliveryID, signature)
@@ -251,7 +253,7 @@ func (s *Service) quizPage(ctx context.Context, q *store.Queries, d store.DueDel
 	if err != nil {
 		return QuizPage{}, err
 	}
-	p := QuizPage{DeliveryID: d.ID, OrganizationName: d.OrganizationName, CourseTitle: d.CourseTitle, LearnerEmail: d.LearnerEmail,
+	p := QuizPage{DeliveryID: d.ID, OrganizationID: d.OrganizationID, OrganizationName: d.OrganizationName, CourseTitle: d.CourseTitle, LearnerEmail: d.LearnerEmail,
 		Title: item.Title, RequiredScore: item.RequiredScore, Attempts: MaxQuizAttempts, ExpiresAt: d.SentAt.Add(QuizValidity)}
 	a, err := q.QuizAttemptByDelivery(ctx, d.OrganizationID, d.ID)
 	if err == nil {
@@ -266,13 +268,15 @@ func (s *Service) quizPage(ctx context.Context, q *store.Queries, d store.DueDel
 	if err != nil {
 		return QuizPage{}, err
 	}
+	// A link that no longer works still names its organization and
+	// course, for the page that says so.
 	switch {
 	case last.ID != d.ID:
-		return QuizPage{}, ErrQuizLinkReplaced
+		return p, ErrQuizLinkReplaced
 	case d.EnrollmentStatus != string(store.EnrollmentActive) || !d.OrganizationOn:
-		return QuizPage{}, ErrQuizClosed
+		return p, ErrQuizClosed
 	case !at.Before(p.ExpiresAt):
-		return QuizPage{}, ErrQuizLinkExpired
+		return p, ErrQuizLinkExpired
 	}
 	if p.Attempt, err = QuizAttemptNumber(ctx, q, d.OrganizationID, d.EnrollmentID, d.ContentID); err != nil {
 		return QuizPage{}, err
@@ -354,7 +358,7 @@ func (s *Service) afterQuiz(ctx context.Context, q *store.Queries, d store.DueDe
 	if err != nil || !ended {
 		return err
 	}
-	return s.send(ctx, q, store.Organization{ID: org, Name: d.OrganizationName}, mail.Email{Kind: mail.KindCourseFailed, To: d.LearnerEmail, EnrollmentID: enrollment,
+	return s.send(ctx, q, store.Organization{ID: org, Name: d.OrganizationName, Sender: d.OrganizationSender}, mail.Email{Kind: mail.KindCourseFailed, To: d.LearnerEmail, EnrollmentID: enrollment,
 		Data: mail.CourseFailed{OrganizationName: d.OrganizationName, CourseTitle: d.CourseTitle, QuizTitle: item.Title,
 			Score: score, RequiredScore: item.RequiredScore}})
 }

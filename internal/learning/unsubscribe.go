@@ -35,6 +35,11 @@ func (s *Service) UnsubscribeURL(e store.Enrollment) string {
 type Unsubscription struct {
 	Enrollment       store.Enrollment
 	OrganizationName string
+	// Before is the enrollment's status before the request: what the
+	// learner is told depends on it (a completed course is not
+	// "unsubscribed"). CheckUnsubscribe changes nothing, so there it is
+	// the status now.
+	Before store.EnrollmentStatus
 }
 
 // Unsubscribed tells whether the learner gets no more of the course's
@@ -65,7 +70,7 @@ func (s *Service) unsubscription(ctx context.Context, q *store.Queries, enrollme
 	if err != nil {
 		return Unsubscription{}, err
 	}
-	return Unsubscription{Enrollment: e, OrganizationName: org.Name}, nil
+	return Unsubscription{Enrollment: e, OrganizationName: org.Name, Before: e.Status}, nil
 }
 
 // Unsubscribe ends an enrollment for the learner, from the link of a
@@ -73,7 +78,7 @@ func (s *Service) unsubscription(ctx context.Context, q *store.Queries, enrollme
 // or active enrollment becomes unsubscribed and the OnEnd hooks run (the
 // delivery engine cancels what is pending) in one transaction. An
 // enrollment that has ended already stays as it is, so unsubscribing twice
-// answers the same.
+// changes nothing; Before tells the two apart.
 func (s *Service) Unsubscribe(ctx context.Context, enrollmentID int64, signature string) (Unsubscription, error) {
 	at := s.now().UTC()
 	var u Unsubscription

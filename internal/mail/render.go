@@ -9,6 +9,9 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
+
+	"github.com/mailschool/mailschool/internal/store"
 )
 
 // Kind names an email: each has a template pair, <kind>.txt (subject and
@@ -143,6 +146,23 @@ type Branding struct {
 	LogoURL string // absolute URL, or empty
 }
 
+// Sender is how an organization signs the emails that speak for it to its
+// learners (lessons, quizzes, enrollment and course emails). The address
+// stays the platform's, which SPF and DKIM vouch for; Name replaces the
+// display name (empty: the organization's name), ReplyTo sends answers
+// to the organization, and PostalAddress ends every such email, as
+// bulk-mail rules ask. Platform and staff emails have none.
+type Sender struct {
+	Name          string
+	ReplyTo       string // bare address, or empty
+	PostalAddress string // plain text, lines separated by \n, or empty
+}
+
+// OrganizationSender is the Sender of an organization's stored identity.
+func OrganizationSender(s store.Sender) *Sender {
+	return &Sender{Name: s.Name, ReplyTo: s.ReplyTo, PostalAddress: s.PostalAddress}
+}
+
 // Unsubscribe is where a recipient stops a course's emails. It becomes the
 // footer link and the RFC 8058 one-click List-Unsubscribe headers.
 type Unsubscribe struct {
@@ -156,6 +176,7 @@ type Email struct {
 	To             string // bare address
 	OrganizationID int64  // 0 for platform emails
 	Organization   *Branding
+	Sender         *Sender // set on emails that speak for the organization
 	Unsubscribe    *Unsubscribe
 	List           *List // the List-Id header, optional
 	Data           any   // the kind's template data
@@ -179,7 +200,10 @@ type templateData struct {
 	BaseURL      string
 	Organization *Branding
 	Unsubscribe  *Unsubscribe
-	Data         any
+	// PostalAddress is the sender's postal address, line by line, for
+	// the footer; empty for none.
+	PostalAddress []string
+	Data          any
 }
 
 //go:embed templates/*.txt templates/*.html
@@ -230,6 +254,26 @@ func (r *Renderer) Render(e Email, messageID string, date time.Time) (Message, e
 		return Message{}, fmt.Errorf("render email: unknown kind %q", e.Kind)
 	}
 	data := templateData{To: e.To, BaseURL: r.baseURL, Organization: e.Organization, Unsubscribe: e.Unsubscribe, Data: e.Data}
+	from := r.from
+	var replyTo string
+	if s := e.Sender; s != nil {
+		from.Name = s.Name
+		if from.Name == "" && e.Organization != nil {
+			from.Name = e.Organization.Name
+		}
+		// Names are checked where they are saved; a control character
+		// would still be encoded, but has no place in a From line.
+		from.Name = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, from.Name)
+		replyTo = s.ReplyTo
+		if s.PostalAddress != "" {
+			data.PostalAddress = strings.Split(s.PostalAddress, "\n")
+		}
+	}
 	var subject, text, html bytes.Buffer
 	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {
 		return Message{}, fmt.Errorf("render %s subject: %w", e.Kind, err)
@@ -243,13 +287,18 @@ func (r *Renderer) Render(e Email, messageID string, date time.Time) (Message, e
 		return Message{}, fmt.Errorf("render %s html: %w", e.Kind, err)
 	}
 	m := Message{
-		From:      r.from,
+		From:      from,
 		To:        e.To,
 		Subject:   data.Subject,
 		Date:      date,
 		MessageID: messageID,
 		Text:      strings.TrimLeft(text.String(), "\n"),
 		HTML:      html.String(),
+	}
+	if replyTo != "" {
+		// Formatted as an address, so that nothing in it can start a
+		// header or add a recipient.
+		m.Headers = append(m.Headers, Header{"Reply-To", (&mail.Address{Address: replyTo}).String()})
 	}
 	if e.List != nil {
 		m.Headers = append(m.Headers, Header{"List-Id", e.List.header(domainOf(r.from))})

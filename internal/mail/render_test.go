@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"flag"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,75 @@ func TestSubjectIsOneLine(t *testing.T) {
 func TestNewRendererRejectsBadFrom(t *testing.T) {
 	if _, err := NewRenderer("not an address", "http://x"); err == nil {
 		t.Error("a From without an address was accepted")
+	}
+}
+
+// TestSenderSignsOrganizationEmails: an email that speaks for an
+// organization is from its sender name (the organization's name by
+// default) at the platform's address, with its Reply-To and its postal
+// address in both parts; whatever the name holds stays one From header.
+func TestSenderSignsOrganizationEmails(t *testing.T) {
+	r, err := NewRenderer("mailschool <noreply@school.example>", "https://school.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(e Email) Parsed {
+		t.Helper()
+		e.Kind, e.To, e.Organization = KindTest, "ada@example.com", &Branding{Name: "Acme Academy"}
+		msg, err := r.Render(e, "id-1@school.example", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(msg.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	from := func(p Parsed) mail.Address {
+		t.Helper()
+		a, err := mail.ParseAddress(p.Header.Get("From"))
+		if err != nil {
+			t.Fatalf("From %q: %v", p.Header.Get("From"), err)
+		}
+		return *a
+	}
+
+	// Without a sender, as platform and staff emails are: the platform's.
+	p := render(Email{})
+	if got := from(p); got.Name != "mailschool" || got.Address != "noreply@school.example" {
+		t.Errorf("From without a sender = %v, want the platform's", got)
+	}
+	// A sender without a name: the organization's name.
+	p = render(Email{Sender: &Sender{}})
+	if got := from(p); got.Name != "Acme Academy" || got.Address != "noreply@school.example" {
+		t.Errorf("From by default = %v, want the organization's name at the platform's address", got)
+	}
+	if p.Header.Get("Reply-To") != "" || strings.Contains(p.Text, "Street") {
+		t.Errorf("Reply-To %q or a postal address without one set", p.Header.Get("Reply-To"))
+	}
+
+	for _, name := range []string{"Académie Acme – Formation", `Acme "Training" (London), Ltd.`, "Acme\r\nBcc: victim@example.com", "研修センター"} {
+		p := render(Email{Sender: &Sender{Name: name, ReplyTo: "training@acme.example", PostalAddress: "Acme Ltd\n1 Main Street\nSpringfield <b>"}})
+		raw := p.Header.Get("From")
+		if strings.ContainsFunc(raw, func(r rune) bool { return r < ' ' || r > '~' }) {
+			t.Errorf("From %q is not ASCII", raw)
+		}
+		want := strings.NewReplacer("\r", " ", "\n", " ").Replace(name)
+		if got := from(p); got.Name != want || got.Address != "noreply@school.example" {
+			t.Errorf("From = %q (%v), want %q at the platform's address", raw, got, want)
+		}
+		if p.Header.Get("Bcc") != "" {
+			t.Errorf("the sender name %q added a header", name)
+		}
+		if got := p.Header.Get("Reply-To"); got != "<training@acme.example>" {
+			t.Errorf("Reply-To = %q", got)
+		}
+		if !strings.Contains(strings.ReplaceAll(p.Text, "\r\n", "\n"), "\nAcme Ltd\n1 Main Street\nSpringfield <b>\n") {
+			t.Errorf("the text part lacks the postal address:\n%s", p.Text)
+		}
+		if !strings.Contains(p.HTML, "Acme Ltd<br>1 Main Street<br>Springfield &lt;b&gt;</p>") {
+			t.Errorf("the HTML part lacks the postal address:\n%s", p.HTML)
+		}
 	}
 }

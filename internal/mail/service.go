@@ -62,11 +62,6 @@ const DefaultJobTimeout = time.Minute
 // not record is sent again later.
 const recordPatience = 20 * time.Second
 
-// RescueAfter is how long a job may run before River counts its node as
-// dead and runs it again (RescueStuckJobsAfter): longer than any job of a
-// live node runs, sends included (HeldAtMost), with room to spare.
-var RescueAfter = HeldAtMost(0) + 25*time.Second
-
 // handOffTimeout bounds handing a stopped batch's emails to jobs.
 const handOffTimeout = 15 * time.Second
 
@@ -78,6 +73,11 @@ const handOffTimeout = 15 * time.Second
 func HeldAtMost(jobTimeout time.Duration) time.Duration {
 	return cmp.Or(jobTimeout, DefaultJobTimeout) + recordPatience + handOffTimeout
 }
+
+// RescueAfter is how long a job may run before River counts its node as
+// dead and runs it again (RescueStuckJobsAfter): longer than any job of a
+// live node runs, sends included (HeldAtMost), with room to spare.
+var RescueAfter = HeldAtMost(0) + 25*time.Second
 
 // Service renders, records and sends every email of mailschool.
 type Service struct {

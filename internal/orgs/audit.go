@@ -21,6 +21,7 @@ type AuditEntry struct {
 // Change is one value an audited action changed.
 type Change struct {
 	Field    string
+	Label    string // the field as people name it
 	Old, New string
 }
 
@@ -66,7 +67,7 @@ func changes(old, new map[string]string) []Change {
 	}
 	list := make([]Change, 0, len(fields))
 	for f := range fields {
-		list = append(list, Change{Field: f, Old: old[f], New: new[f]})
+		list = append(list, Change{Field: f, Label: FieldLabel(f), Old: old[f], New: new[f]})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Field < list[j].Field })
 	return list

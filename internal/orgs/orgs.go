@@ -15,11 +15,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/logo"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of the organization fields.
@@ -29,6 +31,14 @@ const (
 	MaxSlugLength       = 60
 	PageSize            = 25
 	MembersPageSize     = 50
+)
+
+// Limits of the sender identity: the From display name, and the postal
+// address printed at the foot of course emails.
+const (
+	MaxSenderNameRunes    = 100
+	MaxPostalAddressRunes = 500
+	MaxPostalAddressLines = 10
 )
 
 // DefaultInvitationTTL is how long an invitation link works.
@@ -246,6 +256,11 @@ type Fields struct {
 	Slug        *string   // update only: the slug stays unless an admin edits it
 	Logo        io.Reader // a new logo; nil keeps the current one
 	RemoveLogo  bool
+	// The sender identity of course emails; empty strings restore the
+	// defaults (the organization's name, no Reply-To, no postal address).
+	SenderName    *string
+	ReplyTo       *string
+	PostalAddress *string
 	// OwnerEmail, on create only, names the owner when a platform admin
 	// creates an organization for someone else; empty makes the actor
 	// the owner.
@@ -260,7 +275,8 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 	if !access.AllowedOnPlatform(actor, access.CreateOrganization) {
 		return store.Organization{}, ErrForbidden
 	}
-	name, description, err := validate(deref(f.Name), deref(f.Description))
+	name, description, sender, err := validate(deref(f.Name), deref(f.Description),
+		store.Sender{Name: deref(f.SenderName), ReplyTo: deref(f.ReplyTo), PostalAddress: deref(f.PostalAddress)})
 	if err != nil {
 		return store.Organization{}, err
 	}
@@ -281,12 +297,15 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 		} else if taken {
 			return errNameTaken(name)
 		}
+		if err := checkSenderName(ctx, q, sender.Name, name, 0); err != nil {
+			return err
+		}
 		slug, err := freeSlug(ctx, q, Slugify(name))
 		if err != nil {
 			return err
 		}
 		org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), NameSkeleton: names.Key(name),
-			Slug: slug, Description: description})
+			Slug: slug, Description: description, Sender: sender})
 		if errors.Is(err, store.ErrConflict) {
 			return errNameTaken(name) // a concurrent request took it first
 		}
@@ -353,7 +372,8 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 		if err != nil {
 			return err
 		}
-		name, description, err := validate(or(f.Name, v.Name), or(f.Description, v.Description))
+		name, description, sender, err := validate(or(f.Name, v.Name), or(f.Description, v.Description), store.Sender{
+			Name: or(f.SenderName, v.Sender.Name), ReplyTo: or(f.ReplyTo, v.Sender.ReplyTo), PostalAddress: or(f.PostalAddress, v.Sender.PostalAddress)})
 		if err != nil {
 			return err
 		}
@@ -372,8 +392,13 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 		if err != nil {
 			return err
 		}
+		if sender.Name != v.Sender.Name || name != v.Name {
+			if err := checkSenderName(ctx, q, sender.Name, name, orgID); err != nil {
+				return err
+			}
+		}
 		err = q.UpdateOrganization(ctx, orgID, store.OrganizationFields{Name: name, NameKey: nameKey(name),
-			NameSkeleton: names.Key(name), NameSkeletonShared: shared, Slug: slug, Description: description})
+			NameSkeleton: names.Key(name), NameSkeletonShared: shared, Slug: slug, Description: description, Sender: sender})
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(problem.Conflict, "conflict", "Another change to this organization's name or address came first. Reload and try again.")
 		}
@@ -389,6 +414,9 @@ func (s *Service) Update(ctx context.Context, actor *store.User, orgID int64, f 
 		note("name", v.Name, name)
 		note("description", v.Description, description)
 		note("slug", v.Slug, slug)
+		note("sender_name", v.Sender.Name, sender.Name)
+		note("reply_to", v.Sender.ReplyTo, sender.ReplyTo)
+		note("postal_address", v.Sender.PostalAddress, sender.PostalAddress)
 		switch {
 		case img != nil:
 			if err := q.SetOrganizationLogo(ctx, orgID, storeLogo(*img)); err != nil {
@@ -497,8 +525,9 @@ func (s *Service) Logo(ctx context.Context, orgID int64) (store.Logo, error) {
 	return l, err
 }
 
-// validate checks and cleans a name and description.
-func validate(name, description string) (string, string, error) {
+// validate checks and cleans a name, a description and a sender
+// identity, and reports every field in error at once.
+func validate(name, description string, sender store.Sender) (string, string, store.Sender, error) {
 	name, nameErr := names.Clean(name)
 	description = strings.TrimSpace(strings.ReplaceAll(description, "\r\n", "\n"))
 	fields := map[string]string{}
@@ -518,10 +547,79 @@ func validate(name, description string) (string, string, error) {
 	case strings.ContainsFunc(description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
 		fields["description"] = "The description may not contain control characters."
 	}
+	sender = validateSender(sender, fields)
 	if len(fields) > 0 {
-		return "", "", &problem.Error{Kind: problem.Invalid, Code: "invalid_organization", Message: "The organization was not saved: correct the marked fields.", Fields: fields}
+		return "", "", store.Sender{}, &problem.Error{Kind: problem.Invalid, Code: "invalid_organization", Message: "The organization was not saved: correct the marked fields.", Fields: fields}
 	}
-	return name, description, nil
+	return name, description, sender, nil
+}
+
+// validateSender cleans a sender identity, adding to fields what is wrong
+// with it. The name becomes the display name of a From header: it is
+// cleaned as other names are (no line breaks, invisible or text-direction
+// characters), and may not hold the characters that make a name look like
+// an address; it is encoded when the header is written, whatever it holds.
+func validateSender(s store.Sender, fields map[string]string) store.Sender {
+	name, err := names.Clean(s.Name)
+	switch {
+	case err != nil:
+		fields["sender_name"] = names.Message("sender name", err)
+	case utf8.RuneCountInString(name) > MaxSenderNameRunes:
+		fields["sender_name"] = fmt.Sprintf("The sender name is too long: use at most %d characters.", MaxSenderNameRunes)
+	case strings.ContainsAny(name, `<>"@`):
+		fields["sender_name"] = `The sender name may not contain <, >, " or @: it is shown as a name, beside the platform's address.`
+	}
+	replyTo := strings.TrimSpace(s.ReplyTo)
+	if replyTo != "" {
+		if replyTo, err = auth.NormalizeEmail(replyTo); err != nil {
+			fields["reply_to"] = "Enter a valid email address for replies, or leave it empty."
+		}
+	}
+	postal, problemText := cleanPostalAddress(s.PostalAddress)
+	if problemText != "" {
+		fields["postal_address"] = problemText
+	}
+	return store.Sender{Name: name, ReplyTo: replyTo, PostalAddress: postal}
+}
+
+// cleanPostalAddress trims each line of a postal address and the address
+// as a whole, or says what is wrong with it.
+func cleanPostalAddress(text string) (string, string) {
+	if !utf8.ValidString(text) {
+		return "", "The postal address is not valid text."
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		if err := names.CheckText(line); err != nil {
+			return "", names.Message("postal address", err) + " Put each part on a line of its own."
+		}
+		lines[i] = line
+	}
+	text = strings.Trim(strings.Join(lines, "\n"), "\n")
+	switch {
+	case utf8.RuneCountInString(text) > MaxPostalAddressRunes:
+		return "", fmt.Sprintf("The postal address is too long: use at most %d characters.", MaxPostalAddressRunes)
+	case strings.Count(text, "\n")+1 > MaxPostalAddressLines:
+		return "", fmt.Sprintf("The postal address is too long: use at most %d lines.", MaxPostalAddressLines)
+	}
+	return text, ""
+}
+
+// checkSenderName refuses a sender name that is, or looks like, another
+// organization's name: as organization names are unique for likeness, so
+// that one organization cannot pass for another in a learner's inbox.
+// The organization's own name is always allowed.
+func checkSenderName(ctx context.Context, q *store.Queries, senderName, orgName string, orgID int64) error {
+	if senderName == "" || names.Key(senderName) == names.Key(orgName) {
+		return nil
+	}
+	taken, err := nameTaken(ctx, q, senderName, orgID)
+	if err != nil || !taken {
+		return err
+	}
+	return problem.FieldConflict("sender_name", "sender_name_taken",
+		fmt.Sprintf("%q is the name of another organization: choose a name of your own.", senderName))
 }
 
 // nameTaken reports whether an organization other than except has the
@@ -569,14 +667,24 @@ func slugTaken(slug string) error {
 // does not count. It also orders and finds organizations by name.
 func nameKey(name string) string { return strings.ToLower(name) }
 
+// slugLetters spells the lower-case Latin letters that have no
+// decomposition in ASCII.
+var slugLetters = strings.NewReplacer("ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "đ", "d", "ð", "d",
+	"þ", "th", "ł", "l", "ı", "i", "ħ", "h", "ŧ", "t", "ŋ", "ng", "ĸ", "k")
+
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // Slugify turns a name into a URL slug: lower-case ASCII letters and
 // digits joined by single hyphens, "organization" when nothing is left.
+// Other Latin letters are transliterated rather than dropped: decomposed
+// (NFKD) with their accents and other marks left out, so "Schöol" gives
+// "school" and "École" "ecole", the same in every language (a German
+// "oe" for "ö" would be wrong in Finnish or Turkish); the letters that do
+// not decompose (ß, æ, ø, ł, ...) are spelt out by slugLetters.
 func Slugify(name string) string {
 	var b strings.Builder
 	hyphen := false
-	for _, r := range strings.ToLower(name) {
+	for _, r := range norm.NFKD.String(slugLetters.Replace(strings.ToLower(name))) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			if hyphen && b.Len() > 0 {
@@ -584,6 +692,8 @@ func Slugify(name string) string {
 			}
 			b.WriteRune(r)
 			hyphen = false
+		case unicode.Is(unicode.Mn, r):
+			// An accent of the letter before: the letter stays whole.
 		default:
 			hyphen = true
 		}

@@ -449,7 +449,13 @@ func TestSlugify(t *testing.T) {
 	for in, want := range map[string]string{
 		"My Organization":         "my-organization",
 		"  Acme -- Academy!! ":    "acme-academy",
-		"École 42":                "cole-42",
+		"École 42":                "ecole-42",
+		"Schöol":                  "school",
+		"Straße & Söhne":          "strasse-sohne",
+		"Łódź Ærø":                "lodz-aero",
+		"Ｆｕｌｌ ｗｉｄｔｈ":              "full-width",
+		"Crème brûlée":            "creme-brulee",
+		"İstanbul":                "istanbul",
 		"日本語":                     "organization",
 		strings.Repeat("ab ", 40): strings.TrimRight(strings.Repeat("ab-", 19)[:56], "-"),
 	} {

@@ -133,8 +133,10 @@ type DueDelivery struct {
 	OrganizationName string
 	OrganizationSlug string
 	OrganizationOn   bool // the organization is active
-	ContentPosition  int
-	ContentBody      string
+	// OrganizationSender is how the organization signs its emails.
+	OrganizationSender Sender
+	ContentPosition    int
+	ContentBody        string
 }
 
 // DeliveryForSending returns a delivery with its enrollment, learner,
@@ -181,6 +183,7 @@ func (q *Queries) deliveriesForSending(ctx context.Context, ids []int64, lock bo
 		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
 			d.mail_message_id, d.created_at, d.updated_at,
 			e.status, e.link_key, l.email, c.id, c.title, c.slug, c.enabled, o.name, o.slug, o.is_active,
+			o.sender_name, o.reply_to, o.postal_address,
 			ci.kind, ci.title, ci.position, ci.body,
 			EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id = d.organization_id AND b.email = LOWER(l.email))
 				OR EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id IS NULL AND b.email = LOWER(l.email))
@@ -209,6 +212,7 @@ func (q *Queries) deliveriesForSending(ctx context.Context, ids []int64, lock bo
 		err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
 			&mailMessageID, &d.CreatedAt, &d.UpdatedAt,
 			&d.EnrollmentStatus, &d.LinkKey, &d.LearnerEmail, &d.CourseID, &d.CourseTitle, &d.CourseSlug, &d.CourseEnabled, &d.OrganizationName, &d.OrganizationSlug, &d.OrganizationOn,
+			&d.OrganizationSender.Name, &d.OrganizationSender.ReplyTo, &d.OrganizationSender.PostalAddress,
 			&d.ContentKind, &d.ContentTitle, &d.ContentPosition, &d.ContentBody, &d.LearnerBlocked)
 		if err != nil {
 			return nil, fmt.Errorf("%d deliveries for sending: %w", len(ids), err)

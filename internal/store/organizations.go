@@ -17,8 +17,19 @@ type Organization struct {
 	Description string
 	IsActive    bool
 	LogoETag    string // empty when the organization has no logo
+	Sender      Sender
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+// Sender is how an organization signs the emails that speak for it: the
+// From display name, the Reply-To address and the postal address of the
+// footer. Empty values mean the default: the organization's name, no
+// Reply-To, no postal address.
+type Sender struct {
+	Name          string
+	ReplyTo       string
+	PostalAddress string
 }
 
 // OrganizationSummary is an organization with the counts shown in lists.
@@ -29,13 +40,15 @@ type OrganizationSummary struct {
 	ActorRole   string // the role of the filter's ActorID in it; "" for none
 }
 
-const organizationColumns = `o.id, o.name, o.slug, o.description, o.is_active, COALESCE(l.etag, ''), o.created_at, o.updated_at`
+const organizationColumns = `o.id, o.name, o.slug, o.description, o.is_active, COALESCE(l.etag, ''),
+	o.sender_name, o.reply_to, o.postal_address, o.created_at, o.updated_at`
 
 const organizationFrom = `organizations o LEFT JOIN organization_logos l ON l.organization_id = o.id`
 
 func scanOrganization(r row, extra ...any) (Organization, error) {
 	var o Organization
-	dest := append([]any{&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.LogoETag, &o.CreatedAt, &o.UpdatedAt}, extra...)
+	dest := append([]any{&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.LogoETag,
+		&o.Sender.Name, &o.Sender.ReplyTo, &o.Sender.PostalAddress, &o.CreatedAt, &o.UpdatedAt}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return Organization{}, err
 	}
@@ -166,6 +179,7 @@ type OrganizationFields struct {
 	NameSkeletonShared bool
 	Slug               string
 	Description        string
+	Sender             Sender
 }
 
 // CreateOrganization inserts an active organization. A taken name or slug
@@ -174,9 +188,11 @@ func (q *Queries) CreateOrganization(ctx context.Context, f OrganizationFields) 
 	t := now()
 	var id int64
 	err := q.queryRow(ctx, `
-		INSERT INTO organizations (name, name_key, name_skeleton, name_skeleton_shared, slug, description, is_active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, TRUE, ?, ?) RETURNING id`,
-		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description, t, t).Scan(&id)
+		INSERT INTO organizations (name, name_key, name_skeleton, name_skeleton_shared, slug, description,
+			sender_name, reply_to, postal_address, is_active, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?) RETURNING id`,
+		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description,
+		f.Sender.Name, f.Sender.ReplyTo, f.Sender.PostalAddress, t, t).Scan(&id)
 	if isUniqueViolation(err) {
 		return Organization{}, fmt.Errorf("create organization %q: %w", f.Name, ErrConflict)
 	}
@@ -189,9 +205,11 @@ func (q *Queries) CreateOrganization(ctx context.Context, f OrganizationFields) 
 // UpdateOrganization replaces the editable fields of an organization.
 func (q *Queries) UpdateOrganization(ctx context.Context, id int64, f OrganizationFields) error {
 	n, err := q.exec(ctx, `
-		UPDATE organizations SET name = ?, name_key = ?, name_skeleton = ?, name_skeleton_shared = ?, slug = ?, description = ?, updated_at = ?
+		UPDATE organizations SET name = ?, name_key = ?, name_skeleton = ?, name_skeleton_shared = ?, slug = ?, description = ?,
+			sender_name = ?, reply_to = ?, postal_address = ?, updated_at = ?
 		WHERE id = ?`,
-		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description, now(), id)
+		f.Name, f.NameKey, f.NameSkeleton, f.NameSkeletonShared, f.Slug, f.Description,
+		f.Sender.Name, f.Sender.ReplyTo, f.Sender.PostalAddress, now(), id)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("update organization %d: %w", id, ErrConflict)
 	}

@@ -90,8 +90,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 type passwordChangePage struct {
-	Error  string
-	Fields map[string]string
+	formErrors
 }
 
 func (s *Server) passwordChangeForm(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +108,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	if !s.passwordChangePerAccount.Allow(key) {
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "password_change.html", "Change password",
-			passwordChangePage{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."})
+			passwordChangePage{formErrors{Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."}})
 		return
 	}
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
@@ -119,7 +118,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	}
 	if p, ok := problem.As(err); ok {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_change.html", "Change password",
-			passwordChangePage{Error: "Your password was not changed.", Fields: p.Fields})
+			passwordChangePage{errorsFor(p, postedFields(r, "password"))})
 		return
 	}
 	if err != nil {

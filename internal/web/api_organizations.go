@@ -26,10 +26,15 @@ type organizationJSON struct {
 	CourseCount *int      `json:"course_count,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// The sender identity of course emails; empty for the defaults.
+	SenderName    string `json:"sender_name"`
+	ReplyTo       string `json:"reply_to"`
+	PostalAddress string `json:"postal_address"`
 }
 
 func (s *Server) organizationJSON(o store.Organization) organizationJSON {
 	j := organizationJSON{ID: o.ID, Name: o.Name, Slug: o.Slug, Description: o.Description,
+		SenderName: o.Sender.Name, ReplyTo: o.Sender.ReplyTo, PostalAddress: o.Sender.PostalAddress,
 		PublicURL: s.baseURL + "/email-learning/public/organization/" + itoa(o.ID) + "/",
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 	if u := logoURL(o.ID, o.LogoETag, false); u != "" {
@@ -61,6 +66,10 @@ type organizationInput struct {
 	Description *string `json:"description"`
 	Slug        *string `json:"slug"`
 	OwnerEmail  *string `json:"owner_email"` // create only
+	// The sender identity; "" restores a default.
+	SenderName    *string `json:"sender_name"`
+	ReplyTo       *string `json:"reply_to"`
+	PostalAddress *string `json:"postal_address"`
 }
 
 func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) error {
@@ -71,7 +80,8 @@ func (s *Server) apiOrganizationCreate(w http.ResponseWriter, r *http.Request) e
 	if in.Slug != nil {
 		return problem.Field("slug", "slug_not_settable", "The slug is made from the name at creation; change it afterwards.")
 	}
-	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description, OwnerEmail: deref(in.OwnerEmail)})
+	org, err := s.orgs.Create(r.Context(), currentUser(r.Context()), orgs.Fields{Name: in.Name, Description: in.Description, OwnerEmail: deref(in.OwnerEmail),
+		SenderName: in.SenderName, ReplyTo: in.ReplyTo, PostalAddress: in.PostalAddress})
 	if err != nil {
 		return err
 	}
@@ -104,7 +114,8 @@ func (s *Server) apiOrganizationUpdate(w http.ResponseWriter, r *http.Request) e
 	if in.OwnerEmail != nil {
 		return problem.Field("owner_email", "owner_not_settable", "Ownership moves by a transfer: POST /api/v1/organizations/{id}/transfer-ownership.")
 	}
-	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Name: in.Name, Description: in.Description, Slug: in.Slug})
+	org, err := s.orgs.Update(r.Context(), currentUser(r.Context()), id, orgs.Fields{Name: in.Name, Description: in.Description, Slug: in.Slug,
+		SenderName: in.SenderName, ReplyTo: in.ReplyTo, PostalAddress: in.PostalAddress})
 	if err != nil {
 		return err
 	}

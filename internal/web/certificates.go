@@ -38,7 +38,7 @@ func (s *Server) certificateClaimForm(w http.ResponseWriter, r *http.Request) {
 		c, err = s.learning.CheckCertificateClaim(r.Context(), id, sig)
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	s.renderClaim(w, r, http.StatusOK, certificateClaimPage{Certificate: c, Path: learning.CertificateClaimPath(id, sig)})
@@ -64,7 +64,7 @@ func (s *Server) certificateClaim(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	if !claimed {
@@ -81,7 +81,7 @@ func (s *Server) renderClaim(w http.ResponseWriter, r *http.Request, status int,
 	if p.Certificate.Claimed() {
 		title = "Your certificate"
 	}
-	s.render(w, r, status, "certificate_claim.html", title, p)
+	s.renderPublic(w, r, status, "certificate_claim.html", title, s.brandOf(r.Context(), p.Certificate.OrganizationID), p)
 }
 
 // certificatePage is a certificate's public verification page.
@@ -94,7 +94,7 @@ type certificatePage struct {
 func (s *Server) loadCertificate(w http.ResponseWriter, r *http.Request) (store.Certificate, bool) {
 	c, err := s.learning.Certificate(r.Context(), r.PathValue("number"))
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return store.Certificate{}, false
 	}
 	return c, true
@@ -106,7 +106,7 @@ func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := learning.CertificatePath(c.Number)
-	s.render(w, r, http.StatusOK, "certificate.html", "Certificate of "+c.LearnerName,
+	s.renderPublic(w, r, http.StatusOK, "certificate.html", "Certificate of "+c.LearnerName, s.brandOf(r.Context(), c.OrganizationID),
 		certificatePage{Certificate: c, Path: path, URL: s.learning.CertificateURL(c.Number)})
 }
 

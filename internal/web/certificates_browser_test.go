@@ -56,7 +56,7 @@ func TestBrowserCertificate(t *testing.T) {
 
 	shown := func() string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`["header.site", "footer.site", ".no-print", ".certificate", ".certificate-qr"]
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`["header.public-site", "footer.public-site", ".no-print", ".certificate", ".certificate-qr"]
 			.map(s => s + "=" + getComputedStyle(document.querySelector(s)).display).join(" ")`))
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestBrowserCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "header.site=none footer.site=none .no-print=none .certificate=block .certificate-qr=block"
+	want := "header.public-site=none footer.public-site=none .no-print=none .certificate=block .certificate-qr=block"
 	if got := shown(); got != want {
 		t.Errorf("printed: %s, want %s", got, want)
 	}

@@ -84,23 +84,38 @@ type contentForm struct {
 	Questions     []questionRow
 	Locked        bool          // a published quiz: rows may be reworded only
 	Preview       template.HTML // the body rendered, after "Preview"
-	Error         string
-	Fields        map[string]string
+	formErrors
 }
 
-// questionRow is a question of the quiz form, with its messages.
+// questionRow is a question of the quiz form.
 type questionRow struct {
-	Text      string
-	TextError string
-	Error     string // about its answers as a whole
-	Answers   []answerRow
+	Text    string
+	Answers []answerRow
 }
 
 // answerRow is an answer of the quiz form.
 type answerRow struct {
 	Text    string
 	Correct bool
-	Error   string
+}
+
+// shownFields are the fields the form shows messages beside: the domain's
+// names for them, rows by their index.
+func (f contentForm) shownFields() fieldSet {
+	shown := fieldSet{"title": true, "waiting_period_seconds": true}
+	if f.Kind == store.KindLesson {
+		shown["body"] = true
+		return shown
+	}
+	shown["required_score"], shown["questions"] = true, true
+	for i, q := range f.Questions {
+		key := fmt.Sprintf("questions[%d]", i)
+		shown[key+".text"], shown[key+".answers"] = true, true
+		for j := range q.Answers {
+			shown[fmt.Sprintf("%s.answers[%d].text", key, j)] = true
+		}
+	}
+	return shown
 }
 
 // Action is where the form posts.
@@ -219,7 +234,7 @@ func (s *Server) contentSave(w http.ResponseWriter, r *http.Request, orgID, cour
 	case action == "preview":
 		html, err := learning.PreviewLesson(form.Body)
 		if p, ok := problem.As(err); ok {
-			form.Error, form.Fields = p.Message, p.Fields
+			form.formErrors = errorsFor(p, form.shownFields())
 			s.render(w, r, statusOf(p.Kind), "content_form.html", title, form)
 			return
 		}
@@ -260,18 +275,10 @@ func (s *Server) contentSave(w http.ResponseWriter, r *http.Request, orgID, cour
 		return
 	}
 	p, _ := problem.As(err)
-	form.Error, form.Fields = p.Message, p.Fields
-	for i := range form.Questions {
-		q := &form.Questions[i]
-		key := fmt.Sprintf("questions[%d]", i)
-		q.TextError, q.Error = p.Fields[key+".text"], p.Fields[key+".answers"]
-		for j := range q.Answers {
-			q.Answers[j].Error = p.Fields[fmt.Sprintf("%s.answers[%d].text", key, j)]
-		}
-	}
 	if form.Kind == store.KindQuiz && len(form.Questions) == 0 {
 		form.Questions = []questionRow{blankQuestion()}
 	}
+	form.formErrors = errorsFor(p, form.shownFields())
 	s.render(w, r, statusOf(p.Kind), "content_form.html", title, form)
 }
 

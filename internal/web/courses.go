@@ -50,8 +50,7 @@ type courseForm struct {
 	Slug        string // chosen on create; shown, fixed, on edit
 	Description string
 	Public      bool
-	Error       string
-	Fields      map[string]string
+	formErrors
 }
 
 func (s *Server) courseNewForm(w http.ResponseWriter, r *http.Request) {
@@ -94,8 +93,8 @@ func (s *Server) courseCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form.Org = v
-	s.formError(w, r, "course_form.html", "Add course", err, func(msg string, f map[string]string) any {
-		form.Error, form.Fields = msg, f
+	s.formError(w, r, "course_form.html", "Add course", err, postedFields(r), func(e formErrors) any {
+		form.formErrors = e
 		return form
 	})
 }
@@ -163,8 +162,8 @@ func (s *Server) courseUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form.Org, form.Slug = cv.Org, cv.Course.Slug
-	s.formError(w, r, "course_form.html", "Edit "+cv.Course.Title, err, func(msg string, f map[string]string) any {
-		form.Error, form.Fields = msg, f
+	s.formError(w, r, "course_form.html", "Edit "+cv.Course.Title, err, postedFields(r), func(e formErrors) any {
+		form.formErrors = e
 		return form
 	})
 }

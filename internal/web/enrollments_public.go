@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -39,13 +40,26 @@ func (s *Server) loadPublicCourse(r *http.Request) (publicCoursePage, error) {
 	return publicCoursePage{Organization: org, LogoURL: logoURL(org.ID, org.LogoETag, false), Course: course}, nil
 }
 
+// publicCourseError answers a course page that cannot be shown: a course
+// that is not open speaks for its organization when that has a public
+// page.
+func (s *Server) publicCourseError(w http.ResponseWriter, r *http.Request, err error) {
+	var brand publicBrand
+	if id, idErr := pathID(r); idErr == nil {
+		if brand = s.brandOf(r.Context(), id); brand.Home == "" {
+			brand = publicBrand{}
+		}
+	}
+	s.publicPageError(w, r, err, brand)
+}
+
 func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 	p, err := s.loadPublicCourse(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicCourseError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "public_course.html", p.Course.Title, p)
+	s.renderPublic(w, r, http.StatusOK, "public_course.html", p.Course.Title, brandFor(p.Organization), p)
 }
 
 // publicEnroll takes the enrollment form. Every well-formed address gets
@@ -61,12 +75,12 @@ func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 	if !s.enrollPerIP.Allow(clientNetwork(r)) {
 		w.Header().Set("Retry-After", "60")
-		s.renderError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.")
+		s.renderPublicError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.", publicBrand{})
 		return
 	}
 	p, err := s.loadPublicCourse(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicCourseError(w, r, err)
 		return
 	}
 	done := learning.CoursePath(p.Organization.ID, p.Course.Slug) + "enrolled"
@@ -78,11 +92,11 @@ func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 	err = s.requestEnrollment(r, p.Organization.ID, p.Course.Slug, p.Email)
 	if pr, ok := problem.As(err); ok && pr.Kind == problem.Invalid {
 		p.Fields = pr.Fields
-		s.render(w, r, http.StatusUnprocessableEntity, "public_course.html", p.Course.Title, p)
+		s.renderPublic(w, r, http.StatusUnprocessableEntity, "public_course.html", p.Course.Title, brandFor(p.Organization), p)
 		return
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, brandFor(p.Organization))
 		return
 	}
 	http.Redirect(w, r, done, http.StatusSeeOther)
@@ -92,10 +106,10 @@ func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
 func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
 	p, err := s.loadPublicCourse(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicCourseError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "public_enrolled.html", "Check your inbox", p)
+	s.renderPublic(w, r, http.StatusOK, "public_enrolled.html", "Check your inbox", brandFor(p.Organization), p)
 }
 
 // apiPublicEnroll is the enrollment form for scripts: 202 for every
@@ -143,6 +157,7 @@ type confirmPage struct {
 	Token     string
 	Confirmed bool
 	LinkError string
+	Used      bool // the link was used before: the enrollment was confirmed then
 }
 
 // enrollmentConfirmForm only checks the link: mail scanners fetch links,
@@ -151,41 +166,56 @@ func (s *Server) enrollmentConfirmForm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	c, err := s.learning.CheckConfirmation(r.Context(), token)
 	if err != nil {
-		s.confirmLinkError(w, r, err)
+		s.confirmLinkError(w, r, c, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "enrollment_confirm.html", "Confirm your enrollment", confirmPage{Confirmation: c, Token: token})
+	s.renderPublic(w, r, http.StatusOK, "enrollment_confirm.html", "Confirm your enrollment",
+		s.brandOf(r.Context(), c.Enrollment.OrganizationID), confirmPage{Confirmation: c, Token: token})
 }
 
 func (s *Server) enrollmentConfirm(w http.ResponseWriter, r *http.Request) {
 	c, err := s.learning.Confirm(r.Context(), r.PathValue("token"), clientIP(r))
 	if err != nil {
-		s.confirmLinkError(w, r, err)
+		s.confirmLinkError(w, r, c, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "enrollment_confirm.html", "You are enrolled", confirmPage{Confirmation: c, Confirmed: true})
+	s.renderPublic(w, r, http.StatusOK, "enrollment_confirm.html", "You are enrolled",
+		s.brandOf(r.Context(), c.Enrollment.OrganizationID), confirmPage{Confirmation: c, Confirmed: true})
 }
 
 // confirmLinkError answers a link that does not work: 404 when it never
-// did, 410 when it is used or expired.
-func (s *Server) confirmLinkError(w http.ResponseWriter, r *http.Request, err error) {
+// did, 410 when it is used or expired. A used or expired link still names
+// its enrollment (c), so the page speaks for the organization and, for a
+// used one, says where the learner stands.
+func (s *Server) confirmLinkError(w http.ResponseWriter, r *http.Request, c learning.Confirmation, err error) {
 	p, ok := problem.As(err)
 	if !ok {
 		s.serverError(w, r, err)
 		return
 	}
+	page := confirmPage{Confirmation: c, LinkError: p.Message, Used: errors.Is(err, learning.ErrConfirmLinkUsed)}
 	title := "Link not valid"
-	if p.Kind == problem.Gone {
+	switch {
+	case page.Used:
+		title = "Already confirmed"
+	case errors.Is(err, learning.ErrConfirmLinkExpired):
+		title = "Link expired"
+	case p.Kind == problem.Gone:
 		title = "Link no longer valid"
 	}
-	s.render(w, r, statusOf(p.Kind), "enrollment_confirm.html", title, confirmPage{LinkError: p.Message})
+	var brand publicBrand
+	if c.Enrollment.OrganizationID != 0 {
+		brand = s.brandOf(r.Context(), c.Enrollment.OrganizationID)
+	}
+	s.renderPublic(w, r, statusOf(p.Kind), "enrollment_confirm.html", title, brand, page)
 }
 
 // unsubscribePage shows an unsubscribe link: a button, or that it is done.
 type unsubscribePage struct {
 	learning.Unsubscription
-	Path string
-	Done bool // this request unsubscribed, or an earlier one did
+	Path   string // the form's action, while the enrollment is open
+	Posted bool   // the page answers the unsubscribe button or a one-click POST
+	Home   string // the organization's public page; empty when it has none
 }
 
 func unsubscribeLink(r *http.Request) (int64, string, error) {
@@ -200,11 +230,12 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 		u, err = s.learning.CheckUnsubscribe(r.Context(), id, sig)
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
-	s.render(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribe",
-		unsubscribePage{Unsubscription: u, Path: learning.UnsubscribePath(id, sig), Done: u.Unsubscribed()})
+	brand := s.brandOf(r.Context(), u.Enrollment.OrganizationID)
+	s.renderPublic(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribe", brand,
+		unsubscribePage{Unsubscription: u, Path: learning.UnsubscribePath(id, sig), Home: brand.Home})
 }
 
 // unsubscribe ends the enrollment: from the page's button, or a mail
@@ -218,8 +249,10 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		u, err = s.learning.Unsubscribe(r.Context(), id, sig)
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
-	s.render(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribed", unsubscribePage{Unsubscription: u, Done: true})
+	brand := s.brandOf(r.Context(), u.Enrollment.OrganizationID)
+	s.renderPublic(w, r, http.StatusOK, "unsubscribe.html", "Unsubscribed", brand,
+		unsubscribePage{Unsubscription: u, Posted: true, Home: brand.Home})
 }

@@ -503,8 +503,8 @@ func TestOneClickUnsubscribe(t *testing.T) {
 		if e := sc.enrollment("ada@example.com"); e.Status != store.EnrollmentUnsubscribed || e.EndedAt == nil {
 			t.Errorf("after one click: %+v", e)
 		}
-		// Again: the same answer, no second end.
-		if res := oneClick(link); res.status != http.StatusOK || !strings.Contains(res.body, "You are unsubscribed") {
+		// Again: no second end, and the page says it was done before.
+		if res := oneClick(link); res.status != http.StatusOK || !strings.Contains(res.body, "You were already unsubscribed") {
 			t.Errorf("twice: %d", res.status)
 		}
 		if page := app.client().get(link); !strings.Contains(page.body, "You are unsubscribed") {

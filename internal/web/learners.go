@@ -77,10 +77,9 @@ func (s *Server) enrollmentCancel(w http.ResponseWriter, r *http.Request) {
 // organization's, or the platform-wide one.
 type blockedEmailsPage struct {
 	learning.BlockedPage
-	Path   string // of the list; the forms post to it
-	Email  string
-	Error  string
-	Fields map[string]string
+	Path  string // of the list; the forms post to it
+	Email string
+	formErrors
 }
 
 // blockedScope tells which list a request is about: the organization in
@@ -159,7 +158,7 @@ func (s *Server) blockedAdd(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, loadErr)
 		return
 	}
-	page.Email, page.Error, page.Fields = email, p.Message, p.Fields
+	page.Email, page.formErrors = email, errorsFor(p, postedFields(r))
 	s.render(w, r, statusOf(p.Kind), "blocked_emails.html", blockedTitle(page), page)
 }
 

@@ -33,11 +33,10 @@ func orgAndID(r *http.Request, name string) (orgID, id int64, err error) {
 // memberForm is the data of the Add User page.
 type memberForm struct {
 	orgs.View
-	Email  string
-	Role   string
-	Roles  []access.Role
-	Error  string
-	Fields map[string]string
+	Email string
+	Role  string
+	Roles []access.Role
+	formErrors
 }
 
 func (s *Server) memberNewForm(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +86,7 @@ func (s *Server) memberAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, statusOf(p.Kind), "member_form.html", "Add user to "+v.Name,
-		memberForm{View: v, Email: email, Role: role, Roles: access.AssignableRoles, Error: p.Message, Fields: p.Fields})
+		memberForm{View: v, Email: email, Role: role, Roles: access.AssignableRoles, formErrors: errorsFor(p, postedFields(r))})
 }
 
 func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +190,8 @@ func (s *Server) invitationRevoke(w http.ResponseWriter, r *http.Request) {
 type transferPage struct {
 	orgs.View
 	Candidates []store.Member
-	Error      string
+	Chosen     int64 // the member chosen in the refused form
+	formErrors
 }
 
 func (s *Server) transferForm(w http.ResponseWriter, r *http.Request) {
@@ -232,7 +232,8 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, getErr)
 		return
 	}
-	s.render(w, r, statusOf(p.Kind), "transfer.html", "Transfer "+v.Name, transferPage{View: v, Candidates: candidates, Error: p.Message})
+	s.render(w, r, statusOf(p.Kind), "transfer.html", "Transfer "+v.Name,
+		transferPage{View: v, Candidates: candidates, Chosen: newOwner, formErrors: errorsFor(p, postedFields(r))})
 }
 
 // acceptOwnership makes the member an offer names the owner.
@@ -284,10 +285,9 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 // invitationPage is the page an invitation link opens.
 type invitationPage struct {
 	orgs.Invited
-	Token  string
-	Name   string
-	Error  string
-	Fields map[string]string
+	Token string
+	Name  string
+	formErrors
 	// WrongAccount is set when someone else is logged in.
 	WrongAccount string
 }
@@ -339,7 +339,7 @@ func (s *Server) invitationAccept(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, "invitation.html", "Join "+inv.OrganizationName,
-			invitationPage{Invited: inv, Token: token, Name: r.PostFormValue("name"), Error: p.Message, Fields: p.Fields})
+			invitationPage{Invited: inv, Token: token, Name: r.PostFormValue("name"), formErrors: errorsFor(p, postedFields(r))})
 		return
 	}
 	if err != nil {

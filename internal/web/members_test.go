@@ -210,11 +210,17 @@ func TestAuditLogPage(t *testing.T) {
 	admin.post(organizationPath(1)+"members/", url.Values{"email": {"x@example.com"}, "role": {"viewer"}})
 	res := admin.get(organizationPath(1) + "audit/")
 	for _, want := range []string{
-		"<td>admin@example.com</td>", `<td class="action">organization.updated</td>`,
-		"name: My Organization → Renamed School", `<td class="action">invitation.created</td>`, "role: — → viewer",
+		"<td>admin@example.com</td>", `<td class="action">Settings changed</td>`,
+		"Name: My Organization → Renamed School", `<td class="action">Invitation sent</td>`, "Role: — → viewer",
 	} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, res.body)
+		}
+	}
+	// People read labels, not the identifiers the API gives.
+	for _, raw := range []string{"organization.updated", "invitation.created"} {
+		if strings.Contains(res.body, raw) {
+			t.Errorf("the audit log shows the identifier %q", raw)
 		}
 	}
 }

@@ -1,11 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,19 +50,30 @@ type organizationForm struct {
 	OwnerEmail  string // create only
 	HasLogo     bool
 	LogoURL     string
-	Error       string
-	Fields      map[string]string
+	RemoveLogo  bool
+	// LogoChosen is set when the refused form came with a logo, which a
+	// browser cannot put back in the file input: the page asks for it again.
+	LogoChosen bool
+	formErrors
+	// The sender identity, edit only.
+	SenderName    string
+	ReplyTo       string
+	PostalAddress string
 }
+
+// AskLogoAgain reports whether the form asks for the logo again: one came
+// with a form refused for another reason.
+func (f organizationForm) AskLogoAgain() bool { return f.LogoChosen && f.Fields["logo"] == "" }
 
 func (s *Server) organizationNewForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "organization_form.html", "Add organization", organizationForm{})
 }
 
 func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
-	fields, cleanup, err := s.readOrganizationForm(w, r)
-	defer cleanup()
+	fields, logoChosen, err := s.readOrganizationForm(w, r)
 	r = answerable(r, err)
-	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), OwnerEmail: r.PostFormValue("owner_email")}
+	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), OwnerEmail: r.PostFormValue("owner_email"),
+		LogoChosen: logoChosen}
 	if err == nil {
 		var org store.Organization
 		org, err = s.orgs.Create(r.Context(), currentUser(r.Context()), fields)
@@ -72,8 +83,8 @@ func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.formError(w, r, "organization_form.html", "Add organization", err, func(msg string, f map[string]string) any {
-		form.Error, form.Fields = msg, f
+	s.formError(w, r, "organization_form.html", "Add organization", err, postedFields(r, "logo"), func(e formErrors) any {
+		form.formErrors = e
 		return form
 	})
 }
@@ -116,7 +127,8 @@ func (s *Server) organizationEditForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "organization_form.html", "Edit "+v.Name, organizationForm{
-		ID: v.ID, Name: v.Name, Description: v.Description, Slug: v.Slug, HasLogo: v.LogoETag != "", LogoURL: logoURL(v.ID, v.LogoETag, false)})
+		ID: v.ID, Name: v.Name, Description: v.Description, Slug: v.Slug, HasLogo: v.LogoETag != "", LogoURL: logoURL(v.ID, v.LogoETag, false),
+		SenderName: v.Sender.Name, ReplyTo: v.Sender.ReplyTo, PostalAddress: v.Sender.PostalAddress})
 }
 
 func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
@@ -130,12 +142,12 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	fields, cleanup, err := s.readOrganizationForm(w, r)
-	defer cleanup()
+	fields, logoChosen, err := s.readOrganizationForm(w, r)
 	r = answerable(r, err)
 	if err == nil {
 		slug := r.PostFormValue("slug")
 		fields.Slug = &slug
+		fields.SenderName, fields.ReplyTo, fields.PostalAddress = postedField(r, "sender_name"), postedField(r, "reply_to"), postedField(r, "postal_address")
 		fields.RemoveLogo = r.PostFormValue("remove_logo") == "on"
 		var org store.Organization
 		org, err = s.orgs.Update(r.Context(), currentUser(r.Context()), id, fields)
@@ -150,19 +162,22 @@ func (s *Server) organizationUpdate(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	form := organizationForm{ID: id, Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Slug: r.PostFormValue("slug")}
+	form := organizationForm{ID: id, Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Slug: r.PostFormValue("slug"),
+		RemoveLogo: r.PostFormValue("remove_logo") == "on", LogoChosen: logoChosen,
+		SenderName: r.PostFormValue("sender_name"), ReplyTo: r.PostFormValue("reply_to"), PostalAddress: r.PostFormValue("postal_address")}
 	if v, getErr := s.orgs.Get(r.Context(), currentUser(r.Context()), id); getErr == nil {
 		form.HasLogo, form.LogoURL = v.LogoETag != "", logoURL(v.ID, v.LogoETag, false)
 	}
-	s.formError(w, r, "organization_form.html", "Edit organization", err, func(msg string, f map[string]string) any {
-		form.Error, form.Fields = msg, f
+	s.formError(w, r, "organization_form.html", "Edit organization", err, postedFields(r, "logo"), func(e formErrors) any {
+		form.formErrors = e
 		return form
 	})
 }
 
 type organizationDeletePage struct {
 	orgs.Removal
-	Error string
+	ConfirmName string // as typed in the refused form
+	formErrors
 }
 
 func (s *Server) organizationDeleteForm(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +209,7 @@ func (s *Server) organizationDelete(w http.ResponseWriter, r *http.Request) {
 	err = s.orgs.Delete(r.Context(), user, id, r.PostFormValue("confirm_name"))
 	if p, ok := problem.As(err); ok && p.Kind == problem.Invalid {
 		s.render(w, r, http.StatusUnprocessableEntity, "organization_delete.html", "Delete "+removal.Name,
-			organizationDeletePage{Removal: removal, Error: p.Message})
+			organizationDeletePage{Removal: removal, ConfirmName: r.PostFormValue("confirm_name"), formErrors: errorsFor(p, postedFields(r))})
 		return
 	}
 	if err != nil {
@@ -228,44 +243,125 @@ func (s *Server) organizationSwitch(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, organizationPath(v.ID), http.StatusSeeOther)
 }
 
-// readOrganizationForm parses the multipart form of the create and edit
-// pages, holding the logo upload to its size limit and the upload timeout.
-// The whole form is read before anything is done with the logo.
-func (s *Server) readOrganizationForm(w http.ResponseWriter, r *http.Request) (orgs.Fields, func(), error) {
-	cleanup := func() {}
-	r.Body = http.MaxBytesReader(w, r.Body, logo.MaxBytes+64<<10)
+// postedField is a field of a parsed form, or nil when the form does not
+// have it, which leaves the value as it is.
+func postedField(r *http.Request, name string) *string {
+	if v, ok := r.PostForm[name]; ok && len(v) > 0 {
+		return &v[0]
+	}
+	return nil
+}
+
+const (
+	// formTextBytes bounds the text fields of a form with a file, together.
+	formTextBytes = 1 << 20
+	// formBodyBytes bounds what is read of a form with a logo. A logo over
+	// its limit is read past, up to this, so that the fields after it are
+	// kept too, and the browser, whose upload ends, gets the answer (a
+	// server that stops reading closes the connection, which browsers may
+	// show as a failure of their own).
+	formBodyBytes = 8 * logo.MaxBytes
+	// formParts bounds the parts of a form with a file.
+	formParts = 100
+)
+
+// readOrganizationForm reads the multipart form of the create and edit
+// pages, holding the body to formBodyBytes and the upload timeout, into
+// r.PostForm. The whole form is read before anything is done with the
+// logo. Its text fields are kept whatever happens to the logo, so that a
+// logo refused for its size (or the time it took) leaves them on the form
+// shown again. logoChosen reports whether a logo came with the form.
+func (s *Server) readOrganizationForm(w http.ResponseWriter, r *http.Request) (f orgs.Fields, logoChosen bool, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, formBodyBytes)
 	read := s.uploadDeadline(w)
-	err := r.ParseMultipartForm(1 << 20)
+	values, upload, err := readFormWithLogo(r)
 	read(err)
-	if err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			return orgs.Fields{}, cleanup, onLogoField(logoTooLarge())
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return orgs.Fields{}, cleanup, onLogoField(uploadTooSlow())
-		}
-		if !errors.Is(err, http.ErrNotMultipart) {
-			return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The form could not be read. Please try again.")
-		}
-	}
-	if r.MultipartForm != nil {
-		cleanup = func() { r.MultipartForm.RemoveAll() }
-	}
-	name, description := r.PostFormValue("name"), r.PostFormValue("description")
-	f := orgs.Fields{Name: &name, Description: &description, OwnerEmail: r.PostFormValue("owner_email")}
-	file, header, err := r.FormFile("logo")
+	r.PostForm = values
 	switch {
-	case errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart):
-	case err != nil:
-		return orgs.Fields{}, cleanup, problem.New(problem.Malformed, "malformed_form", "The logo could not be read. Please try again.")
-	case header.Size > 0 || header.Filename != "":
-		f.Logo = readerOnly{file}
-		prev := cleanup
-		cleanup = func() { file.Close(); prev() }
+	case err == nil:
+	case errors.As(err, new(*http.MaxBytesError)) || upload.tooLarge:
+		return orgs.Fields{}, upload.chosen, onLogoField(logoTooLarge())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return orgs.Fields{}, upload.chosen, onLogoField(uploadTooSlow())
+	case errors.Is(err, errFormTooLarge):
+		return orgs.Fields{}, upload.chosen, problem.New(problem.TooLarge, "form_too_large", "The form is too large: shorten its texts.")
 	default:
-		file.Close()
+		return orgs.Fields{}, upload.chosen, problem.New(problem.Malformed, "malformed_form", "The form could not be read. Please try again.")
 	}
-	return f, cleanup, nil
+	if upload.tooLarge {
+		return orgs.Fields{}, true, onLogoField(logoTooLarge())
+	}
+	name, description := values.Get("name"), values.Get("description")
+	f = orgs.Fields{Name: &name, Description: &description, OwnerEmail: values.Get("owner_email")}
+	if upload.chosen {
+		f.Logo = bytes.NewReader(upload.data)
+	}
+	return f, upload.chosen, nil
+}
+
+// logoPart is the logo of a form, as read by readFormWithLogo.
+type logoPart struct {
+	data     []byte
+	chosen   bool // a file was chosen, if maybe empty
+	tooLarge bool // over logo.MaxBytes: data is nil
+}
+
+var errFormTooLarge = errors.New("the text fields of the form are over their limit")
+
+// readFormWithLogo reads a form part by part: the text fields, and the
+// file of the part named logo to logo.MaxBytes, past which the rest of the
+// file is skipped and the reading goes on. Other files are skipped. A form
+// that is not multipart is read as a plain one. On an error it returns
+// what it read until then.
+func readFormWithLogo(r *http.Request) (url.Values, logoPart, error) {
+	var upload logoPart
+	mr, err := r.MultipartReader()
+	if errors.Is(err, http.ErrNotMultipart) {
+		err = r.ParseForm()
+		return r.PostForm, upload, err
+	}
+	values := url.Values{}
+	if err != nil {
+		return values, upload, err
+	}
+	textLeft := int64(formTextBytes)
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return values, upload, nil
+		}
+		if err != nil {
+			return values, upload, err
+		}
+		if parts == formParts {
+			return values, upload, errors.New("too many parts in the form")
+		}
+		name := part.FormName()
+		switch {
+		case name == "":
+		case name == "logo" && !upload.chosen:
+			data, err := io.ReadAll(io.LimitReader(part, logo.MaxBytes+1))
+			if err != nil {
+				return values, upload, err
+			}
+			upload.chosen = len(data) > 0 || part.FileName() != ""
+			if len(data) > logo.MaxBytes {
+				upload.tooLarge = true
+			} else {
+				upload.data = data
+			}
+		case part.FileName() != "":
+		default:
+			b, err := io.ReadAll(io.LimitReader(part, textLeft+1))
+			if err != nil {
+				return values, upload, err
+			}
+			if textLeft -= int64(len(b)); textLeft < 0 {
+				return values, upload, errFormTooLarge
+			}
+			values.Add(name, string(b))
+		}
+	}
 }
 
 // uploadDeadline gives the body of a request s.uploadTimeout to arrive, so
@@ -329,23 +425,16 @@ func answerable(r *http.Request, readErr error) *http.Request {
 	return r.WithContext(context.WithoutCancel(r.Context()))
 }
 
-// readerOnly hides everything but Read, so nothing can learn the upload's
-// file name or claimed type: the logo is judged by its bytes alone.
-type readerOnly struct{ r multipart.File }
-
-func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
-
-var _ io.Reader = readerOnly{}
-
-// formError re-renders a form with a problem's messages, or fails the
+// formError re-renders a form with a problem's messages, each beside the
+// field of those shown that it is about, or at the top; it fails the
 // request when err is not a problem with the form.
-func (s *Server) formError(w http.ResponseWriter, r *http.Request, name, title string, err error, data func(msg string, fields map[string]string) any) {
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, name, title string, err error, shown fieldSet, data func(formErrors) any) {
 	p, ok := problem.As(err)
 	if !ok {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, statusOf(p.Kind), name, title, data(p.Message, p.Fields))
+	s.render(w, r, statusOf(p.Kind), name, title, data(errorsFor(p, shown)))
 }
 
 // logoURL is the address of an organization's logo, versioned by its ETag

@@ -223,7 +223,7 @@ func TestBrowserOrganizationLifecycle(t *testing.T) {
 	}
 	do("type a wrong name", chromedp.SendKeys(chromedp.ID("confirm_name"), "Acme"))
 	follow("delete with a wrong name", http.StatusUnprocessableEntity, chromedp.Click(chromedp.CSS(`main form button.danger`)))
-	if got, want := text("p.error"), `Type the organization's name, "Acme University", to confirm the deletion.`; got != want {
+	if got, want := text("#confirm_name-error"), `Type the organization's name, "Acme University", to confirm the deletion.`; got != want {
 		t.Errorf("error after a wrong name = %q, want %q", got, want)
 	}
 	if org, err := app.db.Read().OrganizationByID(context.Background(), id); err != nil || org.Name != "Acme University" || org.LogoETag == "" {

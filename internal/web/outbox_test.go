@@ -52,13 +52,14 @@ func TestPasswordChangeEmailLandsInTheOutbox(t *testing.T) {
 		}
 
 		list := c.get("/email-learning/platform/outbox/")
-		for _, want := range []string{"Your mailschool password was changed", adminEmail, "stored", fmt.Sprintf("/email-learning/platform/outbox/%d/", msg.ID)} {
+		for _, want := range []string{"Your mailschool password was changed", adminEmail, "stored", fmt.Sprintf("/email-learning/platform/outbox/%d/", msg.ID),
+			"<td>Password changed</td>"} {
 			if !strings.Contains(list.body, want) {
 				t.Errorf("outbox list lacks %q\n%s", want, list.body)
 			}
 		}
 		detail := c.get(fmt.Sprintf("/email-learning/platform/outbox/%d/", msg.ID))
-		for _, want := range []string{"Every other session of the account was logged out.", "Message-ID", "<iframe", "sandbox"} {
+		for _, want := range []string{"Every other session of the account was logged out.", "Message-ID", "<iframe", "sandbox", "<dd>Password changed</dd>"} {
 			if !strings.Contains(detail.body, want) {
 				t.Errorf("message page lacks %q", want)
 			}

@@ -9,9 +9,8 @@ import (
 )
 
 type passwordResetPage struct {
-	Email  string
-	Error  string
-	Fields map[string]string
+	Email string
+	formErrors
 }
 
 func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
@@ -39,7 +38,7 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	// at once.
 	email, err := auth.NormalizeEmail(form.Email)
 	if p, ok := problem.As(err); ok {
-		form.Fields = p.Fields
+		form.formErrors = errorsFor(p, postedFields(r))
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset.html", "Reset password", form)
 		return
 	}
@@ -59,8 +58,7 @@ type passwordResetConfirmPage struct {
 	Token string
 	// LinkError says why the link does not work; empty when it does.
 	LinkError string
-	Error     string
-	Fields    map[string]string
+	formErrors
 }
 
 // passwordResetConfirmForm shows the form to set a new password. It only
@@ -83,7 +81,7 @@ func (s *Server) passwordResetConfirm(w http.ResponseWriter, r *http.Request) {
 	userID, err := s.accounts.ResetPassword(r.Context(), token, r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
 	if p, ok := problem.As(err); ok && p.Kind == problem.Invalid {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset_confirm.html", "Set a new password",
-			passwordResetConfirmPage{Token: token, Error: "Your password was not set.", Fields: p.Fields})
+			passwordResetConfirmPage{Token: token, formErrors: errorsFor(p, postedFields(r, "password"))})
 		return
 	}
 	if err != nil {

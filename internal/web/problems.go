@@ -44,18 +44,22 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, err)
 		return
 	}
+	status := statusOf(p.Kind)
+	s.renderError(w, r, status, errorTitle(status), p.Message)
+}
+
+// errorTitle is the heading of an error page with a status.
+func errorTitle(status int) string {
 	titles := map[int]string{
 		http.StatusNotFound:  "Page not found",
 		http.StatusForbidden: "Not allowed",
 		http.StatusConflict:  "Conflict",
 		http.StatusGone:      "Link no longer valid",
 	}
-	status := statusOf(p.Kind)
-	title := titles[status]
-	if title == "" {
-		title = "Something is not right"
+	if title := titles[status]; title != "" {
+		return title
 	}
-	s.renderError(w, r, status, title, p.Message)
+	return "Something is not right"
 }
 
 // apiError answers a failed API request with the API's error shape.

@@ -22,7 +22,7 @@ type publicOrganizationPage struct {
 func (s *Server) publicOrganization(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	anonymous := currentUser(r.Context()) == nil && !s.sessions.Exists(r.Context(), sessionFlash)
@@ -34,15 +34,15 @@ func (s *Server) publicOrganization(w http.ResponseWriter, r *http.Request) {
 	}
 	org, courses, err := s.orgs.Public(r.Context(), id)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	data := publicOrganizationPage{Organization: org, LogoURL: logoURL(org.ID, org.LogoETag, false), Courses: courses}
 	if !anonymous {
-		s.render(w, r, http.StatusOK, "public_organization.html", org.Name, data)
+		s.renderPublic(w, r, http.StatusOK, "public_organization.html", "Courses", brandFor(org), data)
 		return
 	}
-	body, err := s.renderPage(r, "public_organization.html", org.Name, data)
+	body, err := s.renderPublicPage(r, "public_organization.html", "Courses", brandFor(org), data)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -74,10 +74,10 @@ func (s *Server) publicOrganizationBySlug(w http.ResponseWriter, r *http.Request
 	}
 	id, err := s.orgs.IDBySlug(r.Context(), slug)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
-	http.Redirect(w, r, "/email-learning/public/organization/"+itoa(id)+"/", http.StatusFound)
+	http.Redirect(w, r, organizationPage(id), http.StatusFound)
 }
 
 // organizationLogo serves a logo or its thumbnail. A request carrying the
@@ -86,12 +86,12 @@ func (s *Server) publicOrganizationBySlug(w http.ResponseWriter, r *http.Request
 func (s *Server) organizationLogo(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	l, err := s.orgs.Logo(r.Context(), id)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	contentType, data, etag := l.ContentType, l.Data, l.ETag

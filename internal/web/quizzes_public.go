@@ -35,7 +35,12 @@ func (s *Server) quizForm(w http.ResponseWriter, r *http.Request) {
 		p, err = s.learning.CheckQuiz(r.Context(), id, sig)
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		// A link that no longer works still names its organization.
+		var brand publicBrand
+		if p.OrganizationID != 0 {
+			brand = s.brandOf(r.Context(), p.OrganizationID)
+		}
+		s.publicPageError(w, r, err, brand)
 		return
 	}
 	s.renderQuiz(w, r, http.StatusOK, quizPage{Page: p, Path: learning.QuizPath(id, sig)})
@@ -48,7 +53,7 @@ func (s *Server) quizForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) quizAnswer(w http.ResponseWriter, r *http.Request) {
 	id, sig, err := quizLink(r)
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -61,14 +66,14 @@ func (s *Server) quizAnswer(w http.ResponseWriter, r *http.Request) {
 		// are now, with the reason.
 		page, checkErr := s.learning.CheckQuiz(r.Context(), id, sig)
 		if checkErr != nil {
-			s.pageError(w, r, checkErr)
+			s.publicPageError(w, r, checkErr, publicBrand{})
 			return
 		}
 		s.renderQuiz(w, r, http.StatusUnprocessableEntity, quizPage{Page: page, Path: learning.QuizPath(id, sig), Error: p.Message})
 		return
 	}
 	if err != nil {
-		s.pageError(w, r, err)
+		s.publicPageError(w, r, err, publicBrand{})
 		return
 	}
 	http.Redirect(w, r, learning.QuizPath(id, sig), http.StatusSeeOther)
@@ -79,7 +84,7 @@ func (s *Server) renderQuiz(w http.ResponseWriter, r *http.Request, status int, 
 	if p.Page.Result != nil {
 		title = "Your result: " + p.Page.Title
 	}
-	s.render(w, r, status, "quiz.html", title, p)
+	s.renderPublic(w, r, status, "quiz.html", title, s.brandOf(r.Context(), p.Page.OrganizationID), p)
 }
 
 // chosenAnswers reads the quiz form: the answer ids checked, by question

@@ -20,6 +20,8 @@ import (
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -29,7 +31,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages holds one parsed template set per page, each with the layout.
+// pages holds one parsed template set per page, each with both layouts:
+// the staff one and the learners' one (see renderPublic).
 type pages struct {
 	byName     map[string]*template.Template
 	staticHash map[string]string // file name -> short content hash for cache busting
@@ -63,6 +66,10 @@ func parsePages(version string) (*pages, error) {
 		"roles":     func() []access.Role { return access.AssignableRoles },
 		"waiting":   learning.DescribeWaitingPeriod,
 		"until":     untilWords,
+		// Audit actions and email kinds as people name them; the labels
+		// live with the constants.
+		"auditLabel":    orgs.EventLabel,
+		"mailKindLabel": mail.KindLabel,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -70,10 +77,10 @@ func parsePages(version string) (*pages, error) {
 	}
 	for _, name := range names {
 		base := path.Base(name)
-		if base == "layout.html" {
+		if base == "layout.html" || base == "public_layout.html" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/public_layout.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", base, err)
 		}
@@ -187,7 +194,13 @@ func (s *Server) flashNext(r *http.Request, message string) {
 
 type errorPage struct{ Message string }
 
+// renderError writes an error page; learners' addresses get the public
+// layout, neutral (see publicPageError for one that names its organization).
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	if strings.HasPrefix(r.URL.Path, publicPrefix) {
+		s.renderPublicError(w, r, status, title, message, publicBrand{})
+		return
+	}
 	s.render(w, r, status, "error.html", title, errorPage{Message: message})
 }
 

@@ -1,0 +1,26 @@
+package mail
+
+// kindLabels are the words the outbox shows for each kind of email. Every
+// kind has one (a test checks), so nobody reads an identifier.
+var kindLabels = map[Kind]string{
+	KindTest:               "Test email",
+	KindPasswordChanged:    "Password changed",
+	KindInvitation:         "Invitation",
+	KindMemberAdded:        "Added to an organization",
+	KindPasswordReset:      "Password reset link",
+	KindLesson:             "Lesson",
+	KindEnrollmentConfirm:  "Enrollment confirmation",
+	KindEnrollmentReminder: "Enrollment reminder",
+	KindQuiz:               "Quiz",
+	KindCourseFailed:       "Course failed",
+	KindCourseCompleted:    "Course completed",
+}
+
+// KindLabel is what people read for a recorded email's kind. A kind no
+// longer known (recorded by another version) is shown as it is stored.
+func KindLabel(kind string) string {
+	if label, ok := kindLabels[Kind(kind)]; ok {
+		return label
+	}
+	return kind
+}
