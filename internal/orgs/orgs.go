@@ -132,13 +132,20 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 
 // Page is one page of a list of organizations.
 type Page struct {
-	Items    []store.OrganizationSummary
+	Items    []ListItem
 	Total    int
 	Page     int // from 1
 	Pages    int
 	Search   string
 	CanAdd   bool
 	PageSize int
+}
+
+// ListItem is an organization in a list, with what the actor may do to it.
+type ListItem struct {
+	store.OrganizationSummary
+	CanEdit   bool
+	CanDelete bool
 }
 
 // List returns the organizations the actor may see, by name: every one
@@ -148,13 +155,20 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 		return Page{}, ErrForbidden
 	}
 	page = max(page, 1)
-	f := store.OrganizationFilter{Search: search, Offset: store.Offset(page, PageSize), Limit: PageSize}
+	f := store.OrganizationFilter{Search: search, Offset: store.Offset(page, PageSize), Limit: PageSize, ActorID: actor.ID}
 	if !access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
 		f.MemberID = actor.ID
 	}
-	items, total, err := s.db.Read().ListOrganizations(ctx, f)
+	summaries, total, err := s.db.Read().ListOrganizations(ctx, f)
 	if err != nil {
 		return Page{}, err
+	}
+	items := make([]ListItem, len(summaries))
+	for i, o := range summaries {
+		role := access.Role(o.ActorRole)
+		items[i] = ListItem{OrganizationSummary: o,
+			CanEdit:   access.Allowed(actor, role, access.EditOrganization),
+			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}
 	}
 	return Page{Items: items, Total: total, Page: page, Pages: max(1, (total+PageSize-1)/PageSize), Search: search,
 		CanAdd: access.AllowedOnPlatform(actor, access.CreateOrganization), PageSize: PageSize}, nil

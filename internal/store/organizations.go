@@ -37,6 +37,7 @@ type OrganizationSummary struct {
 	Organization
 	MemberCount int
 	CourseCount int
+	ActorRole   string // the role of the filter's ActorID in it; "" for none
 }
 
 const organizationColumns = `o.id, o.name, o.slug, o.description, o.is_active, COALESCE(l.etag, ''),
@@ -82,6 +83,7 @@ func (q *Queries) OrganizationBySlug(ctx context.Context, slug string) (Organiza
 // OrganizationFilter selects organizations for a list.
 type OrganizationFilter struct {
 	MemberID int64  // only organizations this user belongs to; 0 for all
+	ActorID  int64  // whose role to report in each summary; 0 for nobody's
 	Search   string // part of the name, any case
 	Offset   int
 	Limit    int
@@ -109,9 +111,10 @@ func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) (
 	rs, err := q.query(ctx, `
 		SELECT `+organizationColumns+`,
 			(SELECT COUNT(*) FROM memberships m WHERE m.organization_id = o.id),
-			(SELECT COUNT(*) FROM courses c WHERE c.organization_id = o.id)
+			(SELECT COUNT(*) FROM courses c WHERE c.organization_id = o.id),
+			COALESCE((SELECT m.role FROM memberships m WHERE m.organization_id = o.id AND m.user_id = ?), '')
 		FROM `+organizationFrom+` WHERE `+cond+`
-		ORDER BY o.name_key, o.id LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+		ORDER BY o.name_key, o.id LIMIT ? OFFSET ?`, append(append([]any{f.ActorID}, args...), f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list organizations: %w", err)
 	}
@@ -119,7 +122,7 @@ func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) (
 	var list []OrganizationSummary
 	for rs.Next() {
 		var s OrganizationSummary
-		if s.Organization, err = scanOrganization(rs, &s.MemberCount, &s.CourseCount); err != nil {
+		if s.Organization, err = scanOrganization(rs, &s.MemberCount, &s.CourseCount, &s.ActorRole); err != nil {
 			return nil, 0, fmt.Errorf("list organizations: %w", err)
 		}
 		list = append(list, s)

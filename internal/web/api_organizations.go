@@ -52,7 +52,7 @@ func (s *Server) apiOrganizationList(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, func(o store.OrganizationSummary) organizationJSON {
+	writeJSON(w, http.StatusOK, listOf(p.Items, p.Page, p.Pages, func(o orgs.ListItem) organizationJSON {
 		j := s.organizationJSON(o.Organization)
 		j.MemberCount, j.CourseCount = &o.MemberCount, &o.CourseCount
 		return j

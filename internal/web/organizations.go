@@ -224,20 +224,23 @@ func (s *Server) organizationDelete(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, organizationsPath, http.StatusSeeOther)
 }
 
-// organizationSwitch remembers the organization chosen in the switcher.
+// organizationSwitch goes to the organization chosen in the switcher; its
+// page remembers it as the one last visited. No choice at all (the select
+// of someone who has not chosen yet, sent without the browser's check)
+// leads to the list to choose from.
 func (s *Server) organizationSwitch(w http.ResponseWriter, r *http.Request) {
-	id, _ := strconv.ParseInt(r.PostFormValue("organization_id"), 10, 64)
+	choice := r.PostFormValue("organization_id")
+	if choice == "" {
+		http.Redirect(w, r, organizationsPath, http.StatusSeeOther)
+		return
+	}
+	id, _ := strconv.ParseInt(choice, 10, 64)
 	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.sessions.Put(r.Context(), sessionOrganization, v.ID)
-	next := r.PostFormValue("next")
-	if u, err := url.Parse(next); err != nil || next == "" || u.Path == "/email-learning/platform/organizations/switch" {
-		next = organizationPath(v.ID)
-	}
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	http.Redirect(w, r, organizationPath(v.ID), http.StatusSeeOther)
 }
 
 // postedField is a field of a parsed form, or nil when the form does not

@@ -365,15 +365,16 @@ func TestOrganizationSwitcher(t *testing.T) {
 	c := app.loggedIn(adminEmail, adminPassword)
 	c.postMultipart("/email-learning/platform/organizations/", map[string]string{"name": "Acme"})
 	res := c.post("/email-learning/platform/organizations/switch", url.Values{"organization_id": {"2"}, "next": {"/email-learning/platform/"}})
-	if res.status != 303 || res.header.Get("Location") != "/email-learning/platform/" {
+	if res.status != 303 || res.header.Get("Location") != "/email-learning/platform/organizations/2/" {
 		t.Fatalf("switch: %d %s", res.status, res.header.Get("Location"))
 	}
+	c.get(res.header.Get("Location"))
 	home := c.get("/email-learning/platform/")
-	if !strings.Contains(home.body, `<option value="2" selected>Acme</option>`) || !strings.Contains(home.body, "(current)") {
-		t.Errorf("the switcher does not remember the choice:\n%s", home.body)
+	if !strings.Contains(home.body, `<option value="2" title="Acme" selected>Acme</option>`) || !strings.Contains(home.body, "(last visited)") {
+		t.Errorf("the switcher does not remember the organization visited:\n%s", home.body)
 	}
-	if res := c.post("/email-learning/platform/organizations/switch", url.Values{"organization_id": {"2"}, "next": {"https://evil.example/"}}); res.header.Get("Location") != "/email-learning/platform/" {
-		t.Errorf("switch redirected off-site to %q", res.header.Get("Location"))
+	if res := c.post("/email-learning/platform/organizations/switch", url.Values{"organization_id": {"2"}, "next": {"https://evil.example/"}}); res.header.Get("Location") != "/email-learning/platform/organizations/2/" {
+		t.Errorf("switch redirected to %q", res.header.Get("Location"))
 	}
 }
 

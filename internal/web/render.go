@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,17 +95,25 @@ type page struct {
 	User          *store.User
 	Nav           navigation
 	Organizations []store.Organization // the switcher's choices
-	// CurrentOrganization is the id chosen in the switcher, 0 for none.
+	// CurrentOrganization is the organization the switcher shows: the one
+	// of the page, or else the one last visited; 0 for none.
 	CurrentOrganization int64
-	CurrentPath         string
-	Flashes             []flash
-	Data                any
+	// LastOrganization is the organization last visited, when it is among
+	// the switcher's choices.
+	LastOrganization *store.Organization
+	// Shell is the frame of a page inside an organization; nil elsewhere.
+	Shell       *shell
+	CurrentPath string
+	Flashes     []flash
+	Data        any
 }
 
-// navigation says which sections the user may open.
+// navigation says which platform pages the user may open, and which one
+// the page is.
 type navigation struct {
 	Outbox        bool
 	BlockedEmails bool
+	Current       string // "platform", "organizations", "outbox", "blocked" or ""
 }
 
 type flash struct {
@@ -139,12 +148,36 @@ func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]by
 	if p.User != nil {
 		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
 		p.Nav.BlockedEmails = access.AllowedOnPlatform(p.User, access.ManageBlockedEmails)
+		p.Nav.Current = platformSection(r.URL.Path)
 		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {
 			return nil, err
 		}
 		p.Organizations = orgs
-		p.CurrentOrganization = s.sessions.GetInt64(r.Context(), sessionOrganization)
+		last := s.sessions.GetInt64(r.Context(), sessionOrganization)
+		if p.Shell, err = s.shellFor(r, p.User); err != nil {
+			return nil, err
+		}
+		if p.Shell != nil {
+			p.CurrentOrganization = p.Shell.Org.ID
+			if last != p.Shell.Org.ID {
+				// The one session write of a visit to another organization.
+				s.sessions.Put(r.Context(), sessionOrganization, p.Shell.Org.ID)
+				last = p.Shell.Org.ID
+			}
+			if !slices.ContainsFunc(orgs, func(o store.Organization) bool { return o.ID == p.Shell.Org.ID }) {
+				// A platform admin visiting an organization they are not in.
+				p.Organizations = append([]store.Organization{p.Shell.Org.Organization}, orgs...)
+			}
+		}
+		for i, o := range p.Organizations {
+			if o.ID == last {
+				p.LastOrganization = &p.Organizations[i]
+				if p.CurrentOrganization == 0 {
+					p.CurrentOrganization = last
+				}
+			}
+		}
 		p.CurrentPath = r.URL.RequestURI()
 	}
 	var buf bytes.Buffer
