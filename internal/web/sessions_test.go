@@ -162,8 +162,10 @@ func refuseSessionWrites(t testing.TB, raw *sql.DB) {
 // person is not logged in.
 func TestSessionSaveFailure(t *testing.T) {
 	// With this idle timeout an unchanged session is written again after
-	// half a second, so that the API write below has one to save.
-	const idle = 5 * time.Second
+	// 1.2 s, so that each request below has one to save; the session, not
+	// saved since the writes are refused, lasts through the subtests with
+	// room to spare on a busy machine.
+	const idle = 12 * time.Second
 	db, raw := sqliteIn(t, t.TempDir())
 	app := newTestApp(t, db, func(o *Options) { o.SessionIdleTimeout = idle })
 	admin := app.loggedIn(adminEmail, adminPassword)
