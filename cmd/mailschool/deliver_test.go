@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -91,5 +94,42 @@ func TestDeliverOnce(t *testing.T) {
 	}
 	if len(list) != 2 || kinds["lesson"] != store.MailStored || kinds["course_completed"] != store.MailStored {
 		t.Errorf("emails after deliver --once: %v", kinds)
+	}
+}
+
+// TestDeliverOnceTakesOverADeadProcessesJobs: a batch of emails was being
+// sent by a process that died (its job left running three minutes ago).
+// deliver --once takes the job over, sends the emails once each, and
+// exits.
+func TestDeliverOnceTakesOverADeadProcessesJobs(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{})
+	dir := t.TempDir()
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir, "MAILSCHOOL_SMTP_URL": sink.URL()}
+	ids := recordEmailBatch(t, env, 1, 3)
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mailschool.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	res, err := raw.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = datetime('now', '-3 minutes', 'subsec'),
+		attempted_by = '["a-node-that-died"]' WHERE kind = 'send_email_batch'`)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("leave the batch running: %d rows, %v", n, err)
+	}
+
+	start := time.Now()
+	r := runCommand(t, env, "", "deliver", "--once")
+	if r.code != 0 || !strings.Contains(r.stdout, "Done.") {
+		t.Fatalf("deliver --once: %+v", r)
+	}
+	t.Logf("deliver --once took %v", time.Since(start).Round(time.Millisecond))
+	if got := len(sink.Messages()); got != len(ids) {
+		t.Errorf("the server received %d emails, want the dead process's %d", got, len(ids))
+	}
+	db := openData(t, env)
+	for _, id := range ids {
+		if m, err := db.Read().MailMessageByID(context.Background(), id); err != nil || m.Status != store.MailSent {
+			t.Errorf("email %d: %+v, %v; want sent", id, m.Status, err)
+		}
 	}
 }
