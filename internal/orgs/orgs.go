@@ -115,7 +115,7 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return View{}, err
 	}
-	v := View{Organization: org, Role: access.Role(role)}
+	v := View{Organization: org, Role: access.RoleIn(actor, orgID, access.Role(role))}
 	if !access.Allowed(actor, v.Role, access.ViewOrganization) {
 		return View{}, ErrNotFound
 	}
@@ -159,13 +159,16 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 	if !access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
 		f.MemberID = actor.ID
 	}
+	if actor.APIKey != nil && actor.APIKey.OrganizationID != 0 {
+		f.OrganizationID, f.MemberID, f.ActorID = actor.APIKey.OrganizationID, 0, 0
+	}
 	summaries, total, err := s.db.Read().ListOrganizations(ctx, f)
 	if err != nil {
 		return Page{}, err
 	}
 	items := make([]ListItem, len(summaries))
 	for i, o := range summaries {
-		role := access.Role(o.ActorRole)
+		role := access.RoleIn(actor, o.ID, access.Role(o.ActorRole))
 		items[i] = ListItem{OrganizationSummary: o,
 			CanEdit:   access.Allowed(actor, role, access.EditOrganization),
 			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}

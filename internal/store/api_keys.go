@@ -63,9 +63,9 @@ func scanAPIKey(r row) (APIKey, error) {
 	return k, nil
 }
 
-// orgOrNull is an organization id as api_keys stores it: NULL for the
-// platform.
-func orgOrNull(orgID int64) any {
+// zeroAsNull is an id as a nullable column stores it: 0 (the platform,
+// or no account, as for an API key) as NULL.
+func zeroAsNull(orgID int64) any {
 	if orgID == 0 {
 		return nil
 	}
@@ -82,7 +82,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, nk NewAPIKey) (APIKey, error
 	err := q.queryRow(ctx, `
 		INSERT INTO api_keys (organization_id, name, role, secret_hash, created_by, creator_email, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		orgOrNull(nk.OrganizationID), nk.Name, nk.Role, nk.SecretHash, nk.CreatedBy, nk.CreatorEmail, now(), expires).Scan(&id)
+		zeroAsNull(nk.OrganizationID), nk.Name, nk.Role, nk.SecretHash, nk.CreatedBy, nk.CreatorEmail, now(), expires).Scan(&id)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("create API key %q in organization %d: %w", nk.Name, nk.OrganizationID, err)
 	}
