@@ -48,6 +48,10 @@ const DefaultInvitationTTL = 7 * 24 * time.Hour
 var (
 	ErrNotFound  = problem.New(problem.NotFound, "organization_not_found", "There is no such organization.")
 	ErrForbidden = problem.New(problem.Forbidden, "forbidden", "You are not allowed to do this in this organization.")
+	// ErrKeyNeedsOwner: an organization made with a platform key needs an
+	// existing account as its owner.
+	ErrKeyNeedsOwner = problem.Field("owner_email", "owner_required",
+		"An organization created with an API key needs an owner: give the email address of an existing account.")
 )
 
 // Config configures a Service.
@@ -337,6 +341,17 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 // the user with ownerEmail, or, for an unknown address, the actor until
 // the invitation sent to it is accepted.
 func (s *Service) assignFirstOwner(ctx context.Context, q *store.Queries, actor *store.User, org store.Organization, ownerEmail string) error {
+	if actor.APIKey != nil {
+		// A key has no account to own the organization.
+		owner, err := q.UserByEmail(ctx, ownerEmail)
+		if errors.Is(err, store.ErrNotFound) || ownerEmail == "" {
+			return ErrKeyNeedsOwner
+		}
+		if err != nil {
+			return err
+		}
+		return s.addMember(ctx, q, actor, org, owner, access.Owner, true)
+	}
 	if ownerEmail == "" || ownerEmail == actor.Email {
 		return s.addMember(ctx, q, actor, org, *actor, access.Owner, false)
 	}
