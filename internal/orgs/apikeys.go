@@ -236,3 +236,17 @@ func (s *Service) AuthenticateKey(ctx context.Context, key, ip string) (*store.U
 	}
 	return principal, nil
 }
+
+// Key returns an organization's key that is not revoked, for its admins.
+func (s *Service) Key(ctx context.Context, actor *store.User, orgID, keyID int64) (View, store.APIKey, error) {
+	q := s.db.Read()
+	v, err := Authorize(ctx, q, actor, orgID, access.ManageAPIKeys)
+	if err != nil {
+		return View{}, store.APIKey{}, err
+	}
+	k, err := q.APIKeyByID(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (k.OrganizationID != orgID || k.RevokedAt != nil)) {
+		return View{}, store.APIKey{}, ErrAPIKeyNotFound
+	}
+	return v, k, err
+}

@@ -233,3 +233,51 @@ func TestAPIKeyRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIKeysPage: admins find the page in the navigation, create a key
+// that is shown once, and revoke it after a confirmation; editors see no
+// such section.
+func TestAPIKeysPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db)
+		f := newAuthzFixture(t, app)
+		o := f.newOrg()
+		page := apiKeysPath(o.id)
+		if res := f.clients[orgAdmin].get(organizationPath(o.id)); !strings.Contains(res.body, `href="`+page+`"`) {
+			t.Error("the admin's navigation has no API keys section")
+		}
+		if res := f.clients[editor].get(organizationPath(o.id)); strings.Contains(res.body, page) {
+			t.Error("an editor's navigation offers the API keys")
+		}
+		res := f.clients[orgAdmin].post(page, map[string][]string{"name": {"Payroll"}, "role": {"editor"}, "expires": {"2099-12-31"}})
+		if res.status != http.StatusCreated || !strings.Contains(res.body, "will not be shown again") {
+			t.Fatalf("create: %d\n%s", res.status, excerpt(res.body, 400))
+		}
+		start := strings.Index(res.body, `value="msk_`)
+		if start < 0 {
+			t.Fatal("the new key is not on the page")
+		}
+		key := res.body[start+len(`value="`):]
+		key = key[:strings.IndexByte(key, '"')]
+		if status, _, body := keyCall(t, app.srv.URL, key, "GET", fmt.Sprintf("/api/v1/organizations/%d/courses", o.id), nil); status != http.StatusOK {
+			t.Fatalf("the key from the page: %d %v", status, body)
+		}
+		if again := f.clients[orgAdmin].get(page); strings.Contains(again.body, key) || !strings.Contains(again.body, "Payroll") {
+			t.Error("the key is shown again, or not listed")
+		}
+		if res := f.clients[orgAdmin].post(page, map[string][]string{"name": {"Too much"}, "role": {"owner"}}); res.status != http.StatusUnprocessableEntity {
+			t.Errorf("an owner key: %d", res.status)
+		}
+		id, _, _ := auth.ParseAPIKey(key)
+		revoke := fmt.Sprintf("%s%d/revoke", page, id)
+		if res := f.clients[orgAdmin].get(revoke); res.status != http.StatusOK || !strings.Contains(res.body, "Revoke the key") {
+			t.Fatalf("confirmation: %d", res.status)
+		}
+		if res := f.clients[orgAdmin].post(revoke, nil); res.status != http.StatusSeeOther {
+			t.Fatalf("revoke: %d", res.status)
+		}
+		if status, _, body := keyCall(t, app.srv.URL, key, "GET", fmt.Sprintf("/api/v1/organizations/%d/courses", o.id), nil); status != http.StatusUnauthorized || errorCode(body) != "api_key_revoked" {
+			t.Errorf("the revoked key: %d %v", status, body)
+		}
+	})
+}
