@@ -6,7 +6,7 @@
 -- their organization. created_by is who made the key: the key belongs to
 -- the organization and outlives that account's membership.
 CREATE TABLE api_keys (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     organization_id INTEGER REFERENCES organizations (id) ON DELETE CASCADE,
     name            TEXT NOT NULL,
     role            TEXT NOT NULL,
