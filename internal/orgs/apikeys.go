@@ -188,7 +188,8 @@ func KeyID(key string) (int64, error) {
 // from ip: a User with no account (ID 0) and the key's grant. A malformed,
 // unknown or wrong key gives ErrInvalidAPIKey, after the same work for an
 // unknown id as for a known one; a revoked one ErrAPIKeyRevoked (and an
-// audit entry), an expired one ErrAPIKeyExpired. The key's last use is
+// audit entry, at most once a minute per key), an expired one
+// ErrAPIKeyExpired. The key's last use is
 // written at most once per KeyUseInterval.
 func (s *Service) AuthenticateKey(ctx context.Context, key, ip string) (*store.User, error) {
 	id, secret, err := auth.ParseAPIKey(key)
@@ -212,7 +213,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, key, ip string) (*store.U
 		APIKey: &store.KeyGrant{KeyID: k.ID, Name: k.Name, OrganizationID: k.OrganizationID, Role: k.Role}}
 	switch {
 	case k.RevokedAt != nil:
-		if k.OrganizationID != 0 {
+		if k.OrganizationID != 0 && s.revokedUses.Allow(strconv.FormatInt(k.ID, 10)) {
 			err := s.db.InTx(ctx, func(q *store.Queries) error {
 				return s.emit(ctx, q, Event{Kind: APIKeyRevokedUse, OrganizationID: k.OrganizationID, Actor: principal,
 					Target: k.Name, New: map[string]string{"address": ip}})

@@ -74,6 +74,9 @@ type Service struct {
 	invitationTTL time.Duration
 	hooks         []Hook
 	now           func() time.Time
+	// revokedUses lets the audit log record a revoked key's use once a
+	// minute per key and node, so a forgotten script cannot flood it.
+	revokedUses *auth.Limiter
 }
 
 // NewService returns the organization service backed by db.
@@ -82,6 +85,7 @@ func NewService(db *store.DB, cfg Config) *Service {
 		cfg.InvitationTTL = DefaultInvitationTTL
 	}
 	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		revokedUses:   auth.NewLimiter(auth.Limit{Every: time.Minute, Burst: 1}),
 		invitationTTL: cfg.InvitationTTL, now: time.Now}
 }
 
