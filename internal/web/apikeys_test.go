@@ -207,9 +207,15 @@ func TestAPIKeyRefusals(t *testing.T) {
 			}
 		}
 		req, _ := http.NewRequest("GET", app.srv.URL+path, nil)
+		// Another scheme (a proxy's) is not a key: the session decides.
 		req.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
 		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
-			t.Errorf("another scheme: %v %v", res, err)
+			t.Errorf("another scheme on the API: %v %v", res, err)
+		}
+		pageReq, _ := http.NewRequest("GET", app.srv.URL+"/accounts/login/", nil)
+		pageReq.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
+		if res, err := http.DefaultClient.Do(pageReq); err != nil || res.StatusCode != http.StatusOK {
+			t.Errorf("another scheme on a page: %v %v", res, err)
 		}
 
 		page := fmt.Sprintf(organizationsPath+"%d/courses/", o.id)

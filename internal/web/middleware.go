@@ -40,8 +40,10 @@ func currentUser(ctx context.Context) *store.User {
 // dropped.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := r.Header.Get("Authorization"); h != "" {
-			s.authenticateKey(w, r, next, h)
+		// Other schemes (a proxy's Basic authentication) are not ours:
+		// the session decides as usual.
+		if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			s.authenticateKey(w, r, next, strings.TrimSpace(key))
 			return
 		}
 		ctx := r.Context()
