@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -57,6 +58,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
 		Learning:      learn,
+		APIKeyLimit:   auth.Limit{Every: time.Minute / time.Duration(cfg.APIKeyPerMinute), Burst: cfg.APIKeyPerMinute},
 	})
 	if err != nil {
 		return err

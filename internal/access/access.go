@@ -36,6 +36,7 @@ const (
 	ViewAuditLog       Action = "view_audit_log"      // read who changed what
 	TransferOwnership  Action = "transfer_ownership"  // hand the organization to another member
 	DeleteOrganization Action = "delete_organization" // remove it and everything it owns
+	ManageAPIKeys      Action = "manage_api_keys"     // create, list and revoke the organization's API keys
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -49,6 +50,7 @@ var minimumRole = map[Action]Role{
 	ViewAuditLog:       Admin,
 	TransferOwnership:  Owner,
 	DeleteOrganization: Owner,
+	ManageAPIKeys:      Admin,
 }
 
 // Allowed reports whether user, whose role in the organization is role
@@ -58,10 +60,48 @@ func Allowed(user *store.User, role Role, action Action) bool {
 	if !known || user == nil || !user.IsActive {
 		return false
 	}
+	if user.APIKey != nil {
+		// A key never manages keys: a leaked one could otherwise make
+		// others that outlive its revocation.
+		return action != ManageAPIKeys && role != None && role.AtLeast(min)
+	}
 	if user.IsPlatformAdmin {
 		return true
 	}
 	return role != None && role.AtLeast(min)
+}
+
+// RoleIn is the role actor acts with in organization orgID, whose
+// membership gives memberRole: an API key has its own role in its own
+// organization and none anywhere else, whatever its creator's roles.
+func RoleIn(actor *store.User, orgID int64, memberRole Role) Role {
+	if actor == nil {
+		return None
+	}
+	if actor.APIKey != nil {
+		if actor.APIKey.OrganizationID != 0 && actor.APIKey.OrganizationID == orgID {
+			return Role(actor.APIKey.Role)
+		}
+		return None
+	}
+	return memberRole
+}
+
+// KeyRoles are the roles an organization's API key may have: a key never
+// owns.
+var KeyRoles = []Role{Viewer, Editor, Admin}
+
+// MayCreateKey reports whether actor, whose role in the organization is
+// actorRole, may create a key there with keyRole: admins may, never with
+// more than their own role.
+func MayCreateKey(actor *store.User, actorRole, keyRole Role) bool {
+	if keyRole != Viewer && keyRole != Editor && keyRole != Admin {
+		return false
+	}
+	if !Allowed(actor, actorRole, ManageAPIKeys) {
+		return false
+	}
+	return actor.IsPlatformAdmin || actorRole.AtLeast(keyRole)
 }
 
 // MemberChange is a change to one member of an organization.
@@ -124,6 +164,9 @@ const (
 	// once, and lifting such blocks; organizations block their own with
 	// ManageEnrollments.
 	ManageBlockedEmails PlatformAction = "manage_blocked_emails"
+	// ManagePlatformKeys is creating, listing and revoking platform API
+	// keys; no key may, whatever it may do otherwise.
+	ManagePlatformKeys PlatformAction = "manage_platform_keys"
 )
 
 // platformActions lists the platform actions; today every one of them is
@@ -133,6 +176,7 @@ var platformActions = map[PlatformAction]bool{
 	CreateOrganization:   true,
 	ViewAllOrganizations: true,
 	ManageBlockedEmails:  true,
+	ManagePlatformKeys:   true,
 }
 
 // AllowedOnPlatform reports whether user may take a platform action.
@@ -141,6 +185,11 @@ func AllowedOnPlatform(user *store.User, action PlatformAction) bool {
 	adminOnly, known := platformActions[action]
 	if !known || user == nil || !user.IsActive {
 		return false
+	}
+	if user.APIKey != nil {
+		// A platform key may take the platform actions, but never manage
+		// keys; an organization's key may take none.
+		return user.APIKey.OrganizationID == 0 && action != ManagePlatformKeys
 	}
 	return !adminOnly || user.IsPlatformAdmin
 }

@@ -45,6 +45,7 @@ func TestMatrix(t *testing.T) {
 		ViewAuditLog:       {Admin, Owner},
 		TransferOwnership:  {Owner},
 		DeleteOrganization: {Owner},
+		ManageAPIKeys:      {Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {
@@ -71,6 +72,61 @@ func TestMatrix(t *testing.T) {
 	}
 	if Role("superuser").Valid() || None.Valid() || !Viewer.Valid() {
 		t.Error("Valid is wrong")
+	}
+}
+
+// TestKeys: a key acts with its own role in its own organization only,
+// never manages keys, is never created with more than its creator's role,
+// and a platform key takes platform actions only.
+func TestKeys(t *testing.T) {
+	key := func(org int64, role Role) *store.User {
+		return &store.User{IsActive: true, APIKey: &store.KeyGrant{KeyID: 1, OrganizationID: org, Role: string(role)}}
+	}
+	editor := key(7, Editor)
+	if RoleIn(editor, 7, None) != Editor || RoleIn(editor, 8, Owner) != None {
+		t.Error("a key's role is not its own role in its own organization alone")
+	}
+	member := &store.User{ID: 3, IsActive: true}
+	if RoleIn(member, 7, Viewer) != Viewer {
+		t.Error("a member's role is not their membership's")
+	}
+	admin := key(7, Admin)
+	if !Allowed(admin, RoleIn(admin, 7, None), ManageMembers) || Allowed(admin, RoleIn(admin, 7, None), ManageAPIKeys) {
+		t.Error("an admin key may not manage members, or may manage keys")
+	}
+	if Allowed(editor, RoleIn(editor, 7, None), EditOrganization) || !Allowed(editor, RoleIn(editor, 7, None), EditContent) {
+		t.Error("an editor key goes beyond the editor's row of the matrix")
+	}
+	platformKey := &store.User{IsActive: true, IsPlatformAdmin: true, APIKey: &store.KeyGrant{KeyID: 2, Role: "platform"}}
+	if !AllowedOnPlatform(platformKey, CreateOrganization) || AllowedOnPlatform(platformKey, ManagePlatformKeys) {
+		t.Error("a platform key may not create organizations, or may manage platform keys")
+	}
+	if Allowed(platformKey, RoleIn(platformKey, 7, None), ViewOrganization) {
+		t.Error("a platform key acts inside an organization")
+	}
+	if AllowedOnPlatform(admin, CreateOrganization) || AllowedOnPlatform(admin, ViewAllOrganizations) {
+		t.Error("an organization's key takes platform actions")
+	}
+	platformAdmin := &store.User{ID: 4, IsActive: true, IsPlatformAdmin: true}
+	cases := []struct {
+		actor     *store.User
+		actorRole Role
+		keyRole   Role
+		want      bool
+	}{
+		{member, Admin, Admin, true},
+		{member, Admin, Viewer, true},
+		{member, Owner, Admin, true},
+		{member, Owner, Owner, false}, // a key never owns
+		{member, Editor, Viewer, false},
+		{member, Admin, Role("superuser"), false},
+		{platformAdmin, None, Admin, true},
+		{admin, Admin, Viewer, false}, // a key makes no keys
+	}
+	for _, c := range cases {
+		if got := MayCreateKey(c.actor, c.actorRole, c.keyRole); got != c.want {
+			t.Errorf("MayCreateKey(%+v, %s, %s) = %v", c.actor, c.actorRole, c.keyRole, got)
+		}
 	}
 }
 

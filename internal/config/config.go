@@ -53,6 +53,10 @@ type Config struct {
 	// finish, once told to stop, before it cancels them. Finish sets it,
 	// to DefaultShutdownTimeout when it is not configured.
 	ShutdownTimeout time.Duration
+	// APIKeyPerMinute is how many requests each API key may make a
+	// minute (per node). Finish sets it, to DefaultAPIKeyPerMinute when
+	// it is not configured.
+	APIKeyPerMinute int
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -63,6 +67,7 @@ type Config struct {
 	invitationTTL   string // MAILSCHOOL_INVITATION_TTL
 	deliveryEvery   string // MAILSCHOOL_DELIVERY_INTERVAL
 	shutdownTimeout string // MAILSCHOOL_SHUTDOWN_TIMEOUT or --shutdown-timeout
+	apiKeyLimit     string // MAILSCHOOL_LIMIT_API_KEY
 }
 
 // Defaults and bounds of the settings. The bounds catch typing mistakes
@@ -84,6 +89,9 @@ const (
 	MinDeliveryInterval = time.Second
 	MaxDeliveryInterval = time.Hour
 	MaxShutdownTimeout  = 10 * time.Minute
+
+	DefaultAPIKeyPerMinute = 600
+	MaxAPIKeyPerMinute     = 1_000_000
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -108,6 +116,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
+	c.apiKeyLimit = env("MAILSCHOOL_LIMIT_API_KEY")
 }
 
 // RegisterServer adds the flags of the HTTP server.
@@ -171,6 +180,12 @@ func (c *Config) Finish() error {
 	if c.deliveryEvery != "" {
 		if c.DeliveryInterval, err = parseDeliveryInterval(c.deliveryEvery); err != nil {
 			return settingError("MAILSCHOOL_DELIVERY_INTERVAL", c.deliveryEvery, err)
+		}
+	}
+	c.APIKeyPerMinute = DefaultAPIKeyPerMinute
+	if c.apiKeyLimit != "" {
+		if c.APIKeyPerMinute, err = parseAPIKeyLimit(c.apiKeyLimit); err != nil {
+			return settingError("MAILSCHOOL_LIMIT_API_KEY", c.apiKeyLimit, err)
 		}
 	}
 	c.ShutdownTimeout = DefaultShutdownTimeout
@@ -377,6 +392,14 @@ func parseDeliveryInterval(s string) (time.Duration, error) {
 		return 0, errors.New("must be a duration from 1s to 1h, such as 1m or 30s")
 	}
 	return every, nil
+}
+
+func parseAPIKeyLimit(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "/min"))
+	if err != nil || n < 1 || n > MaxAPIKeyPerMinute {
+		return 0, errors.New("must be a number of requests a minute from 1 to 1000000, such as 600 or 600/min")
+	}
+	return n, nil
 }
 
 func parseShutdownTimeout(s string) (time.Duration, error) {

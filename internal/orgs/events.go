@@ -30,6 +30,9 @@ const (
 	InvitationResent        EventKind = "invitation.resent"
 	InvitationRevoked       EventKind = "invitation.revoked"
 	InvitationAccepted      EventKind = "invitation.accepted"
+	APIKeyCreated           EventKind = "api_key.created"
+	APIKeyRevoked           EventKind = "api_key.revoked"
+	APIKeyRevokedUse        EventKind = "api_key.revoked_use" // a request came with a revoked key
 )
 
 // Event is a change in an organization, announced inside the transaction
@@ -63,7 +66,15 @@ func (s *Service) emit(ctx context.Context, q *store.Queries, e Event) error {
 		NewValue:       encodeValues(e.New),
 	}
 	if e.Actor != nil {
-		entry.ActorID, entry.ActorEmail = &e.Actor.ID, e.Actor.Email
+		entry.ActorEmail = e.Actor.Email
+		if e.Actor.ID != 0 {
+			entry.ActorID = &e.Actor.ID
+		}
+		if e.Actor.APIKey != nil {
+			// A key has no account: the log names the key, and the
+			// address of whoever created it.
+			entry.ActorEmail = fmt.Sprintf("API key %q (%s)", e.Actor.APIKey.Name, e.Actor.Email)
+		}
 	}
 	if e.UserID != 0 {
 		entry.TargetUserID = &e.UserID

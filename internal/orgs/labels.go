@@ -21,6 +21,9 @@ var eventLabels = map[EventKind]string{
 	InvitationResent:        "Invitation resent",
 	InvitationRevoked:       "Invitation revoked",
 	InvitationAccepted:      "Invitation accepted",
+	APIKeyCreated:           "API key created",
+	APIKeyRevoked:           "API key revoked",
+	APIKeyRevokedUse:        "Revoked API key used",
 }
 
 // EventLabel is what people read for an audit entry's action. An action
@@ -45,6 +48,7 @@ var fieldLabels = map[string]string{
 	"sender_name":    "Sender name",
 	"reply_to":       "Reply-To address",
 	"postal_address": "Postal address",
+	"address":        "From address",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.

@@ -48,6 +48,10 @@ const DefaultInvitationTTL = 7 * 24 * time.Hour
 var (
 	ErrNotFound  = problem.New(problem.NotFound, "organization_not_found", "There is no such organization.")
 	ErrForbidden = problem.New(problem.Forbidden, "forbidden", "You are not allowed to do this in this organization.")
+	// ErrKeyNeedsOwner: an organization made with a platform key needs an
+	// existing account as its owner.
+	ErrKeyNeedsOwner = problem.Field("owner_email", "owner_required",
+		"An organization created with an API key needs an owner: give the email address of an existing account.")
 )
 
 // Config configures a Service.
@@ -70,6 +74,9 @@ type Service struct {
 	invitationTTL time.Duration
 	hooks         []Hook
 	now           func() time.Time
+	// revokedUses lets the audit log record a revoked key's use once a
+	// minute per key and node, so a forgotten script cannot flood it.
+	revokedUses *auth.Limiter
 }
 
 // NewService returns the organization service backed by db.
@@ -78,6 +85,7 @@ func NewService(db *store.DB, cfg Config) *Service {
 		cfg.InvitationTTL = DefaultInvitationTTL
 	}
 	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		revokedUses:   auth.NewLimiter(auth.Limit{Every: time.Minute, Burst: 1}),
 		invitationTTL: cfg.InvitationTTL, now: time.Now}
 }
 
@@ -115,7 +123,7 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return View{}, err
 	}
-	v := View{Organization: org, Role: access.Role(role)}
+	v := View{Organization: org, Role: access.RoleIn(actor, orgID, access.Role(role))}
 	if !access.Allowed(actor, v.Role, access.ViewOrganization) {
 		return View{}, ErrNotFound
 	}
@@ -159,13 +167,16 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 	if !access.AllowedOnPlatform(actor, access.ViewAllOrganizations) {
 		f.MemberID = actor.ID
 	}
+	if actor.APIKey != nil && actor.APIKey.OrganizationID != 0 {
+		f.OrganizationID, f.MemberID, f.ActorID = actor.APIKey.OrganizationID, 0, 0
+	}
 	summaries, total, err := s.db.Read().ListOrganizations(ctx, f)
 	if err != nil {
 		return Page{}, err
 	}
 	items := make([]ListItem, len(summaries))
 	for i, o := range summaries {
-		role := access.Role(o.ActorRole)
+		role := access.RoleIn(actor, o.ID, access.Role(o.ActorRole))
 		items[i] = ListItem{OrganizationSummary: o,
 			CanEdit:   access.Allowed(actor, role, access.EditOrganization),
 			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}
@@ -334,6 +345,17 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 // the user with ownerEmail, or, for an unknown address, the actor until
 // the invitation sent to it is accepted.
 func (s *Service) assignFirstOwner(ctx context.Context, q *store.Queries, actor *store.User, org store.Organization, ownerEmail string) error {
+	if actor.APIKey != nil {
+		// A key has no account to own the organization.
+		owner, err := q.UserByEmail(ctx, ownerEmail)
+		if errors.Is(err, store.ErrNotFound) || ownerEmail == "" {
+			return ErrKeyNeedsOwner
+		}
+		if err != nil {
+			return err
+		}
+		return s.addMember(ctx, q, actor, org, owner, access.Owner, true)
+	}
 	if ownerEmail == "" || ownerEmail == actor.Email {
 		return s.addMember(ctx, q, actor, org, *actor, access.Owner, false)
 	}

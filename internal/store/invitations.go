@@ -94,7 +94,7 @@ type NewInvitation struct {
 	Email          string
 	Role           string
 	TokenHash      string
-	InvitedBy      int64
+	InvitedBy      int64 // 0: no account (an API key)
 	ExpiresAt      time.Time
 }
 
@@ -111,7 +111,7 @@ func (q *Queries) SaveInvitation(ctx context.Context, ni NewInvitation) (Invitat
 			role = excluded.role, token_hash = excluded.token_hash, invited_by = excluded.invited_by,
 			updated_at = excluded.updated_at, expires_at = excluded.expires_at
 		RETURNING id`,
-		ni.OrganizationID, ni.Email, ni.Role, ni.TokenHash, ni.InvitedBy, t, t, ni.ExpiresAt.UTC().Truncate(time.Microsecond)).Scan(&id)
+		ni.OrganizationID, ni.Email, ni.Role, ni.TokenHash, zeroAsNull(ni.InvitedBy), t, t, ni.ExpiresAt.UTC().Truncate(time.Microsecond)).Scan(&id)
 	if err != nil {
 		return Invitation{}, fmt.Errorf("invite %s to organization %d: %w", ni.Email, ni.OrganizationID, err)
 	}

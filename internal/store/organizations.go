@@ -82,11 +82,14 @@ func (q *Queries) OrganizationBySlug(ctx context.Context, slug string) (Organiza
 
 // OrganizationFilter selects organizations for a list.
 type OrganizationFilter struct {
-	MemberID int64  // only organizations this user belongs to; 0 for all
-	ActorID  int64  // whose role to report in each summary; 0 for nobody's
-	Search   string // part of the name, any case
-	Offset   int
-	Limit    int
+	MemberID int64 // only organizations this user belongs to; 0 for all
+	// OrganizationID selects this organization alone (an API key's); 0
+	// for all.
+	OrganizationID int64
+	ActorID        int64  // whose role to report in each summary; 0 for nobody's
+	Search         string // part of the name, any case
+	Offset         int
+	Limit          int
 }
 
 // ListOrganizations returns one page of organizations by name, with member
@@ -97,6 +100,10 @@ func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) (
 	if f.MemberID != 0 {
 		where = append(where, `EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.user_id = ?)`)
 		args = append(args, f.MemberID)
+	}
+	if f.OrganizationID != 0 {
+		where = append(where, `o.id = ?`)
+		args = append(args, f.OrganizationID)
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
 		where = append(where, `o.name_key LIKE ? ESCAPE '\'`)

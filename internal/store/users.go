@@ -23,6 +23,18 @@ type User struct {
 	LastLoginAt  *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// APIKey is set on the User that stands for an API key in a request
+	// (ID 0, no account): it acts with the key's role in the key's
+	// organization and with nothing of its creator's.
+	APIKey *KeyGrant
+}
+
+// KeyGrant is what an API key may act as.
+type KeyGrant struct {
+	KeyID          int64
+	Name           string
+	OrganizationID int64 // 0 for a platform key
+	Role           string
 }
 
 const userColumns = `id, email, name, password_hash, is_platform_admin, is_active, session_epoch, last_login_at, created_at, updated_at`

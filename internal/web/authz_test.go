@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,10 +34,31 @@ const (
 	platformAdmin actor = "platform admin"
 )
 
-var actors = []actor{anonymous, viewer, editor, orgAdmin, owner, otherAdmin, platformAdmin}
+// Actors that send an API key instead of a session: keys of the
+// organization under test with each role, one revoked and one expired (both
+// admin keys), another organization's admin key and a platform key.
+const (
+	viewerKey   actor = "viewer key"
+	editorKey   actor = "editor key"
+	adminKey    actor = "admin key"
+	revokedKey  actor = "revoked admin key"
+	expiredKey  actor = "expired admin key"
+	otherKey    actor = "admin key of another organization"
+	platformKey actor = "platform key"
+)
+
+var actors = []actor{anonymous, viewer, editor, orgAdmin, owner, otherAdmin, platformAdmin,
+	viewerKey, editorKey, adminKey, revokedKey, expiredKey, otherKey, platformKey}
+
+// sessionActors log in; the others hold keys.
+var sessionActors = actors[:7]
 
 // roleOf is each actor's role in the organization under test.
-var roleOf = map[actor]access.Role{viewer: access.Viewer, editor: access.Editor, orgAdmin: access.Admin, owner: access.Owner}
+var roleOf = map[actor]access.Role{viewer: access.Viewer, editor: access.Editor, orgAdmin: access.Admin, owner: access.Owner,
+	viewerKey: access.Viewer, editorKey: access.Editor, adminKey: access.Admin}
+
+// keyActor reports whether a is an API key.
+func keyActor(a actor) bool { return !slices.Contains(sessionActors, a) }
 
 // authzOrg is a fresh organization for one request: its members, a member
 // to act on, a pending invitation, a logo and a course.
@@ -44,11 +66,13 @@ type authzOrg struct {
 	id      int64
 	name    string
 	slug    string
-	target  int64  // an editor, not one of the actors
-	invite  int64  // a pending invitation
-	token   string // its link's token
-	counter int    // tells requests' new names apart
-	course  int64  // a disabled course with a published lesson and an unpublished quiz
+	target  int64            // an editor, not one of the actors
+	invite  int64            // a pending invitation
+	token   string           // its link's token
+	counter int              // tells requests' new names apart
+	keys    map[actor]string // the organization's keys of the key actors
+	keyID   int64            // a key to revoke
+	course  int64            // a disabled course with a published lesson and an unpublished quiz
 	lesson  int64
 	quiz    int64
 
@@ -160,8 +184,10 @@ func authzCases(outboxID int64) map[string]authzCase {
 	// An ownership offer is seen and ended by the owner (or a platform
 	// admin) and by the member it names (here nobody of the actors); to
 	// everyone else there is none.
-	offerHidden := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404}
-	notOffered := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, owner: 404, otherAdmin: 404, platformAdmin: 404}
+	// Keys are nobody, so no offer names them.
+	offerHidden := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, viewerKey: 404, editorKey: 404, adminKey: 404, otherKey: 404, platformKey: 404}
+	notOffered := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, owner: 404, otherAdmin: 404, platformAdmin: 404,
+		viewerKey: 404, editorKey: 404, adminKey: 404, otherKey: 404, platformKey: 404}
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
 
 	return map[string]authzCase{
@@ -234,8 +260,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 		}, ok: 200},
 		"GET /email-learning/public/{handle}/": {rule: public, path: func(o *authzOrg) string { return "/email-learning/public/@" + o.slug + "/" }, ok: 302},
 
-		"GET /api/v1/organizations":                  {rule: login, path: fixed("/api/v1/organizations"), ok: 200},
-		"POST /api/v1/organizations":                 {rule: platform(access.CreateOrganization), path: fixed("/api/v1/organizations"), ok: 201, json: func(o *authzOrg) any { return map[string]string{"name": newName(o)} }},
+		"GET /api/v1/organizations": {rule: login, path: fixed("/api/v1/organizations"), ok: 200},
+		"POST /api/v1/organizations": {rule: platform(access.CreateOrganization), path: fixed("/api/v1/organizations"), ok: 201, json: func(o *authzOrg) any { return map[string]string{"name": newName(o)} },
+			want: map[actor]int{platformKey: 422}}, // a key owns nothing: it must name an owner
 		"GET /api/v1/organizations/{id}":             {rule: inOrg(access.ViewOrganization), path: apiURL(""), ok: 200},
 		"PATCH /api/v1/organizations/{id}":           {rule: inOrg(access.EditOrganization), path: apiURL(""), ok: 200, json: func(*authzOrg) any { return map[string]string{"description": "Changed."} }},
 		"DELETE /api/v1/organizations/{id}":          {rule: inOrg(access.DeleteOrganization), path: apiURL(""), ok: 204, json: func(o *authzOrg) any { return map[string]string{"confirm_name": o.name} }},
@@ -262,6 +289,22 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"DELETE /api/v1/organizations/{id}/transfer-ownership":      {rule: inOrg(access.ViewOrganization), path: apiURL("/transfer-ownership"), ok: 204, want: offerHidden},
 		"POST /api/v1/organizations/{id}/transfer-ownership/accept": {rule: inOrg(access.ViewOrganization), path: apiURL("/transfer-ownership/accept"), ok: 200, want: notOffered},
 		"GET /api/v1/me": {rule: login, path: fixed("/api/v1/me"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/api-keys/": {rule: inOrg(access.ManageAPIKeys), path: orgURL("api-keys/"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/api-keys/": {rule: inOrg(access.ManageAPIKeys), path: orgURL("api-keys/"), ok: 201,
+			form: func(o *authzOrg) url.Values { return url.Values{"name": {newName(o)}, "role": {"viewer"}} }},
+		"GET /email-learning/platform/organizations/{id}/api-keys/{key_id}/revoke": {rule: inOrg(access.ManageAPIKeys), ok: 200,
+			path: func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/api-keys/%d/revoke", o.id, o.keyID) }},
+		"POST /email-learning/platform/organizations/{id}/api-keys/{key_id}/revoke": {rule: inOrg(access.ManageAPIKeys), ok: 303,
+			path: func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/api-keys/%d/revoke", o.id, o.keyID) }},
+		"GET /api/v1/organizations/{id}/api-keys": {rule: inOrg(access.ManageAPIKeys), path: apiURL("/api-keys"), ok: 200},
+		"POST /api/v1/organizations/{id}/api-keys": {rule: inOrg(access.ManageAPIKeys), path: apiURL("/api-keys"), ok: 201,
+			json: func(o *authzOrg) any { return map[string]string{"name": newName(o), "role": "viewer"} }},
+		"DELETE /api/v1/organizations/{id}/api-keys/{key_id}": {rule: inOrg(access.ManageAPIKeys), ok: 204,
+			path: func(o *authzOrg) string { return fmt.Sprintf("/api/v1/organizations/%d/api-keys/%d", o.id, o.keyID) }},
+		"GET /api/v1/platform/api-keys": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys"), ok: 200},
+		"POST /api/v1/platform/api-keys": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys"), ok: 201,
+			json: func(o *authzOrg) any { return map[string]string{"name": newName(o)} }},
+		"DELETE /api/v1/platform/api-keys/{key_id}": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys/999999"), ok: 404},
 
 		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 200},
@@ -353,10 +396,18 @@ func authzCases(outboxID int64) map[string]authzCase {
 
 // expected is the status an actor gets from a route under its rule.
 func (c authzCase) expected(pattern string, a actor) int {
+	api := strings.Contains(pattern, "/api/")
+	if keyActor(a) {
+		switch {
+		case !api:
+			return http.StatusBadRequest // keys are for the API only
+		case a == revokedKey || a == expiredKey:
+			return http.StatusUnauthorized
+		}
+	}
 	if s, ok := c.want[a]; ok {
 		return s
 	}
-	api := strings.Contains(pattern, "/api/")
 	if a == anonymous && c.rule.kind != "public" {
 		if api || !strings.HasPrefix(pattern, "GET ") {
 			return http.StatusUnauthorized
@@ -365,14 +416,17 @@ func (c authzCase) expected(pattern string, a actor) int {
 	}
 	switch c.rule.kind {
 	case "platform":
-		if a != platformAdmin {
+		keyMay := a == platformKey && c.rule.platform != access.ManagePlatformKeys // keys never manage keys
+		if a != platformAdmin && !keyMay {
 			return http.StatusForbidden
 		}
 	case "org":
 		switch {
 		case a == platformAdmin:
-		case a == otherAdmin:
+		case a == otherAdmin, a == otherKey, a == platformKey:
 			return http.StatusNotFound // another organization's ids reveal nothing
+		case keyActor(a) && c.rule.action == access.ManageAPIKeys:
+			return http.StatusForbidden // keys never manage keys
 		case !roleOf[a].AtLeast(minimumRoleFor(c.rule.action)):
 			return http.StatusForbidden
 		}
@@ -392,6 +446,7 @@ var designMatrix = map[access.Action]access.Role{
 	access.ViewAuditLog:       access.Admin,
 	access.TransferOwnership:  access.Owner,
 	access.DeleteOrganization: access.Owner,
+	access.ManageAPIKeys:      access.Admin,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
@@ -460,7 +515,8 @@ type authzFixture struct {
 	app      *testApp
 	users    map[actor]*store.User
 	clients  map[actor]*client
-	other    int64 // the other admin's organization
+	keys     map[actor]string // the keys that outlive one organization: another's, the platform's
+	other    int64            // the other admin's organization
 	outboxID int64
 	n        int
 }
@@ -470,13 +526,13 @@ const authzPassword = "a long passphrase"
 func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &authzFixture{t: t, app: app, users: map[actor]*store.User{}, clients: map[actor]*client{}}
+	f := &authzFixture{t: t, app: app, users: map[actor]*store.User{}, clients: map[actor]*client{}, keys: map[actor]string{}}
 	hash, err := auth.HashPassword(context.Background(), authzPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = app.db.InTx(ctx, func(q *store.Queries) error {
-		for _, a := range actors[1:] {
+		for _, a := range sessionActors[1:] {
 			if a == platformAdmin {
 				continue
 			}
@@ -502,11 +558,17 @@ func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
 		t.Fatal(err)
 	}
 	f.clients[anonymous] = app.client()
-	for _, a := range actors[1:] {
+	for _, a := range sessionActors[1:] {
 		f.logIn(a)
 	}
+	f.keys[otherKey] = f.newKey(f.other, otherAdmin, "admin")
+	res, _ := f.clients[platformAdmin].api(http.MethodPost, "/api/v1/platform/api-keys", map[string]string{"name": "Provisioning"})
+	if res.status != http.StatusCreated {
+		t.Fatalf("create a platform key: %d %s", res.status, res.body)
+	}
+	f.keys[platformKey] = jsonField(t, res.body, "key")
 	// An email in the outbox, for the outbox pages.
-	res, _ := f.clients[platformAdmin].api(http.MethodPost, fmt.Sprintf("/api/v1/organizations/%d/members", f.other),
+	res, _ = f.clients[platformAdmin].api(http.MethodPost, fmt.Sprintf("/api/v1/organizations/%d/members", f.other),
 		map[string]string{"email": "someone@example.com", "role": "viewer"})
 	if res.status != http.StatusAccepted {
 		t.Fatalf("invite for the outbox: %d %s", res.status, res.body)
@@ -519,8 +581,52 @@ func newAuthzFixture(t *testing.T, app *testApp) *authzFixture {
 	return f
 }
 
+// newKey creates a key in organization orgID through the API, as creator.
+func (f *authzFixture) newKey(orgID int64, creator actor, role string) string {
+	f.t.Helper()
+	body := map[string]any{"name": fmt.Sprintf("%s key %d", role, f.n), "role": role}
+	res, _ := f.clients[creator].api(http.MethodPost, fmt.Sprintf("/api/v1/organizations/%d/api-keys", orgID), body)
+	if res.status != http.StatusCreated {
+		f.t.Fatalf("create a %s key: %d %s", role, res.status, res.body)
+	}
+	return jsonField(f.t, res.body, "key")
+}
+
+// keyClient is a client without cookies that sends key.
+func (f *authzFixture) keyClient(key string) *client {
+	c := f.app.client()
+	c.http.Jar = nil
+	c.http.Transport = bearer{key: key, next: http.DefaultTransport}
+	return c
+}
+
+// bearer sends an API key with every request.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.next.RoundTrip(r)
+}
+
+func jsonField(t testing.TB, body, field string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	v, _ := m[field].(string)
+	return v
+}
+
 func (f *authzFixture) logIn(a actor) {
 	f.t.Helper()
+	if keyActor(a) {
+		return // keys need no login
+	}
 	if a == anonymous {
 		f.clients[a] = f.app.client()
 		return
@@ -546,6 +652,9 @@ func (f *authzFixture) newOrg() *authzOrg {
 		}
 		o.id = org.ID
 		for a, role := range roleOf {
+			if keyActor(a) {
+				continue
+			}
 			if err := q.AddMembership(ctx, o.id, f.users[a].ID, string(role)); err != nil {
 				return err
 			}
@@ -578,12 +687,53 @@ func (f *authzFixture) newOrg() *authzOrg {
 		if err := o.addCourse(ctx, q); err != nil {
 			return err
 		}
+		if err := f.addKeys(ctx, q, o); err != nil {
+			return err
+		}
 		return f.addLearners(ctx, q, o)
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return o
+}
+
+// addKeys gives an organization of newOrg the keys of the key actors,
+// made by its admin (its owner for the admin keys), and a key to revoke.
+func (f *authzFixture) addKeys(ctx context.Context, q *store.Queries, o *authzOrg) error {
+	o.keys = map[actor]string{}
+	past := time.Now().Add(-time.Minute)
+	keys := []struct {
+		a       actor
+		role    string
+		creator actor
+		expires *time.Time
+	}{
+		{viewerKey, "viewer", orgAdmin, nil}, {editorKey, "editor", orgAdmin, nil}, {adminKey, "admin", owner, nil},
+		{revokedKey, "admin", owner, nil}, {expiredKey, "admin", owner, &past}, {"", "viewer", orgAdmin, nil},
+	}
+	for _, k := range keys {
+		secret, hash, err := auth.NewAPIKeySecret()
+		if err != nil {
+			return err
+		}
+		created, err := q.CreateAPIKey(ctx, store.NewAPIKey{OrganizationID: o.id, Name: fmt.Sprintf("%s %d", k.role, f.n), Role: k.role,
+			SecretHash: hash, CreatedBy: f.users[k.creator].ID, CreatorEmail: f.users[k.creator].Email, ExpiresAt: k.expires})
+		if err != nil {
+			return err
+		}
+		if k.a == "" {
+			o.keyID = created.ID
+			continue
+		}
+		o.keys[k.a] = auth.FormatAPIKey(created.ID, secret)
+		if k.a == revokedKey {
+			if err := q.RevokeAPIKey(ctx, o.id, created.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // addLearners gives an organization of newOrg its course, enrollments and
@@ -662,6 +812,13 @@ func (f *authzFixture) addCertificate(ctx context.Context, q *store.Queries, o *
 func (f *authzFixture) request(a actor, method, path string, c authzCase, o *authzOrg) response {
 	f.t.Helper()
 	cl := f.clients[a]
+	if keyActor(a) {
+		key := o.keys[a]
+		if key == "" {
+			key = f.keys[a]
+		}
+		cl = f.keyClient(key)
+	}
 	switch {
 	case strings.HasPrefix(path, "/api/"):
 		var body any
@@ -725,7 +882,14 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 			f.t.Fatal(err)
 		}
 		fingerprintCourses(f.t, &b, q, id)
+		// A revoked key's use is recorded: the refusal changes nothing else.
+		audit = slices.DeleteFunc(audit, func(e store.AuditEntry) bool { return e.Action == "api_key.revoked_use" })
 		fmt.Fprintf(&b, " audit=%d", len(audit))
+		keys, err := q.APIKeys(ctx, id)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, " keys=%d", len(keys))
 		enrollments, _, err := q.ListEnrollments(ctx, store.EnrollmentFilter{OrganizationID: id, Limit: 1000})
 		if err != nil {
 			f.t.Fatal(err)

@@ -34,11 +34,18 @@ func currentUser(ctx context.Context) *store.User {
 	return u
 }
 
-// authenticate puts the logged-in user, if any, into the request context.
-// A session whose user is gone, deactivated or changed password since is
+// authenticate puts the logged-in user, if any, into the request context:
+// the principal of the request's API key, or the session's user. A
+// session whose user is gone, deactivated or changed password since is
 // dropped.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Other schemes (a proxy's Basic authentication) are not ours:
+		// the session decides as usual.
+		if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			s.authenticateKey(w, r, next, strings.TrimSpace(key))
+			return
+		}
 		ctx := r.Context()
 		id := s.sessions.GetInt64(ctx, sessionUserID)
 		if id == 0 {

@@ -61,6 +61,9 @@ type Options struct {
 	// SessionIdleTimeout ends a session left unused that long; zero takes
 	// DefaultSessionIdleTimeout.
 	SessionIdleTimeout time.Duration
+	// APIKeyLimit limits the requests of each API key; zero takes
+	// DefaultAPIKeyLimit.
+	APIKeyLimit auth.Limit
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -94,6 +97,9 @@ var (
 	DefaultEnrollPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
 )
 
+// DefaultAPIKeyLimit lets each API key make 600 requests a minute.
+var DefaultAPIKeyLimit = auth.Limit{Every: 100 * time.Millisecond, Burst: 600}
+
 // Server serves mailschool over HTTP.
 type Server struct {
 	db       *store.DB
@@ -120,6 +126,10 @@ type Server struct {
 	// Enrollment requests, per client IP and per address.
 	enrollPerIP      *auth.Limiter
 	enrollPerAddress *auth.Limiter
+
+	// Requests per API key id.
+	apiKeyLimit   auth.Limit
+	apiKeyLimiter *auth.Limiter
 
 	uploadTimeout time.Duration
 
@@ -163,6 +173,9 @@ func New(opts Options) (*Server, error) {
 	if opts.SessionIdleTimeout <= 0 {
 		opts.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
+	if opts.APIKeyLimit.Every <= 0 || opts.APIKeyLimit.Burst <= 0 {
+		opts.APIKeyLimit = DefaultAPIKeyLimit
+	}
 	if opts.UploadTimeout <= 0 {
 		opts.UploadTimeout = DefaultUploadTimeout
 	}
@@ -203,6 +216,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
+	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, auth.NewLimiter(opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
 
 	mux := http.NewServeMux()
@@ -226,10 +240,21 @@ func New(opts Options) (*Server, error) {
 	// providers.
 	csrf.AddInsecureBypassPattern(unsubscribePostPattern)
 
+	// A request authenticated by an API key skips the cross-origin check:
+	// a browser cannot be made to send the key, so it cannot be forged.
+	protected := csrf.Handler(mux)
+	checked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := currentUser(r.Context()); u != nil && u.APIKey != nil {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		protected.ServeHTTP(w, r)
+	})
+
 	// The cross-origin check runs inside the session middleware so that its
 	// refusal can be rendered as a normal page.
 	s.handler = s.recoverPanics(s.logRequests(securityHeaders(
-		s.loadAndSaveSession(s.authenticate(csrf.Handler(mux))))))
+		s.loadAndSaveSession(s.authenticate(checked)))))
 	return s, nil
 }
 

@@ -43,6 +43,7 @@ var organizationSections = []struct {
 	{"reports", "Reports", "reports/", access.ViewOrganization},
 	{"members", "Members", "#members", access.ViewOrganization},
 	{"settings", "Settings", "edit", access.EditOrganization},
+	{"api-keys", "API keys", "api-keys/", access.ManageAPIKeys},
 	{"audit", "Audit log", "audit/", access.ViewAuditLog},
 }
 
@@ -68,6 +69,8 @@ func sectionOf(rest string) (key string, first bool) {
 		return "reports", tail == ""
 	case "audit":
 		return "audit", tail == ""
+	case "api-keys":
+		return "api-keys", tail == ""
 	case "members", "invitations", "transfer":
 		return "members", false
 	}
