@@ -11,6 +11,7 @@ import (
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 // TestDeliverOnce runs the cron-style command over an install whose
@@ -26,47 +27,7 @@ func TestDeliverOnce(t *testing.T) {
 		t.Fatalf("migrate: %+v", r)
 	}
 
-	db, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var admin store.User
-	err = db.InTx(ctx, func(q *store.Queries) error {
-		admin, err = q.CreateUser(ctx, store.NewUser{Email: "root@example.com", IsPlatformAdmin: true})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// No delivery engine is attached here, as on a node without workers:
-	// the enrollment's first lesson is scheduled by hand, due already.
-	learn := learning.NewService(db, learning.Config{})
-	ptr := func(s string) *string { return &s }
-	yes, zero := true, 0
-	course, err := learn.CreateCourse(ctx, &admin, 1, learning.CourseFields{Title: ptr("Go basics")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lesson, err := learn.CreateContent(ctx, &admin, 1, course.ID, learning.ContentFields{Kind: store.KindLesson, Title: ptr("One"),
-		Body: ptr("Hello"), WaitingPeriodSeconds: &zero, Published: &yes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := learn.UpdateCourse(ctx, &admin, 1, course.ID, learning.CourseFields{Enabled: &yes}); err != nil {
-		t.Fatal(err)
-	}
-	e, err := learn.EnrollDirectly(ctx, &admin, 1, course.ID, "ada@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.InTx(ctx, func(q *store.Queries) error {
-		_, _, err := q.ScheduleDelivery(ctx, 1, e.ID, lesson.ID, 1, time.Now().Add(-time.Minute))
-		return err
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	scheduleDueLesson(t, dir)
 
 	r := runCommand(t, env, "", "deliver", "--once")
 	if r.code != 0 || !strings.Contains(r.stdout, "1 deliveries worked.") || !strings.Contains(r.stdout, "Done.") {
@@ -76,7 +37,7 @@ func TestDeliverOnce(t *testing.T) {
 		t.Errorf("a second run: %+v", r)
 	}
 
-	db, err = store.Open(ctx, "", dir)
+	db, err := store.Open(ctx, "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,4 +93,91 @@ func TestDeliverOnceTakesOverADeadProcessesJobs(t *testing.T) {
 			t.Errorf("email %d: %+v, %v; want sent", id, m.Status, err)
 		}
 	}
+}
+
+// scheduleDueLesson gives the install in dir a platform admin, an enabled
+// course of one lesson and a learner whose delivery of it is due, with no
+// job to work it, as on a node without workers: only a pass finds it.
+func scheduleDueLesson(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admin store.User
+	err = db.InTx(ctx, func(q *store.Queries) error {
+		admin, err = q.CreateUser(ctx, store.NewUser{Email: "root@example.com", IsPlatformAdmin: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No delivery engine is attached here, as on a node without workers:
+	// the enrollment's first lesson is scheduled by hand, due already.
+	learn := learning.NewService(db, learning.Config{})
+	ptr := func(s string) *string { return &s }
+	yes, zero := true, 0
+	course, err := learn.CreateCourse(ctx, &admin, 1, learning.CourseFields{Title: ptr("Go basics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lesson, err := learn.CreateContent(ctx, &admin, 1, course.ID, learning.ContentFields{Kind: store.KindLesson, Title: ptr("One"),
+		Body: ptr("Hello"), WaitingPeriodSeconds: &zero, Published: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := learn.UpdateCourse(ctx, &admin, 1, course.ID, learning.CourseFields{Enabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := learn.EnrollDirectly(ctx, &admin, 1, course.ID, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.InTx(ctx, func(q *store.Queries) error {
+		_, _, err := q.ScheduleDelivery(ctx, 1, e.ID, lesson.ID, 1, time.Now().Add(-time.Minute))
+		return err
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeRunsAPassAtStart: a node starts while the leader of the last
+// run, which died, still holds its term, so River elects no node to run
+// the periodic pass for a while. The node runs a pass of its own at once:
+// a lesson that is due goes out within seconds.
+func TestServeRunsAPassAtStart(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"MAILSCHOOL_DATA_DIR": dir}
+	if r := runCommand(t, env, "", "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+	scheduleDueLesson(t, dir)
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mailschool.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO river_leader (name, leader_id, elected_at, expires_at)
+		VALUES ('default', 'a-node-that-died', datetime('now', 'subsec'), datetime('now', '+2 minutes', 'subsec'))`); err != nil {
+		t.Fatalf("leave a dead leader's term: %v", err)
+	}
+
+	_, stop := startServer(t, env)
+	defer stop()
+	db := openData(t, env)
+	storetest.Eventually(t, 10*time.Second, "the due lesson stored in the outbox", func() bool {
+		list, err := db.Read().ListMailMessages(context.Background(), 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			if m.Kind == "lesson" && m.Status == store.MailStored {
+				return true
+			}
+		}
+		return false
+	})
 }
