@@ -16,3 +16,18 @@ document.querySelectorAll(".org-nav").forEach(function (nav) {
   var overflow = current.getBoundingClientRect().right - nav.getBoundingClientRect().right;
   if (overflow > 0) nav.scrollLeft += overflow + 16;
 });
+
+// A Copy button beside a value shown once (a new API key) copies it; the
+// button stays hidden where there is no script or no clipboard.
+document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  var field = document.getElementById(button.dataset.copy);
+  if (!field || !navigator.clipboard) return;
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    navigator.clipboard.writeText(field.value).then(function () {
+      button.textContent = "Copied";
+    }, function () {
+      field.select();
+    });
+  });
+});
