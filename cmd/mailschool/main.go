@@ -39,6 +39,8 @@ var commands = []command{
 	{"createsuperuser", "create a platform admin, or promote an existing user", createSuperuser},
 	{"sendtest", "send a test email through the configured transport", sendTest},
 	{"deliver", "send the course content that is due, once (for cron)", deliver},
+	{"backup", "copy the SQLite database, live, to a new file", backup},
+	{"restore", "put a backup in place of the SQLite database (server stopped)", restore},
 	{"version", "print the version", printVersion},
 }
 
