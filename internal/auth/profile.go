@@ -68,3 +68,25 @@ func (a *Accounts) EndOtherSessions(ctx context.Context, user store.User, token 
 	}
 	return epoch, nil
 }
+
+// ErrNoSuchSession answers the end of a session that is not one of the
+// user's live sessions (already ended, expired, or someone else's).
+var ErrNoSuchSession = problem.New(problem.NotFound, "session_not_found", "That session has already ended.")
+
+// EndSession logs user out of one of their sessions, named by the id the
+// session list gives (store.SessionID).
+func (a *Accounts) EndSession(ctx context.Context, user store.User, id string) error {
+	var ended bool
+	err := a.db.InTx(ctx, func(q *store.Queries) error {
+		var err error
+		ended, err = q.EndSession(ctx, user.ID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("end a session of %s: %w", user.Email, err)
+	}
+	if !ended {
+		return ErrNoSuchSession
+	}
+	return nil
+}

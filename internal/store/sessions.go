@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,7 +23,7 @@ func (db *DB) Sessions() *SessionStore { return &SessionStore{db: db} }
 // FindCtx returns the data of an unexpired session.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := s.db.Read().queryRow(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, now()).Scan(&data)
+	err := s.db.Read().queryRow(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ? AND ended_at IS NULL`, token, now()).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -38,6 +40,7 @@ type SessionOwner struct {
 	UserID    int64 // 0: nobody is logged in
 	Epoch     int64 // the user's session epoch the session was started with
 	UserAgent string
+	ClientIP  string
 }
 
 type sessionOwnerKey struct{}
@@ -68,13 +71,13 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, data []byte,
 	t := now()
 	return s.db.InTx(ctx, func(q *Queries) error {
 		_, err := q.exec(ctx, `
-			INSERT INTO sessions (token, data, expiry, user_id, user_epoch, created_at, last_seen_at, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO sessions (token, data, expiry, user_id, user_epoch, created_at, last_seen_at, user_agent, client_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry,
 				user_id = excluded.user_id, user_epoch = excluded.user_epoch,
 				created_at = COALESCE(sessions.created_at, excluded.created_at),
-				last_seen_at = excluded.last_seen_at, user_agent = excluded.user_agent`,
-			token, data, expiry.UTC().Truncate(time.Microsecond), userID, owner.Epoch, t, t, agent)
+				last_seen_at = excluded.last_seen_at, user_agent = excluded.user_agent, client_ip = excluded.client_ip`,
+			token, data, expiry.UTC().Truncate(time.Microsecond), userID, owner.Epoch, t, t, agent, owner.ClientIP)
 		if err != nil {
 			return fmt.Errorf("commit session: %w", err)
 		}
@@ -121,10 +124,19 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int64, error) {
 
 // UserSession is one live login session of a user, as the user sees it.
 type UserSession struct {
+	ID         string    // SessionID of its token
 	CreatedAt  time.Time // when the session began (its login)
 	LastSeenAt time.Time // when it was last written: within a minute of its last use
 	UserAgent  string
-	Current    bool // the session asking
+	ClientIP   string // where it was last used from
+	Current    bool   // the session asking
+}
+
+// SessionID names a session to its user without its token, which is the
+// session's key: a page that lists sessions must not show it.
+func SessionID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // UserSessions lists the unexpired sessions of a user started with the
@@ -132,8 +144,8 @@ type UserSession struct {
 // (token) first, then the most recently seen.
 func (q *Queries) UserSessions(ctx context.Context, userID, epoch int64, token string) ([]UserSession, error) {
 	rs, err := q.query(ctx, `
-		SELECT created_at, last_seen_at, user_agent, CASE WHEN token = ? THEN 1 ELSE 0 END AS is_current
-		FROM sessions WHERE user_id = ? AND user_epoch = ? AND expiry > ?
+		SELECT token, created_at, last_seen_at, user_agent, client_ip, CASE WHEN token = ? THEN 1 ELSE 0 END AS is_current
+		FROM sessions WHERE user_id = ? AND user_epoch = ? AND expiry > ? AND ended_at IS NULL
 		ORDER BY is_current DESC, last_seen_at DESC`, token, userID, epoch, now())
 	if err != nil {
 		return nil, fmt.Errorf("sessions of user %d: %w", userID, err)
@@ -143,10 +155,11 @@ func (q *Queries) UserSessions(ctx context.Context, userID, epoch int64, token s
 	for rs.Next() {
 		var (
 			us      UserSession
+			token   string
 			created sql.NullTime
 			current int
 		)
-		if err := rs.Scan(&created, &us.LastSeenAt, &us.UserAgent, &current); err != nil {
+		if err := rs.Scan(&token, &created, &us.LastSeenAt, &us.UserAgent, &us.ClientIP, &current); err != nil {
 			return nil, fmt.Errorf("sessions of user %d: %w", userID, err)
 		}
 		us.LastSeenAt = us.LastSeenAt.UTC()
@@ -154,6 +167,7 @@ func (q *Queries) UserSessions(ctx context.Context, userID, epoch int64, token s
 		if created.Valid {
 			us.CreatedAt = created.Time.UTC()
 		}
+		us.ID = SessionID(token)
 		us.Current = current == 1
 		list = append(list, us)
 	}
@@ -171,4 +185,34 @@ func (q *Queries) DeleteOtherSessions(ctx context.Context, userID int64, token s
 		return 0, fmt.Errorf("delete other sessions of user %d: %w", userID, err)
 	}
 	return n, nil
+}
+
+// EndSession ends the live session of a user that SessionID names as id,
+// and reports whether there was one. The row stays, marked and emptied,
+// until it expires, so that a request of that session under way cannot
+// write it back to life.
+func (q *Queries) EndSession(ctx context.Context, userID int64, id string) (bool, error) {
+	rs, err := q.query(ctx, `SELECT token FROM sessions WHERE user_id = ? AND expiry > ? AND ended_at IS NULL`, userID, now())
+	if err != nil {
+		return false, fmt.Errorf("sessions of user %d: %w", userID, err)
+	}
+	var token string
+	for rs.Next() {
+		var t string
+		if err := rs.Scan(&t); err != nil {
+			rs.Close()
+			return false, fmt.Errorf("sessions of user %d: %w", userID, err)
+		}
+		if SessionID(t) == id {
+			token = t
+		}
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil || token == "" {
+		return false, err
+	}
+	if _, err := q.exec(ctx, `UPDATE sessions SET ended_at = ?, data = ? WHERE token = ?`, now(), []byte{}, token); err != nil {
+		return false, fmt.Errorf("end a session of user %d: %w", userID, err)
+	}
+	return true, nil
 }

@@ -200,13 +200,14 @@ func authzCases(outboxID int64) map[string]authzCase {
 			form: func(*authzOrg) url.Values {
 				return url.Values{"email": {"nobody@example.com"}, "password": {"wrong password"}}
 			}},
-		"POST /accounts/logout/":                      {rule: public, path: fixed("/accounts/logout/"), ok: 303, endsSession: true},
-		"GET /accounts/password_change/":              {rule: login, path: fixed("/accounts/password_change/"), ok: 301},
-		"GET /accounts/settings/":                     {rule: login, path: fixed("/accounts/settings/"), ok: 200},
-		"POST /accounts/settings/name":                {rule: login, path: fixed("/accounts/settings/name"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"name": {"Someone"}} }},
-		"POST /accounts/settings/password":            {rule: login, path: fixed("/accounts/settings/password"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
-		"POST /accounts/settings/sessions/end-others": {rule: login, path: fixed("/accounts/settings/sessions/end-others"), ok: 303, endsSession: true},
-		"POST /accounts/password_change/":             {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
+		"POST /accounts/logout/":                            {rule: public, path: fixed("/accounts/logout/"), ok: 303, endsSession: true},
+		"GET /accounts/password_change/":                    {rule: login, path: fixed("/accounts/password_change/"), ok: 301},
+		"GET /accounts/settings/":                           {rule: login, path: fixed("/accounts/settings/"), ok: 200},
+		"POST /accounts/settings/name":                      {rule: login, path: fixed("/accounts/settings/name"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"name": {"Someone"}} }},
+		"POST /accounts/settings/password":                  {rule: login, path: fixed("/accounts/settings/password"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
+		"POST /accounts/settings/sessions/end-others":       {rule: login, path: fixed("/accounts/settings/sessions/end-others"), ok: 303, endsSession: true},
+		"POST /accounts/settings/sessions/{session_id}/end": {rule: login, path: fixed("/accounts/settings/sessions/not-a-session/end"), ok: 303},
+		"POST /accounts/password_change/":                   {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
 
 		"GET /accounts/password_reset/":      {rule: public, path: fixed("/accounts/password_reset/"), ok: 200},
 		"POST /accounts/password_reset/":     {rule: public, path: fixed("/accounts/password_reset/"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"email": {"nobody@example.com"}} }},

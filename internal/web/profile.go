@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -29,7 +30,9 @@ type passwordChangePage struct {
 
 // sessionView is one of the user's login sessions as the page shows it.
 type sessionView struct {
+	ID         string
 	Browser    string
+	Address    string
 	Since      time.Time
 	LastSeenAt time.Time
 	Current    bool
@@ -53,7 +56,7 @@ func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	for _, us := range list {
-		page.Sessions = append(page.Sessions, sessionView{Browser: us.UserAgent, Since: us.CreatedAt, LastSeenAt: us.LastSeenAt, Current: us.Current})
+		page.Sessions = append(page.Sessions, sessionView{ID: us.ID, Browser: us.UserAgent, Address: us.ClientIP, Since: us.CreatedAt, LastSeenAt: us.LastSeenAt, Current: us.Current})
 		if !us.Current {
 			page.OtherSessions++
 		}
@@ -94,6 +97,24 @@ func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, profilePath, http.StatusSeeOther)
+}
+
+// endSession logs the user out of another of their sessions.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	user := currentUser(r.Context())
+	err := s.accounts.EndSession(r.Context(), *user, r.PathValue("session_id"))
+	if errors.Is(err, auth.ErrNoSuchSession) {
+		s.flashNext(r, err.Error())
+		http.Redirect(w, r, profilePath+"#sessions", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.Info("session ended", "user_id", user.ID)
+	s.flashNext(r, "That session was logged out.")
+	http.Redirect(w, r, profilePath+"#sessions", http.StatusSeeOther)
 }
 
 // passwordChangeMoved sends the old address of the password form to the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -122,6 +124,78 @@ func TestProfile(t *testing.T) {
 			t.Errorf("another session after the password change: %d, want a redirect to login", res.status)
 		}
 		app.loggedIn(adminEmail, "brand new secret")
+	})
+}
+
+// TestEndOneSession: a user logs one other session out from the profile
+// page; that session is refused from then on, even when a request of it
+// that was under way writes it afterwards, and nobody can end a session
+// that is not theirs.
+func TestEndOneSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		createStaff(t, db, "staff@example.com", "staff password 1")
+		laptop := app.loggedIn(adminEmail, adminPassword)
+		phone := app.client()
+		if res := phone.post("/accounts/login/", url.Values{"email": {adminEmail}, "password": {adminPassword}}, "User-Agent", phoneAgent); res.status != 303 {
+			t.Fatalf("login from the phone: %d", res.status)
+		}
+		staff := app.loggedIn("staff@example.com", "staff password 1")
+
+		res := laptop.get(profilePath)
+		forms := regexp.MustCompile(`action="/accounts/settings/sessions/([^/"]+)/end"`).FindAllStringSubmatch(res.body, -1)
+		if len(forms) != 1 || !strings.Contains(res.body, "<td>127.0.0.1</td>") {
+			t.Fatalf("the profile lists %d sessions to log out (want the phone's alone) or no address:\n%s", len(forms), res.body)
+		}
+		end := profilePath + "sessions/" + forms[0][1] + "/end"
+		phoneToken := sessionCookie(phone).Value
+		if strings.Contains(res.body, phoneToken) {
+			t.Fatal("the page shows the phone session's key")
+		}
+
+		if res := staff.post(end, nil); res.status != 303 {
+			t.Errorf("another user ends the phone's session: %d", res.status)
+		}
+		if res := staff.get(profilePath); !strings.Contains(res.body, "That session has already ended.") {
+			t.Error("ending a session that is not yours does not say it found none")
+		}
+		if res := laptop.post(end, nil, "Origin", "http://evil.example"); res.status != http.StatusForbidden {
+			t.Errorf("a cross-site post: %d, want 403", res.status)
+		}
+		if res := phone.get(platformHome); res.status != 200 {
+			t.Fatalf("the phone after refused attempts: %d, want still logged in", res.status)
+		}
+
+		if res := laptop.post(end, nil); res.status != 303 || res.header.Get("Location") != profilePath+"#sessions" {
+			t.Fatalf("log the phone out: %d %s", res.status, res.header.Get("Location"))
+		}
+		if res := phone.get(platformHome); res.status != 303 {
+			t.Errorf("the phone after being logged out: %d, want a redirect to login", res.status)
+		}
+		// A request of the phone that began before the end writes its
+		// session when it finishes: it stays ended.
+		admin, err := db.Read().UserByEmail(ctx, adminEmail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := store.WithSessionOwner(ctx, store.SessionOwner{UserID: admin.ID, Epoch: admin.SessionEpoch})
+		if err := db.Sessions().CommitCtx(late, phoneToken, []byte("late"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := db.Sessions().FindCtx(ctx, phoneToken); found || err != nil {
+			t.Errorf("a late write brought the ended session back (%v)", err)
+		}
+		res = laptop.get(profilePath)
+		if res.status != 200 || !strings.Contains(res.body, "That session was logged out.") || strings.Contains(res.body, "Firefox on Android") {
+			t.Errorf("the profile after the phone was logged out: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		if res := laptop.post(end, nil); res.status != 303 {
+			t.Errorf("ending it again: %d", res.status)
+		}
+		if res := staff.get(platformHome); res.status != 200 {
+			t.Errorf("another user's session: %d, want it untouched", res.status)
+		}
 	})
 }
 

@@ -43,6 +43,7 @@ func (s *Server) routes() []route {
 		{"POST /accounts/settings/name", loggedIn, s.profileName},
 		{"POST /accounts/settings/password", loggedIn, s.passwordChange},
 		{"POST /accounts/settings/sessions/end-others", loggedIn, s.endOtherSessions},
+		{"POST /accounts/settings/sessions/{session_id}/end", loggedIn, s.endSession},
 		// The password form's former address.
 		{"GET /accounts/password_change/", loggedIn, s.passwordChangeMoved},
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},

@@ -103,14 +103,15 @@ func (sw *sessionWriter) saveOnce() {
 
 func (sw *sessionWriter) save() error {
 	sw.saved = true
-	return sw.server.saveSession(sw.request.Context(), sw.ResponseWriter, sw.loadedToken, sw.request.UserAgent())
+	return sw.server.saveSession(sw.request.Context(), sw.ResponseWriter, sw.loadedToken, sw.request)
 }
 
 // saveSession writes the session to the store if it changed, or if its
 // idle expiry would move by sessionRefresh or more, and sets the cookie
 // to match. The store learns whose session it is, and from which browser
-// (userAgent), so that people can see their sessions and end them.
-func (s *Server) saveSession(ctx context.Context, w http.ResponseWriter, loadedToken, userAgent string) error {
+// and address (those of r), so that people can see their sessions and end
+// them.
+func (s *Server) saveSession(ctx context.Context, w http.ResponseWriter, loadedToken string, r *http.Request) error {
 	status := s.sessions.Status(ctx)
 	if status == scs.Destroyed {
 		s.sessions.WriteSessionCookie(ctx, w, "", time.Time{})
@@ -140,7 +141,8 @@ func (s *Server) saveSession(ctx context.Context, w http.ResponseWriter, loadedT
 	s.sessions.SetDeadline(ctx, expiry)
 	owner := store.SessionOwner{UserID: s.sessions.GetInt64(ctx, sessionUserID), Epoch: s.sessions.GetInt64(ctx, sessionEpoch)}
 	if owner.UserID != 0 {
-		owner.UserAgent = browserSummary(userAgent)
+		owner.UserAgent = browserSummary(r.UserAgent())
+		owner.ClientIP = clientIP(r)
 	}
 	token, expiry, err := s.sessions.Commit(store.WithSessionOwner(ctx, owner))
 	if err != nil {
