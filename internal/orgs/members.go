@@ -330,6 +330,29 @@ func (s *Service) Memberships(ctx context.Context, actor *store.User) ([]store.M
 	return s.db.Read().UserMemberships(ctx, actor.ID)
 }
 
+// OwnMembership is one of the actor's organizations as their profile lists
+// it: their role, and whether they may leave (an owner transfers the
+// ownership first).
+type OwnMembership struct {
+	store.Membership
+	CanLeave bool
+}
+
+// OwnMemberships lists the organizations the actor belongs to, with roles
+// and whether they may leave each.
+func (s *Service) OwnMemberships(ctx context.Context, actor *store.User) ([]OwnMembership, error) {
+	list, err := s.Memberships(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	own := make([]OwnMembership, len(list))
+	for i, m := range list {
+		role := access.Role(m.Role)
+		own[i] = OwnMembership{Membership: m, CanLeave: access.OnMember(actor, role, access.RemoveMember, actor.ID, role) == access.Allow}
+	}
+	return own, nil
+}
+
 // Limits on the emails that one organization's staff can make the
 // platform send to one address (invitations, resends, "you were added"):
 // the address and part of the text are theirs to choose, so without a

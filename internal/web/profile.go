@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 )
 
@@ -21,6 +22,7 @@ type profilePage struct {
 	Password      passwordChangePage
 	Sessions      []sessionView
 	OtherSessions int
+	Organizations []orgs.OwnMembership
 }
 
 // passwordChangePage is the state of the profile's password form.
@@ -60,6 +62,10 @@ func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status in
 		if !us.Current {
 			page.OtherSessions++
 		}
+	}
+	if page.Organizations, err = s.orgs.OwnMemberships(r.Context(), user); err != nil {
+		s.serverError(w, r, err)
+		return
 	}
 	s.render(w, r, status, "profile.html", "Profile", page)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -195,6 +196,49 @@ func TestEndOneSession(t *testing.T) {
 		}
 		if res := staff.get(platformHome); res.status != 200 {
 			t.Errorf("another user's session: %d, want it untouched", res.status)
+		}
+	})
+}
+
+// TestProfileOrganizations: the profile lists the user's organizations
+// with their role, and offers Leave where they may leave; an owner is sent
+// to the transfer instead.
+func TestProfileOrganizations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		acme, _ := storetest.NewOrganization(t, db, "Acme Academy")
+		globex, _ := storetest.NewOrganization(t, db, "Globex")
+		createStaff(t, db, "staff@example.com", "staff password 1")
+		staff, err := db.Read().UserByEmail(ctx, "staff@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, func(q *store.Queries) error {
+			if err := q.AddMembership(ctx, acme, staff.ID, "editor"); err != nil {
+				return err
+			}
+			return q.AddMembership(ctx, globex, staff.ID, "owner")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c := app.loggedIn("staff@example.com", "staff password 1")
+		res := c.get(profilePath)
+		leave := fmt.Sprintf(`href="/email-learning/platform/organizations/%d/members/%d/remove"`, acme, staff.ID)
+		transfer := fmt.Sprintf(`href="/email-learning/platform/organizations/%d/transfer"`, globex)
+		if res.status != 200 || !strings.Contains(res.body, leave) || !strings.Contains(res.body, transfer) ||
+			strings.Contains(res.body, fmt.Sprintf("organizations/%d/members/%d/remove", globex, staff.ID)) ||
+			!strings.Contains(res.body, "<td>editor</td>") || !strings.Contains(res.body, "<td>owner</td>") {
+			t.Fatalf("profile organizations: %d\n%s", res.status, excerpt(res.body, 4000))
+		}
+		if res := c.get(strings.TrimSuffix(strings.TrimPrefix(leave, `href="`), `"`)); res.status != 200 {
+			t.Fatalf("the Leave link: %d", res.status)
+		}
+		if res := c.post(fmt.Sprintf("%s%d/members/%d/remove", organizationsPath, acme, staff.ID), nil); res.status != 303 {
+			t.Fatalf("leave: %d", res.status)
+		}
+		if res := c.get(profilePath); strings.Contains(res.body, "Acme Academy") || !strings.Contains(res.body, "Globex") {
+			t.Errorf("after leaving, the profile still lists it or lost the other:\n%s", excerpt(res.body, 4000))
 		}
 	})
 }
