@@ -122,6 +122,24 @@ func (a *Accounts) SessionUser(ctx context.Context, userID, epoch int64) (store.
 	return user, nil
 }
 
+// ConfirmPassword checks that password is user's, for a change that asks
+// for it again (ErrWrongPassword when it is not).
+func ConfirmPassword(ctx context.Context, user store.User, password string) error {
+	// A password longer than any that can be set cannot be theirs, and
+	// needs no hashing to tell.
+	if len(password) > MaxPasswordBytes {
+		return ErrWrongPassword
+	}
+	match, err := CheckPassword(ctx, user.PasswordHash, password)
+	if err != nil {
+		return fmt.Errorf("check the password of %s: %w", user.Email, err)
+	}
+	if !match {
+		return ErrWrongPassword
+	}
+	return nil
+}
+
 // ChangePassword replaces the password of user after checking the old one,
 // which ends the user's other sessions, and tells the user by email. It
 // returns the new session epoch for the caller's own session.
@@ -129,17 +147,8 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 	if a.mail == nil {
 		return 0, errors.New("change password: accounts service has no mailer")
 	}
-	// A password longer than any that can be set cannot be the old one,
-	// and needs no hashing to tell.
-	if len(oldPassword) > MaxPasswordBytes {
-		return 0, ErrWrongPassword
-	}
-	match, err := CheckPassword(ctx, user.PasswordHash, oldPassword)
-	if err != nil {
-		return 0, fmt.Errorf("change password of %s: %w", user.Email, err)
-	}
-	if !match {
-		return 0, ErrWrongPassword
+	if err := ConfirmPassword(ctx, user, oldPassword); err != nil {
+		return 0, err
 	}
 	hash, err := NewPasswordHash(ctx, newPassword, confirm)
 	if err != nil {

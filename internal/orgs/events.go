@@ -12,12 +12,14 @@ import (
 type EventKind string
 
 const (
-	OrganizationCreated  EventKind = "organization.created"
-	OrganizationUpdated  EventKind = "organization.updated"
-	OrganizationDeleted  EventKind = "organization.deleted"
-	MemberAdded          EventKind = "member.added"
-	MemberRemoved        EventKind = "member.removed"
-	MemberLeft           EventKind = "member.left"
+	OrganizationCreated EventKind = "organization.created"
+	OrganizationUpdated EventKind = "organization.updated"
+	OrganizationDeleted EventKind = "organization.deleted"
+	MemberAdded         EventKind = "member.added"
+	MemberRemoved       EventKind = "member.removed"
+	MemberLeft          EventKind = "member.left"
+	// A member deleted their account, and with it their memberships.
+	AccountDeleted       EventKind = "member.account_deleted"
 	RoleChanged          EventKind = "member.role_changed"
 	OwnershipTransferred EventKind = "ownership.transferred"
 	OwnershipOffered     EventKind = "ownership.offered"

@@ -11,6 +11,7 @@ var eventLabels = map[EventKind]string{
 	MemberAdded:             "Member added",
 	MemberRemoved:           "Member removed",
 	MemberLeft:              "Member left",
+	AccountDeleted:          "Member deleted their account",
 	RoleChanged:             "Role changed",
 	OwnershipTransferred:    "Ownership transferred",
 	OwnershipOffered:        "Ownership offered",

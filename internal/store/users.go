@@ -156,6 +156,24 @@ func (q *Queries) RecordLogin(ctx context.Context, userID int64) error {
 	return q.updateUser(ctx, userID, `UPDATE users SET last_login_at = ? WHERE id = ?`, now(), userID)
 }
 
+// DeleteUser removes a user with their sessions. Their memberships and
+// pending password resets and ownership offers go with them; the rows that
+// name them as actor (audit entries, invitations, blocked addresses, API
+// keys) keep what they recorded and lose the link.
+func (q *Queries) DeleteUser(ctx context.Context, userID int64) error {
+	if _, err := q.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+	n, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, userID)
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", userID, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // CountPlatformAdmins counts active platform admins.
 func (q *Queries) CountPlatformAdmins(ctx context.Context) (int, error) {
 	var n int

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -239,6 +241,86 @@ func TestProfileOrganizations(t *testing.T) {
 		}
 		if res := c.get(profilePath); strings.Contains(res.body, "Acme Academy") || !strings.Contains(res.body, "Globex") {
 			t.Errorf("after leaving, the profile still lists it or lost the other:\n%s", excerpt(res.body, 4000))
+		}
+	})
+}
+
+// TestDeleteAccount: a user deletes their own account after typing their
+// password; an owner is told what to hand over first, and the only
+// platform admin cannot leave the platform without one.
+func TestDeleteAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		acme, _ := storetest.NewOrganization(t, db, "Acme Academy")
+		globex, _ := storetest.NewOrganization(t, db, "Globex")
+		createStaff(t, db, "editor@example.com", "editor password 1")
+		createStaff(t, db, "owner@example.com", "owner password 1")
+		editor, _ := db.Read().UserByEmail(ctx, "editor@example.com")
+		owner, _ := db.Read().UserByEmail(ctx, "owner@example.com")
+		if err := db.InTx(ctx, func(q *store.Queries) error {
+			return errors.Join(q.AddMembership(ctx, acme, editor.ID, "editor"), q.AddMembership(ctx, acme, owner.ID, "owner"),
+				q.AddMembership(ctx, globex, owner.ID, "owner"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		ownerClient := app.loggedIn("owner@example.com", "owner password 1")
+		res := ownerClient.get(profilePath + "delete")
+		if res.status != 200 || !strings.Contains(res.body, "Transfer the ownership of Globex") || strings.Contains(res.body, `action="/accounts/settings/delete"`) {
+			t.Errorf("the delete page of an owner: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		res = ownerClient.post(profilePath+"delete", url.Values{"password": {"owner password 1"}})
+		if res.status != http.StatusConflict || !strings.Contains(res.body, "You own Acme Academy, Globex.") {
+			t.Errorf("an owner deletes their account: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		admin := app.loggedIn(adminEmail, adminPassword)
+		res = admin.post(profilePath+"delete", url.Values{"password": {adminPassword}})
+		if res.status != http.StatusConflict || !strings.Contains(res.body, "You are the only platform admin.") {
+			t.Errorf("the only platform admin deletes their account: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+
+		c := app.loggedIn("editor@example.com", "editor password 1")
+		other := app.loggedIn("editor@example.com", "editor password 1")
+		res = c.get(profilePath + "delete")
+		if res.status != 200 || !strings.Contains(res.body, "You leave <strong>Acme Academy</strong>") {
+			t.Errorf("the delete page: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		res = c.post(profilePath+"delete", url.Values{"password": {"wrong password"}})
+		if res.status != http.StatusUnprocessableEntity || strings.Count(res.body, "That is not your password.") != 1 {
+			t.Errorf("a wrong password: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		if res := c.post(profilePath+"delete", url.Values{"password": {"editor password 1"}}, "Origin", "http://evil.example"); res.status != http.StatusForbidden {
+			t.Errorf("a cross-site post: %d, want 403", res.status)
+		}
+		for _, who := range []string{"editor@example.com", "owner@example.com", adminEmail} {
+			if _, err := db.Read().UserByEmail(ctx, who); err != nil {
+				t.Fatalf("a refused deletion removed %s: %v", who, err)
+			}
+		}
+
+		res = c.post(profilePath+"delete", url.Values{"password": {"editor password 1"}})
+		if res.status != 303 || res.header.Get("Location") != "/accounts/login/" {
+			t.Fatalf("delete the account: %d %s", res.status, res.header.Get("Location"))
+		}
+		if res := c.get("/accounts/login/"); !strings.Contains(res.body, "Your account was deleted.") {
+			t.Error("the login page does not say the account was deleted")
+		}
+		if _, err := db.Read().UserByEmail(ctx, "editor@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the user is still there: %v", err)
+		}
+		if res := other.get(platformHome); res.status != 303 {
+			t.Errorf("another session of the deleted account: %d, want a redirect to login", res.status)
+		}
+		if res := app.client().post("/accounts/login/", url.Values{"email": {"editor@example.com"}, "password": {"editor password 1"}}); res.status == 303 {
+			t.Error("the deleted account can log in")
+		}
+		audit, err := db.Read().AuditLog(ctx, acme, 0, 10)
+		if err != nil || len(audit) == 0 || audit[0].Action != string(orgs.AccountDeleted) || audit[0].ActorEmail != "editor@example.com" {
+			t.Errorf("the audit log of the organization left: %+v %v", audit, err)
+		}
+		if res := ownerClient.get(organizationPath(acme)); res.status != 200 || strings.Contains(res.body, "editor@example.com</td>") {
+			t.Errorf("the members list after the deletion: %d", res.status)
 		}
 	})
 }

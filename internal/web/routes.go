@@ -44,6 +44,8 @@ func (s *Server) routes() []route {
 		{"POST /accounts/settings/password", loggedIn, s.passwordChange},
 		{"POST /accounts/settings/sessions/end-others", loggedIn, s.endOtherSessions},
 		{"POST /accounts/settings/sessions/{session_id}/end", loggedIn, s.endSession},
+		{"GET /accounts/settings/delete", loggedIn, s.accountDeleteForm},
+		{"POST /accounts/settings/delete", loggedIn, s.accountDelete},
 		// The password form's former address.
 		{"GET /accounts/password_change/", loggedIn, s.passwordChangeMoved},
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},
