@@ -259,8 +259,13 @@ type resetSweepWorker struct {
 	accounts *Accounts
 }
 
+// Work sweeps the old reset links, and the old links to confirm a new
+// address with them.
 func (w *resetSweepWorker) Work(ctx context.Context, _ *river.Job[ResetSweepArgs]) error {
-	_, err := w.accounts.SweepPasswordResets(ctx)
+	if _, err := w.accounts.SweepPasswordResets(ctx); err != nil {
+		return err
+	}
+	_, err := w.accounts.SweepEmailChanges(ctx)
 	return err
 }
 

@@ -3,17 +3,19 @@ package mail
 // kindLabels are the words the outbox shows for each kind of email. Every
 // kind has one (a test checks), so nobody reads an identifier.
 var kindLabels = map[Kind]string{
-	KindTest:               "Test email",
-	KindPasswordChanged:    "Password changed",
-	KindInvitation:         "Invitation",
-	KindMemberAdded:        "Added to an organization",
-	KindPasswordReset:      "Password reset link",
-	KindLesson:             "Lesson",
-	KindEnrollmentConfirm:  "Enrollment confirmation",
-	KindEnrollmentReminder: "Enrollment reminder",
-	KindQuiz:               "Quiz",
-	KindCourseFailed:       "Course failed",
-	KindCourseCompleted:    "Course completed",
+	KindTest:                 "Test email",
+	KindPasswordChanged:      "Password changed",
+	KindInvitation:           "Invitation",
+	KindMemberAdded:          "Added to an organization",
+	KindPasswordReset:        "Password reset link",
+	KindLesson:               "Lesson",
+	KindEnrollmentConfirm:    "Enrollment confirmation",
+	KindEnrollmentReminder:   "Enrollment reminder",
+	KindQuiz:                 "Quiz",
+	KindCourseFailed:         "Course failed",
+	KindCourseCompleted:      "Course completed",
+	KindEmailChangeConfirm:   "Address change link",
+	KindEmailChangeRequested: "Address change notice",
 }
 
 // KindLabel is what people read for a recorded email's kind. A kind no

@@ -40,7 +40,31 @@ const (
 )
 
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
-	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed, KindCourseCompleted}
+	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed, KindCourseCompleted,
+	KindEmailChangeConfirm, KindEmailChangeRequested}
+
+// Kinds of the emails about a change of a user's address: the link to the
+// new address, and the notice to the old one.
+const (
+	KindEmailChangeConfirm   Kind = "email_change_confirm"
+	KindEmailChangeRequested Kind = "email_change_requested"
+)
+
+// EmailChangeConfirm is the template data of KindEmailChangeConfirm, sent
+// to the new address. The link is {BaseURL}/accounts/settings/email/{Token}/
+// and opens a page with a button.
+type EmailChangeConfirm struct {
+	OldEmail  string
+	Token     string
+	ExpiresAt time.Time
+}
+
+// EmailChangeRequested is the template data of KindEmailChangeRequested,
+// sent to the current address, so that its owner hears of a change they
+// did not ask for before it can happen.
+type EmailChangeRequested struct {
+	NewEmail string
+}
 
 // KindCourseCompleted congratulates a learner who completed a course and
 // links to the page that claims the certificate.

@@ -207,9 +207,14 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /accounts/settings/password":                  {rule: login, path: fixed("/accounts/settings/password"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
 		"POST /accounts/settings/sessions/end-others":       {rule: login, path: fixed("/accounts/settings/sessions/end-others"), ok: 303, endsSession: true},
 		"POST /accounts/settings/sessions/{session_id}/end": {rule: login, path: fixed("/accounts/settings/sessions/not-a-session/end"), ok: 303},
-		"GET /accounts/settings/delete":                     {rule: login, path: fixed("/accounts/settings/delete"), ok: 200},
-		"POST /accounts/settings/delete":                    {rule: login, path: fixed("/accounts/settings/delete"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"password": {"not it"}} }},
-		"POST /accounts/password_change/":                   {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
+		"POST /accounts/settings/email": {rule: login, path: fixed("/accounts/settings/email"), ok: 422, form: func(*authzOrg) url.Values {
+			return url.Values{"email": {"new.address@example.com"}, "email_password": {"not it"}}
+		}},
+		"GET /accounts/settings/email/{token}/":  {rule: public, path: fixed("/accounts/settings/email/not-a-token/"), ok: 404},
+		"POST /accounts/settings/email/{token}/": {rule: public, path: fixed("/accounts/settings/email/not-a-token/"), ok: 404},
+		"GET /accounts/settings/delete":          {rule: login, path: fixed("/accounts/settings/delete"), ok: 200},
+		"POST /accounts/settings/delete":         {rule: login, path: fixed("/accounts/settings/delete"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"password": {"not it"}} }},
+		"POST /accounts/password_change/":        {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
 
 		"GET /accounts/password_reset/":      {rule: public, path: fixed("/accounts/password_reset/"), ok: 200},
 		"POST /accounts/password_reset/":     {rule: public, path: fixed("/accounts/password_reset/"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"email": {"nobody@example.com"}} }},

@@ -20,6 +20,7 @@ type profilePage struct {
 	NameError     string
 	MaxName       int
 	Password      passwordChangePage
+	Email         emailChangePage
 	Sessions      []sessionView
 	OtherSessions int
 	Organizations []orgs.OwnMembership

@@ -44,6 +44,11 @@ func (s *Server) routes() []route {
 		{"POST /accounts/settings/password", loggedIn, s.passwordChange},
 		{"POST /accounts/settings/sessions/end-others", loggedIn, s.endOtherSessions},
 		{"POST /accounts/settings/sessions/{session_id}/end", loggedIn, s.endSession},
+		{"POST /accounts/settings/email", loggedIn, s.emailChange},
+		// The link sent to a new address: whoever reads that mailbox opens
+		// it, logged in or not, in any browser.
+		{"GET /accounts/settings/email/{token}/", anyone, s.emailChangeConfirmForm},
+		{"POST /accounts/settings/email/{token}/", anyone, s.emailChangeConfirm},
 		{"GET /accounts/settings/delete", loggedIn, s.accountDeleteForm},
 		{"POST /accounts/settings/delete", loggedIn, s.accountDelete},
 		// The password form's former address.
