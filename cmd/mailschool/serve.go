@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -58,7 +57,18 @@ func serve(ctx context.Context, a *app, args []string) error {
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
 		Learning:      learn,
-		APIKeyLimit:   auth.Limit{Every: time.Minute / time.Duration(cfg.APIKeyPerMinute), Burst: cfg.APIKeyPerMinute},
+
+		LoginPerIP:               cfg.Limits.LoginPerIP,
+		LoginPerAccountIP:        cfg.Limits.LoginPerAccountIP,
+		LoginPerAccount:          cfg.Limits.LoginPerAccount,
+		PasswordChangePerAccount: cfg.Limits.PasswordChangePerAccount,
+		InvitationPerIP:          cfg.Limits.InvitationPerIP,
+		ResetPerIP:               cfg.Limits.ResetPerIP,
+		ResetPerAddress:          cfg.Limits.ResetPerAddress,
+		EnrollPerIP:              cfg.Limits.EnrollPerIP,
+		EnrollPerAddress:         cfg.Limits.EnrollPerAddress,
+		APIKeyLimit:              cfg.Limits.APIPerKey,
+		TrustedProxies:           cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -86,8 +96,12 @@ func serve(ctx context.Context, a *app, args []string) error {
 	go sweepSessions(ctx, a, db)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL,
+	if cfg.TLSCert != "" {
+		go func() { served <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "tls", cfg.TLSCert != "",
 		"database", string(db.Dialect()), "mail", mailTransportName(cfg), "workers", cfg.Workers, "version", versionString())
 
 	select {
@@ -141,7 +155,9 @@ func announceFirstStart(ctx context.Context, a *app, db *store.DB) error {
 	return nil
 }
 
-// sweepSessions deletes expired login sessions every hour.
+// sweepSessions deletes expired login sessions every hour, and on
+// PostgreSQL the rate limit rows that have expired (full buckets, ended
+// marks), which would otherwise stay for every address ever seen.
 func sweepSessions(ctx context.Context, a *app, db *store.DB) {
 	ticker := time.NewTicker(time.Hour)
 	defer ticker.Stop()
@@ -154,6 +170,14 @@ func sweepSessions(ctx context.Context, a *app, db *store.DB) {
 				a.logger.Error("sweep sessions", "err", err)
 			} else if n > 0 {
 				a.logger.Info("swept expired sessions", "count", n)
+			}
+			if db.Dialect() != store.Postgres {
+				continue
+			}
+			if n, err := db.RateLimits().DeleteExpiredRateLimits(ctx, time.Now()); err != nil {
+				a.logger.Error("sweep rate limits", "err", err)
+			} else if n > 0 {
+				a.logger.Info("swept expired rate limits", "count", n)
 			}
 		}
 	}
