@@ -88,4 +88,3 @@ func (l *Limiter) sweep(t time.Time) {
 	}
 	l.swept = t
 }
-
