@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -145,4 +146,19 @@ func testLoginThrottle(t *testing.T, ls Limiters) *LoginThrottle {
 		t.Error("B still refused after the account's refill time")
 	}
 	return th
+}
+
+// BenchmarkLimiterAllow measures one check of a limit kept in memory,
+// for comparison with store.BenchmarkTakeRateToken.
+func BenchmarkLimiterAllow(b *testing.B) {
+	l := NewLimiter(Limit{Every: time.Microsecond, Burst: 1_000_000})
+	keys := make([]string, 256)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+	i := 0
+	for b.Loop() {
+		l.Allow(keys[i%len(keys)])
+		i++
+	}
 }
