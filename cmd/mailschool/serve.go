@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
@@ -96,12 +100,15 @@ func serve(ctx context.Context, a *app, args []string) error {
 	go sweepSessions(ctx, a, db)
 
 	served := make(chan error, 1)
-	if cfg.TLSCert != "" {
+	if cfg.ACMEHost != "" {
+		srv.TLSConfig = acmeTLSConfig(cfg)
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else if cfg.TLSCert != "" {
 		go func() { served <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey) }()
 	} else {
 		go func() { served <- srv.Serve(ln) }()
 	}
-	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "tls", cfg.TLSCert != "",
+	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "tls", cfg.TLSCert != "" || cfg.ACMEHost != "",
 		"database", string(db.Dialect()), "mail", mailTransportName(cfg), "workers", cfg.Workers, "version", versionString())
 
 	select {
@@ -126,6 +133,19 @@ func serve(ctx context.Context, a *app, args []string) error {
 	stopped.Wait()
 	a.logger.Info("stopped")
 	return nil
+}
+
+// acmeTLSConfig gets and renews the certificate of cfg.ACMEHost from
+// Let's Encrypt through the TLS-ALPN-01 challenge, which needs the host's
+// port 443 to reach this listener, and keeps it in the data directory.
+// Setting the host accepts Let's Encrypt's terms of service.
+func acmeTLSConfig(cfg config.Config) *tls.Config {
+	m := &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(cfg.ACMEHost),
+		Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
+	}
+	return m.TLSConfig()
 }
 
 // openDatabase opens the configured database and brings its schema up to

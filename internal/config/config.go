@@ -62,6 +62,9 @@ type Config struct {
 	// TLSCert and TLSKey are the files of the certificate serve answers
 	// TLS with; empty: plain HTTP (behind a TLS proxy).
 	TLSCert, TLSKey string
+	// ACMEHost is the public host name serve gets certificates for from
+	// Let's Encrypt (MAILSCHOOL_TLS_ACME_HOST); empty: none.
+	ACMEHost string
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -140,6 +143,7 @@ func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
 		"how long running background jobs may finish after a stop signal before they are cancelled, a `duration` from 0s to 10m (MAILSCHOOL_SHUTDOWN_TIMEOUT)")
 	c.TLSCert = env("MAILSCHOOL_TLS_CERT")
 	c.TLSKey = env("MAILSCHOOL_TLS_KEY")
+	c.ACMEHost = env("MAILSCHOOL_TLS_ACME_HOST")
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
@@ -170,6 +174,9 @@ func (c *Config) Finish() error {
 			scheme = "https://"
 		}
 		c.BaseURL = scheme + net.JoinHostPort(host, port)
+		if c.ACMEHost != "" {
+			c.BaseURL = "https://" + c.ACMEHost
+		}
 	}
 	base, err := parseBaseURL(c.BaseURL)
 	if err != nil {

@@ -93,6 +93,15 @@ func (c *Config) finishProduction() error {
 	if c.TrustedProxies, err = ParseTrustedProxies(c.trustedProxies); err != nil {
 		return settingError("MAILSCHOOL_TRUSTED_PROXIES", c.trustedProxies, err)
 	}
+	if c.ACMEHost != "" {
+		if !isDNSName(c.ACMEHost) || !strings.Contains(c.ACMEHost, ".") {
+			return settingError("MAILSCHOOL_TLS_ACME_HOST", c.ACMEHost,
+				errors.New("must be the site's public host name, such as learn.acme.example"))
+		}
+		if c.TLSCert != "" || c.TLSKey != "" {
+			return errors.New("MAILSCHOOL_TLS_ACME_HOST gets certificates itself: set it or MAILSCHOOL_TLS_CERT and MAILSCHOOL_TLS_KEY, not both")
+		}
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("serving TLS needs both MAILSCHOOL_TLS_CERT and MAILSCHOOL_TLS_KEY (or neither, behind a TLS proxy)")
 	}
