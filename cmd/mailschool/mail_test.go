@@ -91,9 +91,12 @@ func startServer(t *testing.T, env map[string]string) (string, func() string) {
 	go func() {
 		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &stderr, &stderr)
 	}()
-	base := "http://" + addr
+	base, client := "http://"+addr, http.DefaultClient
+	if env["MAILSCHOOL_TLS_CERT"] != "" {
+		base, client = "https://"+addr, tlsClient(t, env["MAILSCHOOL_TLS_CERT"])
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		res, err := http.Get(base + "/healthz")
+		res, err := client.Get(base + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			break

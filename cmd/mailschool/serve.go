@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/mailschool/mailschool/internal/auth"
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -58,7 +61,18 @@ func serve(ctx context.Context, a *app, args []string) error {
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
 		Learning:      learn,
-		APIKeyLimit:   auth.Limit{Every: time.Minute / time.Duration(cfg.APIKeyPerMinute), Burst: cfg.APIKeyPerMinute},
+
+		LoginPerIP:               cfg.Limits.LoginPerIP,
+		LoginPerAccountIP:        cfg.Limits.LoginPerAccountIP,
+		LoginPerAccount:          cfg.Limits.LoginPerAccount,
+		PasswordChangePerAccount: cfg.Limits.PasswordChangePerAccount,
+		InvitationPerIP:          cfg.Limits.InvitationPerIP,
+		ResetPerIP:               cfg.Limits.ResetPerIP,
+		ResetPerAddress:          cfg.Limits.ResetPerAddress,
+		EnrollPerIP:              cfg.Limits.EnrollPerIP,
+		EnrollPerAddress:         cfg.Limits.EnrollPerAddress,
+		APIKeyLimit:              cfg.Limits.APIPerKey,
+		TrustedProxies:           cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -86,8 +100,15 @@ func serve(ctx context.Context, a *app, args []string) error {
 	go sweepSessions(ctx, a, db)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL,
+	if cfg.ACMEHost != "" {
+		srv.TLSConfig = acmeTLSConfig(cfg)
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else if cfg.TLSCert != "" {
+		go func() { served <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	a.logger.Info("mailschool is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "tls", cfg.TLSCert != "" || cfg.ACMEHost != "",
 		"database", string(db.Dialect()), "mail", mailTransportName(cfg), "workers", cfg.Workers, "version", versionString())
 
 	select {
@@ -112,6 +133,19 @@ func serve(ctx context.Context, a *app, args []string) error {
 	stopped.Wait()
 	a.logger.Info("stopped")
 	return nil
+}
+
+// acmeTLSConfig gets and renews the certificate of cfg.ACMEHost from
+// Let's Encrypt through the TLS-ALPN-01 challenge, which needs the host's
+// port 443 to reach this listener, and keeps it in the data directory.
+// Setting the host accepts Let's Encrypt's terms of service.
+func acmeTLSConfig(cfg config.Config) *tls.Config {
+	m := &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(cfg.ACMEHost),
+		Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
+	}
+	return m.TLSConfig()
 }
 
 // openDatabase opens the configured database and brings its schema up to
@@ -141,7 +175,9 @@ func announceFirstStart(ctx context.Context, a *app, db *store.DB) error {
 	return nil
 }
 
-// sweepSessions deletes expired login sessions every hour.
+// sweepSessions deletes expired login sessions every hour, and on
+// PostgreSQL the rate limit rows that have expired (full buckets, ended
+// marks), which would otherwise stay for every address ever seen.
 func sweepSessions(ctx context.Context, a *app, db *store.DB) {
 	ticker := time.NewTicker(time.Hour)
 	defer ticker.Stop()
@@ -154,6 +190,14 @@ func sweepSessions(ctx context.Context, a *app, db *store.DB) {
 				a.logger.Error("sweep sessions", "err", err)
 			} else if n > 0 {
 				a.logger.Info("swept expired sessions", "count", n)
+			}
+			if db.Dialect() != store.Postgres {
+				continue
+			}
+			if n, err := db.RateLimits().DeleteExpiredRateLimits(ctx, time.Now()); err != nil {
+				a.logger.Error("sweep rate limits", "err", err)
+			} else if n > 0 {
+				a.logger.Info("swept expired rate limits", "count", n)
 			}
 		}
 	}

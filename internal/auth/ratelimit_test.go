@@ -1,8 +1,13 @@
 package auth
 
 import (
+	"context"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 func TestLimiter(t *testing.T) {
@@ -54,22 +59,44 @@ func TestLimiter(t *testing.T) {
 
 // TestLoginThrottle: failures count per account and address; the
 // account-wide limit refuses only addresses that failed at the account,
-// so an owner who has not failed logs in whatever others do.
+// so an owner who has not failed logs in whatever others do. The same
+// holds in memory and kept in the database, on either.
 func TestLoginThrottle(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		th := testLoginThrottle(t, Limiters{})
+		th.failed.(*memoryMarks).mu.Lock()
+		n := len(th.failed.(*memoryMarks).marks)
+		th.failed.(*memoryMarks).mu.Unlock()
+		if n != 1 {
+			t.Errorf("%d failing addresses remembered after the sweep, want 1", n)
+		}
+	})
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		testLoginThrottle(t, SharedLimiters(db))
+	})
+}
+
+// testLoginThrottle runs TestLoginThrottle's scenario with ls's limiters
+// and returns the throttle.
+func testLoginThrottle(t *testing.T, ls Limiters) *LoginThrottle {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	th := NewLoginThrottle(LoginLimits{
+	ls.now = func() time.Time { return clock }
+	th := ls.LoginThrottle(LoginLimits{
 		PerIP:        Limit{Every: time.Hour, Burst: 100},
 		PerAccountIP: Limit{Every: time.Hour, Burst: 3},
 		PerAccount:   Limit{Every: time.Hour, Burst: 5},
 	})
-	now := func() time.Time { return clock }
-	th.now, th.perIP.now, th.perAccountIP.now, th.perAccount.now = now, now, now, now
 	const account = "owner@example.com"
 	try := func(ip string, failed bool) bool {
 		t.Helper()
-		a, ok := th.Begin(account, ip)
+		a, ok, err := th.Begin(context.Background(), account, ip)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ok {
-			a.Done(failed)
+			if err := a.Done(context.Background(), failed); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return ok
 	}
@@ -118,10 +145,20 @@ func TestLoginThrottle(t *testing.T) {
 	if !try("192.0.2.2", true) {
 		t.Error("B still refused after the account's refill time")
 	}
-	th.mu.Lock()
-	n := len(th.failed)
-	th.mu.Unlock()
-	if n != 1 {
-		t.Errorf("%d failing addresses remembered after the sweep, want 1", n)
+	return th
+}
+
+// BenchmarkLimiterAllow measures one check of a limit kept in memory,
+// for comparison with store.BenchmarkTakeRateToken.
+func BenchmarkLimiterAllow(b *testing.B) {
+	l := NewLimiter(Limit{Every: time.Microsecond, Burst: 1_000_000})
+	keys := make([]string, 256)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+	i := 0
+	for b.Loop() {
+		l.Allow(keys[i%len(keys)])
+		i++
 	}
 }

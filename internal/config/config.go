@@ -53,10 +53,18 @@ type Config struct {
 	// finish, once told to stop, before it cancels them. Finish sets it,
 	// to DefaultShutdownTimeout when it is not configured.
 	ShutdownTimeout time.Duration
-	// APIKeyPerMinute is how many requests each API key may make a
-	// minute (per node). Finish sets it, to DefaultAPIKeyPerMinute when
-	// it is not configured.
-	APIKeyPerMinute int
+	// Limits are the rate limits set by configuration (MAILSCHOOL_LIMIT_*);
+	// those left zero take the server's defaults.
+	Limits Limits
+	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
+	// headers name the client (MAILSCHOOL_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	// TLSCert and TLSKey are the files of the certificate serve answers
+	// TLS with; empty: plain HTTP (behind a TLS proxy).
+	TLSCert, TLSKey string
+	// ACMEHost is the public host name serve gets certificates for from
+	// Let's Encrypt (MAILSCHOOL_TLS_ACME_HOST); empty: none.
+	ACMEHost string
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -67,7 +75,10 @@ type Config struct {
 	invitationTTL   string // MAILSCHOOL_INVITATION_TTL
 	deliveryEvery   string // MAILSCHOOL_DELIVERY_INTERVAL
 	shutdownTimeout string // MAILSCHOOL_SHUTDOWN_TIMEOUT or --shutdown-timeout
-	apiKeyLimit     string // MAILSCHOOL_LIMIT_API_KEY
+	apiKeyLimit     string // MAILSCHOOL_LIMIT_API_KEY, the older name of MAILSCHOOL_LIMIT_API_PER_KEY
+
+	limits         map[string]string // MAILSCHOOL_LIMIT_<NAME>, by name
+	trustedProxies string            // MAILSCHOOL_TRUSTED_PROXIES
 }
 
 // Defaults and bounds of the settings. The bounds catch typing mistakes
@@ -90,8 +101,7 @@ const (
 	MaxDeliveryInterval = time.Hour
 	MaxShutdownTimeout  = 10 * time.Minute
 
-	DefaultAPIKeyPerMinute = 600
-	MaxAPIKeyPerMinute     = 1_000_000
+	MaxAPIKeyPerMinute = 1_000_000
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -117,6 +127,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
 	c.apiKeyLimit = env("MAILSCHOOL_LIMIT_API_KEY")
+	c.registerProduction(env)
 }
 
 // RegisterServer adds the flags of the HTTP server.
@@ -130,6 +141,9 @@ func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
 	c.shutdownTimeout = or(env("MAILSCHOOL_SHUTDOWN_TIMEOUT"), DefaultShutdownTimeout.String())
 	fs.Var(checkedFlag{&c.shutdownTimeout, checkShutdownTimeout, false}, "shutdown-timeout",
 		"how long running background jobs may finish after a stop signal before they are cancelled, a `duration` from 0s to 10m (MAILSCHOOL_SHUTDOWN_TIMEOUT)")
+	c.TLSCert = env("MAILSCHOOL_TLS_CERT")
+	c.TLSKey = env("MAILSCHOOL_TLS_KEY")
+	c.ACMEHost = env("MAILSCHOOL_TLS_ACME_HOST")
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
@@ -155,7 +169,14 @@ func (c *Config) Finish() error {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+		scheme := "http://"
+		if c.TLSCert != "" {
+			scheme = "https://"
+		}
+		c.BaseURL = scheme + net.JoinHostPort(host, port)
+		if c.ACMEHost != "" {
+			c.BaseURL = "https://" + c.ACMEHost
+		}
 	}
 	base, err := parseBaseURL(c.BaseURL)
 	if err != nil {
@@ -182,11 +203,8 @@ func (c *Config) Finish() error {
 			return settingError("MAILSCHOOL_DELIVERY_INTERVAL", c.deliveryEvery, err)
 		}
 	}
-	c.APIKeyPerMinute = DefaultAPIKeyPerMinute
-	if c.apiKeyLimit != "" {
-		if c.APIKeyPerMinute, err = parseAPIKeyLimit(c.apiKeyLimit); err != nil {
-			return settingError("MAILSCHOOL_LIMIT_API_KEY", c.apiKeyLimit, err)
-		}
+	if err := c.finishProduction(); err != nil {
+		return err
 	}
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	if c.shutdownTimeout != "" {

@@ -1,17 +1,25 @@
 package config
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
 	"log/slog"
+	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailschool/mailschool/internal/auth"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -88,6 +96,27 @@ func dkimKeyFile(t *testing.T) string {
 	return writeFile(t, "dkim.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
+// tlsFiles writes a self-signed certificate for localhost and its key.
+func tlsFiles(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		writeFile(t, "key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+}
+
 func writeFile(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -103,6 +132,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 // nothing was written to the data directory.
 func TestInvalidSettings(t *testing.T) {
 	keyFile := dkimKeyFile(t)
+	certFile, tlsKeyFile := tlsFiles(t)
 	dkim := map[string]string{
 		"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1", "MAILSCHOOL_DKIM_KEY_FILE": keyFile,
 	}
@@ -167,6 +197,35 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_LIMIT_API_KEY", "0", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "-5", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "1000001", nil, false},
+		{"MAILSCHOOL_LIMIT_API_KEY", "60", map[string]string{"MAILSCHOOL_LIMIT_API_PER_KEY": "60/1s"}, true},
+		{"MAILSCHOOL_LIMIT_API_PER_KEY", "600", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "30", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "30/3", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "0/3s", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "-1/3s", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "30/-3s", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "30/0s", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "30/25h", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "1000001/1s", nil, false},
+		{"MAILSCHOOL_LIMIT_ENROLL_PER_IP", "3s/30", nil, false},
+		{"MAILSCHOOL_LIMIT_LOGIN_PER_IP", "30/3s/1", nil, false},
+		{"MAILSCHOOL_LIMIT_LOGIN_PER_ACCOUNT", "many", nil, false},
+		{"MAILSCHOOL_LIMIT_LOGIN_PER_ACCOUNT_IP", "10", nil, false},
+		{"MAILSCHOOL_LIMIT_RESET_PER_IP", " 10/12s", nil, false},
+		{"MAILSCHOOL_LIMIT_RESET_PER_ADDRESS", "3/20min", nil, false},
+		{"MAILSCHOOL_LIMIT_INVITATION_PER_IP", "20/6 s", nil, false},
+		{"MAILSCHOOL_LIMIT_PASSWORD_CHANGE_PER_ACCOUNT", "5/1m0x", nil, false},
+		{"MAILSCHOOL_TRUSTED_PROXIES", "10.0.0.0/33", nil, false},
+		{"MAILSCHOOL_TRUSTED_PROXIES", "10.0.0.0/8;192.0.2.1", nil, false},
+		{"MAILSCHOOL_TRUSTED_PROXIES", "proxy.internal", nil, false},
+		{"MAILSCHOOL_TRUSTED_PROXIES", "fe80::1%eth0", nil, false},
+		{"MAILSCHOOL_TLS_ACME_HOST", "localhost", nil, false},
+		{"MAILSCHOOL_TLS_ACME_HOST", "https://learn.acme.example", nil, false},
+		{"MAILSCHOOL_TLS_ACME_HOST", "learn.acme.example", map[string]string{"MAILSCHOOL_TLS_CERT": certFile, "MAILSCHOOL_TLS_KEY": tlsKeyFile}, true},
+		{"MAILSCHOOL_TLS_CERT", certFile, nil, true}, // one without the other
+		{"MAILSCHOOL_TLS_KEY", tlsKeyFile, nil, true},
+		{"MAILSCHOOL_TLS_CERT", keyFile, map[string]string{"MAILSCHOOL_TLS_KEY": tlsKeyFile}, false},
+		{"MAILSCHOOL_TLS_KEY", certFile, map[string]string{"MAILSCHOOL_TLS_CERT": certFile}, false},
 		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "soon", nil, false},
 		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "10", nil, false},
 		{"MAILSCHOOL_SHUTDOWN_TIMEOUT", "-1s", nil, false},
@@ -251,6 +310,7 @@ func TestInvalidFlags(t *testing.T) {
 // accepted too, are read as they mean.
 func TestValidSettings(t *testing.T) {
 	keyFile := dkimKeyFile(t)
+	certFile, tlsKeyFile := tlsFiles(t)
 	key := strings.Repeat("k", 32)
 	for _, tc := range []struct {
 		env   map[string]string
@@ -266,9 +326,28 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_WORKERS": "True"}, nil, func(c Config) bool { return c.Workers }},
 		{map[string]string{"MAILSCHOOL_WORKERS": "false"}, []string{"-workers"}, func(c Config) bool { return c.Workers }},
 		{map[string]string{"MAILSCHOOL_WORKERS": "no"}, []string{"-workers=0"}, func(c Config) bool { return !c.Workers }},
-		{nil, nil, func(c Config) bool { return c.APIKeyPerMinute == DefaultAPIKeyPerMinute }},
-		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "60"}, nil, func(c Config) bool { return c.APIKeyPerMinute == 60 }},
-		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "1200/min"}, nil, func(c Config) bool { return c.APIKeyPerMinute == 1200 }},
+		{nil, nil, func(c Config) bool { return c.Limits == Limits{} && c.TrustedProxies == nil }},
+		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "60"}, nil, func(c Config) bool { return c.Limits.APIPerKey == auth.Limit{Every: time.Second, Burst: 60} }},
+		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "1200/min"}, nil, func(c Config) bool { return c.Limits.APIPerKey.Burst == 1200 }},
+		{map[string]string{"MAILSCHOOL_LIMIT_API_PER_KEY": "600/100ms"}, nil, func(c Config) bool {
+			return c.Limits.APIPerKey == auth.Limit{Every: 100 * time.Millisecond, Burst: 600}
+		}},
+		{map[string]string{"MAILSCHOOL_LIMIT_ENROLL_PER_IP": "300/1s", "MAILSCHOOL_LIMIT_LOGIN_PER_ACCOUNT": "1/24h"}, nil, func(c Config) bool {
+			return c.Limits == Limits{EnrollPerIP: auth.Limit{Every: time.Second, Burst: 300}, LoginPerAccount: auth.Limit{Every: 24 * time.Hour, Burst: 1}}
+		}},
+		{map[string]string{"MAILSCHOOL_LIMIT_RESET_PER_ADDRESS": "1000000/1ms"}, nil, func(c Config) bool {
+			return c.Limits.ResetPerAddress == auth.Limit{Every: time.Millisecond, Burst: 1000000}
+		}},
+		{map[string]string{"MAILSCHOOL_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 fd00::1/8,::1"}, nil, func(c Config) bool {
+			return slices.Equal(c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
+				netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("::1/128")})
+		}},
+		{map[string]string{"MAILSCHOOL_TLS_ACME_HOST": "learn.acme.example"}, nil, func(c Config) bool {
+			return c.ACMEHost == "learn.acme.example" && c.BaseURL == "https://learn.acme.example"
+		}},
+		{map[string]string{"MAILSCHOOL_TLS_CERT": certFile, "MAILSCHOOL_TLS_KEY": tlsKeyFile, "MAILSCHOOL_ADDR": ":8443"}, nil, func(c Config) bool {
+			return c.TLSCert == certFile && c.BaseURL == "https://localhost:8443" && c.SecureCookies()
+		}},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "0"}, nil, func(c Config) bool { return c.ShutdownTimeout == 0 }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "10m"}, nil, func(c Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "2m"}, []string{"-shutdown-timeout=30s"}, func(c Config) bool { return c.ShutdownTimeout == 30*time.Second }},

@@ -39,7 +39,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	form := loginPage{Email: email, Next: safeNext(r.PostFormValue("next"))}
 
-	attempt, ok := s.logins.Begin(strings.ToLower(email), clientNetwork(r))
+	attempt, ok, err := s.logins.Begin(r.Context(), strings.ToLower(email), clientNetwork(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	if !ok {
 		form.Error = "Too many login attempts. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
@@ -47,7 +51,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, err := s.accounts.Authenticate(r.Context(), email, password)
-	attempt.Done(errors.Is(err, auth.ErrInvalidCredentials))
+	// Begin has counted the attempt; what Done records refines it, and
+	// failing to record it is no reason to refuse the answer.
+	if err := attempt.Done(r.Context(), errors.Is(err, auth.ErrInvalidCredentials)); err != nil {
+		s.logger.Error("record the end of a login attempt", "err", err)
+	}
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		form.Error = auth.ErrInvalidCredentials.Message
 		s.render(w, r, http.StatusUnauthorized, "login.html", "Log in", form)
@@ -97,7 +105,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
 	key := strconv.FormatInt(user.ID, 10)
-	if !s.passwordChangePerAccount.Allow(key) {
+	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		s.renderProfile(w, r, http.StatusTooManyRequests, profilePage{Password: passwordChangePage{formErrors{
 			Error: "Too many attempts with a wrong old password. Wait a few minutes and try again."}}})
@@ -106,7 +117,9 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
 		r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
 	if !errors.Is(err, auth.ErrWrongPassword) {
-		s.passwordChangePerAccount.Return(key)
+		if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
+			s.logger.Error("give back a password change attempt", "user_id", user.ID, "err", err)
+		}
 	}
 	if p, ok := problem.As(err); ok {
 		s.renderProfile(w, r, http.StatusUnprocessableEntity, profilePage{Password: passwordChangePage{errorsFor(p, postedFields(r, "password"))}})

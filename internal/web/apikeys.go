@@ -27,7 +27,10 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request, next ht
 		s.apiError(w, r, err)
 		return
 	}
-	if !s.apiKeyLimiter.Allow(strconv.FormatInt(principal.APIKey.KeyID, 10)) {
+	if allowed, err := s.apiKeyLimiter.Allow(r.Context(), strconv.FormatInt(principal.APIKey.KeyID, 10)); err != nil {
+		s.apiError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(s.apiKeyLimit.Every.Seconds(), 1)))))
 		writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "This API key made too many requests. Wait a moment and try again.")
 		return

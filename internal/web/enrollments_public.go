@@ -73,7 +73,10 @@ func (s *Server) publicCourse(w http.ResponseWriter, r *http.Request) {
 // nothing. A filled-in honeypot field gets the same answer too, and does
 // nothing.
 func (s *Server) publicEnroll(w http.ResponseWriter, r *http.Request) {
-	if !s.enrollPerIP.Allow(clientNetwork(r)) {
+	if allowed, err := s.enrollPerIP.Allow(r.Context(), clientNetwork(r)); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		s.renderPublicError(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests. Wait a minute and try again.", publicBrand{})
 		return
@@ -115,7 +118,9 @@ func (s *Server) publicEnrolled(w http.ResponseWriter, r *http.Request) {
 // apiPublicEnroll is the enrollment form for scripts: 202 for every
 // well-formed address, with the same limits.
 func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
-	if !s.enrollPerIP.Allow(clientNetwork(r)) {
+	if allowed, err := s.enrollPerIP.Allow(r.Context(), clientNetwork(r)); err != nil {
+		return err
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		return problem.New(problem.Throttled, "too_many_requests", "Too many requests. Wait a minute and try again.")
 	}
@@ -144,8 +149,14 @@ func (s *Server) apiPublicEnroll(w http.ResponseWriter, r *http.Request) error {
 // its mailbox is over its limit: every well-formed one costs the same
 // work, a job enqueued, whatever the address.
 func (s *Server) requestEnrollment(r *http.Request, orgID int64, slug, email string) error {
-	normalized, err := auth.NormalizeEmail(email)
-	overLimit := err == nil && !s.enrollPerAddress.Allow(auth.MailboxKey(normalized))
+	overLimit := false
+	if normalized, err := auth.NormalizeEmail(email); err == nil {
+		allowed, err := s.enrollPerAddress.Allow(r.Context(), auth.MailboxKey(normalized))
+		if err != nil {
+			return err
+		}
+		overLimit = !allowed
+	}
 	return s.learning.RequestEnrollment(r.Context(), learning.EnrollmentRequest{
 		OrganizationID: orgID, CourseSlug: slug, Email: email, ClientIP: clientIP(r), OverLimit: overLimit})
 }

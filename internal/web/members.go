@@ -314,7 +314,10 @@ func (s *Server) invitationShow(w http.ResponseWriter, r *http.Request) {
 // or by creating the account, after which the person is logged in.
 func (s *Server) invitationAccept(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	if !s.invitationPerIP.Allow(clientNetwork(r)) {
+	if allowed, err := s.invitationPerIP.Allow(r.Context(), clientNetwork(r)); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many attempts from your network. Wait a minute and try again.")
 		return

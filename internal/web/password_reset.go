@@ -28,7 +28,12 @@ func (s *Server) passwordResetForm(w http.ResponseWriter, r *http.Request) {
 // anything.
 func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 	form := passwordResetPage{Email: strings.TrimSpace(r.PostFormValue("email"))}
-	if !s.resetPerIP.Allow(clientNetwork(r)) {
+	allowed, err := s.resetPerIP.Allow(r.Context(), clientNetwork(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !allowed {
 		form.Error = "Too many requests. Wait a few minutes and try again."
 		w.Header().Set("Retry-After", "60")
 		s.render(w, r, http.StatusTooManyRequests, "password_reset.html", "Reset password", form)
@@ -42,8 +47,12 @@ func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "password_reset.html", "Reset password", form)
 		return
 	}
-	overLimit := !s.resetPerAddress.Allow(auth.MailboxKey(email))
-	if err := s.accounts.RequestPasswordReset(r.Context(), auth.ResetRequest{Email: email, OverLimit: overLimit}); err != nil {
+	allowed, err = s.resetPerAddress.Allow(r.Context(), auth.MailboxKey(email))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.accounts.RequestPasswordReset(r.Context(), auth.ResetRequest{Email: email, OverLimit: !allowed}); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

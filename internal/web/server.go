@@ -6,6 +6,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -64,6 +65,9 @@ type Options struct {
 	// APIKeyLimit limits the requests of each API key; zero takes
 	// DefaultAPIKeyLimit.
 	APIKeyLimit auth.Limit
+	// TrustedProxies are the peers whose Forwarded and X-Forwarded-For
+	// headers name the client; empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -116,20 +120,23 @@ type Server struct {
 	pages       *pages
 	baseURL     string
 
+	// proxies are the peers trusted to name the client.
+	proxies trustedProxies
+
 	logins *auth.LoginThrottle
 	// Wrong old passwords in the password change form, per user id.
-	passwordChangePerAccount *auth.Limiter
-	invitationPerIP          *auth.Limiter
-	resetPerIP               *auth.Limiter
-	resetPerAddress          *auth.Limiter
+	passwordChangePerAccount auth.RateLimiter
+	invitationPerIP          auth.RateLimiter
+	resetPerIP               auth.RateLimiter
+	resetPerAddress          auth.RateLimiter
 
 	// Enrollment requests, per client IP and per address.
-	enrollPerIP      *auth.Limiter
-	enrollPerAddress *auth.Limiter
+	enrollPerIP      auth.RateLimiter
+	enrollPerAddress auth.RateLimiter
 
 	// Requests per API key id.
 	apiKeyLimit   auth.Limit
-	apiKeyLimiter *auth.Limiter
+	apiKeyLimiter auth.RateLimiter
 
 	uploadTimeout time.Duration
 
@@ -196,6 +203,12 @@ func New(opts Options) (*Server, error) {
 	sessions.Cookie.Secure = opts.SecureCookies
 	sessions.Cookie.Path = "/"
 
+	// One node of SQLite counts in memory; the nodes sharing a
+	// PostgreSQL database count together in it.
+	limiters := auth.MemoryLimiters()
+	if opts.DB.Dialect() == store.Postgres {
+		limiters = auth.SharedLimiters(opts.DB)
+	}
 	s := &Server{
 		db:          opts.DB,
 		logger:      opts.Logger,
@@ -207,16 +220,17 @@ func New(opts Options) (*Server, error) {
 		sessions:    sessions,
 		pages:       pages,
 		baseURL:     opts.BaseURL,
-		logins: auth.NewLoginThrottle(auth.LoginLimits{
+		proxies:     opts.TrustedProxies,
+		logins: limiters.LoginThrottle(auth.LoginLimits{
 			PerIP: opts.LoginPerIP, PerAccountIP: opts.LoginPerAccountIP, PerAccount: opts.LoginPerAccount}),
-		passwordChangePerAccount: auth.NewLimiter(opts.PasswordChangePerAccount),
-		invitationPerIP:          auth.NewLimiter(opts.InvitationPerIP),
-		resetPerIP:               auth.NewLimiter(opts.ResetPerIP),
-		resetPerAddress:          auth.NewLimiter(opts.ResetPerAddress),
+		passwordChangePerAccount: limiters.New("password_change_per_account", opts.PasswordChangePerAccount),
+		invitationPerIP:          limiters.New("invitation_per_ip", opts.InvitationPerIP),
+		resetPerIP:               limiters.New("reset_per_ip", opts.ResetPerIP),
+		resetPerAddress:          limiters.New("reset_per_address", opts.ResetPerAddress),
 	}
-	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
+	s.enrollPerIP, s.enrollPerAddress = limiters.New("enroll_per_ip", opts.EnrollPerIP), limiters.New("enroll_per_address", opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
-	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, auth.NewLimiter(opts.APIKeyLimit)
+	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, limiters.New("api_per_key", opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
 
 	mux := http.NewServeMux()
@@ -253,8 +267,8 @@ func New(opts Options) (*Server, error) {
 
 	// The cross-origin check runs inside the session middleware so that its
 	// refusal can be rendered as a normal page.
-	s.handler = s.recoverPanics(s.logRequests(securityHeaders(
-		s.loadAndSaveSession(s.authenticate(checked)))))
+	s.handler = s.findClient(s.recoverPanics(s.logRequests(securityHeaders(
+		s.loadAndSaveSession(s.authenticate(checked))))))
 	return s, nil
 }
 
