@@ -36,7 +36,10 @@ func (s *Server) renderAccountDelete(w http.ResponseWriter, r *http.Request, sta
 func (s *Server) accountDelete(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
 	key := strconv.FormatInt(user.ID, 10)
-	if !s.passwordChangePerAccount.Allow(key) {
+	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		s.renderAccountDelete(w, r, http.StatusTooManyRequests, formErrors{
 			Error: "Too many attempts with a wrong password. Wait a few minutes and try again."})
@@ -48,7 +51,9 @@ func (s *Server) accountDelete(w http.ResponseWriter, r *http.Request) {
 			Fields: map[string]string{"password": "That is not your password."}})
 		return
 	}
-	s.passwordChangePerAccount.Return(key)
+	if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
+		s.logger.Error("give back a password attempt", "user_id", user.ID, "err", err)
+	}
 	if err == nil {
 		err = s.orgs.DeleteAccount(r.Context(), user)
 	}

@@ -22,7 +22,10 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
 	typed := r.PostFormValue("email")
 	key := strconv.FormatInt(user.ID, 10)
-	if !s.passwordChangePerAccount.Allow(key) {
+	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !allowed {
 		w.Header().Set("Retry-After", "60")
 		s.renderProfile(w, r, http.StatusTooManyRequests, profilePage{Email: emailChangePage{Typed: typed, formErrors: formErrors{
 			Error: "Too many attempts with a wrong password. Wait a few minutes and try again."}}})
@@ -34,7 +37,9 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 			Fields: map[string]string{"email_password": "That is not your password."}}}})
 		return
 	}
-	s.passwordChangePerAccount.Return(key)
+	if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
+		s.logger.Error("give back a password attempt", "user_id", user.ID, "err", err)
+	}
 	if p, ok := problem.As(err); ok {
 		s.renderProfile(w, r, statusOf(p.Kind), profilePage{Email: emailChangePage{Typed: typed, formErrors: errorsFor(p, postedFields(r))}})
 		return
