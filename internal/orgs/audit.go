@@ -2,14 +2,22 @@ package orgs
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
-// AuditPageSize is how many audit entries a page shows.
-const AuditPageSize = 50
+// AuditPageSize is how many audit entries a page shows, and the API's
+// default; AuditMaxLimit is the most the API gives at once.
+const (
+	AuditPageSize = 50
+	AuditMaxLimit = 200
+)
 
 // AuditEntry is one entry of an organization's audit log, with its values
 // taken apart for display.
@@ -25,36 +33,129 @@ type Change struct {
 	Old, New string
 }
 
+// AuditQuery selects entries of an audit log, as the page's form and the
+// API give it. Empty fields select everything.
+type AuditQuery struct {
+	Kinds []string // event kinds, any of them
+	Actor string   // the actor's email address
+	// From and To are RFC 3339 times or dates (YYYY-MM-DD, UTC): entries
+	// at or after From and before To; a date as To includes its day.
+	From, To string
+	Before   int64 // older than this entry: the previous page's last
+	Limit    int   // 0: AuditPageSize; at most AuditMaxLimit
+}
+
 // AuditPage is a page of an organization's audit log, newest first.
 type AuditPage struct {
 	View
+	Query   AuditQuery
 	Entries []AuditEntry
 	// Next is the id to pass as before for the following page; 0 on the
 	// last one.
 	Next int64
 }
 
-// Audit returns up to AuditPageSize entries of an organization's audit
-// log older than the entry before (0: the newest).
-func (s *Service) Audit(ctx context.Context, actor *store.User, orgID, before int64) (AuditPage, error) {
+// Audit returns a page of the entries of an organization's audit log that
+// the query selects, for those who may read the log. A query it cannot
+// read is a Malformed problem naming the field; the page then still
+// carries the organization.
+func (s *Service) Audit(ctx context.Context, actor *store.User, orgID int64, aq AuditQuery) (AuditPage, error) {
 	q := s.db.Read()
 	v, err := Authorize(ctx, q, actor, orgID, access.ViewAuditLog)
 	if err != nil {
 		return AuditPage{}, err
 	}
-	list, err := q.AuditLog(ctx, orgID, before, AuditPageSize+1)
+	page := AuditPage{View: v, Query: aq}
+	filter, limit, err := auditFilter(aq)
 	if err != nil {
-		return AuditPage{}, err
+		return page, err
 	}
-	page := AuditPage{View: v}
-	if len(list) > AuditPageSize {
-		list = list[:AuditPageSize]
+	list, err := q.FilteredAuditLog(ctx, orgID, filter, limit+1)
+	if err != nil {
+		return page, err
+	}
+	if len(list) > limit {
+		list = list[:limit]
 		page.Next = list[len(list)-1].ID
 	}
 	for _, e := range list {
 		page.Entries = append(page.Entries, AuditEntry{AuditEntry: e, Changes: changes(decodeValues(e.OldValue), decodeValues(e.NewValue))})
 	}
 	return page, nil
+}
+
+// auditFilter checks a query and turns it into the store's filter.
+func auditFilter(aq AuditQuery) (store.AuditFilter, int, error) {
+	f := store.AuditFilter{Before: aq.Before, ActorEmail: strings.ToLower(strings.TrimSpace(aq.Actor))}
+	seen := map[string]bool{}
+	for _, k := range aq.Kinds {
+		if _, ok := eventLabels[EventKind(k)]; !ok {
+			if len(k) > 60 {
+				k = k[:60] + "…"
+			}
+			return f, 0, malformedQuery("kind", "unknown_kind", fmt.Sprintf("There is no event kind %q.", k))
+		}
+		if !seen[k] {
+			seen[k] = true
+			f.Actions = append(f.Actions, k)
+		}
+	}
+	if len(f.ActorEmail) > 320 {
+		return f, 0, malformedQuery("actor", "invalid_actor", "The actor is an email address, at most 320 characters long.")
+	}
+	var err error
+	if f.From, err = auditTime("from", aq.From, false); err != nil {
+		return f, 0, err
+	}
+	if f.To, err = auditTime("to", aq.To, true); err != nil {
+		return f, 0, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, 0, malformedQuery("to", "invalid_time_range", "The end of the time range must come after its start.")
+	}
+	limit := aq.Limit
+	switch {
+	case limit == 0:
+		limit = AuditPageSize
+	case limit < 0 || limit > AuditMaxLimit:
+		return f, 0, malformedQuery("limit", "invalid_limit", fmt.Sprintf("The limit is a whole number from 1 to %d.", AuditMaxLimit))
+	}
+	return f, limit, nil
+}
+
+// auditTime reads a bound of the time range: an RFC 3339 time, or a date
+// in UTC, whose end is the next midnight when it ends the range.
+func auditTime(field, value string, end bool) (time.Time, error) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.Parse(time.DateOnly, value); err == nil {
+		if end {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, value)
+	if err != nil {
+		return time.Time{}, malformedQuery(field, "invalid_time",
+			fmt.Sprintf("The %q time is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T09:30:00Z).", field))
+	}
+	return t.UTC(), nil
+}
+
+func malformedQuery(field, code, message string) error {
+	return &problem.Error{Kind: problem.Malformed, Code: code, Message: message, Fields: map[string]string{field: message}}
+}
+
+// EventKinds lists every event kind, by label, for choosing among them.
+func EventKinds() []EventKind {
+	list := make([]EventKind, 0, len(eventLabels))
+	for k := range eventLabels {
+		list = append(list, k)
+	}
+	sort.Slice(list, func(i, j int) bool { return eventLabels[list[i]] < eventLabels[list[j]] })
+	return list
 }
 
 func changes(old, new map[string]string) []Change {

@@ -208,7 +208,19 @@ type Detail struct {
 	Invitations []InvitationView
 	// Offer is the open offer of the ownership, for the owner and the
 	// member it names; nil otherwise.
-	Offer *store.OwnershipOffer
+	Offer  *store.OwnershipOffer
+	Counts Counts
+}
+
+// Counts are an organization's numbers as its page shows them.
+type Counts struct {
+	Members int
+	// PendingInvitations counts the open, unexpired invitations; nil for
+	// those who may not manage members, who do not see invitations.
+	PendingInvitations *int
+	Courses            int
+	Learners           int
+	Enrollments        map[string]int // by status; a status without any is absent
 }
 
 // MemberView is a member as the actor sees them: with what the actor may
@@ -234,6 +246,11 @@ func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64,
 		return Detail{}, err
 	}
 	d := Detail{View: v, MemberCount: total, Page: page, Pages: max(1, (total+MembersPageSize-1)/MembersPageSize)}
+	c, err := q.CountOrganization(ctx, orgID, time.Now())
+	if err != nil {
+		return Detail{}, err
+	}
+	d.Counts = Counts{Members: c.Members, Courses: c.Courses, Learners: c.Learners, Enrollments: c.Enrollments}
 	for _, m := range members {
 		d.Members = append(d.Members, s.memberView(actor, v.Role, m))
 	}
@@ -241,6 +258,7 @@ func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64,
 		if d.Invitations, err = s.openInvitations(ctx, q, orgID); err != nil {
 			return Detail{}, err
 		}
+		d.Counts.PendingInvitations = &c.PendingInvitations
 	}
 	switch offer, err := ownershipOffer(ctx, q, actor, v); {
 	case err == nil:

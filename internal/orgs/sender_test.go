@@ -52,7 +52,7 @@ func TestSenderIdentity(t *testing.T) {
 		if got.Sender != want {
 			t.Errorf("saved sender = %+v, want %+v", got.Sender, want)
 		}
-		log, err := s.Audit(ctx, root, org.ID, 0)
+		log, err := s.Audit(ctx, root, org.ID, orgs.AuditQuery{})
 		if err != nil || len(log.Entries) == 0 || log.Entries[0].Action != string(orgs.OrganizationUpdated) {
 			t.Fatalf("audit log: %+v, %v", log.Entries, err)
 		}

@@ -48,6 +48,27 @@ func (db *DB) DueDeliveriesPlans(ctx context.Context, t time.Time, from DueRef, 
 	return append(plans, QueryPlan{Name: "PostgreSQL generic plan", Lines: generic}), nil
 }
 
+// AuditLogPlans returns the plans of FilteredAuditLog's query with these
+// arguments, for the test that each filter reads an index: SQLite's plan,
+// or PostgreSQL's plan for these values and its generic plan.
+func (db *DB) AuditLogPlans(ctx context.Context, orgID int64, f AuditFilter, limit int) ([]QueryPlan, error) {
+	query, args := auditLogQuery(orgID, f, limit)
+	q := db.Read()
+	if db.dialect == SQLite {
+		lines, err := sqlitePlan(ctx, q, query, args)
+		return []QueryPlan{{Name: "SQLite query plan", Lines: lines}}, err
+	}
+	custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	generic, err := genericPlan(ctx, db, q.rebind(query), args)
+	if err != nil {
+		return nil, err
+	}
+	return []QueryPlan{{Name: "PostgreSQL plan for these values", Lines: custom}, {Name: "PostgreSQL generic plan", Lines: generic}}, nil
+}
+
 // ClaimDeliveriesPlan returns the plan of ClaimDeliveries' statement for
 // these ids, which does not change them.
 func (db *DB) ClaimDeliveriesPlan(ctx context.Context, ids []int64) (QueryPlan, error) {
@@ -74,6 +95,8 @@ func genericPlan(ctx context.Context, db *DB, query string, args []any) ([]strin
 			literals[i] = strconv.Itoa(v)
 		case int64:
 			literals[i] = strconv.FormatInt(v, 10)
+		case string:
+			literals[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		default:
 			return nil, fmt.Errorf("explain: argument %d of type %T", i, a)
 		}

@@ -356,3 +356,48 @@ func (q *Queries) OrganizationLogo(ctx context.Context, orgID int64) (Logo, erro
 	}
 	return l, nil
 }
+
+// OrganizationCounts are the numbers of an organization's page.
+type OrganizationCounts struct {
+	Members            int
+	PendingInvitations int // open and not expired
+	Courses            int
+	Learners           int
+	Enrollments        map[string]int // by status; a status without any is absent
+}
+
+// CountOrganization counts an organization's members, pending
+// invitations, courses, learners and enrollments by status, each by an
+// index on the organization.
+func (q *Queries) CountOrganization(ctx context.Context, id int64, now time.Time) (OrganizationCounts, error) {
+	c := OrganizationCounts{Enrollments: map[string]int{}}
+	err := q.queryRow(ctx, `
+		SELECT
+			(SELECT COUNT(*) FROM memberships WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM invitations WHERE organization_id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?),
+			(SELECT COUNT(*) FROM courses WHERE organization_id = ?),
+			(SELECT COUNT(*) FROM learners WHERE organization_id = ?)`,
+		id, id, now.UTC().Truncate(time.Microsecond), id, id).Scan(&c.Members, &c.PendingInvitations, &c.Courses, &c.Learners)
+	if err != nil {
+		return OrganizationCounts{}, fmt.Errorf("count organization %d: %w", id, err)
+	}
+	rs, err := q.query(ctx, `SELECT status, COUNT(*) FROM enrollments WHERE organization_id = ? GROUP BY status`, id)
+	if err != nil {
+		return OrganizationCounts{}, fmt.Errorf("count enrollments of organization %d: %w", id, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			status string
+			n      int
+		)
+		if err := rs.Scan(&status, &n); err != nil {
+			return OrganizationCounts{}, fmt.Errorf("count enrollments of organization %d: %w", id, err)
+		}
+		c.Enrollments[status] = n
+	}
+	if err := rs.Err(); err != nil {
+		return OrganizationCounts{}, fmt.Errorf("count enrollments of organization %d: %w", id, err)
+	}
+	return c, nil
+}

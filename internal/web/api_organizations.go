@@ -30,6 +30,9 @@ type organizationJSON struct {
 	SenderName    string `json:"sender_name"`
 	ReplyTo       string `json:"reply_to"`
 	PostalAddress string `json:"postal_address"`
+	// The numbers of the organization's page; only when one organization
+	// is read.
+	Counts *organizationCountsJSON `json:"counts,omitempty"`
 }
 
 func (s *Server) organizationJSON(o store.Organization) organizationJSON {
@@ -94,11 +97,13 @@ func (s *Server) apiOrganizationGet(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	v, err := s.orgs.Get(r.Context(), currentUser(r.Context()), id)
+	d, err := s.orgs.GetDetail(r.Context(), currentUser(r.Context()), id, 1)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.organizationJSON(v.Organization))
+	j := s.organizationJSON(d.Organization)
+	j.Counts = organizationCounts(d.Counts)
+	writeJSON(w, http.StatusOK, j)
 	return nil
 }
 

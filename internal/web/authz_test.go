@@ -399,6 +399,8 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/organizations/{id}/blocked-emails":    {rule: inOrg(access.ViewOrganization), path: apiURL("/blocked-emails"), ok: 200},
 		"POST /api/v1/organizations/{id}/blocked-emails":   {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
 		"DELETE /api/v1/organizations/{id}/blocked-emails": {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
+		"GET /api/v1/organizations/{id}/audit-log":         {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
+		"GET /api/v1/organizations/{id}/reports":           {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
 	}
 }
 

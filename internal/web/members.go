@@ -273,13 +273,29 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	page, err := s.orgs.Audit(r.Context(), currentUser(r.Context()), id, before)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
+	aq := auditQuery(r)
+	aq.Before, _ = strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	page, err := s.orgs.Audit(r.Context(), currentUser(r.Context()), id, aq)
+	data := auditPage{AuditPage: page, OlderURL: auditOlderURL(aq, page.Next)}
+	if len(aq.Kinds) == 1 {
+		data.Kind = aq.Kinds[0]
 	}
-	s.render(w, r, http.StatusOK, "audit.html", "Audit log of "+page.Name, page)
+	for _, k := range orgs.EventKinds() {
+		data.Kinds = append(data.Kinds, eventKindOption{Kind: string(k), Label: orgs.EventLabel(string(k))})
+	}
+	status := http.StatusOK
+	if err != nil {
+		// A filter the log cannot read is shown beside its field, over an
+		// empty log; anything else is the error page.
+		p, ok := problem.As(err)
+		if !ok || p.Kind != problem.Malformed || page.ID == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+		status = http.StatusBadRequest
+		data.formErrors = errorsFor(p, fieldSet{"kind": true, "actor": true, "from": true, "to": true})
+	}
+	s.render(w, r, status, "audit.html", "Audit log of "+page.Name, data)
 }
 
 // invitationPage is the page an invitation link opens.

@@ -217,9 +217,10 @@ func TestAuditLogPage(t *testing.T) {
 			t.Errorf("the audit log lacks %q:\n%s", want, res.body)
 		}
 	}
-	// People read labels, not the identifiers the API gives.
+	// People read labels, not the identifiers the API gives (which only
+	// the filter's choices hold, as their values).
 	for _, raw := range []string{"organization.updated", "invitation.created"} {
-		if strings.Contains(res.body, raw) {
+		if strings.Contains(strings.ReplaceAll(res.body, `value="`+raw+`"`, ""), raw) {
 			t.Errorf("the audit log shows the identifier %q", raw)
 		}
 	}

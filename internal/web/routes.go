@@ -177,6 +177,8 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedList)},
 		{"POST /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedAdd)},
 		{"DELETE /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedRemove)},
+		{"GET /api/v1/organizations/{id}/audit-log", loggedIn, s.api(s.apiAuditLog)},
+		{"GET /api/v1/organizations/{id}/reports", loggedIn, s.api(s.apiReports)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
 		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseCreate)},
