@@ -216,3 +216,34 @@ func TestRevokeCertificate(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentRevocations: of two revocations at once, one wins and
+// the other is told the certificate is revoked already; one audit entry.
+func TestConcurrentRevocations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newCertFixture(t, db)
+		c, _ := f.certificate(f.complete("ada@example.com"))
+		errs := make(chan error, 2)
+		for _, reason := range []string{"Copied.", "Refunded."} {
+			go func() {
+				_, err := f.s.RevokeCertificate(ctx, f.editor, f.org, c.Number, reason)
+				errs <- err
+			}()
+		}
+		a, b := <-errs, <-errs
+		if (a == nil) == (b == nil) || kindOf(a)+kindOf(b) != problem.Conflict {
+			t.Errorf("concurrent revocations: %v; %v", a, b)
+		}
+		audit, err := db.Read().AuditLog(ctx, f.org, 0, 100)
+		n := 0
+		for _, e := range audit {
+			if e.Action == "certificate.revoked" {
+				n++
+			}
+		}
+		if err != nil || n != 1 {
+			t.Errorf("%d revocations in the audit log, %v", n, err)
+		}
+	})
+}
