@@ -37,6 +37,14 @@ const (
 	TransferOwnership  Action = "transfer_ownership"  // hand the organization to another member
 	DeleteOrganization Action = "delete_organization" // remove it and everything it owns
 	ManageAPIKeys      Action = "manage_api_keys"     // create, list and revoke the organization's API keys
+	// RevokeCertificates is withdrawing a certificate an enrollment
+	// earned. The design's matrix has no row for certificates: a
+	// certificate is the outcome of an enrollment, so seeing them is
+	// ViewOrganization and revoking is placed with "manage learner
+	// enrollments" (editors and above), the role that may cancel the
+	// enrollment itself. It is an action of its own so that the rule can
+	// be read, and changed, in one place.
+	RevokeCertificates Action = "revoke_certificates"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -51,6 +59,7 @@ var minimumRole = map[Action]Role{
 	TransferOwnership:  Owner,
 	DeleteOrganization: Owner,
 	ManageAPIKeys:      Admin,
+	RevokeCertificates: Editor,
 }
 
 // Allowed reports whether user, whose role in the organization is role

@@ -46,6 +46,7 @@ func TestMatrix(t *testing.T) {
 		TransferOwnership:  {Owner},
 		DeleteOrganization: {Owner},
 		ManageAPIKeys:      {Admin, Owner},
+		RevokeCertificates: {Editor, Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
+	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -21,7 +22,16 @@ import (
 // ideographs, print as blanks, and the web page shows every script. The
 // dates inside the file are the claim's, so a certificate gives the same
 // bytes every time.
+//
+// A revoked certificate has no PDF (problem.Gone): a copy made now would
+// travel without the page that says it was revoked, and a REVOKED stamp
+// is easily cut off. Its page, which the QR code leads to, tells the
+// truth.
 func (s *Service) WriteCertificatePDF(w io.Writer, c store.Certificate) error {
+	if c.Revoked() {
+		return problem.Newf(problem.Gone, "certificate_revoked",
+			"This certificate was revoked on %s by %s, so it can no longer be downloaded.", c.RevokedAt.Format("2 January 2006"), c.OrganizationName)
+	}
 	if !c.Claimed() || c.QRPNG == nil {
 		return errors.New("certificate PDF: the certificate is not claimed")
 	}

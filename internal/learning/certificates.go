@@ -11,8 +11,10 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/names"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -175,6 +177,9 @@ func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, sign
 		if c, err = s.claimedCertificate(ctx, q, enrollmentID, signature); err != nil || c.Claimed() {
 			return err
 		}
+		if c.Revoked() {
+			return ErrCertificateRevoked
+		}
 		if name, err = CertificateName(name); err != nil {
 			return err
 		}
@@ -185,10 +190,15 @@ func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, sign
 		if claimed, err = q.ClaimCertificate(ctx, c.OrganizationID, c.ID, name, qr, s.now()); err != nil {
 			return err
 		}
-		// Claimed now, or by a concurrent request a moment ago: the
-		// certificate as it is.
-		c, err = q.CertificateOfEnrollment(ctx, c.OrganizationID, c.EnrollmentID)
-		return err
+		// Claimed now, or by a concurrent request a moment ago, or
+		// revoked meanwhile: the certificate as it is.
+		if c, err = q.CertificateOfEnrollment(ctx, c.OrganizationID, c.EnrollmentID); err != nil {
+			return err
+		}
+		if !c.Claimed() && c.Revoked() {
+			return ErrCertificateRevoked
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Certificate{}, false, fmt.Errorf("claim the certificate of enrollment %d: %w", enrollmentID, err)
@@ -228,3 +238,164 @@ func (s *Service) Certificate(ctx context.Context, number string) (store.Certifi
 	}
 	return c, err
 }
+
+// MaxRevocationReasonRunes is the longest reason given for revoking a
+// certificate.
+const MaxRevocationReasonRunes = 500
+
+// maxCourseChoices bounds the courses the certificate list offers as a
+// filter.
+const maxCourseChoices = 1000
+
+// CertificateQuery selects an organization's certificates: empty fields
+// select all.
+type CertificateQuery struct {
+	// Search is the start of a number (any case) or part of a learner's
+	// address.
+	Search   string
+	CourseID int64
+	Page     int
+}
+
+// CertificateList is one page of an organization's certificates, newest
+// first, as its staff see them.
+type CertificateList struct {
+	orgs.View
+	Items  []store.Certificate
+	Total  int
+	Page   int // from 1
+	Pages  int
+	Search string
+	// CourseID is the course the list is narrowed to, 0 for all; Courses
+	// are the organization's courses to choose from.
+	CourseID int64
+	Courses  []store.CourseSummary
+	// CanRevoke tells whether the actor may revoke certificates.
+	CanRevoke bool
+}
+
+// Certificates returns one page of an organization's certificates, claimed
+// or not, newest first, for anyone who may see the organization.
+func (s *Service) Certificates(ctx context.Context, actor *store.User, orgID int64, cq CertificateQuery) (CertificateList, error) {
+	q := s.db.Read()
+	v, err := orgs.Authorize(ctx, q, actor, orgID, access.ViewOrganization)
+	if err != nil {
+		return CertificateList{}, err
+	}
+	page := max(cq.Page, 1)
+	items, total, err := q.ListCertificates(ctx, store.CertificateFilter{OrganizationID: orgID, Search: cq.Search, CourseID: cq.CourseID,
+		Offset: store.Offset(page, PageSize), Limit: PageSize})
+	if err != nil {
+		return CertificateList{}, err
+	}
+	courses, _, err := q.ListCourses(ctx, store.CourseFilter{OrganizationID: orgID, Limit: maxCourseChoices})
+	if err != nil {
+		return CertificateList{}, err
+	}
+	return CertificateList{View: v, Items: items, Total: total, Page: page, Pages: pages(total), Search: cq.Search,
+		CourseID: cq.CourseID, Courses: courses, CanRevoke: access.Allowed(actor, v.Role, access.RevokeCertificates)}, nil
+}
+
+// CertificatePage is one certificate as the organization's staff see it.
+type CertificatePage struct {
+	orgs.View
+	Certificate store.Certificate
+	// CanRevoke tells whether the actor may revoke it (once revoked, it
+	// stays so).
+	CanRevoke bool
+}
+
+// StaffCertificate returns an organization's certificate by its number,
+// claimed or not, for anyone who may see the organization.
+func (s *Service) StaffCertificate(ctx context.Context, actor *store.User, orgID int64, number string) (CertificatePage, error) {
+	return s.certificatePage(ctx, actor, orgID, number, access.ViewOrganization)
+}
+
+// PrepareRevoke returns a certificate that the actor may revoke, for the
+// confirmation page.
+func (s *Service) PrepareRevoke(ctx context.Context, actor *store.User, orgID int64, number string) (CertificatePage, error) {
+	return s.certificatePage(ctx, actor, orgID, number, access.RevokeCertificates)
+}
+
+func (s *Service) certificatePage(ctx context.Context, actor *store.User, orgID int64, number string, action access.Action) (CertificatePage, error) {
+	q := s.db.Read()
+	v, err := orgs.Authorize(ctx, q, actor, orgID, action)
+	if err != nil {
+		return CertificatePage{}, err
+	}
+	c, err := certificateIn(ctx, q, orgID, number)
+	if err != nil {
+		return CertificatePage{}, err
+	}
+	return CertificatePage{View: v, Certificate: c, CanRevoke: access.Allowed(actor, v.Role, access.RevokeCertificates)}, nil
+}
+
+// certificateIn looks a number up among an organization's certificates:
+// another organization's number is not found.
+func certificateIn(ctx context.Context, q *store.Queries, orgID int64, number string) (store.Certificate, error) {
+	number, ok := canonicalNumber(number)
+	if !ok {
+		return store.Certificate{}, ErrCertificateNotFound
+	}
+	c, err := q.OrganizationCertificate(ctx, orgID, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Certificate{}, ErrCertificateNotFound
+	}
+	return c, err
+}
+
+// RevokeCertificate withdraws an organization's certificate, with the
+// reason, which the staff read and the public page does not show. The
+// certificate stays: its page says it was revoked, its PDF is no longer
+// made, and an unclaimed one can no longer be claimed. The audit log
+// records it in the same transaction. A certificate revoked already is a
+// conflict: revoking is done once, by one person, for one reason.
+func (s *Service) RevokeCertificate(ctx context.Context, actor *store.User, orgID int64, number, reason string) (store.Certificate, error) {
+	at := s.now().UTC()
+	reason = strings.TrimSpace(reason)
+	var c store.Certificate
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.RevokeCertificates); err != nil {
+			return err
+		}
+		var err error
+		if c, err = certificateIn(ctx, q, orgID, number); err != nil {
+			return err
+		}
+		if c.Revoked() {
+			return errCertificateRevokedAlready(c)
+		}
+		if msg := checkText(reason, "reason", MaxRevocationReasonRunes); msg != "" {
+			return problem.Field("reason", "reason_invalid", msg)
+		}
+		r := store.Revocation{ByName: orgs.ActorName(actor), Reason: reason, At: at}
+		if actor.APIKey == nil {
+			r.By = actor.ID
+		}
+		revoked, err := q.RevokeCertificate(ctx, orgID, c.ID, r)
+		if err != nil {
+			return err
+		}
+		if c, err = q.OrganizationCertificate(ctx, orgID, c.Number); err != nil {
+			return err
+		}
+		if !revoked { // by a concurrent request, a moment ago
+			return errCertificateRevokedAlready(c)
+		}
+		return orgs.Record(ctx, q, orgs.Event{Kind: orgs.CertificateRevoked, OrganizationID: orgID, Actor: actor,
+			Target: fmt.Sprintf("%s (%s, %s)", c.Number, c.LearnerEmail, c.CourseTitle), New: map[string]string{"reason": reason}})
+	})
+	if err != nil {
+		return store.Certificate{}, fmt.Errorf("revoke certificate %s: %w", number, err)
+	}
+	return c, nil
+}
+
+func errCertificateRevokedAlready(c store.Certificate) error {
+	return problem.Newf(problem.Conflict, "certificate_revoked",
+		"This certificate was revoked already, on %s: it stays revoked.", c.RevokedAt.Format("2 January 2006"))
+}
+
+// ErrCertificateRevoked refuses to claim a revoked certificate.
+var ErrCertificateRevoked = problem.New(problem.Gone, "certificate_revoked",
+	"This certificate was revoked by the organization that issued it, so it can no longer be claimed.")

@@ -35,6 +35,7 @@ const (
 	APIKeyCreated           EventKind = "api_key.created"
 	APIKeyRevoked           EventKind = "api_key.revoked"
 	APIKeyRevokedUse        EventKind = "api_key.revoked_use" // a request came with a revoked key
+	CertificateRevoked      EventKind = "certificate.revoked"
 )
 
 // Event is a change in an organization, announced inside the transaction
@@ -60,28 +61,7 @@ func (s *Service) OnEvent(h Hook) { s.hooks = append(s.hooks, h) }
 // to the hooks: every change of membership, role, ownership, invitation or
 // settings passes here.
 func (s *Service) emit(ctx context.Context, q *store.Queries, e Event) error {
-	entry := store.AuditEntry{
-		OrganizationID: e.OrganizationID,
-		Action:         string(e.Kind),
-		Target:         e.Target,
-		OldValue:       encodeValues(e.Old),
-		NewValue:       encodeValues(e.New),
-	}
-	if e.Actor != nil {
-		entry.ActorEmail = e.Actor.Email
-		if e.Actor.ID != 0 {
-			entry.ActorID = &e.Actor.ID
-		}
-		if e.Actor.APIKey != nil {
-			// A key has no account: the log names the key, and the
-			// address of whoever created it.
-			entry.ActorEmail = fmt.Sprintf("API key %q (%s)", e.Actor.APIKey.Name, e.Actor.Email)
-		}
-	}
-	if e.UserID != 0 {
-		entry.TargetUserID = &e.UserID
-	}
-	if err := q.AddAuditEntry(ctx, entry); err != nil {
+	if err := Record(ctx, q, e); err != nil {
 		return err
 	}
 	for _, h := range s.hooks {
@@ -90,6 +70,41 @@ func (s *Service) emit(ctx context.Context, q *store.Queries, e Event) error {
 		}
 	}
 	return nil
+}
+
+// Record writes an event's row in the organization's audit log, for the
+// other domain packages' changes (a certificate's revocation), inside
+// their transaction. It runs no hooks: those are registered on the
+// organizations' service, which the other packages do not hold.
+func Record(ctx context.Context, q *store.Queries, e Event) error {
+	entry := store.AuditEntry{
+		OrganizationID: e.OrganizationID,
+		Action:         string(e.Kind),
+		Target:         e.Target,
+		OldValue:       encodeValues(e.Old),
+		NewValue:       encodeValues(e.New),
+	}
+	entry.ActorEmail = ActorName(e.Actor)
+	if e.Actor != nil && e.Actor.ID != 0 {
+		entry.ActorID = &e.Actor.ID
+	}
+	if e.UserID != 0 {
+		entry.TargetUserID = &e.UserID
+	}
+	return q.AddAuditEntry(ctx, entry)
+}
+
+// ActorName names who acted as the audit log does: the account's address,
+// or for an API key, which has no account, the key and the address of
+// whoever created it.
+func ActorName(actor *store.User) string {
+	switch {
+	case actor == nil:
+		return ""
+	case actor.APIKey != nil:
+		return fmt.Sprintf("API key %q (%s)", actor.APIKey.Name, actor.Email)
+	}
+	return actor.Email
 }
 
 func encodeValues(m map[string]string) string {

@@ -25,6 +25,7 @@ var eventLabels = map[EventKind]string{
 	APIKeyCreated:           "API key created",
 	APIKeyRevoked:           "API key revoked",
 	APIKeyRevokedUse:        "Revoked API key used",
+	CertificateRevoked:      "Certificate revoked",
 }
 
 // EventLabel is what people read for an audit entry's action. An action
@@ -50,6 +51,7 @@ var fieldLabels = map[string]string{
 	"reply_to":       "Reply-To address",
 	"postal_address": "Postal address",
 	"address":        "From address",
+	"reason":         "Reason",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.

@@ -176,6 +176,16 @@ func authzCases(outboxID int64) map[string]authzCase {
 	unsubscribePage := func(o *authzOrg) string { return o.unsubscribe }
 	quizPage := func(o *authzOrg) string { return o.quizPage }
 	claimPage := func(o *authzOrg) string { return o.claim }
+	staffCertificate := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string {
+			return fmt.Sprintf(organizationsPath+"%d/certificates/%s/%s", o.id, o.certificate, suffix)
+		}
+	}
+	certificateAPI := func(suffix string) func(o *authzOrg) string {
+		return func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/certificates/%s%s", o.id, o.certificate, suffix)
+		}
+	}
 	certificate := func(suffix string) func(o *authzOrg) string {
 		return func(o *authzOrg) string { return learning.CertificatePath(o.certificate) + suffix }
 	}
@@ -367,6 +377,10 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/":        {rule: inOrg(access.ViewOrganization), path: enrollmentURL(""), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/cancel":  {rule: inOrg(access.ManageEnrollments), path: enrollmentURL("cancel"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/enrollments/{enrollment_id}/cancel": {rule: inOrg(access.ManageEnrollments), path: enrollmentURL("cancel"), ok: 303},
+		"GET /email-learning/platform/organizations/{id}/certificates/":                       {rule: inOrg(access.ViewOrganization), path: orgURL("certificates/"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/certificates/{number}/":              {rule: inOrg(access.ViewOrganization), path: staffCertificate(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/certificates/{number}/revoke":        {rule: inOrg(access.RevokeCertificates), path: staffCertificate("revoke"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/certificates/{number}/revoke":       {rule: inOrg(access.RevokeCertificates), path: staffCertificate("revoke"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"reason": {"Copied."}} }},
 		"GET /email-learning/platform/organizations/{id}/blocked-emails/":                     {rule: inOrg(access.ViewOrganization), path: orgURL("blocked-emails/"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/blocked-emails/":                    {rule: inOrg(access.ManageEnrollments), path: orgURL("blocked-emails/"), ok: 303, form: emailForm(newEmail)},
 		"POST /email-learning/platform/organizations/{id}/blocked-emails/remove":              {rule: inOrg(access.ManageEnrollments), path: orgURL("blocked-emails/remove"), ok: 303, form: emailForm(blocked)},
@@ -396,11 +410,14 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /api/v1/organizations/{id}/enrollments/{enrollment_id}/cancel": {rule: inOrg(access.ManageEnrollments), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d/cancel", o.id, o.enrollment)
 		}},
-		"GET /api/v1/organizations/{id}/blocked-emails":    {rule: inOrg(access.ViewOrganization), path: apiURL("/blocked-emails"), ok: 200},
-		"POST /api/v1/organizations/{id}/blocked-emails":   {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
-		"DELETE /api/v1/organizations/{id}/blocked-emails": {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
-		"GET /api/v1/organizations/{id}/audit-log":         {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
-		"GET /api/v1/organizations/{id}/reports":           {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
+		"GET /api/v1/organizations/{id}/certificates":                  {rule: inOrg(access.ViewOrganization), path: apiURL("/certificates"), ok: 200},
+		"GET /api/v1/organizations/{id}/certificates/{number}":         {rule: inOrg(access.ViewOrganization), path: certificateAPI(""), ok: 200},
+		"POST /api/v1/organizations/{id}/certificates/{number}/revoke": {rule: inOrg(access.RevokeCertificates), path: certificateAPI("/revoke"), ok: 200, json: func(*authzOrg) any { return map[string]string{"reason": "Copied."} }},
+		"GET /api/v1/organizations/{id}/blocked-emails":                {rule: inOrg(access.ViewOrganization), path: apiURL("/blocked-emails"), ok: 200},
+		"POST /api/v1/organizations/{id}/blocked-emails":               {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
+		"DELETE /api/v1/organizations/{id}/blocked-emails":             {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
+		"GET /api/v1/organizations/{id}/audit-log":                     {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
+		"GET /api/v1/organizations/{id}/reports":                       {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
 	}
 }
 
@@ -457,6 +474,9 @@ var designMatrix = map[access.Action]access.Role{
 	access.TransferOwnership:  access.Owner,
 	access.DeleteOrganization: access.Owner,
 	access.ManageAPIKeys:      access.Admin,
+	// The design has no row for certificates: revoking one is managing
+	// the enrollment that earned it.
+	access.RevokeCertificates: access.Editor,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
@@ -907,6 +927,13 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 		for _, e := range enrollments {
 			fmt.Fprintf(&b, " enr:%s:%d:%s", e.LearnerEmail, e.CourseID, e.Status)
 		}
+		certificates, _, err := q.ListCertificates(ctx, store.CertificateFilter{OrganizationID: id, Limit: 1000})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, c := range certificates {
+			fmt.Fprintf(&b, " cert:%s:%v", c.Number, c.Revoked())
+		}
 		blocked, _, err := q.ListBlockedEmails(ctx, id, 0, 1000)
 		if err != nil {
 			f.t.Fatal(err)
@@ -942,6 +969,11 @@ func TestCrossOrganizationIDs(t *testing.T) {
 			{"POST", fmt.Sprintf(organizationsPath+"%d/enrollments/%d/cancel", a.id, b.enrollment), ""},
 			{"POST", fmt.Sprintf(organizationsPath+"%d/blocked-emails/remove", a.id), "email=" + b.blocked},
 			{"POST", fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d/cancel", a.id, b.enrollment), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/certificates/%s/", a.id, b.certificate), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/certificates/%s/revoke", a.id, b.certificate), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/certificates/%s/revoke", a.id, b.certificate), "reason=Copied."},
+			{"GET", fmt.Sprintf("/api/v1/organizations/%d/certificates/%s", a.id, b.certificate), ""},
+			{"POST", fmt.Sprintf("/api/v1/organizations/%d/certificates/%s/revoke", a.id, b.certificate), `{"reason":"Copied."}`},
 			{"DELETE", fmt.Sprintf("/api/v1/organizations/%d/blocked-emails", a.id), `{"email":"` + b.blocked + `"}`},
 			{"GET", learning.CoursePath(a.id, b.courseSlug), ""},
 			{"POST", learning.CoursePath(a.id, b.courseSlug) + "enroll", "email=cross@example.com"},

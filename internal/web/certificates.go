@@ -106,7 +106,11 @@ func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := learning.CertificatePath(c.Number)
-	s.renderPublic(w, r, http.StatusOK, "certificate.html", "Certificate of "+c.LearnerName, s.brandOf(r.Context(), c.OrganizationID),
+	title := "Certificate of " + c.LearnerName
+	if c.Revoked() {
+		title = "Revoked certificate of " + c.LearnerName
+	}
+	s.renderPublic(w, r, http.StatusOK, "certificate.html", title, s.brandOf(r.Context(), c.OrganizationID),
 		certificatePage{Certificate: c, Path: path, URL: s.learning.CertificateURL(c.Number)})
 }
 
@@ -134,7 +138,8 @@ func (s *Server) certificatePDF(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := s.learning.WriteCertificatePDF(&buf, c); err != nil {
-		s.serverError(w, r, err)
+		// A revoked certificate's answer (410) is a page of its brand.
+		s.publicPageError(w, r, err, s.brandOf(r.Context(), c.OrganizationID))
 		return
 	}
 	h := w.Header()

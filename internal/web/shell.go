@@ -40,6 +40,7 @@ var organizationSections = []struct {
 	{"overview", "Overview", "", access.ViewOrganization},
 	{"courses", "Courses", "courses/", access.ViewOrganization},
 	{"learners", "Learners", "learners/", access.ViewOrganization},
+	{"certificates", "Certificates", "certificates/", access.ViewOrganization},
 	{"reports", "Reports", "reports/", access.ViewOrganization},
 	{"members", "Members", "#members", access.ViewOrganization},
 	{"settings", "Settings", "edit", access.EditOrganization},
@@ -65,6 +66,8 @@ func sectionOf(rest string) (key string, first bool) {
 		return "learners", tail == ""
 	case "enrollments", "blocked-emails":
 		return "learners", false
+	case "certificates":
+		return "certificates", tail == ""
 	case "reports":
 		return "reports", tail == ""
 	case "audit":

@@ -150,8 +150,8 @@ func orgNav(t *testing.T, body string) (labels []string, links map[string]string
 func TestOrganizationNavigationShowsAllowedSections(t *testing.T) {
 	db := storetest.NewSQLite(t)
 	app := newTestApp(t, db)
-	everything := []string{"Overview", "Courses", "Learners", "Reports", "Members", "Settings", "API keys", "Audit log"}
-	viewing := []string{"Overview", "Courses", "Learners", "Reports", "Members"}
+	everything := []string{"Overview", "Courses", "Learners", "Certificates", "Reports", "Members", "Settings", "API keys", "Audit log"}
+	viewing := []string{"Overview", "Courses", "Learners", "Certificates", "Reports", "Members"}
 	for _, tc := range []struct {
 		role access.Role
 		want []string
@@ -199,6 +199,7 @@ func TestOrganizationPagesHaveBreadcrumbs(t *testing.T) {
 		{course + "contents/new?kind=lesson", "Organizations › My Organization › Courses › Go basics"},
 		{org, "Organizations"},
 		{org + "learners/", "Organizations › My Organization"},
+		{org + "certificates/", "Organizations › My Organization"},
 		{org + "reports/", "Organizations › My Organization"},
 		{org + "audit/", "Organizations › My Organization"},
 		{org + "blocked-emails/", "Organizations › My Organization › Learners"},
