@@ -84,6 +84,7 @@ type authzOrg struct {
 	courseSlug      string
 	enrollment      int64
 	enrollmentKey   string // its link key
+	learner         int64  // its learner
 	unsubscribe     string
 	confirmToken    string
 	blocked         string
@@ -388,6 +389,17 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /api/v1/organizations/{id}/enrollments/{enrollment_id}/cancel": {rule: inOrg(access.ManageEnrollments), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d/cancel", o.id, o.enrollment)
 		}},
+		"GET /api/v1/organizations/{id}/enrollments/{enrollment_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d", o.id, o.enrollment)
+		}},
+		"GET /api/v1/organizations/{id}/learners/{learner_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/learners/%d", o.id, o.learner)
+		}},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/quiz-attempts": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/courses/%d/quiz-attempts", o.id, o.enrollCourse)
+		}},
+		"GET /api/v1/platform/outbox":                      {rule: platform(access.ViewOutbox), path: fixed("/api/v1/platform/outbox"), ok: 200},
+		"GET /api/v1/platform/outbox/{message_id}":         {rule: platform(access.ViewOutbox), path: fixed(fmt.Sprintf("/api/v1/platform/outbox/%d", outboxID)), ok: 200},
 		"GET /api/v1/organizations/{id}/blocked-emails":    {rule: inOrg(access.ViewOrganization), path: apiURL("/blocked-emails"), ok: 200},
 		"POST /api/v1/organizations/{id}/blocked-emails":   {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
 		"DELETE /api/v1/organizations/{id}/blocked-emails": {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
@@ -761,7 +773,7 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 			return err
 		}
 		if status == store.EnrollmentActive {
-			o.enrollment, o.enrollmentKey = e.ID, e.LinkKey
+			o.enrollment, o.enrollmentKey, o.learner = e.ID, e.LinkKey, l.ID
 			o.unsubscribe = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).UnsubscribeURL(e)
 		}
 	}
