@@ -23,7 +23,7 @@ type courseQuizFixture struct {
 	ada, bob, adaOther store.Enrollment
 }
 
-func newCourseQuizFixture(t *testing.T, db *store.DB) courseQuizFixture {
+func newCourseQuizFixture(t testing.TB, db *store.DB) courseQuizFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := courseQuizFixture{enrollmentFixture: newEnrollmentFixture(t, db)}
@@ -166,48 +166,7 @@ func TestCourseQuizAttemptsReadTheIndex(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newCourseQuizFixture(t, db)
-		// Ten more courses of a quiz each, whose attempts lie among the
-		// course's in id order as they would over time: 300 of each quiz
-		// of the course, 6,000 of each other quiz (the course has 1% of
-		// the attempts).
-		others := []int64{f.quiz3}
-		f.tx(t, func(q *store.Queries) error {
-			for i := range 9 {
-				title := fmt.Sprintf("Course %d", i)
-				c, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.orgA, Title: title, TitleKey: strings.ToLower(title), TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("c%d", i)})
-				if err != nil {
-					return err
-				}
-				quiz, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: f.orgA, CourseID: c, Kind: store.KindQuiz, Title: title, Published: true})
-				if err != nil {
-					return err
-				}
-				others = append(others, quiz)
-			}
-			return nil
-		})
-		deliveries := func(e store.Enrollment, quiz int64, n int) string {
-			return fmt.Sprintf(`INSERT INTO deliveries (organization_id, enrollment_id, content_id, attempt, due_at, status, created_at, updated_at)
-				WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-				SELECT %d, %d, %d, i, e.created_at, 'sent', e.created_at, e.created_at FROM n, enrollments e WHERE e.id = %d`,
-				n, f.orgA, e.ID, quiz, e.ID)
-		}
-		stmts := []string{deliveries(f.ada, f.quiz1, 300), deliveries(f.bob, f.quiz2, 300)}
-		for _, quiz := range others {
-			stmts = append(stmts, deliveries(f.adaOther, quiz, 6000))
-		}
-		stmts = append(stmts, fmt.Sprintf(`INSERT INTO quiz_attempts (organization_id, enrollment_id, delivery_id, content_id, course_id, attempt, score, passed, answers, created_at)
-			SELECT d.organization_id, d.enrollment_id, d.id, d.content_id, ci.course_id, d.attempt, 50, false, '{}', d.created_at
-			FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
-			ORDER BY CASE WHEN ci.course_id = %d THEN d.attempt * 20 ELSE d.attempt END, d.id`, f.courseA))
-		for _, s := range stmts {
-			if err := db.Exec(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := db.Exec(ctx, `ANALYZE`); err != nil {
-			t.Fatal(err)
-		}
+		seedCourseQuizAttempts(t, db, f)
 		first, err := db.Read().CourseQuizAttempts(ctx, store.QuizAttemptFilter{OrganizationID: f.orgA, CourseID: f.courseA, Limit: 50})
 		if err != nil || len(first) != 50 {
 			t.Fatalf("first page: %d, %v", len(first), err)
@@ -247,4 +206,79 @@ func TestCourseQuizAttemptsReadTheIndex(t *testing.T) {
 			}
 		}
 	})
+}
+
+// seedCourseQuizAttempts adds ten courses of a quiz each, whose attempts
+// lie among the course's in id order as they would over time: 300 of each
+// quiz of courseA, 6,000 of each other quiz (courseA has 1% of the
+// attempts), then ANALYZE.
+func seedCourseQuizAttempts(t testing.TB, db *store.DB, f courseQuizFixture) {
+	t.Helper()
+	ctx := context.Background()
+	others := []int64{f.quiz3}
+	f.tx(t, func(q *store.Queries) error {
+		for i := range 9 {
+			title := fmt.Sprintf("Course %d", i)
+			c, err := q.CreateCourse(ctx, store.NewCourse{OrganizationID: f.orgA, Title: title, TitleKey: strings.ToLower(title), TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("c%d", i)})
+			if err != nil {
+				return err
+			}
+			quiz, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: f.orgA, CourseID: c, Kind: store.KindQuiz, Title: title, Published: true})
+			if err != nil {
+				return err
+			}
+			others = append(others, quiz)
+		}
+		return nil
+	})
+	deliveries := func(e store.Enrollment, quiz int64, n int) string {
+		return fmt.Sprintf(`INSERT INTO deliveries (organization_id, enrollment_id, content_id, attempt, due_at, status, created_at, updated_at)
+			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			SELECT %d, %d, %d, i, e.created_at, 'sent', e.created_at, e.created_at FROM n, enrollments e WHERE e.id = %d`,
+			n, f.orgA, e.ID, quiz, e.ID)
+	}
+	stmts := []string{deliveries(f.ada, f.quiz1, 300), deliveries(f.bob, f.quiz2, 300)}
+	for _, quiz := range others {
+		stmts = append(stmts, deliveries(f.adaOther, quiz, 6000))
+	}
+	stmts = append(stmts, fmt.Sprintf(`INSERT INTO quiz_attempts (organization_id, enrollment_id, delivery_id, content_id, course_id, attempt, score, passed, answers, created_at)
+		SELECT d.organization_id, d.enrollment_id, d.id, d.content_id, ci.course_id, d.attempt, 50, false, '{}', d.created_at
+		FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
+		ORDER BY CASE WHEN ci.course_id = %d THEN d.attempt * 20 ELSE d.attempt END, d.id`, f.courseA))
+	for _, s := range stmts {
+		if err := db.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkCourseQuizAttempts reads a page of a course's attempts at the
+// start of the list and deep in it, among the seeded attempts of other
+// courses: with the cursor in the index, both cost about the same.
+func BenchmarkCourseQuizAttempts(b *testing.B) {
+	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(dialect), func(b *testing.B) {
+			ctx := context.Background()
+			db := storetest.New(b, dialect)
+			f := newCourseQuizFixture(b, db)
+			seedCourseQuizAttempts(b, db, f)
+			all, err := db.Read().CourseQuizAttempts(ctx, store.QuizAttemptFilter{OrganizationID: f.orgA, CourseID: f.courseA, Limit: 1000})
+			if err != nil || len(all) != 600 {
+				b.Fatalf("the course's attempts: %d, %v", len(all), err)
+			}
+			for name, before := range map[string]int64{"first page": 0, "last page": all[549].ID} {
+				b.Run(name, func(b *testing.B) {
+					for b.Loop() {
+						page, err := db.Read().CourseQuizAttempts(ctx, store.QuizAttemptFilter{OrganizationID: f.orgA, CourseID: f.courseA, Before: before, Limit: 51})
+						if err != nil || len(page) < 50 {
+							b.Fatalf("page: %d, %v", len(page), err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
