@@ -183,7 +183,7 @@ func (e *Engine) list(ctx context.Context, q *store.Queries, en store.Enrollment
 	}
 	list := make([]learning.Delivery, len(rows))
 	for i, d := range rows {
-		list[i] = learning.Delivery{Title: d.ContentTitle, Kind: d.ContentKind, Status: d.Status, Attempt: d.Attempt, ScheduledAt: d.DueAt, SentAt: d.SentAt}
+		list[i] = learning.Delivery{ContentID: d.ContentID, Title: d.ContentTitle, Kind: d.ContentKind, Status: d.Status, Attempt: d.Attempt, ScheduledAt: d.DueAt, SentAt: d.SentAt}
 	}
 	return list, nil
 }

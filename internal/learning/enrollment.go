@@ -96,6 +96,7 @@ func runHooks(ctx context.Context, q *store.Queries, hooks []EnrollmentHook, e s
 
 // Delivery is one content email of an enrollment, as its page lists it.
 type Delivery struct {
+	ContentID   int64
 	Title       string // of the lesson or quiz
 	Kind        string // lesson or quiz
 	Status      string // as the delivery engine names it

@@ -2,6 +2,7 @@ package learning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mailschool/mailschool/internal/access"
@@ -67,6 +68,71 @@ func (s *Service) Learners(ctx context.Context, actor *store.User, orgID int64, 
 	}
 	return LearnerPage{View: v, Items: rows, Total: total, Page: page, Pages: pages(total), Search: search,
 		CanManage: access.Allowed(actor, v.Role, access.ManageEnrollments)}, nil
+}
+
+// ErrLearnerNotFound answers a learner id that is not the organization's.
+var ErrLearnerNotFound = problem.New(problem.NotFound, "learner_not_found", "There is no such learner in this organization.")
+
+// Learner returns a learner of an organization with their enrollments in
+// it, for anyone who may see the organization.
+func (s *Service) Learner(ctx context.Context, actor *store.User, orgID, id int64) (LearnerRow, error) {
+	q := s.db.Read()
+	if _, err := orgs.Authorize(ctx, q, actor, orgID, access.ViewOrganization); err != nil {
+		return LearnerRow{}, err
+	}
+	l, err := q.Learner(ctx, orgID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return LearnerRow{}, ErrLearnerNotFound
+	}
+	if err != nil {
+		return LearnerRow{}, err
+	}
+	enrollments, err := q.LearnersEnrollments(ctx, orgID, []int64{id})
+	if err != nil {
+		return LearnerRow{}, err
+	}
+	return LearnerRow{Learner: l, Enrollments: enrollments}, nil
+}
+
+// QuizAttemptQuery selects a page of a course's quiz attempts, newest
+// first: zero fields select all, Before continues below an attempt id.
+type QuizAttemptQuery struct {
+	ContentID    int64
+	EnrollmentID int64
+	Before       int64
+}
+
+// QuizAttemptList is one page of a course's quiz attempts; Next is the
+// Before of the following page, 0 on the last.
+type QuizAttemptList struct {
+	Items []store.QuizAttempt
+	Next  int64
+}
+
+// QuizAttempts returns one page of a course's quiz attempts with their
+// learners' addresses, newest first, for anyone who may see the
+// organization's enrollments.
+func (s *Service) QuizAttempts(ctx context.Context, actor *store.User, orgID, courseID int64, aq QuizAttemptQuery) (QuizAttemptList, error) {
+	q := s.db.Read()
+	if _, err := orgs.Authorize(ctx, q, actor, orgID, access.ViewOrganization); err != nil {
+		return QuizAttemptList{}, err
+	}
+	if _, err := q.Course(ctx, orgID, courseID); errors.Is(err, store.ErrNotFound) {
+		return QuizAttemptList{}, ErrCourseNotFound
+	} else if err != nil {
+		return QuizAttemptList{}, err
+	}
+	items, err := q.CourseQuizAttempts(ctx, store.QuizAttemptFilter{OrganizationID: orgID, CourseID: courseID, ContentID: aq.ContentID,
+		EnrollmentID: aq.EnrollmentID, Before: aq.Before, Limit: PageSize + 1})
+	if err != nil {
+		return QuizAttemptList{}, err
+	}
+	list := QuizAttemptList{Items: items}
+	if len(items) > PageSize {
+		list.Items = items[:PageSize]
+		list.Next = list.Items[PageSize-1].ID
+	}
+	return list, nil
 }
 
 // EnrollmentList is one page of an organization's enrollments.

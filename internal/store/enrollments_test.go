@@ -19,7 +19,7 @@ type enrollmentFixture struct {
 	courseA, other int64 // a course of orgA, one of orgB
 }
 
-func newEnrollmentFixture(t *testing.T, db *store.DB) enrollmentFixture {
+func newEnrollmentFixture(t testing.TB, db *store.DB) enrollmentFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := enrollmentFixture{db: db}
@@ -42,7 +42,7 @@ func newEnrollmentFixture(t *testing.T, db *store.DB) enrollmentFixture {
 	return f
 }
 
-func (f enrollmentFixture) tx(t *testing.T, fn func(q *store.Queries) error) {
+func (f enrollmentFixture) tx(t testing.TB, fn func(q *store.Queries) error) {
 	t.Helper()
 	if err := f.db.InTx(context.Background(), fn); err != nil {
 		t.Fatal(err)

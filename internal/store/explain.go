@@ -82,6 +82,27 @@ func (db *DB) ClaimDeliveriesPlan(ctx context.Context, ids []int64) (QueryPlan, 
 	return QueryPlan{Name: "PostgreSQL plan for these values", Lines: lines}, err
 }
 
+// CourseQuizAttemptsPlans returns the plans of CourseQuizAttempts' query
+// with this filter: SQLite's, or PostgreSQL's for these values and its
+// generic one (see DueDeliveriesPlans).
+func (db *DB) CourseQuizAttemptsPlans(ctx context.Context, f QuizAttemptFilter) ([]QueryPlan, error) {
+	query, args := courseQuizAttempts(f)
+	q := db.Read()
+	if db.dialect == SQLite {
+		lines, err := sqlitePlan(ctx, q, query, args)
+		return []QueryPlan{{Name: "SQLite query plan", Lines: lines}}, err
+	}
+	custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	generic, err := genericPlan(ctx, db, q.rebind(query), args)
+	if err != nil {
+		return nil, err
+	}
+	return []QueryPlan{{Name: "PostgreSQL plan for these values", Lines: custom}, {Name: "PostgreSQL generic plan", Lines: generic}}, nil
+}
+
 // genericPlan prepares query on a connection of its own and explains its
 // generic plan. The connection is closed afterwards rather than put back,
 // so the setting and the prepared statement go with it.

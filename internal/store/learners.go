@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +43,18 @@ func (q *Queries) SaveLearner(ctx context.Context, orgID int64, email string) (L
 		RETURNING `+learnerColumns, orgID, email, t, t))
 	if err != nil {
 		return Learner{}, fmt.Errorf("save learner %s in organization %d: %w", email, orgID, err)
+	}
+	return l, nil
+}
+
+// Learner returns an organization's learner by id, or ErrNotFound.
+func (q *Queries) Learner(ctx context.Context, orgID, id int64) (Learner, error) {
+	l, err := scanLearner(q.queryRow(ctx, `SELECT `+learnerColumns+` FROM learners WHERE organization_id = ? AND id = ?`, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Learner{}, ErrNotFound
+	}
+	if err != nil {
+		return Learner{}, fmt.Errorf("learner %d of organization %d: %w", id, orgID, err)
 	}
 	return l, nil
 }

@@ -25,6 +25,7 @@ type QuizAttempt struct {
 	Answers      map[int64][]int64
 	CreatedAt    time.Time
 	ContentTitle string // for lists
+	LearnerEmail string // for lists of a course's attempts
 }
 
 // NewQuizAttempt is an attempt to record.
@@ -45,13 +46,15 @@ const quizAttemptColumns = `a.id, a.organization_id, a.enrollment_id, a.delivery
 
 const quizAttemptFrom = `quiz_attempts a JOIN content_items ci ON ci.id = a.content_id AND ci.organization_id = a.organization_id`
 
-func scanQuizAttempt(r row) (QuizAttempt, error) {
+// scanQuizAttempt reads quizAttemptColumns and then the columns of extra.
+func scanQuizAttempt(r row, extra ...any) (QuizAttempt, error) {
 	var (
 		a       QuizAttempt
 		answers string
 	)
-	if err := r.Scan(&a.ID, &a.OrganizationID, &a.EnrollmentID, &a.DeliveryID, &a.ContentID, &a.Attempt, &a.Score,
-		&a.Passed, &answers, &a.CreatedAt, &a.ContentTitle); err != nil {
+	dest := append([]any{&a.ID, &a.OrganizationID, &a.EnrollmentID, &a.DeliveryID, &a.ContentID, &a.Attempt, &a.Score,
+		&a.Passed, &answers, &a.CreatedAt, &a.ContentTitle}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return QuizAttempt{}, err
 	}
 	if err := json.Unmarshal([]byte(answers), &a.Answers); err != nil {
@@ -71,10 +74,11 @@ func (q *Queries) CreateQuizAttempt(ctx context.Context, na NewQuizAttempt) (boo
 		return false, fmt.Errorf("answers of delivery %d: %w", na.DeliveryID, err)
 	}
 	n, err := q.exec(ctx, `
-		INSERT INTO quiz_attempts (organization_id, enrollment_id, delivery_id, content_id, attempt, score, passed, answers, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO quiz_attempts (organization_id, enrollment_id, delivery_id, content_id, course_id, attempt, score, passed, answers, created_at)
+		VALUES (?, ?, ?, ?, (SELECT course_id FROM content_items WHERE id = ? AND organization_id = ?), ?, ?, ?, ?, ?)
 		ON CONFLICT (delivery_id) DO NOTHING`,
-		na.OrganizationID, na.EnrollmentID, na.DeliveryID, na.ContentID, na.Attempt, na.Score, na.Passed, string(answers), dbTime(na.At))
+		na.OrganizationID, na.EnrollmentID, na.DeliveryID, na.ContentID, na.ContentID, na.OrganizationID, na.Attempt, na.Score, na.Passed,
+		string(answers), dbTime(na.At))
 	if err != nil {
 		return false, fmt.Errorf("record the answer to delivery %d: %w", na.DeliveryID, err)
 	}
@@ -114,6 +118,67 @@ func (q *Queries) EnrollmentQuizAttempts(ctx context.Context, orgID, enrollmentI
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("quiz answers of enrollment %d: %w", enrollmentID, err)
+	}
+	return list, nil
+}
+
+// QuizAttemptFilter selects one page of a course's quiz attempts, newest
+// first.
+type QuizAttemptFilter struct {
+	OrganizationID int64
+	CourseID       int64
+	ContentID      int64 // one quiz's attempts; 0 for every quiz
+	EnrollmentID   int64 // one enrollment's attempts; 0 for every one
+	Before         int64 // the attempts older than this id; 0 from the newest
+	Limit          int
+}
+
+// courseQuizAttempts is the query of CourseQuizAttempts and its arguments.
+// Each filter adds its condition rather than a "? = 0 OR" one, so that the
+// plan fits what it selects: a range of quiz_attempts_course_idx, or of
+// quiz_attempts_content_idx for one quiz, from the cursor down.
+func courseQuizAttempts(f QuizAttemptFilter) (string, []any) {
+	before := f.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	query := `SELECT ` + quizAttemptColumns + `, l.email FROM ` + quizAttemptFrom + `
+		JOIN enrollments e ON e.id = a.enrollment_id AND e.organization_id = a.organization_id
+		JOIN learners l ON l.id = e.learner_id
+		WHERE a.organization_id = ? AND a.course_id = ? AND a.id < ?`
+	args := []any{f.OrganizationID, f.CourseID, before}
+	if f.ContentID != 0 {
+		query += ` AND a.content_id = ?`
+		args = append(args, f.ContentID)
+	}
+	if f.EnrollmentID != 0 {
+		query += ` AND a.enrollment_id = ?`
+		args = append(args, f.EnrollmentID)
+	}
+	return query + ` ORDER BY a.id DESC LIMIT ?`, append(args, f.Limit)
+}
+
+// CourseQuizAttempts lists a course's quiz attempts, newest first, with
+// their learner's address.
+func (q *Queries) CourseQuizAttempts(ctx context.Context, f QuizAttemptFilter) ([]QuizAttempt, error) {
+	query, args := courseQuizAttempts(f)
+	rs, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("quiz attempts of course %d: %w", f.CourseID, err)
+	}
+	defer rs.Close()
+	var list []QuizAttempt
+	for rs.Next() {
+		var email string
+		a, err := scanQuizAttempt(rs, &email)
+		if err != nil {
+			return nil, fmt.Errorf("quiz attempts of course %d: %w", f.CourseID, err)
+		}
+		a.LearnerEmail = email
+		list = append(list, a)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("quiz attempts of course %d: %w", f.CourseID, err)
 	}
 	return list, nil
 }

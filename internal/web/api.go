@@ -39,3 +39,31 @@ func cursorPage(r *http.Request) (int, error) {
 	}
 	return n, nil
 }
+
+// listAfter is a page of a list that continues below an id (newest
+// first): its items, and next, the id whose cursor gives the following
+// page, 0 on the last.
+func listAfter[T, J any](items []T, next int64, toJSON func(T) J) listJSON[J] {
+	out := listJSON[J]{Items: make([]J, 0, len(items))}
+	for _, item := range items {
+		out.Items = append(out.Items, toJSON(item))
+	}
+	if next > 0 {
+		out.NextCursor = strconv.FormatInt(next, 10)
+	}
+	return out
+}
+
+// cursorID reads the id that a list continuing below an id carries in
+// its cursor; 0 for the first page.
+func cursorID(r *http.Request) (int64, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || id < 1 {
+		return 0, problem.New(problem.Malformed, "invalid_cursor", "The cursor is not one this API gave out.")
+	}
+	return id, nil
+}

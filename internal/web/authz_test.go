@@ -84,6 +84,7 @@ type authzOrg struct {
 	courseSlug      string
 	enrollment      int64
 	enrollmentKey   string // its link key
+	learner         int64  // its learner
 	unsubscribe     string
 	confirmToken    string
 	blocked         string
@@ -418,6 +419,17 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"DELETE /api/v1/organizations/{id}/blocked-emails":             {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
 		"GET /api/v1/organizations/{id}/audit-log":                     {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
 		"GET /api/v1/organizations/{id}/reports":                       {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
+		"GET /api/v1/organizations/{id}/enrollments/{enrollment_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d", o.id, o.enrollment)
+		}},
+		"GET /api/v1/organizations/{id}/learners/{learner_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/learners/%d", o.id, o.learner)
+		}},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/quiz-attempts": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/courses/%d/quiz-attempts", o.id, o.enrollCourse)
+		}},
+		"GET /api/v1/platform/outbox":              {rule: platform(access.ViewOutbox), path: fixed("/api/v1/platform/outbox"), ok: 200},
+		"GET /api/v1/platform/outbox/{message_id}": {rule: platform(access.ViewOutbox), path: fixed(fmt.Sprintf("/api/v1/platform/outbox/%d", outboxID)), ok: 200},
 	}
 }
 
@@ -791,7 +803,7 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 			return err
 		}
 		if status == store.EnrollmentActive {
-			o.enrollment, o.enrollmentKey = e.ID, e.LinkKey
+			o.enrollment, o.enrollmentKey, o.learner = e.ID, e.LinkKey, l.ID
 			o.unsubscribe = learning.NewService(f.app.db, learning.Config{SecretKey: testSecretKey}).UnsubscribeURL(e)
 		}
 	}

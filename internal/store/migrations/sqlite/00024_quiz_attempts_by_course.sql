@@ -1,0 +1,15 @@
+-- +goose Up
+-- A course's quiz attempts are listed newest first, a page at a time: the
+-- course is copied from the quiz (an item never changes course) so that an
+-- index gives them in order, rather than a join and a sort of them all.
+-- SQLite adds a NOT NULL column only with a default; every row gets its
+-- course below, and every insert names one.
+ALTER TABLE quiz_attempts ADD COLUMN course_id INTEGER NOT NULL DEFAULT 0;
+UPDATE quiz_attempts SET course_id = (SELECT ci.course_id FROM content_items ci WHERE ci.id = quiz_attempts.content_id);
+CREATE INDEX quiz_attempts_course_idx ON quiz_attempts (course_id, id);
+CREATE INDEX quiz_attempts_content_idx ON quiz_attempts (content_id, id);
+
+-- +goose Down
+DROP INDEX quiz_attempts_content_idx;
+DROP INDEX quiz_attempts_course_idx;
+ALTER TABLE quiz_attempts DROP COLUMN course_id;
