@@ -117,7 +117,7 @@ func stopJobs(a *app, jobs *store.Jobs, timeout time.Duration) {
 // run again: its node died.
 func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, work bool) *river.Config {
 	accounts := auth.NewAccounts(db, mailer)
-	organizations := orgs.NewService(db, orgs.Config{})
+	organizations := orgs.NewService(db, orgs.Config{Mail: mailer})
 	workers := river.NewWorkers()
 	mailer.AddWorkers(workers)
 	accounts.AddWorkers(workers)

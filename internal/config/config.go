@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 )
 
 // Config holds the settings shared by the subcommands.
@@ -62,6 +63,9 @@ type Config struct {
 	// TLSCert and TLSKey are the files of the certificate serve answers
 	// TLS with; empty: plain HTTP (behind a TLS proxy).
 	TLSCert, TLSKey string
+	// Signup says who may sign up for an organization of their own
+	// (MAILSCHOOL_SIGNUP).
+	Signup orgs.SignupPolicy
 	// ACMEHost is the public host name serve gets certificates for from
 	// Let's Encrypt (MAILSCHOOL_TLS_ACME_HOST); empty: none.
 	ACMEHost string
@@ -73,6 +77,7 @@ type Config struct {
 	workers         string // MAILSCHOOL_WORKERS or --workers
 	sendRate        string // MAILSCHOOL_SEND_RATE
 	invitationTTL   string // MAILSCHOOL_INVITATION_TTL
+	signup          string // MAILSCHOOL_SIGNUP or --signup
 	deliveryEvery   string // MAILSCHOOL_DELIVERY_INTERVAL
 	shutdownTimeout string // MAILSCHOOL_SHUTDOWN_TIMEOUT or --shutdown-timeout
 	apiKeyLimit     string // MAILSCHOOL_LIMIT_API_KEY, the older name of MAILSCHOOL_LIMIT_API_PER_KEY
@@ -124,6 +129,9 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
+	c.signup = or(env("MAILSCHOOL_SIGNUP"), "closed")
+	fs.StringVar(&c.signup, "signup", c.signup,
+		"who may sign up for an organization of their own: closed, open, or domains:example.edu,... (MAILSCHOOL_SIGNUP)")
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
 	c.apiKeyLimit = env("MAILSCHOOL_LIMIT_API_KEY")
@@ -192,6 +200,9 @@ func (c *Config) Finish() error {
 		if c.SendRate, err = parseSendRate(c.sendRate); err != nil {
 			return settingError("MAILSCHOOL_SEND_RATE", c.sendRate, err)
 		}
+	}
+	if c.Signup, err = orgs.ParseSignupPolicy(c.signup); err != nil {
+		return settingError("MAILSCHOOL_SIGNUP", c.signup, err)
 	}
 	if c.invitationTTL != "" {
 		if c.InvitationTTL, err = parseInvitationTTL(c.invitationTTL); err != nil {

@@ -24,6 +24,8 @@ type Limits struct {
 	EnrollPerIP              auth.Limit // public enrollment requests, per client address
 	EnrollPerAddress         auth.Limit // enrollment emails, per mailbox
 	InvitationPerIP          auth.Limit // invitation pages, per client address
+	SignupPerIP              auth.Limit // sign-ups, per client address
+	SignupPerAddress         auth.Limit // sign-up emails, per mailbox
 	APIPerKey                auth.Limit // API requests, per key
 }
 
@@ -42,6 +44,8 @@ var limitSettings = []struct {
 	{"ENROLL_PER_IP", func(l *Limits) *auth.Limit { return &l.EnrollPerIP }},
 	{"ENROLL_PER_ADDRESS", func(l *Limits) *auth.Limit { return &l.EnrollPerAddress }},
 	{"INVITATION_PER_IP", func(l *Limits) *auth.Limit { return &l.InvitationPerIP }},
+	{"SIGNUP_PER_IP", func(l *Limits) *auth.Limit { return &l.SignupPerIP }},
+	{"SIGNUP_PER_ADDRESS", func(l *Limits) *auth.Limit { return &l.SignupPerAddress }},
 	{"API_PER_KEY", func(l *Limits) *auth.Limit { return &l.APIPerKey }},
 }
 

@@ -16,6 +16,8 @@ var kindLabels = map[Kind]string{
 	KindCourseCompleted:      "Course completed",
 	KindEmailChangeConfirm:   "Address change link",
 	KindEmailChangeRequested: "Address change notice",
+	KindSignupConfirm:        "Sign-up confirmation",
+	KindSignupExisting:       "Sign-up for an existing account",
 }
 
 // KindLabel is what people read for a recorded email's kind. A kind no

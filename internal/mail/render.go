@@ -41,7 +41,23 @@ const (
 
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
 	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed, KindCourseCompleted,
-	KindEmailChangeConfirm, KindEmailChangeRequested}
+	KindEmailChangeConfirm, KindEmailChangeRequested, KindSignupConfirm, KindSignupExisting}
+
+// Kinds of the sign-up emails: the link that creates the account, or, for
+// an address that has one, a reminder of how to log in.
+const (
+	KindSignupConfirm  Kind = "signup_confirm"
+	KindSignupExisting Kind = "signup_existing"
+)
+
+// SignupConfirm is the template data of KindSignupConfirm. The link is
+// {BaseURL}/accounts/signup/confirm/{Token}/ and opens a page with a
+// button.
+type SignupConfirm struct {
+	OrganizationName string
+	Token            string
+	ExpiresAt        time.Time
+}
 
 // Kinds of the emails about a change of a user's address: the link to the
 // new address, and the notice to the old one.

@@ -64,6 +64,8 @@ type Config struct {
 	// InvitationTTL is how long an invitation link works; default
 	// DefaultInvitationTTL.
 	InvitationTTL time.Duration
+	// Signup says who may sign up for an organization of their own.
+	Signup SignupPolicy
 }
 
 // Service applies the organization rules on top of the store.
@@ -72,6 +74,7 @@ type Service struct {
 	mail          *mail.Service
 	baseURL       string
 	invitationTTL time.Duration
+	signup        SignupPolicy
 	hooks         []Hook
 	now           func() time.Time
 	// revokedUses lets the audit log record a revoked key's use once a
@@ -86,7 +89,7 @@ func NewService(db *store.DB, cfg Config) *Service {
 	}
 	return &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		revokedUses:   auth.NewLimiter(auth.Limit{Every: time.Minute, Burst: 1}),
-		invitationTTL: cfg.InvitationTTL, now: time.Now}
+		invitationTTL: cfg.InvitationTTL, signup: cfg.Signup, now: time.Now}
 }
 
 // SetClock replaces the service's clock, for tests of expiry.
@@ -321,24 +324,7 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 	}
 	var org store.Organization
 	err = s.db.InTx(ctx, func(q *store.Queries) error {
-		if taken, err := nameTaken(ctx, q, name, 0); err != nil {
-			return err
-		} else if taken {
-			return errNameTaken(name)
-		}
-		if err := checkSenderName(ctx, q, sender.Name, name, 0); err != nil {
-			return err
-		}
-		slug, err := freeSlug(ctx, q, Slugify(name))
-		if err != nil {
-			return err
-		}
-		org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), NameSkeleton: names.Key(name),
-			Slug: slug, Description: description, Sender: sender})
-		if errors.Is(err, store.ErrConflict) {
-			return errNameTaken(name) // a concurrent request took it first
-		}
-		if err != nil {
+		if org, err = s.create(ctx, q, actor, name, description, sender); err != nil {
 			return err
 		}
 		if img != nil {
@@ -346,17 +332,40 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 				return err
 			}
 		}
-		err = s.emit(ctx, q, Event{Kind: OrganizationCreated, OrganizationID: org.ID, Actor: actor, Target: name,
-			New: map[string]string{"name": name, "slug": slug}})
-		if err != nil {
-			return err
-		}
 		return s.assignFirstOwner(ctx, q, actor, org, ownerEmail)
 	})
 	if err != nil {
 		return store.Organization{}, fmt.Errorf("create organization: %w", err)
 	}
 	return s.db.Read().OrganizationByID(ctx, org.ID)
+}
+
+// create inserts an organization with a validated name, description and
+// sender, and records its creation by actor. It has no owner yet.
+func (s *Service) create(ctx context.Context, q *store.Queries, actor *store.User, name, description string, sender store.Sender) (store.Organization, error) {
+	if taken, err := nameTaken(ctx, q, name, 0); err != nil {
+		return store.Organization{}, err
+	} else if taken {
+		return store.Organization{}, errNameTaken(name)
+	}
+	if err := checkSenderName(ctx, q, sender.Name, name, 0); err != nil {
+		return store.Organization{}, err
+	}
+	slug, err := freeSlug(ctx, q, Slugify(name))
+	if err != nil {
+		return store.Organization{}, err
+	}
+	org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: nameKey(name), NameSkeleton: names.Key(name),
+		Slug: slug, Description: description, Sender: sender})
+	if errors.Is(err, store.ErrConflict) {
+		return store.Organization{}, errNameTaken(name) // a concurrent request took it first
+	}
+	if err != nil {
+		return store.Organization{}, err
+	}
+	err = s.emit(ctx, q, Event{Kind: OrganizationCreated, OrganizationID: org.ID, Actor: actor, Target: name,
+		New: map[string]string{"name": name, "slug": slug}})
+	return org, err
 }
 
 // assignFirstOwner makes the owner of a new organization: the actor, or

@@ -39,6 +39,7 @@ func (InvitationSweepArgs) InsertOpts() river.InsertOpts { return river.InsertOp
 // AddWorkers registers the organization service's job workers.
 func (s *Service) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &invitationSweepWorker{service: s})
+	river.AddWorker(workers, &signupRequestWorker{service: s})
 }
 
 // PeriodicJobs sweeps old invitations daily, and when the job queue
@@ -54,7 +55,23 @@ type invitationSweepWorker struct {
 	service *Service
 }
 
+// Work sweeps old invitations, and the sign-ups never confirmed.
 func (w *invitationSweepWorker) Work(ctx context.Context, _ *river.Job[InvitationSweepArgs]) error {
-	_, err := w.service.SweepInvitations(ctx)
+	if _, err := w.service.SweepInvitations(ctx); err != nil {
+		return err
+	}
+	_, err := w.service.SweepSignups(ctx)
 	return err
+}
+
+// SweepSignups deletes the sign-ups never confirmed whose link expired,
+// with the password hash they hold, and reports how many.
+func (s *Service) SweepSignups(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.InTx(ctx, func(q *store.Queries) error {
+		var err error
+		n, err = q.DeleteUnconfirmedSignupsExpiredBefore(ctx, s.now())
+		return err
+	})
+	return n, err
 }

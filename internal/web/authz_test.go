@@ -227,11 +227,18 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /accounts/settings/delete":         {rule: login, path: fixed("/accounts/settings/delete"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"password": {"not it"}} }},
 		"POST /accounts/password_change/":        {rule: login, path: fixed("/accounts/password_change/"), ok: 422, form: func(*authzOrg) url.Values { return url.Values{"old_password": {"not it"}} }},
 
-		"GET /accounts/password_reset/":      {rule: public, path: fixed("/accounts/password_reset/"), ok: 200},
-		"POST /accounts/password_reset/":     {rule: public, path: fixed("/accounts/password_reset/"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"email": {"nobody@example.com"}} }},
-		"GET /accounts/password_reset/done/": {rule: public, path: fixed("/accounts/password_reset/done/"), ok: 200},
-		"GET /accounts/reset/{token}/":       {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
-		"POST /accounts/reset/{token}/":      {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
+		// Sign-up is closed in this app: its pages answer 404 to everyone.
+		"GET /accounts/signup/":                  {rule: public, path: fixed("/accounts/signup/"), ok: 404},
+		"POST /accounts/signup/":                 {rule: public, path: fixed("/accounts/signup/"), ok: 404},
+		"GET /accounts/signup/done/":             {rule: public, path: fixed("/accounts/signup/done/"), ok: 404},
+		"GET /accounts/signup/confirm/{token}/":  {rule: public, path: fixed("/accounts/signup/confirm/not-a-token/"), ok: 404},
+		"POST /accounts/signup/confirm/{token}/": {rule: public, path: fixed("/accounts/signup/confirm/not-a-token/"), ok: 404},
+		"GET /email-learning/platform/signups/":  {rule: platform(access.ViewAllOrganizations), path: fixed("/email-learning/platform/signups/"), ok: 200},
+		"GET /accounts/password_reset/":          {rule: public, path: fixed("/accounts/password_reset/"), ok: 200},
+		"POST /accounts/password_reset/":         {rule: public, path: fixed("/accounts/password_reset/"), ok: 303, form: func(*authzOrg) url.Values { return url.Values{"email": {"nobody@example.com"}} }},
+		"GET /accounts/password_reset/done/":     {rule: public, path: fixed("/accounts/password_reset/done/"), ok: 200},
+		"GET /accounts/reset/{token}/":           {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
+		"POST /accounts/reset/{token}/":          {rule: public, path: fixed("/accounts/reset/not-a-token/"), ok: 404},
 
 		"GET /email-learning/platform/":                  {rule: login, path: fixed("/email-learning/platform/"), ok: 200},
 		"GET /email-learning/platform/outbox/":           {rule: platform(access.ViewOutbox), path: fixed("/email-learning/platform/outbox/"), ok: 200},

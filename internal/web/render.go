@@ -113,7 +113,9 @@ type page struct {
 type navigation struct {
 	Outbox        bool
 	BlockedEmails bool
-	Current       string // "platform", "organizations", "outbox", "blocked" or ""
+	Signups       bool // platform admins, while sign-up is open
+	SignupOpen    bool // anyone may sign up: the login page says so
+	Current       string // "platform", "organizations", "outbox", "blocked", "signups" or ""
 }
 
 type flash struct {
@@ -145,9 +147,11 @@ func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]by
 	if msg := s.sessions.PopString(r.Context(), sessionFlash); msg != "" {
 		p.Flashes = append(p.Flashes, flash{Kind: "info", Message: msg})
 	}
+	p.Nav.SignupOpen = s.signup.Open
 	if p.User != nil {
 		p.Nav.Outbox = access.AllowedOnPlatform(p.User, access.ViewOutbox)
 		p.Nav.BlockedEmails = access.AllowedOnPlatform(p.User, access.ManageBlockedEmails)
+		p.Nav.Signups = s.signup.Open && access.AllowedOnPlatform(p.User, access.ViewAllOrganizations)
 		p.Nav.Current = platformSection(r.URL.Path)
 		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {

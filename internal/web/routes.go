@@ -54,6 +54,12 @@ func (s *Server) routes() []route {
 		// The password form's former address.
 		{"GET /accounts/password_change/", loggedIn, s.passwordChangeMoved},
 		{"POST /accounts/password_change/", loggedIn, s.passwordChange},
+		// Sign-up answers 404 unless MAILSCHOOL_SIGNUP opens it.
+		{"GET /accounts/signup/", anyone, s.signupForm},
+		{"POST /accounts/signup/", anyone, s.signupPost},
+		{"GET /accounts/signup/done/", anyone, s.signupDone},
+		{"GET /accounts/signup/confirm/{token}/", anyone, s.signupConfirmForm},
+		{"POST /accounts/signup/confirm/{token}/", anyone, s.signupConfirm},
 		{"GET /accounts/password_reset/", anyone, s.passwordResetForm},
 		{"POST /accounts/password_reset/", anyone, s.passwordReset},
 		{"GET /accounts/password_reset/done/", anyone, s.passwordResetDone},
@@ -66,6 +72,7 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/platform/outbox/{id}/html", allowedTo(access.ViewOutbox), s.outboxHTML},
 		{"GET /email-learning/platform/outbox/{id}/raw", allowedTo(access.ViewOutbox), s.outboxRaw},
 
+		{"GET /email-learning/platform/signups/", allowedTo(access.ViewAllOrganizations), s.signupList},
 		{"GET /email-learning/platform/organizations/", loggedIn, s.organizationList},
 		{"GET /email-learning/platform/organizations/new", allowedTo(access.CreateOrganization), s.organizationNewForm},
 		{"POST /email-learning/platform/organizations/", allowedTo(access.CreateOrganization), s.organizationCreate},

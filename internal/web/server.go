@@ -43,6 +43,13 @@ type Options struct {
 	InvitationTTL time.Duration
 	// InvitationPerIP limits invitation acceptances per client IP.
 	InvitationPerIP auth.Limit
+	// Signup says who may sign up for an organization of their own.
+	Signup orgs.SignupPolicy
+	// Sign-ups allowed per client IP (every request counts) and per
+	// address (over it, the answer is the same but nothing is sent). Zero
+	// values take the defaults.
+	SignupPerIP      auth.Limit
+	SignupPerAddress auth.Limit
 	// Password reset requests allowed per client IP (every request counts)
 	// and per address (over it, the answer is the same but nothing is
 	// sent). Zero values take the defaults.
@@ -90,6 +97,10 @@ var (
 var (
 	DefaultResetPerIP      = auth.Limit{Every: 12 * time.Second, Burst: 10}
 	DefaultResetPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
+	// Sign-ups: as password resets, since each sends an email to an
+	// address the visitor chooses.
+	DefaultSignupPerIP      = DefaultResetPerIP
+	DefaultSignupPerAddress = DefaultResetPerAddress
 )
 
 // Default enrollment limits: a class enrolling at once from one school
@@ -129,6 +140,9 @@ type Server struct {
 	invitationPerIP          auth.RateLimiter
 	resetPerIP               auth.RateLimiter
 	resetPerAddress          auth.RateLimiter
+	signup                   orgs.SignupPolicy
+	signupPerIP              auth.RateLimiter
+	signupPerAddress         auth.RateLimiter
 
 	// Enrollment requests, per client IP and per address.
 	enrollPerIP      auth.RateLimiter
@@ -170,6 +184,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ResetPerAddress == (auth.Limit{}) {
 		opts.ResetPerAddress = DefaultResetPerAddress
+	}
+	if opts.SignupPerIP == (auth.Limit{}) {
+		opts.SignupPerIP = DefaultSignupPerIP
+	}
+	if opts.SignupPerAddress == (auth.Limit{}) {
+		opts.SignupPerAddress = DefaultSignupPerAddress
 	}
 	if opts.EnrollPerIP == (auth.Limit{}) {
 		opts.EnrollPerIP = DefaultEnrollPerIP
@@ -214,7 +234,7 @@ func New(opts Options) (*Server, error) {
 		logger:      opts.Logger,
 		accounts:    auth.NewAccounts(opts.DB, opts.Mail),
 		mail:        opts.Mail,
-		orgs:        orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL}),
+		orgs:        orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL, Signup: opts.Signup}),
 		learning:    opts.Learning,
 		publicPages: newPageCache(2 * time.Second),
 		sessions:    sessions,
@@ -227,6 +247,9 @@ func New(opts Options) (*Server, error) {
 		invitationPerIP:          limiters.New("invitation_per_ip", opts.InvitationPerIP),
 		resetPerIP:               limiters.New("reset_per_ip", opts.ResetPerIP),
 		resetPerAddress:          limiters.New("reset_per_address", opts.ResetPerAddress),
+		signup:                   opts.Signup,
+		signupPerIP:              limiters.New("signup_per_ip", opts.SignupPerIP),
+		signupPerAddress:         limiters.New("signup_per_address", opts.SignupPerAddress),
 	}
 	s.enrollPerIP, s.enrollPerAddress = limiters.New("enroll_per_ip", opts.EnrollPerIP), limiters.New("enroll_per_address", opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout

@@ -127,6 +127,8 @@ func platformSection(path string) string {
 		return "outbox"
 	case strings.HasPrefix(path, "/email-learning/platform/blocked-emails/"):
 		return "blocked"
+	case strings.HasPrefix(path, "/email-learning/platform/signups/"):
+		return "signups"
 	}
 	return ""
 }

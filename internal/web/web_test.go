@@ -20,6 +20,7 @@ import (
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
 	"github.com/mailschool/mailschool/internal/store"
@@ -64,6 +65,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	workers := river.NewWorkers()
 	opts.Mail.AddWorkers(workers)
 	auth.NewAccounts(db, opts.Mail).AddWorkers(workers)
+	orgs.NewService(db, orgs.Config{Mail: opts.Mail}).AddWorkers(workers)
 	opts.Learning.AddWorkers(workers)
 	engine := delivery.New(db, opts.Mail, opts.Learning, delivery.Config{Logger: logger})
 	engine.AddWorkers(workers)
@@ -119,7 +121,7 @@ func (a *testApp) mails(to string, kind mail.Kind) []mail.Parsed {
 // resets) to finish: the requests only enqueue them.
 func (a *testApp) settle() {
 	a.t.Helper()
-	for _, kind := range []string{learning.EnrollRequestArgs{}.Kind(), auth.ResetRequestArgs{}.Kind()} {
+	for _, kind := range []string{learning.EnrollRequestArgs{}.Kind(), auth.ResetRequestArgs{}.Kind(), orgs.SignupRequestArgs{}.Kind()} {
 		storetest.Eventually(a.t, 10*time.Second, "the "+kind+" jobs to finish", func() bool {
 			n, err := a.db.UnfinishedJobs(context.Background(), kind)
 			return err == nil && n == 0

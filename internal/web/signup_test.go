@@ -1,0 +1,187 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
+)
+
+func signupOpen(policy string) func(*Options) {
+	return func(o *Options) {
+		p, err := orgs.ParseSignupPolicy(policy)
+		if err != nil {
+			panic(err)
+		}
+		o.Signup = p
+	}
+}
+
+func signupForm(email, org string) url.Values {
+	return url.Values{"email": {email}, "name": {"Ada Lovelace"}, "password": {"analytical engine 1843"}, "organization": {org}}
+}
+
+// TestSignupClosed: by default nobody signs up, and the pages do not exist.
+func TestSignupClosed(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t))
+	c := app.client()
+	for _, path := range []string{"/accounts/signup/", "/accounts/signup/done/", "/accounts/signup/confirm/some-token/"} {
+		if res := c.get(path); res.status != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, res.status)
+		}
+	}
+	for _, path := range []string{"/accounts/signup/", "/accounts/signup/confirm/some-token/"} {
+		if res := c.post(path, signupForm("ada@example.com", "Analytical")); res.status != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, res.status)
+		}
+	}
+	if res := c.get("/accounts/login/"); strings.Contains(res.body, "/accounts/signup/") {
+		t.Error("the login page offers a closed sign-up")
+	}
+	if got := app.mails("ada@example.com", mail.KindSignupConfirm); len(got) != 0 {
+		t.Errorf("a closed sign-up sent %d emails", len(got))
+	}
+}
+
+// TestSignup: a visitor signs up; nothing exists until the link is used,
+// which creates the account and the organization, owned by them, and logs
+// them in. The answer is the same for an address that has an account,
+// which gets an email saying so instead.
+func TestSignup(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db, signupOpen("open"))
+		storetest.NewOrganization(t, db, "Acme Academy")
+		visitor := app.client()
+		if res := visitor.get("/accounts/login/"); !strings.Contains(res.body, `href="/accounts/signup/"`) {
+			t.Error("the login page does not offer sign-up")
+		}
+		if res := visitor.get("/accounts/signup/"); res.status != 200 || !strings.Contains(res.body, `name="website"`) {
+			t.Fatalf("the sign-up form: %d", res.status)
+		}
+
+		for _, tc := range []struct {
+			field, value, want string
+		}{
+			{"email", "not an address", "Enter a valid email address."},
+			{"name", " ", "Enter your name."},
+			{"password", "password", "This password is too common"},
+			{"organization", "Acme Academy", "exists already"},
+			{"organization", "", "Enter a name."},
+		} {
+			form := signupForm("ada@example.com", "Analytical Engines")
+			form.Set(tc.field, tc.value)
+			res := visitor.post("/accounts/signup/", form)
+			if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, tc.want) || !strings.Contains(res.body, `aria-invalid="true"`) {
+				t.Errorf("%s %q: %d, want 422 saying %q\n%s", tc.field, tc.value, res.status, tc.want, excerpt(res.body, 3000))
+			}
+			if strings.Contains(res.body, "analytical engine 1843") {
+				t.Error("the refused form shows the password again")
+			}
+		}
+		bot := signupForm("bot@example.com", "Spam Inc")
+		bot.Set("website", "http://spam.example")
+		if res := visitor.post("/accounts/signup/", bot); res.status != 303 {
+			t.Errorf("a bot's sign-up: %d, want the same answer as anyone's", res.status)
+		}
+
+		res := visitor.post("/accounts/signup/", signupForm("Ada@Example.com", "Analytical Engines"))
+		if res.status != 303 || res.header.Get("Location") != "/accounts/signup/done/" {
+			t.Fatalf("sign up: %d %s\n%s", res.status, res.header.Get("Location"), excerpt(res.body, 3000))
+		}
+		existing := visitor.post("/accounts/signup/", signupForm(adminEmail, "Admin's Own"))
+		if existing.status != res.status || existing.header.Get("Location") != res.header.Get("Location") {
+			t.Errorf("a sign-up with an existing account's address answers %d %s, another %d %s",
+				existing.status, existing.header.Get("Location"), res.status, res.header.Get("Location"))
+		}
+		links := app.mails("ada@example.com", mail.KindSignupConfirm)
+		if len(links) != 1 || len(app.mails("bot@example.com", mail.KindSignupConfirm)) != 0 {
+			t.Fatalf("%d confirmation emails to the visitor (and some to the bot?)", len(links))
+		}
+		if got := app.mails(adminEmail, mail.KindSignupExisting); len(got) != 1 || !strings.Contains(got[0].Text, "/accounts/password_reset/") {
+			t.Errorf("the existing account got %d notices", len(got))
+		}
+		if got := app.mails(adminEmail, mail.KindSignupConfirm); len(got) != 0 {
+			t.Error("the existing account got a sign-up link")
+		}
+		if _, err := db.Read().UserByEmail(ctx, "ada@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the account exists before the link was used: %v", err)
+		}
+
+		link := app.linkIn(links[0].Text, "/accounts/signup/confirm/")
+		if res := app.client().get(link); res.status != 200 || !strings.Contains(res.body, "Analytical Engines") {
+			t.Fatalf("the link's page: %d", res.status)
+		}
+		if _, err := db.Read().UserByEmail(ctx, "ada@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal("opening the link created the account")
+		}
+		browser := app.client()
+		res = browser.post(link, nil)
+		m := regexp.MustCompile(`^` + regexp.QuoteMeta(organizationsPath) + `(\d+)/$`).FindStringSubmatch(res.header.Get("Location"))
+		if res.status != 303 || m == nil {
+			t.Fatalf("confirm: %d %s\n%s", res.status, res.header.Get("Location"), excerpt(res.body, 3000))
+		}
+		page := browser.get(res.header.Get("Location"))
+		if page.status != 200 || !strings.Contains(page.body, "Welcome to mailschool! Analytical Engines is yours.") || !strings.Contains(page.body, "owner") {
+			t.Errorf("the new organization's page: %d\n%s", page.status, excerpt(page.body, 3000))
+		}
+		user, err := db.Read().UserByEmail(ctx, "ada@example.com")
+		if err != nil || user.Name != "Ada Lovelace" || user.IsPlatformAdmin {
+			t.Fatalf("the new user: %+v %v", user, err)
+		}
+		app.loggedIn("ada@example.com", "analytical engine 1843")
+		if res := app.client().post(link, nil); res.status != http.StatusGone {
+			t.Errorf("the link a second time: %d, want 410", res.status)
+		}
+		if res := app.client().get("/accounts/signup/confirm/made-up/"); res.status != http.StatusNotFound {
+			t.Errorf("a made-up link: %d, want 404", res.status)
+		}
+
+		admin := app.loggedIn(adminEmail, adminPassword)
+		if res := admin.get("/email-learning/platform/signups/"); res.status != 200 || !strings.Contains(res.body, "ada@example.com") || !strings.Contains(res.body, "Analytical Engines") {
+			t.Errorf("the platform's sign-ups: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		if res := browser.get("/email-learning/platform/signups/"); res.status != http.StatusForbidden {
+			t.Errorf("a signed-up user opens the sign-ups: %d, want 403", res.status)
+		}
+
+		// Each mailbox gets a few emails; more requests get the same
+		// answer and send nothing.
+		for i := 0; i < 5; i++ {
+			if res := app.clientAt("127.0.1." + string(rune('1'+i))).post("/accounts/signup/", signupForm("grace+"+string(rune('a'+i))+"@example.com", "Compilers "+string(rune('A'+i)))); res.status != 303 {
+				t.Fatalf("sign-up %d: %d", i, res.status)
+			}
+		}
+		sent := 0
+		for i := 0; i < 5; i++ {
+			sent += len(app.mails("grace+"+string(rune('a'+i))+"@example.com", mail.KindSignupConfirm))
+		}
+		if sent != 3 {
+			t.Errorf("5 sign-ups for one mailbox sent %d links, want 3", sent)
+		}
+	})
+}
+
+// TestSignupDomains: with domains:, only addresses at those domains sign up.
+func TestSignupDomains(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), signupOpen("domains:uni.example.edu"))
+	c := app.client()
+	if res := c.post("/accounts/signup/", signupForm("ada@example.com", "Analytical")); res.status != 422 ||
+		!strings.Contains(res.body, "Sign-up is open to addresses at uni.example.edu only.") {
+		t.Errorf("an address elsewhere: %d\n%s", res.status, excerpt(res.body, 3000))
+	}
+	if res := c.post("/accounts/signup/", signupForm("ada@uni.example.edu", "Analytical")); res.status != 303 {
+		t.Errorf("an address at the domain: %d", res.status)
+	}
+	if got := app.mails("ada@uni.example.edu", mail.KindSignupConfirm); len(got) != 1 {
+		t.Errorf("%d links to the address at the domain", len(got))
+	}
+}
