@@ -4,6 +4,7 @@
 package web
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/web/openapi"
 )
 
 // Options configures a Server.
@@ -116,6 +118,10 @@ type Server struct {
 	pages       *pages
 	baseURL     string
 
+	// The API's OpenAPI description and the reference page made from it.
+	openapi *openapi.Document
+	apiRef  *apiReference
+
 	logins *auth.LoginThrottle
 	// Wrong old passwords in the password change form, per user id.
 	passwordChangePerAccount *auth.Limiter
@@ -186,6 +192,14 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	apiDoc, err := openapi.Load()
+	if err != nil {
+		return nil, fmt.Errorf("assemble the API description: %w", err)
+	}
+	apiRef, err := newAPIReference(apiDoc)
+	if err != nil {
+		return nil, fmt.Errorf("arrange the API reference: %w", err)
+	}
 	// No IdleTimeout for scs: loadAndSaveSession keeps the idle expiry.
 	sessions := scs.New()
 	sessions.Store = opts.DB.Sessions()
@@ -207,6 +221,8 @@ func New(opts Options) (*Server, error) {
 		sessions:    sessions,
 		pages:       pages,
 		baseURL:     opts.BaseURL,
+		openapi:     apiDoc,
+		apiRef:      apiRef,
 		logins: auth.NewLoginThrottle(auth.LoginLimits{
 			PerIP: opts.LoginPerIP, PerAccountIP: opts.LoginPerAccountIP, PerAccount: opts.LoginPerAccount}),
 		passwordChangePerAccount: auth.NewLimiter(opts.PasswordChangePerAccount),
