@@ -202,7 +202,11 @@ func fieldsOf(spec, schema map[string]any) []apiRefField {
 				desc = str(target["description"])
 			}
 		}
-		out = append(out, apiRefField{Name: name, Type: typeOf(p), Ref: refName(p), Required: req, Description: desc})
+		ref := refName(p)
+		if ref == "" {
+			ref = refName(asObject(p["items"])) // an array of a schema links to it
+		}
+		out = append(out, apiRefField{Name: name, Type: typeOf(p), Ref: ref, Required: req, Description: desc})
 	}
 	for _, name := range required {
 		if _, ok := props[name]; ok {

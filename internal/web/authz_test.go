@@ -511,6 +511,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 			}
 		}
+		// No actor is offered an organization in the walk: one accepts
+		// here, so that the acceptance too is checked against the API
+		// description.
+		o := f.newOrg()
+		for _, step := range []struct {
+			who          actor
+			method, path string
+			body         any
+			want         int
+		}{
+			{owner, http.MethodDelete, apiURL("/transfer-ownership")(o), nil, http.StatusNoContent},
+			{owner, http.MethodPost, apiURL("/transfer-ownership")(o), map[string]int64{"user_id": f.users[editor].ID}, http.StatusAccepted},
+			{editor, http.MethodPost, apiURL("/transfer-ownership/accept")(o), nil, http.StatusOK},
+		} {
+			if res, _ := f.clients[step.who].api(step.method, step.path, step.body); res.status != step.want {
+				t.Fatalf("%s %s as %s: status %d, want %d\n%s", step.method, step.path, step.who, res.status, step.want, res.body)
+			}
+		}
 		requireAPICoverage(t, app.apiSeen)
 	})
 }
