@@ -87,6 +87,10 @@ func (c *apiContract) check(method, target string, res response) (string, error)
 	if described == nil {
 		described = op.Responses.Default
 	}
+	if described == nil && res.status == http.StatusInternalServerError {
+		// Any operation may fail on the server's side.
+		described = c.model.Components.Responses.GetOrZero("InternalError")
+	}
 	if described == nil {
 		var codes []string
 		for code := range op.Responses.Codes.KeysFromOldest() {
