@@ -75,6 +75,8 @@ type authzOrg struct {
 	course  int64            // a disabled course with a published lesson and an unpublished quiz
 	lesson  int64
 	quiz    int64
+	// A platform key to revoke.
+	platformKeyID int64
 
 	// Learners: an enabled public course with an active enrollment (and
 	// its unsubscribe link) and an unverified one (and its confirmation
@@ -330,7 +332,10 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/platform/api-keys": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys"), ok: 200},
 		"POST /api/v1/platform/api-keys": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys"), ok: 201,
 			json: func(o *authzOrg) any { return map[string]string{"name": newName(o)} }},
-		"DELETE /api/v1/platform/api-keys/{key_id}": {rule: platform(access.ManagePlatformKeys), path: fixed("/api/v1/platform/api-keys/999999"), ok: 404},
+		"DELETE /api/v1/platform/api-keys/{key_id}": {rule: platform(access.ManagePlatformKeys), ok: 204,
+			path: func(o *authzOrg) string { return fmt.Sprintf("/api/v1/platform/api-keys/%d", o.platformKeyID) }},
+		"GET /api/{$}":             {rule: public, path: fixed("/api/"), ok: 200},
+		"GET /api/v1/openapi.json": {rule: public, path: fixed("/api/v1/openapi.json"), ok: 200},
 
 		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 200},
@@ -555,6 +560,25 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 			}
 		}
+		// No actor is offered an organization in the walk: one accepts
+		// here, so that the acceptance too is checked against the API
+		// description.
+		o := f.newOrg()
+		for _, step := range []struct {
+			who          actor
+			method, path string
+			body         any
+			want         int
+		}{
+			{owner, http.MethodDelete, apiURL("/transfer-ownership")(o), nil, http.StatusNoContent},
+			{owner, http.MethodPost, apiURL("/transfer-ownership")(o), map[string]int64{"user_id": f.users[editor].ID}, http.StatusAccepted},
+			{editor, http.MethodPost, apiURL("/transfer-ownership/accept")(o), nil, http.StatusOK},
+		} {
+			if res, _ := f.clients[step.who].api(step.method, step.path, step.body); res.status != step.want {
+				t.Fatalf("%s %s as %s: status %d, want %d\n%s", step.method, step.path, step.who, res.status, step.want, res.body)
+			}
+		}
+		requireAPICoverage(t, app.apiSeen)
 	})
 }
 
@@ -761,6 +785,16 @@ func (f *authzFixture) addKeys(ctx context.Context, q *store.Queries, o *authzOr
 		{viewerKey, "viewer", orgAdmin, nil}, {editorKey, "editor", orgAdmin, nil}, {adminKey, "admin", owner, nil},
 		{revokedKey, "admin", owner, nil}, {expiredKey, "admin", owner, &past}, {"", "viewer", orgAdmin, nil},
 	}
+	_, hash, err := auth.NewAPIKeySecret()
+	if err != nil {
+		return err
+	}
+	platformKey, err := q.CreateAPIKey(ctx, store.NewAPIKey{Name: fmt.Sprintf("platform %d", f.n), Role: "platform",
+		SecretHash: hash, CreatedBy: f.users[platformAdmin].ID, CreatorEmail: adminEmail})
+	if err != nil {
+		return err
+	}
+	o.platformKeyID = platformKey.ID
 	for _, k := range keys {
 		secret, hash, err := auth.NewAPIKeySecret()
 		if err != nil {

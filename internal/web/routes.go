@@ -155,6 +155,8 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/public/certificates/{number}/qr.png", anyone, s.certificateQR},
 		{"GET /email-learning/public/certificates/{number}/certificate.pdf", anyone, s.certificatePDF},
 
+		{"GET /api/{$}", anyone, s.apiReferencePage},
+		{"GET /api/v1/openapi.json", anyone, s.apiDescription},
 		{"GET /api/v1/organizations", loggedIn, s.api(s.apiOrganizationList)},
 		{"POST /api/v1/organizations", allowedTo(access.CreateOrganization), s.api(s.apiOrganizationCreate)},
 		{"GET /api/v1/organizations/{id}", loggedIn, s.api(s.apiOrganizationGet)},

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/web/openapi"
 )
 
 // Options configures a Server.
@@ -133,6 +135,9 @@ type Server struct {
 
 	// proxies are the peers trusted to name the client.
 	proxies trustedProxies
+	// The API's OpenAPI description and the reference page made from it.
+	openapi *openapi.Document
+	apiRef  *apiReference
 
 	logins *auth.LoginThrottle
 	// Wrong old passwords in the password change form, per user id.
@@ -213,6 +218,14 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	apiDoc, err := openapi.Load()
+	if err != nil {
+		return nil, fmt.Errorf("assemble the API description: %w", err)
+	}
+	apiRef, err := newAPIReference(apiDoc)
+	if err != nil {
+		return nil, fmt.Errorf("arrange the API reference: %w", err)
+	}
 	// No IdleTimeout for scs: loadAndSaveSession keeps the idle expiry.
 	sessions := scs.New()
 	sessions.Store = opts.DB.Sessions()
@@ -241,6 +254,8 @@ func New(opts Options) (*Server, error) {
 		pages:       pages,
 		baseURL:     opts.BaseURL,
 		proxies:     opts.TrustedProxies,
+		openapi:     apiDoc,
+		apiRef:      apiRef,
 		logins: limiters.LoginThrottle(auth.LoginLimits{
 			PerIP: opts.LoginPerIP, PerAccountIP: opts.LoginPerAccountIP, PerAccount: opts.LoginPerAccount}),
 		passwordChangePerAccount: limiters.New("password_change_per_account", opts.PasswordChangePerAccount),

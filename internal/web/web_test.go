@@ -45,6 +45,9 @@ type testApp struct {
 	// engine is the delivery engine the app's workers run, for tests that
 	// work a delivery themselves, as if its time had come.
 	engine *delivery.Engine
+	// apiSeen records the API answers its clients checked against the
+	// OpenAPI document.
+	apiSeen *apiCoverage
 }
 
 func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testApp {
@@ -80,7 +83,7 @@ func newTestApp(t testing.TB, db *store.DB, customize ...func(*Options)) *testAp
 	if _, _, err := auth.NewAccounts(db, nil).CreateSuperuser(context.Background(), adminEmail, adminPassword, ""); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
-	return &testApp{t: t, db: db, srv: srv, engine: engine}
+	return &testApp{t: t, db: db, srv: srv, engine: engine, apiSeen: &apiCoverage{}}
 }
 
 func newMailer(t testing.TB, opts Options, transport mail.Transport, name string) *mail.Service {
@@ -146,11 +149,13 @@ type client struct {
 	t    testing.TB
 	base string
 	http *http.Client
+	// coverage records the API answers checked against the document.
+	coverage *apiCoverage
 }
 
 func (a *testApp) client() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: a.t, base: a.srv.URL, http: &http.Client{
+	return &client{t: a.t, base: a.srv.URL, coverage: a.apiSeen, http: &http.Client{
 		Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -195,7 +200,9 @@ func (c *client) do(req *http.Request) response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+	out := response{status: res.StatusCode, header: res.Header, body: string(b)}
+	c.checkAPIAnswer(req, out)
+	return out
 }
 
 func (c *client) get(path string) response {
