@@ -105,6 +105,7 @@ type View struct {
 	CanManageMembers bool
 	CanTransfer      bool
 	CanViewAudit     bool
+	CanEditContent   bool
 }
 
 // Authorize loads the organization and the actor's role in it, and checks
@@ -138,6 +139,7 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	v.CanManageMembers = access.Allowed(actor, v.Role, access.ManageMembers)
 	v.CanTransfer = access.Allowed(actor, v.Role, access.TransferOwnership)
 	v.CanViewAudit = access.Allowed(actor, v.Role, access.ViewAuditLog)
+	v.CanEditContent = access.Allowed(actor, v.Role, access.EditContent)
 	return v, nil
 }
 
