@@ -115,6 +115,13 @@ func TestInvalidSettings(t *testing.T) {
 		quiet   bool              // the value is not repeated: it may hold a password, or is not at fault
 	}{
 		{"MAILSCHOOL_DATA_DIR", " ", nil, false},
+		{"MAILSCHOOL_METRICS", "yes", nil, false},
+		{"MAILSCHOOL_METRICS", "true", nil, false},
+		// A token is a secret, never repeated; without metrics on it is
+		// refused rather than taken to turn them on.
+		{"MAILSCHOOL_METRICS_TOKEN", "a-token-of-32-characters-or-so!!", nil, true},
+		{"MAILSCHOOL_METRICS_TOKEN", "a-token-of-32-characters-or-so!!", map[string]string{"MAILSCHOOL_METRICS": "off"}, true},
+		{"MAILSCHOOL_METRICS_TOKEN", "short-token", map[string]string{"MAILSCHOOL_METRICS": "on"}, true},
 		{"MAILSCHOOL_DATABASE_URL", "mysql://u:p@db/mailschool", nil, true},
 		{"MAILSCHOOL_DATABASE_URL", "sqlite:", nil, true},
 		{"MAILSCHOOL_DATABASE_URL", "postgres://u:hunter2@db/%zz", nil, true},
@@ -215,6 +222,9 @@ func TestInvalidSettings(t *testing.T) {
 		if !tc.quiet && !strings.Contains(msg, tc.value) {
 			t.Errorf("%s=%q: error %q does not repeat the value", tc.setting, tc.value, msg)
 		}
+		if tc.setting == "MAILSCHOOL_METRICS_TOKEN" && strings.Contains(msg, tc.value) {
+			t.Errorf("%s: error %q shows the token", tc.setting, msg)
+		}
 		if strings.Contains(msg, "hunter2") {
 			t.Errorf("%s=%q: error %q shows the password", tc.setting, tc.value, msg)
 		}
@@ -230,7 +240,7 @@ func TestInvalidFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-workers=maybe"}, {"-workers=no"}, {"-workers=t"},
 		{"-shutdown-timeout=11m"}, {"-shutdown-timeout=-1s"}, {"-shutdown-timeout", "soon"},
-		{"-addr", "no-port"}, {"-data-dir="},
+		{"-addr", "no-port"}, {"-data-dir="}, {"-metrics=yes"},
 	} {
 		var c Config
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -267,6 +277,12 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_WORKERS": "false"}, []string{"-workers"}, func(c Config) bool { return c.Workers }},
 		{map[string]string{"MAILSCHOOL_WORKERS": "no"}, []string{"-workers=0"}, func(c Config) bool { return !c.Workers }},
 		{nil, nil, func(c Config) bool { return c.APIKeyPerMinute == DefaultAPIKeyPerMinute }},
+		{nil, nil, func(c Config) bool { return !c.Metrics && c.MetricsToken == "" }},
+		{map[string]string{"MAILSCHOOL_METRICS": "ON"}, nil, func(c Config) bool { return c.Metrics }},
+		{map[string]string{"MAILSCHOOL_METRICS": "on"}, []string{"-metrics=off"}, func(c Config) bool { return !c.Metrics }},
+		{map[string]string{"MAILSCHOOL_METRICS": "on", "MAILSCHOOL_METRICS_TOKEN": "0123456789abcdef"}, nil,
+			func(c Config) bool { return c.Metrics && c.MetricsToken == "0123456789abcdef" }},
+		{nil, []string{"-metrics=on", "-metrics-token=0123456789abcdef"}, func(c Config) bool { return c.Metrics && c.MetricsToken == "0123456789abcdef" }},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "60"}, nil, func(c Config) bool { return c.APIKeyPerMinute == 60 }},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "1200/min"}, nil, func(c Config) bool { return c.APIKeyPerMinute == 1200 }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "0"}, nil, func(c Config) bool { return c.ShutdownTimeout == 0 }},
