@@ -34,6 +34,9 @@ func (db *DB) NewJobs(config *river.Config) (*Jobs, error) {
 		j   Jobs
 		err error
 	)
+	quiet := *config
+	quiet.Logger = quieter(config.Logger, routineJobQueueLog)
+	config = &quiet
 	if db.pg != nil {
 		j.pg, err = river.NewClient(riverpgxv5.New(db.pg), config)
 	} else {
@@ -137,14 +140,17 @@ func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 		res *rivermigrate.MigrateResult
 		err error
 	)
+	// River's migrator logs each migration it checks; those applied are
+	// logged below, once each.
+	riverLogger := quieter(logger, everyLine)
 	if db.pg != nil {
 		var m *rivermigrate.Migrator[pgx.Tx]
-		if m, err = rivermigrate.New(riverpgxv5.New(db.pg), &rivermigrate.Config{Logger: logger}); err == nil {
+		if m, err = rivermigrate.New(riverpgxv5.New(db.pg), &rivermigrate.Config{Logger: riverLogger}); err == nil {
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	} else {
 		var m *rivermigrate.Migrator[*sql.Tx]
-		if m, err = rivermigrate.New(riversqlite.New(db.write), &rivermigrate.Config{Logger: logger}); err == nil {
+		if m, err = rivermigrate.New(riversqlite.New(db.write), &rivermigrate.Config{Logger: riverLogger}); err == nil {
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	}
