@@ -43,7 +43,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer db.Close()
-	mailer, err := newMailService(a, cfg, db)
+	mailer, err := newMailService(a, cfg, db, nil)
 	if err != nil {
 		return err
 	}

@@ -160,8 +160,18 @@ func testServe(t *testing.T, env map[string]string) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(body), `"database":"ok"`) {
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
 		t.Errorf("healthz: %d %s", res.StatusCode, body)
+	}
+	// Ready: the database answers, migrated, and the job queue works.
+	res, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"jobs":"ok"`) {
+		t.Errorf("readyz: %d %s", res.StatusCode, body)
 	}
 	res, err = http.Get(base + "/accounts/login/")
 	if err != nil {

@@ -20,6 +20,13 @@ func TestAppliedMigrationIsTheLatest(t *testing.T) {
 		if latest := db.LatestMigration(); applied != latest || latest < 20 {
 			t.Errorf("applied migration %d, latest %d", applied, latest)
 		}
+		// A database behind the build shows it.
+		if err := db.MigrateDownTo(context.Background(), db.LatestMigration()-1); err != nil {
+			t.Fatal(err)
+		}
+		if applied, err := db.AppliedMigration(context.Background()); err != nil || applied != db.LatestMigration()-1 {
+			t.Errorf("after undoing the latest migration: applied %d, %v", applied, err)
+		}
 	})
 }
 

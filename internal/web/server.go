@@ -14,6 +14,7 @@ import (
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -64,6 +65,13 @@ type Options struct {
 	// APIKeyLimit limits the requests of each API key; zero takes
 	// DefaultAPIKeyLimit.
 	APIKeyLimit auth.Limit
+	// Metrics, when set, counts every request and is served at /metrics;
+	// when MetricsToken is set too, only to requests bearing it.
+	Metrics      *metrics.Metrics
+	MetricsToken string
+	// JobsRunning tells /readyz whether the job queue this node works
+	// runs; nil on a node without workers.
+	JobsRunning func() bool
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -132,6 +140,10 @@ type Server struct {
 	apiKeyLimiter *auth.Limiter
 
 	uploadTimeout time.Duration
+
+	metrics      *metrics.Metrics
+	metricsToken string
+	readiness    *readiness
 
 	// sessionIdleTimeout ends unused sessions; an unchanged session is
 	// written again only when its expiry moves by sessionRefresh.
@@ -216,6 +228,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.enrollPerIP, s.enrollPerAddress = auth.NewLimiter(opts.EnrollPerIP), auth.NewLimiter(opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
+	s.metrics, s.metricsToken = opts.Metrics, opts.MetricsToken
+	s.readiness = &readiness{db: opts.DB, jobsRunning: opts.JobsRunning}
 	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, auth.NewLimiter(opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
 
