@@ -45,6 +45,7 @@ type Metrics struct {
 	emailsFailed    *prometheus.CounterVec
 	emailsRetried   *prometheus.CounterVec
 	smtpDuration    prometheus.Histogram
+	backlog         *backlogCollector
 }
 
 // requestBuckets span the pages' times, from a cached public page (about
@@ -103,8 +104,9 @@ func New(opts Options) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.requestDuration, m.emailsSent, m.emailsFailed, m.emailsRetried, m.smtpDuration,
-		newBacklogCollector(opts),
 	}
+	m.backlog = newBacklogCollector(opts)
+	cs = append(cs, m.backlog)
 	for name, pool := range opts.DB.SQLPools() {
 		cs = append(cs, collectors.NewDBStatsCollector(pool, name))
 	}
