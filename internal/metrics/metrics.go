@@ -46,6 +46,7 @@ type Metrics struct {
 	emailsRetried   *prometheus.CounterVec
 	smtpDuration    prometheus.Histogram
 	backlog         *backlogCollector
+	handler         http.Handler
 }
 
 // requestBuckets span the pages' times, from a cached public page (about
@@ -118,14 +119,13 @@ func New(opts Options) (*Metrics, error) {
 			return nil, err
 		}
 	}
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m, nil
 }
 
 // Handler serves the metrics in Prometheus' text format (or the one the
 // scraper asks for).
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
+func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // ObserveRequest counts an answered request. route is the pattern the
 // request matched, never its path, so that the series stay few; a method
@@ -201,7 +201,7 @@ func newBacklogCollector(opts Options) *backlogCollector {
 		due: prometheus.NewDesc("mailschool_deliveries_due",
 			"Course content whose time has come and that the delivery pass has not yet handed to a job.", nil, nil),
 		overdue: prometheus.NewDesc("mailschool_deliveries_overdue",
-			"Course content still waiting for the delivery pass well after its time (see the README).", nil, nil),
+			"Course content due that has waited for the delivery pass past the overdue limit (three pass intervals, at least five minutes).", nil, nil),
 	}
 }
 

@@ -42,8 +42,7 @@ func currentUser(ctx context.Context) *store.User {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Other schemes (a proxy's Basic authentication) are not ours:
-		// the session decides as usual.
-		// /metrics checks its own token.
+		// the session decides as usual. /metrics checks its own token.
 		if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") && r.URL.Path != metricsPath {
 			s.authenticateKey(w, r, next, strings.TrimSpace(key))
 			return
