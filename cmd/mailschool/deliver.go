@@ -43,7 +43,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer db.Close()
-	mailer, err := newMailService(a, cfg, db)
+	mailer, err := newMailService(a, cfg, db, nil)
 	if err != nil {
 		return err
 	}
@@ -62,14 +62,14 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	lastReport := time.Now()
 	n, err := engine.DeliverDue(ctx, func(done int) {
 		if time.Since(lastReport) >= time.Second {
-			fmt.Fprintf(a.stdout, "%d deliveries worked…\n", done)
+			fmt.Fprintf(a.stdout, "%s worked…\n", count(done, "delivery", "deliveries"))
 			lastReport = time.Now()
 		}
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%d deliveries worked.\n", n)
+	fmt.Fprintf(a.stdout, "%s worked.\n", count(n, "delivery", "deliveries"))
 	if err := jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
@@ -98,7 +98,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 			break
 		}
 		if time.Since(lastReport) >= time.Second {
-			fmt.Fprintf(a.stdout, "sending emails: %d jobs left…\n", left.Runnable+left.HeldElsewhere)
+			fmt.Fprintf(a.stdout, "sending emails: %s left…\n", count(left.Runnable+left.HeldElsewhere, "job", "jobs"))
 			if left.HeldElsewhere > 0 {
 				fmt.Fprintf(a.stdout, "  %d of them running in another process; if it stopped, they are taken over %v after they started\n",
 					left.HeldElsewhere, mail.RescueAfter)
@@ -113,4 +113,13 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stdout, "Done.")
 	return nil
+}
+
+// count is n followed by the noun in the number it takes: "1 delivery",
+// "2 deliveries".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

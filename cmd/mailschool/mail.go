@@ -19,8 +19,9 @@ import (
 )
 
 // newMailService builds the mail service for cfg: SMTP when an SMTP URL is
-// set, the built-in outbox otherwise.
-func newMailService(a *app, cfg config.Config, db *store.DB) (*mail.Service, error) {
+// set, the built-in outbox otherwise. observer, when not nil, is told the
+// outcome of every send (the metrics).
+func newMailService(a *app, cfg config.Config, db *store.DB, observer mail.Observer) (*mail.Service, error) {
 	transport, name, err := newTransport(cfg)
 	if err != nil {
 		return nil, err
@@ -32,6 +33,7 @@ func newMailService(a *app, cfg config.Config, db *store.DB) (*mail.Service, err
 		TransportName: name,
 		SendRate:      cfg.SendRate,
 		Logger:        a.logger,
+		Observer:      observer,
 	})
 }
 
@@ -64,24 +66,24 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 }
 
 // startJobs creates the job queue with the workers of every subsystem and,
-// when workers run in this process, starts working it and queues a
-// delivery pass. Jobs run on after ctx ends: the returned stop function
+// when workers run in this process, starts working it, queues a delivery
+// pass and returns it (nil otherwise). Jobs run on after ctx ends: the returned stop function
 // stops fetching new ones, lets running ones finish for up to
 // shutdownTimeout, and then cancels those left (a send job hands on the
 // emails it did not try).
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service,
-	engine *delivery.Engine, shutdownTimeout time.Duration) (stop func(), err error) {
+	engine *delivery.Engine, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, learn, engine, cfg.Workers)
 	queue.SoftStopTimeout = shutdownTimeout
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !cfg.Workers {
-		return func() {}, nil
+		return nil, func() {}, nil
 	}
 	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("start job queue: %w", err)
+		return nil, nil, fmt.Errorf("start job queue: %w", err)
 	}
 	// River elects a node to run the periodic pass, which takes until a
 	// dead leader's term runs out; this node does not wait for that.
@@ -89,7 +91,7 @@ func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mai
 		a.logger.Error("queue a delivery pass", "err", err)
 	}
 	var once sync.Once
-	return func() {
+	return jobs, func() {
 		once.Do(func() { stopJobs(a, jobs, shutdownTimeout) })
 	}, nil
 }
@@ -163,7 +165,7 @@ func sendTest(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer db.Close()
-	mailer, err := newMailService(a, cfg, db)
+	mailer, err := newMailService(a, cfg, db, nil)
 	if err != nil {
 		return err
 	}

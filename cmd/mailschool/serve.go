@@ -16,6 +16,8 @@ import (
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
+	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web"
 )
@@ -43,7 +45,19 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	mailer, err := newMailService(a, cfg, db)
+	var (
+		meter    *metrics.Metrics
+		observer mail.Observer
+	)
+	if cfg.Metrics {
+		meter, err = metrics.New(metrics.Options{DB: db, Queues: []string{mail.Queue, delivery.Queue},
+			OverdueAfter: delivery.OverdueAfter(cfg.DeliveryInterval), Logger: a.logger.With("component", "metrics")})
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		observer = meter
+	}
+	mailer, err := newMailService(a, cfg, db, observer)
 	if err != nil {
 		return err
 	}
@@ -51,6 +65,15 @@ func serve(ctx context.Context, a *app, args []string) error {
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
 
+	var (
+		jobs        *store.Jobs
+		stopJobs    func()
+		jobsRunning func() bool
+	)
+	if cfg.Workers {
+		// Asked by /readyz, whose requests are served once the queue started.
+		jobsRunning = func() bool { return jobs != nil && jobs.Running() }
+	}
 	handler, err := web.New(web.Options{
 		DB:            db,
 		Mail:          mailer,
@@ -76,6 +99,9 @@ func serve(ctx context.Context, a *app, args []string) error {
 		EnrollPerAddress:         cfg.Limits.EnrollPerAddress,
 		APIKeyLimit:              cfg.Limits.APIPerKey,
 		TrustedProxies:           cfg.TrustedProxies,
+		Metrics:                  meter,
+		MetricsToken:             cfg.MetricsToken,
+		JobsRunning:              jobsRunning,
 	})
 	if err != nil {
 		return err
@@ -87,7 +113,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	stopJobs, err := startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
+	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}

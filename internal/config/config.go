@@ -69,6 +69,10 @@ type Config struct {
 	// ACMEHost is the public host name serve gets certificates for from
 	// Let's Encrypt (MAILSCHOOL_TLS_ACME_HOST); empty: none.
 	ACMEHost string
+	// Metrics serves /metrics (MAILSCHOOL_METRICS=on); MetricsToken, when
+	// set, is the bearer token a scrape must present.
+	Metrics      bool
+	MetricsToken string
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -84,6 +88,7 @@ type Config struct {
 
 	limits         map[string]string // MAILSCHOOL_LIMIT_<NAME>, by name
 	trustedProxies string            // MAILSCHOOL_TRUSTED_PROXIES
+	metrics        string            // MAILSCHOOL_METRICS or --metrics
 }
 
 // Defaults and bounds of the settings. The bounds catch typing mistakes
@@ -107,6 +112,9 @@ const (
 	MaxShutdownTimeout  = 10 * time.Minute
 
 	MaxAPIKeyPerMinute = 1_000_000
+
+	// MinMetricsTokenLength keeps the metrics token out of guessing range.
+	MinMetricsTokenLength = 16
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -152,6 +160,12 @@ func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
 	c.TLSCert = env("MAILSCHOOL_TLS_CERT")
 	c.TLSKey = env("MAILSCHOOL_TLS_KEY")
 	c.ACMEHost = env("MAILSCHOOL_TLS_ACME_HOST")
+	c.metrics = or(env("MAILSCHOOL_METRICS"), "off")
+	fs.Var(checkedFlag{&c.metrics, checkMetrics, false}, "metrics",
+		"`on` to serve Prometheus metrics at /metrics, off to not (MAILSCHOOL_METRICS)")
+	c.MetricsToken = env("MAILSCHOOL_METRICS_TOKEN")
+	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken,
+		"bearer `token` that /metrics requires, at least 16 characters; needs --metrics=on (MAILSCHOOL_METRICS_TOKEN)")
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
@@ -221,6 +235,22 @@ func (c *Config) Finish() error {
 	if c.shutdownTimeout != "" {
 		if c.ShutdownTimeout, err = parseShutdownTimeout(c.shutdownTimeout); err != nil {
 			return settingError("MAILSCHOOL_SHUTDOWN_TIMEOUT", c.shutdownTimeout, err)
+		}
+	}
+	if c.metrics != "" {
+		if c.Metrics, err = parseMetrics(c.metrics); err != nil {
+			return settingError("MAILSCHOOL_METRICS", c.metrics, err)
+		}
+	}
+	if c.MetricsToken != "" {
+		// A token alone is refused rather than taken to mean on: whoever
+		// set it meant metrics to be protected, and may have left them off
+		// on purpose. The token itself is never repeated.
+		if !c.Metrics {
+			return errors.New("MAILSCHOOL_METRICS_TOKEN is set but MAILSCHOOL_METRICS is not on: set MAILSCHOOL_METRICS=on to serve /metrics, or unset the token")
+		}
+		if len(c.MetricsToken) < MinMetricsTokenLength {
+			return fmt.Errorf("MAILSCHOOL_METRICS_TOKEN must be at least %d characters", MinMetricsTokenLength)
 		}
 	}
 	if c.From == "" {
@@ -331,6 +361,22 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, errors.New("must be true or false (or 1 or 0)")
+}
+
+// parseMetrics reads on or off, in any case.
+func parseMetrics(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, errors.New("must be on or off")
+}
+
+func checkMetrics(s string) error {
+	_, err := parseMetrics(s)
+	return err
 }
 
 func checkBool(s string) error {

@@ -145,6 +145,13 @@ func TestInvalidSettings(t *testing.T) {
 		quiet   bool              // the value is not repeated: it may hold a password, or is not at fault
 	}{
 		{"MAILSCHOOL_DATA_DIR", " ", nil, false},
+		{"MAILSCHOOL_METRICS", "yes", nil, false},
+		{"MAILSCHOOL_METRICS", "true", nil, false},
+		// A token is a secret, never repeated; without metrics on it is
+		// refused rather than taken to turn them on.
+		{"MAILSCHOOL_METRICS_TOKEN", "a-token-of-32-characters-or-so!!", nil, true},
+		{"MAILSCHOOL_METRICS_TOKEN", "a-token-of-32-characters-or-so!!", map[string]string{"MAILSCHOOL_METRICS": "off"}, true},
+		{"MAILSCHOOL_METRICS_TOKEN", "short-token", map[string]string{"MAILSCHOOL_METRICS": "on"}, true},
 		{"MAILSCHOOL_DATABASE_URL", "mysql://u:p@db/mailschool", nil, true},
 		{"MAILSCHOOL_DATABASE_URL", "sqlite:", nil, true},
 		{"MAILSCHOOL_DATABASE_URL", "postgres://u:hunter2@db/%zz", nil, true},
@@ -274,6 +281,9 @@ func TestInvalidSettings(t *testing.T) {
 		if !tc.quiet && !strings.Contains(msg, tc.value) {
 			t.Errorf("%s=%q: error %q does not repeat the value", tc.setting, tc.value, msg)
 		}
+		if tc.setting == "MAILSCHOOL_METRICS_TOKEN" && strings.Contains(msg, tc.value) {
+			t.Errorf("%s: error %q shows the token", tc.setting, msg)
+		}
 		if strings.Contains(msg, "hunter2") {
 			t.Errorf("%s=%q: error %q shows the password", tc.setting, tc.value, msg)
 		}
@@ -289,7 +299,7 @@ func TestInvalidFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-workers=maybe"}, {"-workers=no"}, {"-workers=t"},
 		{"-shutdown-timeout=11m"}, {"-shutdown-timeout=-1s"}, {"-shutdown-timeout", "soon"},
-		{"-addr", "no-port"}, {"-data-dir="},
+		{"-addr", "no-port"}, {"-data-dir="}, {"-metrics=yes"},
 	} {
 		var c Config
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -348,6 +358,12 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_TLS_CERT": certFile, "MAILSCHOOL_TLS_KEY": tlsKeyFile, "MAILSCHOOL_ADDR": ":8443"}, nil, func(c Config) bool {
 			return c.TLSCert == certFile && c.BaseURL == "https://localhost:8443" && c.SecureCookies()
 		}},
+		{nil, nil, func(c Config) bool { return !c.Metrics && c.MetricsToken == "" }},
+		{map[string]string{"MAILSCHOOL_METRICS": "ON"}, nil, func(c Config) bool { return c.Metrics }},
+		{map[string]string{"MAILSCHOOL_METRICS": "on"}, []string{"-metrics=off"}, func(c Config) bool { return !c.Metrics }},
+		{map[string]string{"MAILSCHOOL_METRICS": "on", "MAILSCHOOL_METRICS_TOKEN": "0123456789abcdef"}, nil,
+			func(c Config) bool { return c.Metrics && c.MetricsToken == "0123456789abcdef" }},
+		{nil, []string{"-metrics=on", "-metrics-token=0123456789abcdef"}, func(c Config) bool { return c.Metrics && c.MetricsToken == "0123456789abcdef" }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "0"}, nil, func(c Config) bool { return c.ShutdownTimeout == 0 }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "10m"}, nil, func(c Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
 		{map[string]string{"MAILSCHOOL_SHUTDOWN_TIMEOUT": "2m"}, []string{"-shutdown-timeout=30s"}, func(c Config) bool { return c.ShutdownTimeout == 30*time.Second }},

@@ -216,3 +216,13 @@ func (e *Engine) DeliverDue(ctx context.Context, progress func(done int)) (int, 
 	}
 	return done, nil
 }
+
+// OverdueAfter is how long a delivery may wait past its time, with passes
+// every passInterval (0: DefaultPassInterval), before it counts as
+// overdue: three passes, and at least five minutes.
+func OverdueAfter(passInterval time.Duration) time.Duration {
+	if passInterval <= 0 {
+		passInterval = DefaultPassInterval
+	}
+	return max(3*passInterval, 5*time.Minute)
+}

@@ -1,5 +1,10 @@
 package mail
 
+import (
+	"maps"
+	"slices"
+)
+
 // kindLabels are the words the outbox shows for each kind of email. Every
 // kind has one (a test checks), so nobody reads an identifier.
 var kindLabels = map[Kind]string{
@@ -18,6 +23,13 @@ var kindLabels = map[Kind]string{
 	KindEmailChangeRequested: "Address change notice",
 	KindSignupConfirm:        "Sign-up confirmation",
 	KindSignupExisting:       "Sign-up for an existing account",
+}
+
+// Kinds lists every kind of email, in a fixed order.
+func Kinds() []Kind {
+	kinds := slices.Collect(maps.Keys(kindLabels))
+	slices.Sort(kinds)
+	return kinds
 }
 
 // KindLabel is what people read for a recorded email's kind. A kind no

@@ -51,6 +51,19 @@ type Config struct {
 	// cut short hands the emails it did not try to jobs of their own.
 	JobTimeout time.Duration
 	Logger     *slog.Logger
+	// Observer, when set, is told the outcome of every attempt to send.
+	Observer Observer
+}
+
+// Observer is told what became of each attempt to send an email, for the
+// metrics.
+type Observer interface {
+	// EmailAttempted reports an attempt's outcome as recorded: the
+	// message's status afterwards (store.MailSent, MailStored, MailFailed,
+	// or MailQueued for one to be tried again).
+	EmailAttempted(kind string, status string)
+	// SMTPSendTook reports how long the SMTP server took with one message.
+	SMTPSendTook(d time.Duration)
 }
 
 // DefaultJobTimeout is how long a send job may run.
@@ -92,6 +105,7 @@ type Service struct {
 	retryBase    time.Duration
 	jobTimeout   time.Duration
 	logger       *slog.Logger
+	observer     Observer
 }
 
 // NewService returns the mail service of db.
@@ -112,7 +126,7 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	}
 	return &Service{db: db, renderer: renderer, transport: cfg.Transport, name: cfg.TransportName,
 		limiter: limiter, batchSending: make(chan struct{}, batchSendSlots), retryBase: cfg.RetryBase,
-		jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout), logger: cfg.Logger}, nil
+		jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout), logger: cfg.Logger, observer: cfg.Observer}, nil
 }
 
 // Messages lists up to limit recorded messages without their source,
@@ -268,7 +282,11 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 	if err := s.limiter.Wait(ctx); err != nil {
 		return "", nil, err
 	}
+	start := time.Now()
 	providerID, sendErr := s.transport.Send(ctx, Envelope{From: m.Sender, To: []string{m.Recipient}}, m.Raw)
+	if s.observer != nil && s.name == "smtp" {
+		s.observer.SMTPSendTook(time.Since(start))
+	}
 	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt}
 	switch {
 	case sendErr == nil && s.name == "outbox":
@@ -282,6 +300,9 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 	}
 	if err := s.recordAttempt(ctx, m, attempt, retryJob); err != nil {
 		return "", sendErr, err
+	}
+	if s.observer != nil {
+		s.observer.EmailAttempted(m.Kind, attempt.Status)
 	}
 	if sendErr != nil {
 		s.logger.Warn("email not sent", "message", m.ID, "kind", m.Kind, "status", attempt.Status, "err", sendErr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,8 @@ import (
 type Jobs struct {
 	sqlite *river.Client[*sql.Tx]
 	pg     *river.Client[pgx.Tx]
+	// started is set once Start succeeded.
+	started atomic.Bool
 }
 
 // ErrNoJobs is returned when a job is enqueued on a DB without a job queue.
@@ -34,6 +37,9 @@ func (db *DB) NewJobs(config *river.Config) (*Jobs, error) {
 		j   Jobs
 		err error
 	)
+	quiet := *config
+	quiet.Logger = quieter(config.Logger, routineJobQueueLog)
+	config = &quiet
 	if db.pg != nil {
 		j.pg, err = river.NewClient(riverpgxv5.New(db.pg), config)
 	} else {
@@ -49,10 +55,36 @@ func (db *DB) NewJobs(config *river.Config) (*Jobs, error) {
 
 // Start starts working jobs, when the client has queues.
 func (j *Jobs) Start(ctx context.Context) error {
+	var err error
 	if j.pg != nil {
-		return j.pg.Start(ctx)
+		err = j.pg.Start(ctx)
+	} else {
+		err = j.sqlite.Start(ctx)
 	}
-	return j.sqlite.Start(ctx)
+	if err == nil {
+		j.started.Store(true)
+	}
+	return err
+}
+
+// Running reports whether the queue was started and has not stopped
+// since (stopped by Stop, or by the end of Start's context).
+func (j *Jobs) Running() bool {
+	if !j.started.Load() {
+		return false
+	}
+	var stopped <-chan struct{}
+	if j.pg != nil {
+		stopped = j.pg.Stopped()
+	} else {
+		stopped = j.sqlite.Stopped()
+	}
+	select {
+	case <-stopped:
+		return false
+	default:
+		return true
+	}
 }
 
 // Stop waits for running jobs to finish, or for ctx to end, then stops.
@@ -137,14 +169,17 @@ func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 		res *rivermigrate.MigrateResult
 		err error
 	)
+	// River's migrator logs each migration it checks; those applied are
+	// logged below, once each.
+	riverLogger := quieter(logger, everyLine)
 	if db.pg != nil {
 		var m *rivermigrate.Migrator[pgx.Tx]
-		if m, err = rivermigrate.New(riverpgxv5.New(db.pg), &rivermigrate.Config{Logger: logger}); err == nil {
+		if m, err = rivermigrate.New(riverpgxv5.New(db.pg), &rivermigrate.Config{Logger: riverLogger}); err == nil {
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	} else {
 		var m *rivermigrate.Migrator[*sql.Tx]
-		if m, err = rivermigrate.New(riversqlite.New(db.write), &rivermigrate.Config{Logger: logger}); err == nil {
+		if m, err = rivermigrate.New(riversqlite.New(db.write), &rivermigrate.Config{Logger: riverLogger}); err == nil {
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -40,8 +41,8 @@ func currentUser(ctx context.Context) *store.User {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Other schemes (a proxy's Basic authentication) are not ours:
-		// the session decides as usual.
-		if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		// the session decides as usual. /metrics checks its own token.
+		if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") && r.URL.Path != metricsPath {
 			s.authenticateKey(w, r, next, strings.TrimSpace(key))
 			return
 		}
@@ -128,14 +129,32 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// logRequests logs one line per request.
+// routeKey holds the *string into which the routes table notes the
+// pattern a request matched, for the request's metrics.
+type routeKey struct{}
+
+// noteRoute notes the ServeMux pattern r matched, which the middleware
+// around the mux cannot see (it sets it on its own copy of the request).
+func noteRoute(r *http.Request) {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+		*p = r.Pattern
+	}
+}
+
+// logRequests logs one line per request and counts it in the metrics.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		var pattern string
+		if s.metrics != nil {
+			r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &pattern))
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 && r.Context().Err() != nil {
 			rec.status = statusClientClosed // nothing was answered: the request ended first
+		} else if rec.status == 0 {
+			rec.status = http.StatusOK // what net/http sends for a handler that wrote nothing
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
@@ -145,6 +164,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("method", r.Method), slog.String("path", loggedPath(r)),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
 			slog.String("ip", clientIP(r)))
+		if s.metrics != nil {
+			s.metrics.ObserveRequest(r.Method, metrics.RoutePattern(pattern), rec.status, time.Since(start))
+		}
 	})
 }
 

@@ -113,8 +113,8 @@ type page struct {
 type navigation struct {
 	Outbox        bool
 	BlockedEmails bool
-	Signups       bool // platform admins, while sign-up is open
-	SignupOpen    bool // anyone may sign up: the login page says so
+	Signups       bool   // platform admins, while sign-up is open
+	SignupOpen    bool   // anyone may sign up: the login page says so
 	Current       string // "platform", "organizations", "outbox", "blocked", "signups" or ""
 }
 

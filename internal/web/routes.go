@@ -34,6 +34,8 @@ func (s *Server) routes() []route {
 	return []route{
 		{"GET /{$}", anyone, s.home},
 		{"GET /healthz", anyone, s.health},
+		{"GET /readyz", anyone, s.ready},
+		{"GET /metrics", anyone, s.serveMetrics},
 		{"GET /static/{file}", anyone, s.static},
 
 		{"GET /accounts/login/", anyone, s.loginForm},
@@ -220,9 +222,13 @@ func (s *Server) routes() []route {
 // guard enforces a route's audience before its handler runs.
 func (s *Server) guard(rt route) http.Handler {
 	if rt.audience == anyone {
-		return rt.handler
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			noteRoute(r)
+			rt.handler(w, r)
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noteRoute(r)
 		user := currentUser(r.Context())
 		if user == nil {
 			s.requireLogin(w, r)

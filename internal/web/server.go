@@ -16,6 +16,7 @@ import (
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web/openapi"
@@ -77,6 +78,13 @@ type Options struct {
 	// TrustedProxies are the peers whose Forwarded and X-Forwarded-For
 	// headers name the client; empty: the peer is the client.
 	TrustedProxies []netip.Prefix
+	// Metrics, when set, counts every request and is served at /metrics;
+	// when MetricsToken is set too, only to requests bearing it.
+	Metrics      *metrics.Metrics
+	MetricsToken string
+	// JobsRunning tells /readyz whether the job queue this node works
+	// runs; nil on a node without workers.
+	JobsRunning func() bool
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -158,6 +166,10 @@ type Server struct {
 	apiKeyLimiter auth.RateLimiter
 
 	uploadTimeout time.Duration
+
+	metrics      *metrics.Metrics
+	metricsToken string
+	readiness    *readiness
 
 	// sessionIdleTimeout ends unused sessions; an unchanged session is
 	// written again only when its expiry moves by sessionRefresh.
@@ -268,6 +280,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.enrollPerIP, s.enrollPerAddress = limiters.New("enroll_per_ip", opts.EnrollPerIP), limiters.New("enroll_per_address", opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
+	s.metrics, s.metricsToken = opts.Metrics, opts.MetricsToken
+	s.readiness = &readiness{db: opts.DB, jobsRunning: opts.JobsRunning}
 	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, limiters.New("api_per_key", opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
 

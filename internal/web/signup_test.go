@@ -156,7 +156,7 @@ func TestSignup(t *testing.T) {
 		// Each mailbox gets a few emails; more requests get the same
 		// answer and send nothing.
 		for i := 0; i < 5; i++ {
-			if res := app.clientAt("127.0.1." + string(rune('1'+i))).post("/accounts/signup/", signupForm("grace+"+string(rune('a'+i))+"@example.com", "Compilers "+string(rune('A'+i)))); res.status != 303 {
+			if res := app.clientAt("127.0.1."+string(rune('1'+i))).post("/accounts/signup/", signupForm("grace+"+string(rune('a'+i))+"@example.com", "Compilers "+string(rune('A'+i)))); res.status != 303 {
 				t.Fatalf("sign-up %d: %d", i, res.status)
 			}
 		}

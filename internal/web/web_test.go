@@ -20,9 +20,9 @@ import (
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
-	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/mail/mailtest"
 	"github.com/mailschool/mailschool/internal/mail/smtptest"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
