@@ -188,6 +188,17 @@ var platformActions = map[PlatformAction]bool{
 	ManagePlatformKeys:   true,
 }
 
+// MayCreateOrganization reports whether user may create an organization:
+// platform admins (and platform keys) may; so may any user whom the
+// platform's sign-up admits (selfService), for an organization they own
+// themselves. A key of an organization may not.
+func MayCreateOrganization(user *store.User, selfService bool) bool {
+	if AllowedOnPlatform(user, CreateOrganization) {
+		return true
+	}
+	return selfService && user != nil && user.IsActive && user.APIKey == nil
+}
+
 // AllowedOnPlatform reports whether user may take a platform action.
 // Anonymous (nil) and deactivated users may take none.
 func AllowedOnPlatform(user *store.User, action PlatformAction) bool {

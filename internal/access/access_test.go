@@ -175,3 +175,29 @@ func TestOnMember(t *testing.T) {
 		t.Error("Assignable is wrong")
 	}
 }
+
+func TestMayCreateOrganization(t *testing.T) {
+	admin := &store.User{ID: 1, IsActive: true, IsPlatformAdmin: true}
+	user := &store.User{ID: 2, IsActive: true}
+	inactive := &store.User{ID: 3}
+	orgKey := &store.User{IsActive: true, APIKey: &store.KeyGrant{KeyID: 1, OrganizationID: 7, Role: "admin"}}
+	platformKey := &store.User{IsActive: true, IsPlatformAdmin: true, APIKey: &store.KeyGrant{KeyID: 2, Role: "platform"}}
+	for _, tc := range []struct {
+		name        string
+		user        *store.User
+		selfService bool
+		want        bool
+	}{
+		{"platform admin", admin, false, true},
+		{"platform key", platformKey, false, true},
+		{"user, sign-up closed", user, false, false},
+		{"user, sign-up open", user, true, true},
+		{"deactivated user, sign-up open", inactive, true, false},
+		{"organization key, sign-up open", orgKey, true, false},
+		{"nobody, sign-up open", nil, true, false},
+	} {
+		if got := MayCreateOrganization(tc.user, tc.selfService); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -187,7 +187,7 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}
 	}
 	return Page{Items: items, Total: total, Page: page, Pages: max(1, (total+PageSize-1)/PageSize), Search: search,
-		CanAdd: access.AllowedOnPlatform(actor, access.CreateOrganization), PageSize: PageSize}, nil
+		CanAdd: s.MayCreate(actor), PageSize: PageSize}, nil
 }
 
 // Switchable lists the organizations offered in the actor's organization
@@ -306,8 +306,12 @@ type Fields struct {
 // user becomes the owner at once; an unknown address is invited as owner,
 // and the actor holds the ownership until the invitation is accepted.
 func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (store.Organization, error) {
-	if !access.AllowedOnPlatform(actor, access.CreateOrganization) {
+	if !s.MayCreate(actor) {
 		return store.Organization{}, ErrForbidden
+	}
+	if !access.AllowedOnPlatform(actor, access.CreateOrganization) && strings.TrimSpace(f.OwnerEmail) != "" && !strings.EqualFold(strings.TrimSpace(f.OwnerEmail), actor.Email) {
+		return store.Organization{}, problem.Field("owner_email", "owner_not_settable",
+			"Only platform admins create organizations for someone else: leave the owner empty to own it yourself.")
 	}
 	name, description, sender, err := validate(deref(f.Name), deref(f.Description),
 		store.Sender{Name: deref(f.SenderName), ReplyTo: deref(f.ReplyTo), PostalAddress: deref(f.PostalAddress)})
@@ -340,6 +344,19 @@ func (s *Service) Create(ctx context.Context, actor *store.User, f Fields) (stor
 		return store.Organization{}, fmt.Errorf("create organization: %w", err)
 	}
 	return s.db.Read().OrganizationByID(ctx, org.ID)
+}
+
+// MayCreate reports whether the actor may create an organization: platform
+// admins, and, while sign-up admits their address, any user, for
+// themselves.
+func (s *Service) MayCreate(actor *store.User) bool {
+	return access.MayCreateOrganization(actor, actor != nil && s.signup.Admits(actor.Email))
+}
+
+// SetsOwners reports whether the actor may name another owner of an
+// organization they create.
+func SetsOwners(actor *store.User) bool {
+	return access.AllowedOnPlatform(actor, access.CreateOrganization)
 }
 
 // create inserts an organization with a validated name, description and

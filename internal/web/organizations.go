@@ -48,6 +48,7 @@ type organizationForm struct {
 	Description string
 	Slug        string
 	OwnerEmail  string // create only
+	SetsOwner   bool   // create only: the form may name another owner
 	HasLogo     bool
 	LogoURL     string
 	RemoveLogo  bool
@@ -66,14 +67,23 @@ type organizationForm struct {
 func (f organizationForm) AskLogoAgain() bool { return f.LogoChosen && f.Fields["logo"] == "" }
 
 func (s *Server) organizationNewForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "organization_form.html", "Add organization", organizationForm{})
+	user := currentUser(r.Context())
+	if !s.orgs.MayCreate(user) {
+		s.forbidden(w, r)
+		return
+	}
+	s.render(w, r, http.StatusOK, "organization_form.html", "Add organization", organizationForm{SetsOwner: orgs.SetsOwners(user)})
 }
 
 func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
+	if !s.orgs.MayCreate(currentUser(r.Context())) {
+		s.forbidden(w, r) // before reading what may be a large upload
+		return
+	}
 	fields, logoChosen, err := s.readOrganizationForm(w, r)
 	r = answerable(r, err)
 	form := organizationForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), OwnerEmail: r.PostFormValue("owner_email"),
-		LogoChosen: logoChosen}
+		LogoChosen: logoChosen, SetsOwner: orgs.SetsOwners(currentUser(r.Context()))}
 	if err == nil {
 		var org store.Organization
 		org, err = s.orgs.Create(r.Context(), currentUser(r.Context()), fields)
@@ -83,7 +93,11 @@ func (s *Server) organizationCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.formError(w, r, "organization_form.html", "Add organization", err, postedFields(r, "logo"), func(e formErrors) any {
+	shown := postedFields(r, "logo")
+	if !form.SetsOwner {
+		delete(shown, "owner_email") // not in this user's form: said at the top
+	}
+	s.formError(w, r, "organization_form.html", "Add organization", err, shown, func(e formErrors) any {
 		form.formErrors = e
 		return form
 	})

@@ -76,8 +76,10 @@ func (s *Server) routes() []route {
 
 		{"GET /email-learning/platform/signups/", allowedTo(access.ViewAllOrganizations), s.signupList},
 		{"GET /email-learning/platform/organizations/", loggedIn, s.organizationList},
-		{"GET /email-learning/platform/organizations/new", allowedTo(access.CreateOrganization), s.organizationNewForm},
-		{"POST /email-learning/platform/organizations/", allowedTo(access.CreateOrganization), s.organizationCreate},
+		// Platform admins create organizations; while sign-up is open, any
+		// user may too, for themselves: the organization service decides.
+		{"GET /email-learning/platform/organizations/new", loggedIn, s.organizationNewForm},
+		{"POST /email-learning/platform/organizations/", loggedIn, s.organizationCreate},
 		{"POST /email-learning/platform/organizations/switch", loggedIn, s.organizationSwitch},
 		{"GET /email-learning/platform/organizations/{id}/", loggedIn, s.organizationDetail},
 		{"GET /email-learning/platform/organizations/{id}/edit", loggedIn, s.organizationEditForm},
@@ -160,7 +162,7 @@ func (s *Server) routes() []route {
 		{"GET /api/{$}", anyone, s.apiReferencePage},
 		{"GET /api/v1/openapi.json", anyone, s.apiDescription},
 		{"GET /api/v1/organizations", loggedIn, s.api(s.apiOrganizationList)},
-		{"POST /api/v1/organizations", allowedTo(access.CreateOrganization), s.api(s.apiOrganizationCreate)},
+		{"POST /api/v1/organizations", loggedIn, s.api(s.apiOrganizationCreate)},
 		{"GET /api/v1/organizations/{id}", loggedIn, s.api(s.apiOrganizationGet)},
 		{"PATCH /api/v1/organizations/{id}", loggedIn, s.api(s.apiOrganizationUpdate)},
 		{"DELETE /api/v1/organizations/{id}", loggedIn, s.api(s.apiOrganizationDelete)},

@@ -185,3 +185,55 @@ func TestSignupDomains(t *testing.T) {
 		t.Errorf("%d links to the address at the domain", len(got))
 	}
 }
+
+// TestCreateOwnOrganization: while sign-up is open, any user may create an
+// organization of their own (not for someone else); while it is closed,
+// or for an address outside its domains, only platform admins may.
+func TestCreateOwnOrganization(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db, signupOpen("domains:example.com"))
+		createStaff(t, db, "ada@example.com", "ada password 1")
+		createStaff(t, db, "grace@elsewhere.example", "grace password 1")
+		ada := app.loggedIn("ada@example.com", "ada password 1")
+		grace := app.loggedIn("grace@elsewhere.example", "grace password 1")
+
+		if res := ada.get(organizationsPath); !strings.Contains(res.body, `href="`+organizationsPath+`new"`) {
+			t.Error("the organization list offers no Add to a user sign-up admits")
+		}
+		res := ada.get(organizationsPath + "new")
+		if res.status != 200 || strings.Contains(res.body, `name="owner_email"`) {
+			t.Fatalf("the form for a user: %d, owner field shown: %v", res.status, strings.Contains(res.body, `name="owner_email"`))
+		}
+		res = ada.post(organizationsPath, url.Values{"name": {"Ada's Academy"}, "owner_email": {"grace@elsewhere.example"}})
+		if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, "Only platform admins create organizations for someone else") {
+			t.Errorf("a user names another owner: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		res = ada.post(organizationsPath, url.Values{"name": {"Ada's Academy"}})
+		if res.status != 303 {
+			t.Fatalf("a user creates an organization: %d\n%s", res.status, excerpt(res.body, 3000))
+		}
+		if page := ada.get(res.header.Get("Location")); !strings.Contains(page.body, `<span class="your-role">owner</span>`) {
+			t.Errorf("the creator does not own it:\n%s", excerpt(page.body, 3000))
+		}
+		apiRes, created := ada.api(http.MethodPost, "/api/v1/organizations", map[string]any{"name": "Ada's Second"})
+		if apiRes.status != http.StatusCreated || idOf(created) == 0 {
+			t.Errorf("a user creates an organization through the API: %d %s", apiRes.status, apiRes.body)
+		}
+
+		for _, path := range []string{organizationsPath + "new"} {
+			if res := grace.get(path); res.status != http.StatusForbidden {
+				t.Errorf("a user outside the domains opens %s: %d", path, res.status)
+			}
+		}
+		if res := grace.post(organizationsPath, url.Values{"name": {"Grace's"}}); res.status != http.StatusForbidden {
+			t.Errorf("a user outside the domains creates one: %d", res.status)
+		}
+		if res, _ := grace.api(http.MethodPost, "/api/v1/organizations", map[string]any{"name": "Grace's"}); res.status != http.StatusForbidden {
+			t.Errorf("a user outside the domains creates one through the API: %d", res.status)
+		}
+		if _, err := db.Read().OrganizationBySlug(ctx, "grace-s"); err == nil {
+			t.Error("a refused creation created an organization")
+		}
+	})
+}
