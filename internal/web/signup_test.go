@@ -130,7 +130,8 @@ func TestSignup(t *testing.T) {
 			t.Fatalf("confirm: %d %s\n%s", res.status, res.header.Get("Location"), excerpt(res.body, 3000))
 		}
 		page := browser.get(res.header.Get("Location"))
-		if page.status != 200 || !strings.Contains(page.body, "Welcome to mailschool! Analytical Engines is yours.") || !strings.Contains(page.body, "owner") {
+		if page.status != 200 || !strings.Contains(page.body, "Welcome to mailschool! Analytical Engines is yours.") || !strings.Contains(page.body, "owner") ||
+			!strings.Contains(page.body, "What next") || !strings.Contains(page.body, "Create a course") || !strings.Contains(page.body, "Invite colleagues") {
 			t.Errorf("the new organization's page: %d\n%s", page.status, excerpt(page.body, 3000))
 		}
 		user, err := db.Read().UserByEmail(ctx, "ada@example.com")
