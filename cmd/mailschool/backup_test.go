@@ -78,6 +78,9 @@ func TestBackupAndRestore(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatalf("the writer failed during the backup: %v", err)
 	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the backup's mode is %v (%v), want 0600: it holds session keys", info.Mode().Perm(), err)
+	}
 	inBackup := usersIn(t, file)
 	for _, email := range before {
 		if !inBackup[email] {
@@ -138,7 +141,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Errorf("a refused restore changed the database: %d users, want %d", len(got), len(inBackup))
 	}
 
-	pg := map[string]string{"MAILSCHOOL_DATABASE_URL": "postgres://mailschool@localhost/mailschool"}
+	pg := map[string]string{"MAILSCHOOL_DATABASE_URL": "postgres://mailschool@localhost/mailschool", "MAILSCHOOL_DATA_DIR": filepath.Join(dir, "pg")}
 	for _, args := range [][]string{{"backup", "--to", filepath.Join(dir, "pg.db")}, {"restore", "--from", file}} {
 		if r := runCommand(t, pg, "", args...); r.code != 1 || !strings.Contains(r.stderr, "pg_dump") {
 			t.Errorf("%s of PostgreSQL: %+v", args[0], r)

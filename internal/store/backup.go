@@ -51,6 +51,14 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	partial := path + ".partial"
 	os.Remove(partial)
 	defer os.Remove(partial)
+	// The copy holds session keys and password hashes: only the owner may
+	// read it. SQLite would create it readable by everyone; it writes into
+	// an empty file made first.
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", partial, err)
+	}
+	f.Close()
 	// The single write connection does it: VACUUM INTO is refused on the
 	// query-only readers.
 	if _, err := db.write.ExecContext(ctx, `VACUUM INTO ?`, partial); err != nil {
