@@ -159,6 +159,9 @@ func (a *Accounts) ChangePassword(ctx context.Context, user store.User, oldPassw
 		if epoch, err = q.SetPassword(ctx, user.ID, hash); err != nil {
 			return err
 		}
+		if err := q.EndEmailChanges(ctx, user.ID, time.Now()); err != nil {
+			return err
+		}
 		_, err = a.mail.Enqueue(ctx, q, mail.Email{
 			Kind: mail.KindPasswordChanged,
 			To:   user.Email,

@@ -19,6 +19,10 @@ const EmailChangeValidity = 24 * time.Hour
 const (
 	EmailChangesPerHour = 3
 	EmailChangesPerDay  = 10
+	// EmailChangeLinksPerAddressPerDay bounds the links one mailbox gets,
+	// whoever asks: over it the request is answered the same, and no link
+	// is sent.
+	EmailChangeLinksPerAddressPerDay = 3
 )
 
 // Errors of address changes.
@@ -36,7 +40,10 @@ var (
 
 // RequestEmailChange asks for user's address to become newEmail, once they
 // have typed their password again: a link goes to the new address, and a
-// notice to the current one. Nothing changes until the link is used. An
+// notice to the current one. Nothing changes until the link is used, and a
+// password change or reset, or logging out everywhere else, ends the
+// waiting changes: the notice tells the owner to do that when they did not
+// ask. An
 // address another account has is accepted here like any other, so that the
 // answer does not tell whether it has an account; the link then says so
 // to whoever reads that mailbox.
@@ -69,15 +76,21 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, user store.User, newE
 				return ErrTooManyEmailChanges
 			}
 		}
+		toAddress, err := q.CountEmailChangesTo(ctx, normalized, at.Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
 		if err := q.CreateEmailChange(ctx, store.NewEmailChange{UserID: user.ID, NewEmail: normalized, TokenHash: hash,
 			CreatedAt: at, ExpiresAt: at.Add(EmailChangeValidity)}); err != nil {
 			return err
 		}
-		if _, err := a.mail.Enqueue(ctx, q, mail.Email{Kind: mail.KindEmailChangeConfirm, To: normalized,
-			Data: mail.EmailChangeConfirm{OldEmail: user.Email, Token: token, ExpiresAt: at.Add(EmailChangeValidity)}}); err != nil {
-			return err
+		if toAddress < EmailChangeLinksPerAddressPerDay {
+			if _, err := a.mail.Enqueue(ctx, q, mail.Email{Kind: mail.KindEmailChangeConfirm, To: normalized,
+				Data: mail.EmailChangeConfirm{OldEmail: user.Email, Token: token, ExpiresAt: at.Add(EmailChangeValidity)}}); err != nil {
+				return err
+			}
 		}
-		_, err := a.mail.Enqueue(ctx, q, mail.Email{Kind: mail.KindEmailChangeRequested, To: user.Email,
+		_, err = a.mail.Enqueue(ctx, q, mail.Email{Kind: mail.KindEmailChangeRequested, To: user.Email,
 			Data: mail.EmailChangeRequested{NewEmail: normalized}})
 		return err
 	})
@@ -127,7 +140,8 @@ func (a *Accounts) emailChange(ctx context.Context, q *store.Queries, token stri
 }
 
 // ConfirmEmailChange uses a link token: the user's address becomes the new
-// one, their other waiting changes end, and every session of theirs ends
+// one, their other waiting changes and their password reset links end,
+// and every session of theirs ends
 // (the session epoch is raised; the new one is returned with the user, for
 // the caller to go on with a session of its own).
 func (a *Accounts) ConfirmEmailChange(ctx context.Context, token string) (store.User, int64, error) {
@@ -154,6 +168,10 @@ func (a *Accounts) ConfirmEmailChange(ctx context.Context, token string) (store.
 			return ErrEmailChangeLinkExpired
 		}
 		if err := q.EndEmailChanges(ctx, u.ID, at); err != nil {
+			return err
+		}
+		// A reset link sent to the old address no longer opens the account.
+		if _, err := q.EndPasswordResets(ctx, u.ID, at); err != nil {
 			return err
 		}
 		if epoch, err = q.SetEmail(ctx, u.ID, c.NewEmail); errors.Is(err, store.ErrConflict) {

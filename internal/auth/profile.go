@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/names"
@@ -58,6 +59,9 @@ func (a *Accounts) EndOtherSessions(ctx context.Context, user store.User, token 
 	err := a.db.InTx(ctx, func(q *store.Queries) error {
 		var err error
 		if epoch, err = q.RaiseSessionEpoch(ctx, user.ID); err != nil {
+			return err
+		}
+		if err := q.EndEmailChanges(ctx, user.ID, time.Now()); err != nil {
 			return err
 		}
 		_, err = q.DeleteOtherSessions(ctx, user.ID, token)

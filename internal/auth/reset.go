@@ -178,6 +178,9 @@ func (a *Accounts) ResetPassword(ctx context.Context, token, newPassword, confir
 		if _, err := q.SetPassword(ctx, user.ID, hash); err != nil {
 			return err
 		}
+		if err := q.EndEmailChanges(ctx, user.ID, at); err != nil {
+			return err
+		}
 		userID = user.ID
 		_, err = a.mail.Enqueue(ctx, q, mail.Email{
 			Kind: mail.KindPasswordChanged,

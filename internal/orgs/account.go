@@ -75,6 +75,9 @@ func (s *Service) DeleteAccount(ctx context.Context, actor *store.User) error {
 			return ownsOrganizations(d.Owns)
 		}
 		if actor.IsPlatformAdmin {
+			if err := q.LockPlatformAdmins(ctx); err != nil {
+				return err
+			}
 			n, err := q.CountPlatformAdmins(ctx)
 			if err != nil {
 				return err

@@ -194,6 +194,9 @@ func (s *Service) sendSignup(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
+		if su.HasLink {
+			return nil // a run of the job that committed before it was cut off: the link it sent stands
+		}
 		if _, err := q.UserByEmail(ctx, su.Email); err == nil {
 			if _, err := q.DeleteSignup(ctx, id); err != nil {
 				return err

@@ -49,6 +49,17 @@ func (q *Queries) CountEmailChangesSince(ctx context.Context, userID int64, t ti
 	return n, nil
 }
 
+// CountEmailChangesTo counts the address changes to the new address, by
+// any user, asked for since t.
+func (q *Queries) CountEmailChangesTo(ctx context.Context, email string, t time.Time) (int, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT COUNT(*) FROM email_changes WHERE new_email = ? AND created_at >= ?`, email, dbTime(t)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count email changes to %s: %w", email, err)
+	}
+	return n, nil
+}
+
 // EmailChangeByTokenHash returns the address change with the given token
 // hash, used or not, or ErrNotFound.
 func (q *Queries) EmailChangeByTokenHash(ctx context.Context, tokenHash string) (EmailChange, error) {

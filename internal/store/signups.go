@@ -22,6 +22,7 @@ type Signup struct {
 	ConfirmedAt      *time.Time
 	UserID           *int64
 	OrganizationID   *int64
+	HasLink          bool // its confirmation link was made (and emailed)
 }
 
 // NewSignup holds the fields of a sign-up to record.
@@ -30,18 +31,21 @@ type NewSignup struct {
 	CreatedAt, ExpiresAt                        time.Time
 }
 
-const signupColumns = `id, email, name, password_hash, organization_name, created_at, expires_at, confirmed_at, user_id, organization_id`
+const signupColumns = `id, email, name, password_hash, organization_name, created_at, expires_at, confirmed_at, user_id, organization_id,
+	CASE WHEN token_hash IS NULL THEN 0 ELSE 1 END`
 
 func scanSignup(r row) (Signup, error) {
 	var (
 		s            Signup
 		confirmedAt  sql.NullTime
 		userID, orgs sql.NullInt64
+		hasLink      int
 	)
 	if err := r.Scan(&s.ID, &s.Email, &s.Name, &s.PasswordHash, &s.OrganizationName, &s.CreatedAt, &s.ExpiresAt,
-		&confirmedAt, &userID, &orgs); err != nil {
+		&confirmedAt, &userID, &orgs, &hasLink); err != nil {
 		return Signup{}, err
 	}
+	s.HasLink = hasLink == 1
 	s.CreatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC()
 	if confirmedAt.Valid {
 		t := confirmedAt.Time.UTC()

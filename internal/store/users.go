@@ -174,6 +174,19 @@ func (q *Queries) DeleteUser(ctx context.Context, userID int64) error {
 	return nil
 }
 
+// LockPlatformAdmins keeps the active platform admins' rows from changing
+// until the transaction ends, so that a rule that counts them holds against
+// a concurrent change. SQLite's single writer already does.
+func (q *Queries) LockPlatformAdmins(ctx context.Context) error {
+	if q.dialect != Postgres {
+		return nil
+	}
+	if _, err := q.exec(ctx, `SELECT id FROM users WHERE is_platform_admin AND is_active FOR UPDATE`); err != nil {
+		return fmt.Errorf("lock platform admins: %w", err)
+	}
+	return nil
+}
+
 // CountPlatformAdmins counts active platform admins.
 func (q *Queries) CountPlatformAdmins(ctx context.Context) (int, error) {
 	var n int

@@ -12,6 +12,7 @@ CREATE TABLE email_changes (
     used_at    TIMESTAMPTZ
 );
 CREATE INDEX email_changes_user_idx ON email_changes (user_id, created_at);
+CREATE INDEX email_changes_new_email_idx ON email_changes (new_email, created_at);
 
 -- +goose Down
 DROP TABLE email_changes;
