@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
-	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -314,15 +312,12 @@ func (s *Service) accept(ctx context.Context, q *store.Queries, user *store.User
 }
 
 func validateNewAccount(ctx context.Context, a NewAccount) (name, hash string, err error) {
-	name, nameErr := names.Clean(a.Name)
 	fields := map[string]string{}
-	switch {
-	case nameErr != nil:
-		fields["name"] = names.Message("name", nameErr)
-	case name == "":
-		fields["name"] = "Enter your name."
-	case utf8.RuneCountInString(name) > MaxUserNameRunes:
-		fields["name"] = fmt.Sprintf("The name is too long: use at most %d characters.", MaxUserNameRunes)
+	name, err = auth.CleanName(a.Name)
+	if p, ok := problem.As(err); ok {
+		fields["name"] = p.Fields["name"]
+	} else if err != nil {
+		return "", "", err
 	}
 	if perr := auth.ValidatePassword(a.Password); perr != nil {
 		if p, ok := problem.As(perr); ok {

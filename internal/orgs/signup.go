@@ -7,14 +7,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/mail"
-	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -119,14 +117,11 @@ func (s *Service) ValidateSignup(ctx context.Context, f SignupForm) (ValidSignup
 	case !s.signup.Admits(email):
 		fields["email"] = fmt.Sprintf("Sign-up is open to addresses at %s only.", strings.Join(s.signup.Domains, ", "))
 	}
-	name, nameErr := names.Clean(f.Name)
-	switch {
-	case nameErr != nil:
-		fields["name"] = names.Message("name", nameErr)
-	case name == "":
-		fields["name"] = "Enter your name."
-	case utf8.RuneCountInString(name) > MaxUserNameRunes:
-		fields["name"] = fmt.Sprintf("The name is too long: use at most %d characters.", MaxUserNameRunes)
+	name, err := auth.CleanName(f.Name)
+	if p, ok := problem.As(err); ok {
+		fields["name"] = p.Fields["name"]
+	} else if err != nil {
+		return ValidSignup{}, err
 	}
 	orgName, _, _, err := validate(f.Organization, "", store.Sender{})
 	if p, ok := problem.As(err); ok {

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -35,8 +34,7 @@ func (s *Server) renderAccountDelete(w http.ResponseWriter, r *http.Request, sta
 // password form: a stolen session is not a way to guess the password.
 func (s *Server) accountDelete(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
-	key := strconv.FormatInt(user.ID, 10)
-	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+	if allowed, err := s.takePasswordAttempt(r, user); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if !allowed {
@@ -51,9 +49,7 @@ func (s *Server) accountDelete(w http.ResponseWriter, r *http.Request) {
 			Fields: map[string]string{"password": "That is not your password."}})
 		return
 	}
-	if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
-		s.logger.Error("give back a password attempt", "user_id", user.ID, "err", err)
-	}
+	s.giveBackPasswordAttempt(r, user)
 	if err == nil {
 		err = s.orgs.DeleteAccount(r.Context(), user)
 	}

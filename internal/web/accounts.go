@@ -104,8 +104,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // unless the old password was wrong.
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
-	key := strconv.FormatInt(user.ID, 10)
-	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+	if allowed, err := s.takePasswordAttempt(r, user); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if !allowed {
@@ -117,9 +116,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	epoch, err := s.accounts.ChangePassword(r.Context(), *user,
 		r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("password_confirm"))
 	if !errors.Is(err, auth.ErrWrongPassword) {
-		if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
-			s.logger.Error("give back a password change attempt", "user_id", user.ID, "err", err)
-		}
+		s.giveBackPasswordAttempt(r, user)
 	}
 	if p, ok := problem.As(err); ok {
 		s.renderProfile(w, r, http.StatusUnprocessableEntity, profilePage{Password: passwordChangePage{errorsFor(p, postedFields(r, "password"))}})
@@ -137,6 +134,23 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, platformHome, http.StatusSeeOther)
+}
+
+// takePasswordAttempt takes one attempt at typing the user's password
+// again (to change it or the address, or to delete the account) from the
+// account's allowance, before the password is checked, so that parallel
+// posts stay within it. A stolen session is not a way to guess the
+// password.
+func (s *Server) takePasswordAttempt(r *http.Request, user *store.User) (bool, error) {
+	return s.passwordChangePerAccount.Allow(r.Context(), strconv.FormatInt(user.ID, 10))
+}
+
+// giveBackPasswordAttempt returns the attempt of a request whose password
+// was right: only wrong ones count.
+func (s *Server) giveBackPasswordAttempt(r *http.Request, user *store.User) {
+	if err := s.passwordChangePerAccount.Return(r.Context(), strconv.FormatInt(user.ID, 10)); err != nil {
+		s.logger.Error("give back a password attempt", "user_id", user.ID, "err", err)
+	}
 }
 
 // safeNext returns next when it is a path on this site, and the platform

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/problem"
@@ -21,8 +20,7 @@ type emailChangePage struct {
 func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 	user := currentUser(r.Context())
 	typed := r.PostFormValue("email")
-	key := strconv.FormatInt(user.ID, 10)
-	if allowed, err := s.passwordChangePerAccount.Allow(r.Context(), key); err != nil {
+	if allowed, err := s.takePasswordAttempt(r, user); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if !allowed {
@@ -37,9 +35,7 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 			Fields: map[string]string{"email_password": "That is not your password."}}}})
 		return
 	}
-	if err := s.passwordChangePerAccount.Return(r.Context(), key); err != nil {
-		s.logger.Error("give back a password attempt", "user_id", user.ID, "err", err)
-	}
+	s.giveBackPasswordAttempt(r, user)
 	if p, ok := problem.As(err); ok {
 		s.renderProfile(w, r, statusOf(p.Kind), profilePage{Email: emailChangePage{Typed: typed, formErrors: errorsFor(p, postedFields(r))}})
 		return
