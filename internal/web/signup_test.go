@@ -3,11 +3,14 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -237,4 +240,36 @@ func TestCreateOwnOrganization(t *testing.T) {
 			t.Error("a refused creation created an organization")
 		}
 	})
+}
+
+// TestSignupTimingSameForExistingAccounts: the form takes as long for an
+// address that has an account as for one that has none (both hash the
+// password; the account is looked up later, in a job), so its timing does
+// not tell who has an account either.
+func TestSignupTimingSameForExistingAccounts(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), signupOpen("open"))
+	for i := range 5 {
+		createStaff(t, app.db, fmt.Sprintf("staff%d@example.com", i), "staff password 1")
+	}
+	// Each sign-up comes from an address of its own, away from the limit.
+	median := func(who string, emails func(int) string) time.Duration {
+		var took []time.Duration
+		for i := range 5 {
+			c := app.clientAt(fmt.Sprintf("127.0.2.%d", len(who)*10+i))
+			start := time.Now()
+			if res := c.post("/accounts/signup/", signupForm(emails(i), fmt.Sprintf("Organization of %s %d", who, i))); res.status != 303 {
+				t.Fatalf("sign up %s: %d", emails(i), res.status)
+			}
+			took = append(took, time.Since(start))
+		}
+		slices.Sort(took)
+		return took[len(took)/2]
+	}
+	existing := median("staff", func(i int) string { return fmt.Sprintf("staff%d@example.com", i) })
+	unknown := median("nobody", func(i int) string { return fmt.Sprintf("nobody%d@example.com", i) })
+	slow, fast := max(existing, unknown), min(existing, unknown)
+	if slow > 3*fast+20*time.Millisecond {
+		t.Errorf("median answer: %v for existing accounts, %v for unknown addresses", existing, unknown)
+	}
+	t.Logf("median answer: %v for existing accounts, %v for unknown addresses", existing, unknown)
 }
