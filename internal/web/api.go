@@ -67,3 +67,17 @@ func cursorID(r *http.Request) (int64, error) {
 	}
 	return id, nil
 }
+
+// queryID reads an optional id from the query string: 0 when absent, a
+// field error when it is not a positive integer.
+func queryID(r *http.Request, name, code, message string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, problem.Field(name, code, message)
+	}
+	return id, nil
+}

@@ -2,11 +2,9 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
-	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -72,10 +70,8 @@ func (s *Server) apiCertificateList(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	cq := learning.CertificateQuery{Search: r.URL.Query().Get("q"), Page: page}
-	if c := r.URL.Query().Get("course_id"); c != "" {
-		if cq.CourseID, err = strconv.ParseInt(c, 10, 64); err != nil || cq.CourseID <= 0 {
-			return problem.Field("course_id", "invalid_course_id", "course_id is a course's id.")
-		}
+	if cq.CourseID, err = queryID(r, "course_id", "invalid_course_id", "course_id is a course's id."); err != nil {
+		return err
 	}
 	list, err := s.learning.Certificates(r.Context(), currentUser(r.Context()), id, cq)
 	if err != nil {

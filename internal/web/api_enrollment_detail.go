@@ -2,11 +2,9 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
-	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -107,18 +105,4 @@ func (s *Server) apiQuizAttemptList(w http.ResponseWriter, r *http.Request) erro
 	}
 	writeJSON(w, http.StatusOK, listAfter(list.Items, list.Next, toQuizAttemptJSON))
 	return nil
-}
-
-// queryID reads an optional id from the query string: 0 when absent, a
-// field error when it is not a positive integer.
-func queryID(r *http.Request, name, code, message string) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, problem.Field(name, code, message)
-	}
-	return id, nil
 }

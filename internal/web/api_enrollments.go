@@ -2,11 +2,9 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/learning"
-	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
 
@@ -94,10 +92,8 @@ func (s *Server) apiEnrollmentList(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	eq := learning.EnrollmentQuery{Status: r.URL.Query().Get("status"), Page: page}
-	if c := r.URL.Query().Get("course_id"); c != "" {
-		if eq.CourseID, err = strconv.ParseInt(c, 10, 64); err != nil || eq.CourseID <= 0 {
-			return problem.Field("course_id", "invalid_course_id", "course_id is a course's id.")
-		}
+	if eq.CourseID, err = queryID(r, "course_id", "invalid_course_id", "course_id is a course's id."); err != nil {
+		return err
 	}
 	list, err := s.learning.Enrollments(r.Context(), currentUser(r.Context()), id, eq)
 	if err != nil {
