@@ -49,9 +49,7 @@ type apiRefOperation struct {
 	Fields        []apiRefField
 	FieldsOf      string
 	ListOf        string
-	NoContentOnly bool
 	SuccessStatus string
-	SuccessSchema string
 }
 
 type apiRefField struct {
@@ -152,11 +150,9 @@ func newAPIRefOperation(spec map[string]any, path, method string, op map[string]
 			continue
 		}
 		if schema == nil {
-			o.NoContentOnly = true
-			continue
+			continue // no body, as 204: a later success may have one
 		}
-		o.SuccessStatus, o.SuccessSchema, o.NoContentOnly = status, name, false
-		o.FieldsOf = name
+		o.SuccessStatus, o.FieldsOf = status, name
 		target := schema
 		if item := listItem(spec, schema); item != nil {
 			o.ListOf = refName(item)
