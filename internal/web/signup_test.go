@@ -273,3 +273,25 @@ func TestSignupTimingSameForExistingAccounts(t *testing.T) {
 	}
 	t.Logf("median answer: %v for existing accounts, %v for unknown addresses", existing, unknown)
 }
+
+// TestSignupLimitPerClient: one client gets a burst of sign-ups, then 429
+// with Retry-After, and the refused one records nothing.
+func TestSignupLimitPerClient(t *testing.T) {
+	app := newTestApp(t, storetest.NewSQLite(t), signupOpen("open"))
+	c := app.clientAt("127.0.3.1")
+	for i := range DefaultSignupPerIP.Burst {
+		if res := c.post("/accounts/signup/", signupForm(fmt.Sprintf("person%d@example.com", i), fmt.Sprintf("Organization %d", i))); res.status != 303 {
+			t.Fatalf("sign-up %d: %d", i, res.status)
+		}
+	}
+	res := c.post("/accounts/signup/", signupForm("one.more@example.com", "One More"))
+	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !strings.Contains(res.body, "Too many sign-ups") {
+		t.Fatalf("a sign-up over the limit: %d %q", res.status, res.header.Get("Retry-After"))
+	}
+	if got := app.mails("one.more@example.com", mail.KindSignupConfirm); len(got) != 0 {
+		t.Error("the refused sign-up sent a link")
+	}
+	if res := app.clientAt("127.0.3.2").post("/accounts/signup/", signupForm("other.client@example.com", "Other Client")); res.status != 303 {
+		t.Errorf("another client after the first was limited: %d", res.status)
+	}
+}
