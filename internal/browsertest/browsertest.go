@@ -27,6 +27,10 @@ import (
 // Timeout bounds the actions of one test on the context that New returns.
 const Timeout = 60 * time.Second
 
+// PageTimeout is what NewFor gives each page of a test that visits many:
+// a walk's budget grows with the pages it visits.
+const PageTimeout = 10 * time.Second
+
 // ExecPath returns the Chromium to run: $MAILSCHOOL_CHROMIUM when set, else
 // Debian's /usr/bin/chromium, else chromium or chromium-browser on the PATH.
 func ExecPath() (string, error) {
@@ -54,6 +58,13 @@ func ExecPath() (string, error) {
 // The output of the browser and of chromedp goes to the test log only when the
 // test fails.
 func New(t testing.TB) context.Context {
+	t.Helper()
+	return NewFor(t, Timeout)
+}
+
+// NewFor is New with a context that expires after d instead of Timeout,
+// for a test whose length depends on what it visits.
+func NewFor(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	path, err := ExecPath()
 	if err != nil {
@@ -110,7 +121,7 @@ func New(t testing.TB) context.Context {
 		t.Fatalf("starting %s: %v", path, err) // the cleanup logs the output
 	}
 
-	ctx, cancel := context.WithTimeout(browserCtx, Timeout)
+	ctx, cancel := context.WithTimeout(browserCtx, d)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -61,12 +62,13 @@ func TestBrowserEveryPage(t *testing.T) {
 
 	for _, a := range []actor{owner, editor, viewer, anonymous} {
 		t.Run(string(a), func(t *testing.T) {
-			ctx := browsertest.New(t)
+			// Staff walk the staff pages; a visitor, the learner pages.
+			patterns := pagePatterns(cases, a, a == anonymous)
+			ctx := browsertest.NewFor(t, browsertest.Timeout+time.Duration(len(patterns))*browsertest.PageTimeout)
 			if a != anonymous {
 				logInBrowser(t, ctx, app.srv.URL, f.users[a].Email, authzPassword)
 			}
-			// Staff walk the staff pages; a visitor, the learner pages.
-			for _, pattern := range pagePatterns(cases, a, a == anonymous) {
+			for _, pattern := range patterns {
 				path := cases[pattern].path(o)
 				for _, vp := range viewports {
 					name := fmt.Sprintf("walk-%s-%s-%s", a, vp.name, strings.Trim(strings.TrimPrefix(pattern, "GET "), "/"))
