@@ -3,10 +3,15 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +262,38 @@ func TestExportAuditLog(t *testing.T) {
 			t.Errorf("the audit page has no link to its export")
 		}
 	})
+}
+
+// An export that fails once its file has begun breaks the transfer off:
+// the client gets an error rather than a file that looks whole, and no
+// JSON error is appended to the CSV.
+func TestExportBrokenOffMidway(t *testing.T) {
+	var logs syncBuffer
+	s := &Server{logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.streamCSV(w, r, "broken.csv", []string{"n"}, func(ctx context.Context, write func(...string) error) error {
+			for i := range 2500 {
+				if err := write(strconv.Itoa(i)); err != nil {
+					return err
+				}
+			}
+			return errors.New("the database went away")
+		})
+	}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err == nil {
+		t.Errorf("the file was read to its end: %d bytes, ending %q", len(body), body[max(0, len(body)-40):])
+	}
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "n\r\n0\r\n1\r\n") || strings.Contains(string(body), "error") {
+		t.Errorf("status %d, body starting %q", res.StatusCode, excerpt(string(body), 40))
+	}
+	if !strings.Contains(logs.String(), "the database went away") {
+		t.Errorf("the failure was not logged:\n%s", logs.String())
+	}
 }
