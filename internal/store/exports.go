@@ -78,6 +78,38 @@ type QuizResult struct {
 	Passed    bool // one of the answers passed
 }
 
+const enrollmentExportQuery = `
+	SELECT e.id, e.learner_id, l.email, COALESCE(ct.learner_name, ''), e.status, e.created_at, e.activated_at,
+		e.ended_at, COALESCE(ct.number, ''), ct.revoked_at
+	FROM enrollments e
+	JOIN learners l ON l.id = e.learner_id
+	LEFT JOIN certificates ct ON ct.enrollment_id = e.id
+	WHERE e.organization_id = ? AND e.course_id = ? AND e.learner_id > ?
+	ORDER BY e.learner_id LIMIT ?`
+
+// itemsSentQuery counts the items sent to each enrollment whose id the
+// condition in selects. The status is tested inside the count rather than
+// in WHERE, so that no planner reads the sent deliveries of every
+// organization along (status, due_at) instead of the page's along
+// enrollment_id.
+func itemsSentQuery(in string) string {
+	return `
+	SELECT enrollment_id, COUNT(DISTINCT CASE WHEN status = 'sent' THEN content_id END) FROM deliveries
+	WHERE organization_id = ? AND ` + in + `
+	GROUP BY enrollment_id`
+}
+
+// quizResultsQuery sums up the quiz answers of each enrollment whose id
+// the condition in selects, per quiz.
+func quizResultsQuery(in string) string {
+	return `
+	SELECT enrollment_id, content_id, MAX(score), COUNT(*), MAX(CASE WHEN passed THEN 1 ELSE 0 END)
+	FROM quiz_attempts
+	WHERE organization_id = ? AND ` + in + `
+	GROUP BY enrollment_id, content_id
+	ORDER BY enrollment_id, content_id`
+}
+
 // EnrollmentExportPage returns up to limit enrollments of a course of an
 // organization whose learner id comes after afterLearner, by learner id:
 // a range of the (course_id, learner_id) unique index. Three statements
@@ -85,14 +117,7 @@ type QuizResult struct {
 // quiz results, grouped, for the page's ids at once.
 func (q *Queries) EnrollmentExportPage(ctx context.Context, orgID, courseID, afterLearner int64, limit int) ([]EnrollmentExportRow, error) {
 	what := fmt.Sprintf("enrollments of course %d of organization %d to export", courseID, orgID)
-	rs, err := q.query(ctx, `
-		SELECT e.id, e.learner_id, l.email, COALESCE(ct.learner_name, ''), e.status, e.created_at, e.activated_at,
-			e.ended_at, COALESCE(ct.number, ''), ct.revoked_at
-		FROM enrollments e
-		JOIN learners l ON l.id = e.learner_id
-		LEFT JOIN certificates ct ON ct.enrollment_id = e.id
-		WHERE e.organization_id = ? AND e.course_id = ? AND e.learner_id > ?
-		ORDER BY e.learner_id LIMIT ?`, orgID, courseID, afterLearner, limit)
+	rs, err := q.query(ctx, enrollmentExportQuery, orgID, courseID, afterLearner, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -125,10 +150,7 @@ func (q *Queries) EnrollmentExportPage(ctx context.Context, orgID, courseID, aft
 		ids[i], at[e.ID] = e.ID, i
 	}
 	in, arg := q.idIn("enrollment_id", ids)
-	sent, err := q.query(ctx, `
-		SELECT enrollment_id, COUNT(DISTINCT content_id) FROM deliveries
-		WHERE organization_id = ? AND `+in+` AND status = 'sent'
-		GROUP BY enrollment_id`, orgID, arg)
+	sent, err := q.query(ctx, itemsSentQuery(in), orgID, arg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: items sent: %w", what, err)
 	}
@@ -145,12 +167,7 @@ func (q *Queries) EnrollmentExportPage(ctx context.Context, orgID, courseID, aft
 		return nil, fmt.Errorf("%s: items sent: %w", what, err)
 	}
 	sent.Close()
-	quizzes, err := q.query(ctx, `
-		SELECT enrollment_id, content_id, MAX(score), COUNT(*), MAX(CASE WHEN passed THEN 1 ELSE 0 END)
-		FROM quiz_attempts
-		WHERE organization_id = ? AND `+in+`
-		GROUP BY enrollment_id, content_id
-		ORDER BY enrollment_id, content_id`, orgID, arg)
+	quizzes, err := q.query(ctx, quizResultsQuery(in), orgID, arg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: quiz results: %w", what, err)
 	}
@@ -186,23 +203,25 @@ type LearnerExportRow struct {
 	Blocked bool
 }
 
+const learnerExportQuery = `
+	SELECT l.id, l.email, l.created_at,
+		COALESCE((SELECT ct.learner_name FROM enrollments e JOIN certificates ct ON ct.enrollment_id = e.id
+			WHERE e.learner_id = l.id AND ct.learner_name IS NOT NULL
+			ORDER BY ct.claimed_at DESC, ct.id DESC LIMIT 1), ''),
+		(SELECT COUNT(*) FROM enrollments e WHERE e.learner_id = l.id),
+		CASE WHEN EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id = l.organization_id AND b.email = l.email)
+			OR EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id IS NULL AND b.email = l.email)
+			THEN 1 ELSE 0 END
+	FROM learners l
+	WHERE l.organization_id = ? AND l.email > ?
+	ORDER BY l.email LIMIT ?`
+
 // LearnerExportPage returns up to limit learners of an organization whose
 // address comes after afterEmail, by address: a range of the
 // (organization_id, email) unique index, the order of the learners' list.
 func (q *Queries) LearnerExportPage(ctx context.Context, orgID int64, afterEmail string, limit int) ([]LearnerExportRow, error) {
 	what := fmt.Sprintf("learners of organization %d to export", orgID)
-	rs, err := q.query(ctx, `
-		SELECT l.id, l.email, l.created_at,
-			COALESCE((SELECT ct.learner_name FROM enrollments e JOIN certificates ct ON ct.enrollment_id = e.id
-				WHERE e.learner_id = l.id AND ct.learner_name IS NOT NULL
-				ORDER BY ct.claimed_at DESC, ct.id DESC LIMIT 1), ''),
-			(SELECT COUNT(*) FROM enrollments e WHERE e.learner_id = l.id),
-			CASE WHEN EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id = l.organization_id AND b.email = l.email)
-				OR EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id IS NULL AND b.email = l.email)
-				THEN 1 ELSE 0 END
-		FROM learners l
-		WHERE l.organization_id = ? AND l.email > ?
-		ORDER BY l.email LIMIT ?`, orgID, afterEmail, limit)
+	rs, err := q.query(ctx, learnerExportQuery, orgID, afterEmail, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

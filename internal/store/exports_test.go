@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +199,27 @@ func TestExportPages(t *testing.T) {
 		for i := range want {
 			if learners[i] != want[i] {
 				t.Errorf("learner %d: %+v, want %+v", i, learners[i], want[i])
+			}
+		}
+	})
+}
+
+// TestExportsReadTheirIndexes: each statement of an export page reads an
+// index from where the page starts, never a table or another
+// organization's rows in full, on both databases.
+func TestExportsReadTheirIndexes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newEnrollmentFixture(t, db)
+		plans, err := db.ExportPlans(context.Background(), f.orgA, f.courseA, []int64{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range plans {
+			for _, line := range p.Lines {
+				line = strings.TrimSpace(line)
+				if strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN json_each") || strings.Contains(line, "Seq Scan") {
+					t.Errorf("%s reads a whole table:\n%s", p.Name, p)
+				}
 			}
 		}
 	})
