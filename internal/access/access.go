@@ -45,6 +45,13 @@ const (
 	// enrollment itself. It is an action of its own so that the rule can
 	// be read, and changed, in one place.
 	RevokeCertificates Action = "revoke_certificates"
+	// ExportLearners is downloading the organization's learners and
+	// enrollments as files: whoever may see their lists may take them
+	// away whole, viewers included (the design's "view" enrollments).
+	ExportLearners Action = "export_learners"
+	// ExportAuditLog is downloading the audit log as a file: the same
+	// people as reading it.
+	ExportAuditLog Action = "export_audit_log"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -60,6 +67,8 @@ var minimumRole = map[Action]Role{
 	DeleteOrganization: Owner,
 	ManageAPIKeys:      Admin,
 	RevokeCertificates: Editor,
+	ExportLearners:     Viewer,
+	ExportAuditLog:     Admin,
 }
 
 // Allowed reports whether user, whose role in the organization is role

@@ -47,6 +47,8 @@ func TestMatrix(t *testing.T) {
 		DeleteOrganization: {Owner},
 		ManageAPIKeys:      {Admin, Owner},
 		RevokeCertificates: {Editor, Admin, Owner},
+		ExportLearners:     {Viewer, Editor, Admin, Owner},
+		ExportAuditLog:     {Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {

@@ -35,6 +35,9 @@ type LearnerPage struct {
 	// CanManage tells whether the actor may cancel enrollments and block
 	// addresses.
 	CanManage bool
+	// CanExport tells whether the actor may download the learners and
+	// enrollments as CSV.
+	CanExport bool
 }
 
 // Learners returns one page of an organization's learners by email, with
@@ -67,7 +70,7 @@ func (s *Service) Learners(ctx context.Context, actor *store.User, orgID int64, 
 		byID[e.LearnerID].Enrollments = append(byID[e.LearnerID].Enrollments, e)
 	}
 	return LearnerPage{View: v, Items: rows, Total: total, Page: page, Pages: pages(total), Search: search,
-		CanManage: access.Allowed(actor, v.Role, access.ManageEnrollments)}, nil
+		CanManage: access.Allowed(actor, v.Role, access.ManageEnrollments), CanExport: access.Allowed(actor, v.Role, access.ExportLearners)}, nil
 }
 
 // ErrLearnerNotFound answers a learner id that is not the organization's.

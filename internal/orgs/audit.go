@@ -53,6 +53,8 @@ type AuditPage struct {
 	// Next is the id to pass as before for the following page; 0 on the
 	// last one.
 	Next int64
+	// CanExport tells whether the actor may download the entries as CSV.
+	CanExport bool
 }
 
 // Audit returns a page of the entries of an organization's audit log that
@@ -65,7 +67,7 @@ func (s *Service) Audit(ctx context.Context, actor *store.User, orgID int64, aq 
 	if err != nil {
 		return AuditPage{}, err
 	}
-	page := AuditPage{View: v, Query: aq}
+	page := AuditPage{View: v, Query: aq, CanExport: access.Allowed(actor, v.Role, access.ExportAuditLog)}
 	filter, limit, err := auditFilter(aq)
 	if err != nil {
 		return page, err
@@ -172,4 +174,55 @@ func changes(old, new map[string]string) []Change {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Field < list[j].Field })
 	return list
+}
+
+// AuditExportPageSize is how many entries an export of the audit log
+// reads at a time.
+const AuditExportPageSize = 1000
+
+// AuditExport is the entries of an audit log that a query selects, ready
+// to be read.
+type AuditExport struct {
+	View
+	db     *store.DB
+	filter store.AuditFilter
+}
+
+// ExportAudit checks that the actor may export the organization's audit
+// log and the query's filters (as Audit does; its Before and Limit are
+// not used), and returns the entries to be read with Each: refusals and
+// bad filters come here, before anything is written.
+func (s *Service) ExportAudit(ctx context.Context, actor *store.User, orgID int64, aq AuditQuery) (AuditExport, error) {
+	v, err := Authorize(ctx, s.db.Read(), actor, orgID, access.ExportAuditLog)
+	if err != nil {
+		return AuditExport{}, err
+	}
+	aq.Before, aq.Limit = 0, 0
+	filter, _, err := auditFilter(aq)
+	if err != nil {
+		return AuditExport{}, err
+	}
+	return AuditExport{View: v, db: s.db, filter: filter}, nil
+}
+
+// Each calls fn with every entry the query selects, newest first, a page
+// at a time along the same indexes as the log's pages. It stops at fn's
+// first error.
+func (x AuditExport) Each(ctx context.Context, fn func(AuditEntry) error) error {
+	q, f := x.db.Read(), x.filter
+	for {
+		list, err := q.FilteredAuditLog(ctx, x.ID, f, AuditExportPageSize)
+		if err != nil {
+			return fmt.Errorf("export the audit log: %w", err)
+		}
+		for _, e := range list {
+			if err := fn(AuditEntry{AuditEntry: e, Changes: changes(decodeValues(e.OldValue), decodeValues(e.NewValue))}); err != nil {
+				return err
+			}
+		}
+		if len(list) < AuditExportPageSize {
+			return nil
+		}
+		f.Before = list[len(list)-1].ID
+	}
 }

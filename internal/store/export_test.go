@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/pressly/goose/v3"
@@ -46,4 +47,38 @@ func (db *DB) QueryString(ctx context.Context, query string, args ...any) (strin
 	var s string
 	err := db.Read().queryRow(ctx, query, args...).Scan(&s)
 	return s, err
+}
+
+// ExportPlans returns the plans of the statements that read a page of the
+// enrollments export (for these enrollment ids) and of the learners
+// export: SQLite's, or PostgreSQL's for these values.
+func (db *DB) ExportPlans(ctx context.Context, orgID, courseID int64, ids []int64) ([]QueryPlan, error) {
+	q := db.Read()
+	in, arg := q.idIn("enrollment_id", ids)
+	statements := []struct {
+		name, query string
+		args        []any
+	}{
+		{"enrollments", enrollmentExportQuery, []any{orgID, courseID, int64(0), 1000}},
+		{"items sent", itemsSentQuery(in), []any{orgID, arg}},
+		{"quiz results", quizResultsQuery(in), []any{orgID, arg}},
+		{"learners", learnerExportQuery, []any{orgID, "", 1000}},
+	}
+	var plans []QueryPlan
+	for _, st := range statements {
+		var (
+			lines []string
+			err   error
+		)
+		if db.dialect == SQLite {
+			lines, err = sqlitePlan(ctx, q, st.query, st.args)
+		} else {
+			lines, err = textPlan(ctx, q, "EXPLAIN "+q.rebind(st.query), st.args...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan of %s: %w", st.name, err)
+		}
+		plans = append(plans, QueryPlan{Name: st.name, Lines: lines})
+	}
+	return plans, nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -135,6 +136,9 @@ type auditPage struct {
 	Kind     string // the kind chosen in the form
 	Kinds    []eventKindOption
 	OlderURL string
+	// ExportURL downloads the entries the filters select; "" for those
+	// who may not, or for filters the log cannot read.
+	ExportURL string
 	formErrors
 }
 
@@ -146,6 +150,24 @@ func auditOlderURL(aq orgs.AuditQuery, next int64) string {
 	if next == 0 {
 		return ""
 	}
+	v := auditFilterValues(aq)
+	v.Set("before", strconv.FormatInt(next, 10))
+	return "?" + v.Encode()
+}
+
+// auditExportURL is the address of the CSV file of the entries the
+// filters select.
+func auditExportURL(orgID int64, aq orgs.AuditQuery) string {
+	u := fmt.Sprintf("/api/v1/organizations/%d/exports/audit.csv", orgID)
+	if q := auditFilterValues(aq).Encode(); q != "" {
+		u += "?" + q
+	}
+	return u
+}
+
+// auditFilterValues are the filters of a query as a query string holds
+// them.
+func auditFilterValues(aq orgs.AuditQuery) url.Values {
 	v := url.Values{}
 	for _, k := range aq.Kinds {
 		v.Add("kind", k)
@@ -155,8 +177,7 @@ func auditOlderURL(aq orgs.AuditQuery, next int64) string {
 			v.Set(name, value)
 		}
 	}
-	v.Set("before", strconv.FormatInt(next, 10))
-	return "?" + v.Encode()
+	return v
 }
 
 // reportsJSON is the reports page as the API gives it: an object, so that

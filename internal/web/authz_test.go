@@ -433,6 +433,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"DELETE /api/v1/organizations/{id}/blocked-emails":             {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
 		"GET /api/v1/organizations/{id}/audit-log":                     {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
 		"GET /api/v1/organizations/{id}/reports":                       {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
+		"GET /api/v1/organizations/{id}/exports/enrollments.csv":       {rule: inOrg(access.ExportLearners), path: apiURL("/exports/enrollments.csv"), ok: 200},
+		"GET /api/v1/organizations/{id}/exports/learners.csv":          {rule: inOrg(access.ExportLearners), path: apiURL("/exports/learners.csv"), ok: 200},
+		"GET /api/v1/organizations/{id}/exports/audit.csv":             {rule: inOrg(access.ExportAuditLog), path: apiURL("/exports/audit.csv"), ok: 200},
 		"GET /api/v1/organizations/{id}/enrollments/{enrollment_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d", o.id, o.enrollment)
 		}},
@@ -505,6 +508,9 @@ var designMatrix = map[access.Action]access.Role{
 	// The design has no row for certificates: revoking one is managing
 	// the enrollment that earned it.
 	access.RevokeCertificates: access.Editor,
+	// Exports: whoever may see a list may download it.
+	access.ExportLearners: access.Viewer,
+	access.ExportAuditLog: access.Admin,
 }
 
 func minimumRoleFor(action access.Action) access.Role {

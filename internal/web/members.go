@@ -295,6 +295,9 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 		data.formErrors = errorsFor(p, fieldSet{"kind": true, "actor": true, "from": true, "to": true})
 	}
+	if err == nil && page.CanExport {
+		data.ExportURL = auditExportURL(id, aq)
+	}
 	s.render(w, r, status, "audit.html", "Audit log of "+page.Name, data)
 }
 

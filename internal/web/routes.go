@@ -204,6 +204,9 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedRemove)},
 		{"GET /api/v1/organizations/{id}/audit-log", loggedIn, s.api(s.apiAuditLog)},
 		{"GET /api/v1/organizations/{id}/reports", loggedIn, s.api(s.apiReports)},
+		{"GET /api/v1/organizations/{id}/exports/enrollments.csv", loggedIn, s.api(s.apiExportEnrollments)},
+		{"GET /api/v1/organizations/{id}/exports/learners.csv", loggedIn, s.api(s.apiExportLearners)},
+		{"GET /api/v1/organizations/{id}/exports/audit.csv", loggedIn, s.api(s.apiExportAudit)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
 		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseCreate)},
