@@ -1,0 +1,77 @@
+-- +goose Up
+-- Reports read small counters kept as things happen, in the transaction
+-- that makes them happen, rather than count enrollments, deliveries and
+-- emails on each view. Days are UTC dates written YYYY-MM-DD.
+--
+-- report_daily: per organization, day and course (0 for what belongs to
+-- no course: emails), how often a metric happened: enrollments started,
+-- confirmed, completed, failed, cancelled, unsubscribed; emails sent,
+-- failed and retried, by kind (mail_sent:<kind>, ...).
+CREATE TABLE report_daily (
+    organization_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    day             TEXT NOT NULL,
+    course_id       BIGINT NOT NULL,
+    metric          TEXT NOT NULL,
+    n               BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, day, course_id, metric)
+);
+-- report_items: per content item of a course, the funnel (received,
+-- answered, passed, failed, unsubscribed after it) and the quiz
+-- statistics (attempts, score:<tenth>, wrong:<question id>).
+CREATE TABLE report_items (
+    organization_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    course_id       BIGINT NOT NULL,
+    content_id      BIGINT NOT NULL REFERENCES content_items (id) ON DELETE CASCADE,
+    metric          TEXT NOT NULL,
+    n               BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, course_id, content_id, metric)
+);
+-- The enrollments by course and status, for the table of the Reports
+-- page, read from this index alone.
+CREATE INDEX enrollments_organization_course_status_idx ON enrollments (organization_id, course_id, status);
+
+-- The history of an upgraded install.
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), course_id, 'started', COUNT(*)
+FROM enrollments GROUP BY 1, 2, 3;
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), course_id, 'confirmed', COUNT(*)
+FROM enrollments WHERE activated_at IS NOT NULL GROUP BY 1, 2, 3;
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), course_id, status, COUNT(*)
+FROM enrollments WHERE ended_at IS NOT NULL AND status IN ('completed', 'failed', 'cancelled', 'unsubscribed') GROUP BY 1, 2, 3, 4;
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, 'mail_sent:' || kind, COUNT(*)
+FROM mail_messages WHERE organization_id IS NOT NULL AND status IN ('sent', 'stored') AND sent_at IS NOT NULL GROUP BY 1, 2, 4;
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, 'mail_failed:' || kind, COUNT(*)
+FROM mail_messages WHERE organization_id IS NOT NULL AND status = 'failed' GROUP BY 1, 2, 4;
+INSERT INTO report_daily (organization_id, day, course_id, metric, n)
+SELECT organization_id, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, 'mail_retried:' || kind, SUM(attempts - 1)
+FROM mail_messages WHERE organization_id IS NOT NULL AND attempts > 1 GROUP BY 1, 2, 4;
+
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT d.organization_id, ci.course_id, d.content_id, 'received', COUNT(*)
+FROM deliveries d JOIN content_items ci ON ci.id = d.content_id
+WHERE d.status = 'sent' AND d.attempt = 1 GROUP BY 1, 2, 3;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT organization_id, course_id, content_id, 'attempts', COUNT(*) FROM quiz_attempts GROUP BY 1, 2, 3;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT organization_id, course_id, content_id, 'answered', COUNT(*) FROM quiz_attempts WHERE attempt = 1 GROUP BY 1, 2, 3;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT organization_id, course_id, content_id, 'passed', COUNT(*) FROM quiz_attempts WHERE passed GROUP BY 1, 2, 3;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT organization_id, course_id, content_id, 'score:' || (score / 10), COUNT(*) FROM quiz_attempts GROUP BY 1, 2, 3, 4;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT e.organization_id, e.course_id, a.content_id, 'failed', COUNT(*)
+FROM enrollments e JOIN quiz_attempts a ON a.id = (SELECT MAX(id) FROM quiz_attempts WHERE enrollment_id = e.id)
+WHERE e.status = 'failed' GROUP BY 1, 2, 3;
+INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+SELECT e.organization_id, e.course_id, d.content_id, 'unsubscribed', COUNT(*)
+FROM enrollments e JOIN deliveries d ON d.id = (SELECT MAX(id) FROM deliveries WHERE enrollment_id = e.id AND status = 'sent')
+WHERE e.status = 'unsubscribed' GROUP BY 1, 2, 3;
+
+-- +goose Down
+DROP INDEX enrollments_organization_course_status_idx;
+DROP TABLE report_items;
+DROP TABLE report_daily;
