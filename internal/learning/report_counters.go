@@ -32,19 +32,19 @@ const (
 
 // countStarted counts an enrollment asked for or made now.
 func (s *Service) countStarted(ctx context.Context, q *store.Queries, e store.Enrollment) error {
-	return q.CountDaily(ctx, e.OrganizationID, e.CourseID, s.now(), MetricStarted, 1)
+	return q.CountDaily(ctx, e.OrganizationID, s.now(), MetricStarted, 1)
 }
 
 // countActivated is an OnActivate hook: the enrollment is confirmed.
 func (s *Service) countActivated(ctx context.Context, q *store.Queries, e store.Enrollment) error {
-	return q.CountDaily(ctx, e.OrganizationID, e.CourseID, s.now(), MetricConfirmed, 1)
+	return q.CountDaily(ctx, e.OrganizationID, s.now(), MetricConfirmed, 1)
 }
 
 // countEnded is an OnEnd and OnFinish hook: the day's count of the status
 // the enrollment ended in and, for a learner who unsubscribed, the item
 // after which they did.
 func (s *Service) countEnded(ctx context.Context, q *store.Queries, e store.Enrollment) error {
-	if err := q.CountDaily(ctx, e.OrganizationID, e.CourseID, s.now(), string(e.Status), 1); err != nil {
+	if err := q.CountDaily(ctx, e.OrganizationID, s.now(), string(e.Status), 1); err != nil {
 		return err
 	}
 	if e.Status != store.EnrollmentUnsubscribed {

@@ -235,7 +235,7 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 	}
 	// In one order, so that concurrent recordings lock the rows alike.
 	for _, metric := range slices.Sorted(maps.Keys(counts)) {
-		if err := q.CountDaily(ctx, orgID.Int64, 0, t, metric, counts[metric]); err != nil {
+		if err := q.CountDaily(ctx, orgID.Int64, t, metric, counts[metric]); err != nil {
 			return false, fmt.Errorf("record attempt of email %d: %w", id, err)
 		}
 	}

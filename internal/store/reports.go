@@ -16,15 +16,14 @@ type CourseReport struct {
 	ByStatus map[string]int
 }
 
-// courseReportsQuery counts from the index on (organization_id,
-// course_id, status) alone: COUNT(e.course_id) rather than COUNT(e.id),
-// which would read every enrollment's row.
+// courseReportsQuery reads the counters that the triggers of migration
+// 00029 keep on enrollments: a row per course and status, whatever the
+// number of enrollments.
 const courseReportsQuery = `
-	SELECT c.id, c.title, c.enabled, COALESCE(e.status, ''), COUNT(e.course_id)
-	FROM courses c LEFT JOIN enrollments e ON e.organization_id = c.organization_id AND e.course_id = c.id
+	SELECT c.id, c.title, c.enabled, COALESCE(ec.status, ''), COALESCE(ec.n, 0)
+	FROM courses c LEFT JOIN enrollment_counts ec ON ec.organization_id = c.organization_id AND ec.course_id = c.id AND ec.n > 0
 	WHERE c.organization_id = ?
-	GROUP BY c.id, c.title, c.title_key, c.enabled, e.status
-	ORDER BY c.title_key, c.id`
+	ORDER BY c.title_key, c.id, ec.status`
 
 // CourseReports counts the enrollments of every course of an organization
 // by status, courses by title.
@@ -63,14 +62,14 @@ func (q *Queries) CourseReports(ctx context.Context, orgID int64) ([]CourseRepor
 // stores it.
 func ReportDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-// CountDaily adds n to a metric of an organization's day (t's UTC date),
-// for a course or, with courseID 0, for none. It runs in the transaction
-// of what it counts, so the counter never disagrees with what happened.
-func (q *Queries) CountDaily(ctx context.Context, orgID, courseID int64, t time.Time, metric string, n int) error {
+// CountDaily adds n to a metric of an organization's day (t's UTC date).
+// It runs in the transaction of what it counts, so the counter never
+// disagrees with what happened.
+func (q *Queries) CountDaily(ctx context.Context, orgID int64, t time.Time, metric string, n int) error {
 	_, err := q.exec(ctx, `
-		INSERT INTO report_daily (organization_id, day, course_id, metric, n) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (organization_id, day, course_id, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
-		orgID, ReportDay(t), courseID, metric, n)
+		INSERT INTO report_daily (organization_id, day, metric, n) VALUES (?, ?, ?, ?)
+		ON CONFLICT (organization_id, day, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
+		orgID, ReportDay(t), metric, n)
 	if err != nil {
 		return fmt.Errorf("count %s of organization %d: %w", metric, orgID, err)
 	}
@@ -89,7 +88,7 @@ func (q *Queries) CountItem(ctx context.Context, orgID, courseID, contentID int6
 	return nil
 }
 
-// DailyCount is a metric's count on one day, all courses together.
+// DailyCount is a metric's count on one day.
 type DailyCount struct {
 	Day    string // YYYY-MM-DD, UTC
 	Metric string
@@ -97,13 +96,13 @@ type DailyCount struct {
 }
 
 const dailyCountsQuery = `
-	SELECT day, metric, SUM(n) FROM report_daily
+	SELECT day, metric, n FROM report_daily
 	WHERE organization_id = ? AND day >= ? AND day <= ?
-	GROUP BY day, metric ORDER BY day, metric`
+	ORDER BY day, metric`
 
 // DailyCounts returns an organization's counters from day from to day to
-// (YYYY-MM-DD, both included), summed over its courses: a range of the
-// primary key, whatever the number of enrollments and emails.
+// (YYYY-MM-DD, both included): a range of the primary key, whatever the
+// number of enrollments and emails.
 func (q *Queries) DailyCounts(ctx context.Context, orgID int64, from, to string) ([]DailyCount, error) {
 	rs, err := q.query(ctx, dailyCountsQuery, orgID, from, to)
 	if err != nil {

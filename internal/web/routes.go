@@ -136,6 +136,8 @@ func (s *Server) routes() []route {
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDelete},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move", loggedIn, s.contentMove},
 		{"GET /email-learning/platform/organizations/{id}/reports/", loggedIn, s.reports},
+		{"GET /email-learning/platform/organizations/{id}/reports/email/", loggedIn, s.emailReport},
+		{"GET /email-learning/platform/organizations/{id}/reports/courses/{course_id}/", loggedIn, s.courseReport},
 
 		{"GET /invitations/{token}/", anyone, s.invitationShow},
 		{"POST /invitations/{token}/", anyone, s.invitationAccept},
@@ -204,6 +206,7 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedRemove)},
 		{"GET /api/v1/organizations/{id}/audit-log", loggedIn, s.api(s.apiAuditLog)},
 		{"GET /api/v1/organizations/{id}/reports", loggedIn, s.api(s.apiReports)},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/report", loggedIn, s.api(s.apiCourseReport)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
 		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseCreate)},
