@@ -21,6 +21,8 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -329,17 +331,48 @@ func (e *Engine) deliverIn(ctx context.Context, q *store.Queries, ids []int64, m
 			return fmt.Errorf("deliver %d: %w", d.ID, err)
 		}
 	}
+	if err := w.countReceived(ctx, q); err != nil {
+		return err
+	}
 	return w.emails.Enqueue(ctx, q)
+}
+
+// received counts an item sent to an enrollment for the first time, for
+// the course report's funnel.
+func (w *batchWork) received(d store.DueDelivery) {
+	if d.Attempt != 1 {
+		return
+	}
+	if w.receivedBy == nil {
+		w.receivedBy = map[itemOf]int{}
+	}
+	w.receivedBy[itemOf{d.OrganizationID, d.CourseID, d.ContentID}]++
+}
+
+// countReceived adds the batch's first sends to the items' counters: one
+// write per item rather than per delivery, so that concurrent jobs
+// sending the same lesson wait on its counter row once per batch.
+func (w *batchWork) countReceived(ctx context.Context, q *store.Queries) error {
+	items := slices.SortedFunc(maps.Keys(w.receivedBy), func(a, b itemOf) int { return cmp.Compare(a.content, b.content) })
+	for _, it := range items {
+		if err := q.CountItem(ctx, it.org, it.course, it.content, learning.ItemReceived, w.receivedBy[it]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // batchWork is what the deliveries worked in one transaction share: the
 // batch of their emails, the item that follows each place in a course,
 // looked up once, and the lessons rendered before the transaction.
 type batchWork struct {
-	emails  *mail.Batch
-	next    map[position]nextItem
-	lessons lessons
+	emails     *mail.Batch
+	next       map[position]nextItem
+	lessons    lessons
+	receivedBy map[itemOf]int // first sends of each item
 }
+
+type itemOf struct{ org, course, content int64 }
 
 type position struct {
 	course int64
@@ -385,6 +418,7 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 			return err
 		}
 		// What follows waits for the answer.
+		w.received(d)
 		return q.MarkDeliverySent(ctx, d.ID, msgID)
 	}
 	msgID, err := e.sendLesson(ctx, q, w, d)
@@ -394,6 +428,7 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 	if err := q.MarkDeliverySent(ctx, d.ID, msgID); err != nil {
 		return err
 	}
+	w.received(d)
 	next, err := w.nextAfter(ctx, q, d)
 	if errors.Is(err, store.ErrNotFound) {
 		// The last item is sent: the course is done.

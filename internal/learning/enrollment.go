@@ -191,6 +191,9 @@ func (s *Service) Enroll(ctx context.Context, orgID int64, courseSlug, email, cl
 			return err
 		}
 		if created {
+			if err := s.countStarted(ctx, q, e); err != nil {
+				return err
+			}
 			return s.sendConfirmation(ctx, q, org, e, token)
 		}
 		return s.enrollAgain(ctx, q, org, e, clientIP, at)
@@ -225,6 +228,12 @@ func (s *Service) enrollAgain(ctx context.Context, q *store.Queries, org store.O
 		}
 		if e, err = q.Enrollment(ctx, org.ID, e.ID); err != nil {
 			return err
+		}
+		if r.From != store.EnrollmentUnverified {
+			// Asking again after an end starts the course again.
+			if err := s.countStarted(ctx, q, e); err != nil {
+				return err
+			}
 		}
 		return s.sendConfirmation(ctx, q, org, e, token)
 	}
@@ -485,6 +494,9 @@ func (s *Service) EnrollDirectly(ctx context.Context, actor *store.User, orgID, 
 			}
 		}
 		if e, err = q.Enrollment(ctx, orgID, e.ID); err != nil {
+			return err
+		}
+		if err := s.countStarted(ctx, q, e); err != nil {
 			return err
 		}
 		return runHooks(ctx, q, s.onActivate, e)

@@ -39,11 +39,15 @@ type Service struct {
 
 // NewService returns the learning service backed by db. It registers its
 // own OnFinish hook first: a completed enrollment gets its certificate
-// (certificates.go).
+// (certificates.go); then the hooks that count for the reports.
 func NewService(db *store.DB, cfg Config) *Service {
 	s := &Service{db: db, mail: cfg.Mail, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		secretKey: []byte(cfg.SecretKey), now: time.Now}
 	s.OnFinish(s.issueCertificate)
+	// The reports' counters (report_counters.go).
+	s.OnActivate(s.countActivated)
+	s.OnEnd(s.countEnded)
+	s.OnFinish(s.countEnded)
 	return s
 }
 

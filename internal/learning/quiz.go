@@ -211,6 +211,9 @@ func (s *Service) AnswerQuiz(ctx context.Context, deliveryID int64, signature st
 		if !created {
 			return fmt.Errorf("delivery %d was answered under the enrollment's lock", d.ID)
 		}
+		if err := countAnswer(ctx, q, d, item, answers, p.Attempt, score, passed); err != nil {
+			return err
+		}
 		if err := s.afterQuiz(ctx, q, d, item, p.Attempt, score, passed, at); err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -197,18 +199,56 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 		r := dbTime(a.RetryAt)
 		retryAt = &r
 	}
-	n, err := q.exec(ctx, `
+	var (
+		orgID    sql.NullInt64
+		kind     string
+		attempts int
+	)
+	err := q.queryRow(ctx, `
 		UPDATE mail_messages
 		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
 		    provider_message_id = ?,
 		    sent_at = ?, updated_at = ?, retry_at = ?
-		WHERE id = ? AND status = ?`,
-		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, retryAt, id, MailQueued)
+		WHERE id = ? AND status = ?
+		RETURNING organization_id, kind, attempts`,
+		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, retryAt, id, MailQueued).Scan(&orgID, &kind, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("record attempt of email %d: %w", id, err)
 	}
-	return n == 1, nil
+	if !orgID.Valid {
+		return true, nil // the platform's own email: in no organization's report
+	}
+	// The email report's counters: each try after the first is a retry,
+	// and the final outcome counts once.
+	counts := map[string]int{}
+	if attempts > 1 {
+		counts[MailMetricRetried+kind] = 1
+	}
+	switch a.Status {
+	case MailSent, MailStored:
+		counts[MailMetricSent+kind] = 1
+	case MailFailed:
+		counts[MailMetricFailed+kind] = 1
+	}
+	// In one order, so that concurrent recordings lock the rows alike.
+	for _, metric := range slices.Sorted(maps.Keys(counts)) {
+		if err := q.CountDaily(ctx, orgID.Int64, t, metric, counts[metric]); err != nil {
+			return false, fmt.Errorf("record attempt of email %d: %w", id, err)
+		}
+	}
+	return true, nil
 }
+
+// The prefixes of the email report's metrics in report_daily, followed by
+// the email's kind.
+const (
+	MailMetricSent    = "mail_sent:"
+	MailMetricFailed  = "mail_failed:"
+	MailMetricRetried = "mail_retried:"
+)
 
 // CountRecentMail counts the emails of the given kinds that an
 // organization had recorded to an address after a time.

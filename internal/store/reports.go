@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 )
 
 // CourseReport counts a course's enrollments by status.
@@ -13,15 +16,19 @@ type CourseReport struct {
 	ByStatus map[string]int
 }
 
+// courseReportsQuery reads the counters that the triggers of migration
+// 00029 keep on enrollments: a row per course and status, whatever the
+// number of enrollments.
+const courseReportsQuery = `
+	SELECT c.id, c.title, c.enabled, COALESCE(ec.status, ''), COALESCE(ec.n, 0)
+	FROM courses c LEFT JOIN enrollment_counts ec ON ec.organization_id = c.organization_id AND ec.course_id = c.id AND ec.n > 0
+	WHERE c.organization_id = ?
+	ORDER BY c.title_key, c.id, ec.status`
+
 // CourseReports counts the enrollments of every course of an organization
 // by status, courses by title.
 func (q *Queries) CourseReports(ctx context.Context, orgID int64) ([]CourseReport, error) {
-	rs, err := q.query(ctx, `
-		SELECT c.id, c.title, c.enabled, COALESCE(e.status, ''), COUNT(e.id)
-		FROM courses c LEFT JOIN enrollments e ON e.course_id = c.id AND e.organization_id = c.organization_id
-		WHERE c.organization_id = ?
-		GROUP BY c.id, c.title, c.title_key, c.enabled, e.status
-		ORDER BY c.title_key, c.id`, orgID)
+	rs, err := q.query(ctx, courseReportsQuery, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("course reports of organization %d: %w", orgID, err)
 	}
@@ -47,6 +54,221 @@ func (q *Queries) CourseReports(ctx context.Context, orgID int64) ([]CourseRepor
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("course reports of organization %d: %w", orgID, err)
+	}
+	return list, nil
+}
+
+// ReportDay is the UTC date a report counts t under, as report_daily
+// stores it.
+func ReportDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// CountDaily adds n to a metric of an organization's day (t's UTC date).
+// It runs in the transaction of what it counts, so the counter never
+// disagrees with what happened.
+func (q *Queries) CountDaily(ctx context.Context, orgID int64, t time.Time, metric string, n int) error {
+	_, err := q.exec(ctx, `
+		INSERT INTO report_daily (organization_id, day, metric, n) VALUES (?, ?, ?, ?)
+		ON CONFLICT (organization_id, day, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
+		orgID, ReportDay(t), metric, n)
+	if err != nil {
+		return fmt.Errorf("count %s of organization %d: %w", metric, orgID, err)
+	}
+	return nil
+}
+
+// CountItem adds n to a metric of a content item of a course.
+func (q *Queries) CountItem(ctx context.Context, orgID, courseID, contentID int64, metric string, n int) error {
+	_, err := q.exec(ctx, `
+		INSERT INTO report_items (organization_id, course_id, content_id, metric, n) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (organization_id, course_id, content_id, metric) DO UPDATE SET n = report_items.n + excluded.n`,
+		orgID, courseID, contentID, metric, n)
+	if err != nil {
+		return fmt.Errorf("count %s of item %d: %w", metric, contentID, err)
+	}
+	return nil
+}
+
+// DailyCount is a metric's count on one day.
+type DailyCount struct {
+	Day    string // YYYY-MM-DD, UTC
+	Metric string
+	N      int
+}
+
+const dailyCountsQuery = `
+	SELECT day, metric, n FROM report_daily
+	WHERE organization_id = ? AND day >= ? AND day <= ?
+	ORDER BY day, metric`
+
+// DailyCounts returns an organization's counters from day from to day to
+// (YYYY-MM-DD, both included): a range of the primary key, whatever the
+// number of enrollments and emails.
+func (q *Queries) DailyCounts(ctx context.Context, orgID int64, from, to string) ([]DailyCount, error) {
+	rs, err := q.query(ctx, dailyCountsQuery, orgID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("daily counts of organization %d: %w", orgID, err)
+	}
+	defer rs.Close()
+	var list []DailyCount
+	for rs.Next() {
+		var c DailyCount
+		if err := rs.Scan(&c.Day, &c.Metric, &c.N); err != nil {
+			return nil, fmt.Errorf("daily counts of organization %d: %w", orgID, err)
+		}
+		list = append(list, c)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("daily counts of organization %d: %w", orgID, err)
+	}
+	return list, nil
+}
+
+// ItemCount is a metric of one content item.
+type ItemCount struct {
+	ContentID int64
+	Metric    string
+	N         int
+}
+
+const itemCountsQuery = `
+	SELECT content_id, metric, n FROM report_items
+	WHERE organization_id = ? AND course_id = ?
+	ORDER BY content_id, metric`
+
+// ItemCounts returns the counters of a course's items.
+func (q *Queries) ItemCounts(ctx context.Context, orgID, courseID int64) ([]ItemCount, error) {
+	rs, err := q.query(ctx, itemCountsQuery, orgID, courseID)
+	if err != nil {
+		return nil, fmt.Errorf("item counts of course %d: %w", courseID, err)
+	}
+	defer rs.Close()
+	var list []ItemCount
+	for rs.Next() {
+		var c ItemCount
+		if err := rs.Scan(&c.ContentID, &c.Metric, &c.N); err != nil {
+			return nil, fmt.Errorf("item counts of course %d: %w", courseID, err)
+		}
+		list = append(list, c)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("item counts of course %d: %w", courseID, err)
+	}
+	return list, nil
+}
+
+// LastSentContent returns the content item of an enrollment's latest sent
+// delivery: where a learner who unsubscribes stopped. ErrNotFound when
+// nothing was sent.
+func (q *Queries) LastSentContent(ctx context.Context, orgID, enrollmentID int64) (int64, error) {
+	var id int64
+	err := q.queryRow(ctx, `
+		SELECT content_id FROM deliveries
+		WHERE organization_id = ? AND enrollment_id = ? AND status = 'sent'
+		ORDER BY id DESC LIMIT 1`, orgID, enrollmentID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last content sent to enrollment %d: %w", enrollmentID, err)
+	}
+	return id, nil
+}
+
+// ReportPlans returns the plans of the report queries (the daily counters
+// of a range, a course's item counters, the course table): SQLite's, or
+// PostgreSQL's for these values and its generic one.
+func (db *DB) ReportPlans(ctx context.Context, orgID, courseID int64, from, to string) ([]QueryPlan, error) {
+	queries := []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		{"daily counts", dailyCountsQuery, []any{orgID, from, to}},
+		{"item counts", itemCountsQuery, []any{orgID, courseID}},
+		{"course reports", courseReportsQuery, []any{orgID}},
+	}
+	q := db.Read()
+	var plans []QueryPlan
+	for _, c := range queries {
+		if db.dialect == SQLite {
+			lines, err := sqlitePlan(ctx, q, c.query, c.args)
+			if err != nil {
+				return nil, err
+			}
+			plans = append(plans, QueryPlan{Name: "SQLite query plan of " + c.name, Lines: lines})
+			continue
+		}
+		custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(c.query), c.args...)
+		if err != nil {
+			return nil, err
+		}
+		generic, err := genericPlan(ctx, db, q.rebind(c.query), c.args)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, QueryPlan{Name: "PostgreSQL plan of " + c.name + " for these values", Lines: custom},
+			QueryPlan{Name: "PostgreSQL generic plan of " + c.name, Lines: generic})
+	}
+	return plans, nil
+}
+
+// ItemUnsubscribes is how many learners received a content item and how
+// many unsubscribed after it.
+type ItemUnsubscribes struct {
+	CourseID     int64
+	CourseTitle  string
+	ContentID    int64
+	ContentTitle string
+	Received     int
+	Unsubscribed int
+}
+
+// UnsubscribeShare is the share of those who received the item that
+// unsubscribed after it, in percent; 0 when nobody received it.
+func (it ItemUnsubscribes) UnsubscribeShare() float64 {
+	if it.Received == 0 {
+		return 0
+	}
+	return 100 * float64(it.Unsubscribed) / float64(it.Received)
+}
+
+// Unsubscribes returns, for every item of an organization's courses that
+// was sent, the learners who received it and who unsubscribed after it,
+// by course title and item position.
+func (q *Queries) Unsubscribes(ctx context.Context, orgID int64) ([]ItemUnsubscribes, error) {
+	rs, err := q.query(ctx, `
+		SELECT c.id, c.title, ci.id, ci.title, r.metric, r.n
+		FROM report_items r
+		JOIN content_items ci ON ci.id = r.content_id
+		JOIN courses c ON c.id = r.course_id AND c.organization_id = r.organization_id
+		WHERE r.organization_id = ? AND r.metric IN ('received', 'unsubscribed')
+		ORDER BY c.title_key, c.id, ci.position, ci.id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("unsubscribes of organization %d: %w", orgID, err)
+	}
+	defer rs.Close()
+	var list []ItemUnsubscribes
+	for rs.Next() {
+		var (
+			it     ItemUnsubscribes
+			metric string
+			n      int
+		)
+		if err := rs.Scan(&it.CourseID, &it.CourseTitle, &it.ContentID, &it.ContentTitle, &metric, &n); err != nil {
+			return nil, fmt.Errorf("unsubscribes of organization %d: %w", orgID, err)
+		}
+		if len(list) == 0 || list[len(list)-1].ContentID != it.ContentID {
+			list = append(list, it)
+		}
+		last := &list[len(list)-1]
+		if metric == "received" {
+			last.Received = n
+		} else {
+			last.Unsubscribed = n
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("unsubscribes of organization %d: %w", orgID, err)
 	}
 	return list, nil
 }

@@ -185,6 +185,7 @@ func auditFilterValues(aq orgs.AuditQuery) url.Values {
 type reportsJSON struct {
 	Courses []courseReportJSON `json:"courses"`
 	Totals  reportTotalsJSON   `json:"totals"`
+	Series  activityJSON       `json:"series"`
 }
 
 type courseReportJSON struct {
@@ -225,7 +226,15 @@ func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := reportsJSON{Courses: make([]courseReportJSON, 0, len(rep.Courses)), Totals: reportTotals(rep.Totals)}
+	rng, err := reportRange(r)
+	if err != nil {
+		return err
+	}
+	act, err := s.learning.Activity(r.Context(), currentUser(r.Context()), id, rng)
+	if err != nil {
+		return err
+	}
+	out := reportsJSON{Courses: make([]courseReportJSON, 0, len(rep.Courses)), Totals: reportTotals(rep.Totals), Series: toActivityJSON(act)}
 	for _, c := range rep.Courses {
 		out.Courses = append(out.Courses, courseReportJSON{CourseID: c.CourseID, Title: c.Title, Enabled: c.Enabled,
 			reportTotalsJSON: reportTotals(c.ReportCounts)})

@@ -278,6 +278,7 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/transfer/accept":                    {rule: inOrg(access.ViewOrganization), path: orgURL("transfer/accept"), ok: 303, want: notOffered},
 		"POST /email-learning/platform/organizations/{id}/transfer/end":                       {rule: inOrg(access.ViewOrganization), path: orgURL("transfer/end"), ok: 303, want: offerHidden},
 		"GET /email-learning/platform/organizations/{id}/reports/":                            {rule: inOrg(access.ViewOrganization), path: orgURL("reports/"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/reports/email/":                      {rule: inOrg(access.ViewOrganization), path: orgURL("reports/email/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/audit/":                              {rule: inOrg(access.ViewAuditLog), path: orgURL("audit/"), ok: 200},
 		"GET /invitations/{token}/":                                                           {rule: public, path: invitationPage, ok: 200, want: forSomeoneElse},
 		"POST /invitations/{token}/": {rule: public, path: invitationPage, ok: 303, want: forSomeoneElse, endsSession: true, form: func(*authzOrg) url.Values {
@@ -338,6 +339,13 @@ func authzCases(outboxID int64) map[string]authzCase {
 			path: func(o *authzOrg) string { return fmt.Sprintf("/api/v1/platform/api-keys/%d", o.platformKeyID) }},
 		"GET /api/{$}":             {rule: public, path: fixed("/api/"), ok: 200},
 		"GET /api/v1/openapi.json": {rule: public, path: fixed("/api/v1/openapi.json"), ok: 200},
+
+		"GET /email-learning/platform/organizations/{id}/reports/courses/{course_id}/": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/email-learning/platform/organizations/%d/reports/courses/%d/", o.id, o.enrollCourse)
+		}},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/report": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/courses/%d/report", o.id, o.enrollCourse)
+		}},
 
 		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 200},

@@ -136,6 +136,8 @@ func (s *Server) routes() []route {
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDelete},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move", loggedIn, s.contentMove},
 		{"GET /email-learning/platform/organizations/{id}/reports/", loggedIn, s.reports},
+		{"GET /email-learning/platform/organizations/{id}/reports/email/", loggedIn, s.emailReport},
+		{"GET /email-learning/platform/organizations/{id}/reports/courses/{course_id}/", loggedIn, s.courseReport},
 
 		{"GET /invitations/{token}/", anyone, s.invitationShow},
 		{"POST /invitations/{token}/", anyone, s.invitationAccept},
@@ -207,6 +209,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/organizations/{id}/exports/enrollments.csv", loggedIn, s.api(s.apiExportEnrollments)},
 		{"GET /api/v1/organizations/{id}/exports/learners.csv", loggedIn, s.api(s.apiExportLearners)},
 		{"GET /api/v1/organizations/{id}/exports/audit.csv", loggedIn, s.api(s.apiExportAudit)},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/report", loggedIn, s.api(s.apiCourseReport)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
 		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseCreate)},
