@@ -195,9 +195,10 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 	items := make([]ListItem, len(summaries))
 	for i, o := range summaries {
 		role := access.RoleIn(actor, o.ID, access.Role(o.ActorRole))
+		enters := !o.Suspended() || access.EntersSuspended(actor)
 		items[i] = ListItem{OrganizationSummary: o,
-			CanEdit:   access.Allowed(actor, role, access.EditOrganization),
-			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}
+			CanEdit:   enters && access.Allowed(actor, role, access.EditOrganization),
+			CanDelete: enters && access.Allowed(actor, role, access.DeleteOrganization)}
 	}
 	return Page{Items: items, Total: total, Page: page, Pages: max(1, (total+PageSize-1)/PageSize), Search: search,
 		CanAdd: s.MayCreate(actor), PageSize: PageSize}, nil

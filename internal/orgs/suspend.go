@@ -137,3 +137,12 @@ func checkSuspensionReason(reason string) error {
 	}
 	return nil
 }
+
+// PrepareSuspend returns the organization for the suspension's
+// confirmation page, for those who may suspend it.
+func (s *Service) PrepareSuspend(ctx context.Context, actor *store.User, orgID int64) (View, error) {
+	if err := s.maySuspend(ctx, actor, orgID); err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, actor, orgID)
+}
