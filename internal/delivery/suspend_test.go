@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -101,6 +102,64 @@ func TestSuspensionHoldsDeliveries(t *testing.T) {
 		// What follows is scheduled as usual.
 		if list := f.deliveries(ada); len(list) != 2 || list[1].Status != store.DeliveryScheduled {
 			t.Errorf("deliveries of %d after its lesson: %+v, want the second scheduled", ada.ID, list)
+		}
+	})
+}
+
+// TestSuspendingWhileADeliveryIsWorked suspends an organization while a
+// job holds one of its deliveries and then records what follows (whose
+// foreign key shares the organization's row on PostgreSQL). Both finish:
+// when the suspension first locked the organization's row, each waited
+// for the other and PostgreSQL aborted one.
+func TestSuspendingWhileADeliveryIsWorked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		organizations := orgs.NewService(db, orgs.Config{})
+		var root store.User
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			var err error
+			root, err = q.CreateUser(ctx, store.NewUser{Email: "root@example.com", IsPlatformAdmin: true})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := f.enroll("ada@example.com")
+		d := f.deliveries(e)[0]
+
+		locked, worked := make(chan struct{}), make(chan error, 1)
+		go func() {
+			worked <- db.InTx(ctx, func(q *store.Queries) error {
+				if _, err := q.LockDeliveriesForSending(ctx, []int64{d.ID}); err != nil {
+					return err
+				}
+				close(locked)
+				time.Sleep(300 * time.Millisecond) // the suspension starts meanwhile
+				_, _, err := q.ScheduleDelivery(ctx, f.org, e.ID, f.lessons[1].ID, 1, time.Now().Add(time.Hour))
+				return err
+			})
+		}()
+		<-locked
+		if _, err := organizations.Suspend(ctx, &root, f.org, ""); err != nil {
+			t.Errorf("suspend: %v", err)
+		}
+		if err := <-worked; err != nil {
+			t.Errorf("the job: %v", err)
+		}
+		// The delivery the job scheduled may have come after the
+		// suspension's update (on PostgreSQL it did not see it): its job
+		// holds it.
+		for _, d := range f.deliveries(e) {
+			f.deliver(d.ID)
+		}
+		for _, d := range f.deliveries(e) {
+			if d.Status != store.DeliveryHeld {
+				t.Errorf("delivery %d is %s after the suspension, want held", d.ID, d.Status)
+			}
+		}
+		if n := len(f.lessonMails("ada@example.com")); n != 0 {
+			t.Errorf("%d lesson emails while suspended, want none", n)
 		}
 	})
 }

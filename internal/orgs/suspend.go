@@ -36,18 +36,20 @@ func (s *Service) Suspend(ctx context.Context, actor *store.User, orgID int64, r
 		return store.Organization{}, err
 	}
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
-		org, err := lockForSuspension(ctx, q, orgID)
+		org, err := organizationForSuspension(ctx, q, orgID)
 		if err != nil {
 			return err
-		}
-		if org.Suspended() {
-			return errAlreadySuspended
 		}
 		var by *int64
 		if actor.APIKey == nil {
 			by = &actor.ID
 		}
-		if err := q.SuspendOrganization(ctx, orgID, by, reason, s.now()); err != nil {
+		switch err := q.SuspendOrganization(ctx, orgID, by, reason, s.now()); {
+		case errors.Is(err, store.ErrConflict):
+			return errAlreadySuspended
+		case errors.Is(err, store.ErrNotFound):
+			return ErrNotFound
+		case err != nil:
 			return err
 		}
 		held, err := q.HoldOrganizationDeliveries(ctx, orgID)
@@ -74,14 +76,16 @@ func (s *Service) Resume(ctx context.Context, actor *store.User, orgID int64) (s
 		return store.Organization{}, fmt.Errorf("resume organization %d: %w", orgID, err)
 	}
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
-		org, err := lockForSuspension(ctx, q, orgID)
+		org, err := organizationForSuspension(ctx, q, orgID)
 		if err != nil {
 			return err
 		}
-		if !org.Suspended() {
+		switch err := q.ResumeOrganization(ctx, orgID); {
+		case errors.Is(err, store.ErrConflict):
 			return errNotSuspended
-		}
-		if err := q.ResumeOrganization(ctx, orgID); err != nil {
+		case errors.Is(err, store.ErrNotFound):
+			return ErrNotFound
+		case err != nil:
 			return err
 		}
 		released, err := q.ReleaseOrganizationDeliveries(ctx, orgID)
@@ -110,21 +114,20 @@ func (s *Service) maySuspend(ctx context.Context, actor *store.User, orgID int64
 	return ErrForbidden
 }
 
-// lockForSuspension locks the organization (PostgreSQL; SQLite's write
-// transaction holds the database) and reads it, so that of two
-// suspensions at once the second sees the first.
-func lockForSuspension(ctx context.Context, q *store.Queries, orgID int64) (store.Organization, error) {
-	err := q.LockOrganization(ctx, orgID)
-	if err == nil {
-		var org store.Organization
-		if org, err = q.OrganizationByID(ctx, orgID); err == nil {
-			return org, nil
-		}
-	}
+// organizationForSuspension reads the organization, for its name. It
+// locks nothing: the conditional update that follows decides between
+// concurrent suspensions (or resumptions), and on PostgreSQL it takes only
+// the lock of an update that changes no key, which a delivery job
+// recording an email (whose foreign key shares the organization's row)
+// does not wait for. With the row locked FOR UPDATE first, such a job,
+// holding the deliveries the suspension then updates, and the suspension
+// would wait for each other.
+func organizationForSuspension(ctx context.Context, q *store.Queries, orgID int64) (store.Organization, error) {
+	org, err := q.OrganizationByID(ctx, orgID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Organization{}, ErrNotFound
 	}
-	return store.Organization{}, err
+	return org, err
 }
 
 func checkSuspensionReason(reason string) error {
