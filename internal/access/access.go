@@ -185,6 +185,10 @@ const (
 	// ManagePlatformKeys is creating, listing and revoking platform API
 	// keys; no key may, whatever it may do otherwise.
 	ManagePlatformKeys PlatformAction = "manage_platform_keys"
+	// SuspendOrganizations is suspending an organization (its staff are
+	// refused, its public pages gone, its course email held) and
+	// resuming it.
+	SuspendOrganizations PlatformAction = "suspend_organizations"
 )
 
 // platformActions lists the platform actions; today every one of them is
@@ -195,6 +199,7 @@ var platformActions = map[PlatformAction]bool{
 	ViewAllOrganizations: true,
 	ManageBlockedEmails:  true,
 	ManagePlatformKeys:   true,
+	SuspendOrganizations: true,
 }
 
 // MayCreateOrganization reports whether user may create an organization:
@@ -221,4 +226,11 @@ func AllowedOnPlatform(user *store.User, action PlatformAction) bool {
 		return user.APIKey.OrganizationID == 0 && action != ManagePlatformKeys
 	}
 	return !adminOnly || user.IsPlatformAdmin
+}
+
+// EntersSuspended reports whether user may still act inside a suspended
+// organization: platform admins may (to see what is there and resume
+// it); its members and its API keys may not, whatever their role.
+func EntersSuspended(user *store.User) bool {
+	return user != nil && user.IsActive && user.APIKey == nil && user.IsPlatformAdmin
 }

@@ -203,3 +203,33 @@ func TestMayCreateOrganization(t *testing.T) {
 		}
 	}
 }
+
+// TestSuspendedOrganizations: platform admins and platform keys suspend;
+// only platform admins' accounts still act inside a suspended
+// organization, never its members or keys.
+func TestSuspendedOrganizations(t *testing.T) {
+	admin := &store.User{IsActive: true, IsPlatformAdmin: true}
+	formerAdmin := &store.User{IsActive: false, IsPlatformAdmin: true}
+	owner := &store.User{IsActive: true}
+	platformKey := &store.User{IsActive: true, IsPlatformAdmin: true, APIKey: &store.KeyGrant{KeyID: 2, Role: "platform"}}
+	orgKey := &store.User{IsActive: true, APIKey: &store.KeyGrant{KeyID: 3, OrganizationID: 7, Role: "admin"}}
+	for _, tc := range []struct {
+		name           string
+		user           *store.User
+		suspend, enter bool
+	}{
+		{"platform admin", admin, true, true},
+		{"deactivated platform admin", formerAdmin, false, false},
+		{"owner", owner, false, false},
+		{"platform key", platformKey, true, false},
+		{"organization's key", orgKey, false, false},
+		{"nobody", nil, false, false},
+	} {
+		if got := AllowedOnPlatform(tc.user, SuspendOrganizations); got != tc.suspend {
+			t.Errorf("%s suspends: %t, want %t", tc.name, got, tc.suspend)
+		}
+		if got := EntersSuspended(tc.user); got != tc.enter {
+			t.Errorf("%s enters a suspended organization: %t, want %t", tc.name, got, tc.enter)
+		}
+	}
+}

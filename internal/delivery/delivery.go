@@ -283,7 +283,7 @@ func (e *Engine) renderLessons(ctx context.Context, ids []int64, may workable) (
 	}
 	followed := map[position]bool{}
 	for _, d := range found {
-		if d.ContentKind != store.KindLesson || !may(d) || stopReason(d) != "" ||
+		if d.ContentKind != store.KindLesson || !may(d) || stopReason(d) != "" || d.OrganizationSuspended ||
 			(d.Status != store.DeliveryScheduled && d.Status != store.DeliverySending) {
 			continue
 		}
@@ -411,6 +411,13 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 			return err
 		}
 		return nil
+	}
+	if d.OrganizationSuspended {
+		// Held until the organization is resumed, which schedules it
+		// again: the suspension may have committed after the pass
+		// handed it to this job, or after the job was inserted.
+		e.logger.Info("delivery held", "delivery", d.ID, "reason", "organization suspended")
+		return q.HoldDelivery(ctx, d.ID)
 	}
 	if d.ContentKind == store.KindQuiz {
 		msgID, err := e.sendQuiz(ctx, q, w.emails, d)

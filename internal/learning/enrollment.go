@@ -138,6 +138,9 @@ func publicCourse(ctx context.Context, q *store.Queries, orgID int64, slug strin
 	if err != nil {
 		return store.Organization{}, store.Course{}, err
 	}
+	if org.Suspended() {
+		return store.Organization{}, store.Course{}, orgs.ErrUnavailable
+	}
 	c, err := q.EnrollmentCourseBySlug(ctx, orgID, slug)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !(c.Enabled && c.Public) {
 		return store.Organization{}, store.Course{}, ErrCourseClosed
@@ -301,6 +304,8 @@ func (s *Service) confirmation(ctx context.Context, q *store.Queries, token stri
 	switch {
 	case !org.IsActive:
 		return Confirmation{}, ErrConfirmLinkInvalid
+	case org.Suspended():
+		return Confirmation{}, orgs.ErrUnavailable
 	case used:
 		return c, ErrConfirmLinkUsed
 	case e.ConfirmExpiresAt == nil || !at.Before(*e.ConfirmExpiresAt):

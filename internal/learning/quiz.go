@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/mail"
+	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -244,6 +245,9 @@ func (s *Service) quizDelivery(ctx context.Context, q *store.Queries, id int64, 
 	}
 	if d.ContentKind != store.KindQuiz || d.Status != store.DeliverySent || d.SentAt == nil {
 		return store.DueDelivery{}, ErrQuizLinkInvalid
+	}
+	if d.OrganizationSuspended {
+		return store.DueDelivery{}, orgs.ErrUnavailable
 	}
 	return d, nil
 }

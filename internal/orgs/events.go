@@ -15,9 +15,12 @@ const (
 	OrganizationCreated EventKind = "organization.created"
 	OrganizationUpdated EventKind = "organization.updated"
 	OrganizationDeleted EventKind = "organization.deleted"
-	MemberAdded         EventKind = "member.added"
-	MemberRemoved       EventKind = "member.removed"
-	MemberLeft          EventKind = "member.left"
+	// A platform admin suspended the organization, or resumed it.
+	OrganizationSuspended EventKind = "organization.suspended"
+	OrganizationResumed   EventKind = "organization.resumed"
+	MemberAdded           EventKind = "member.added"
+	MemberRemoved         EventKind = "member.removed"
+	MemberLeft            EventKind = "member.left"
 	// A member deleted their account, and with it their memberships.
 	AccountDeleted       EventKind = "member.account_deleted"
 	RoleChanged          EventKind = "member.role_changed"

@@ -8,6 +8,8 @@ var eventLabels = map[EventKind]string{
 	OrganizationCreated:     "Organization created",
 	OrganizationUpdated:     "Settings changed",
 	OrganizationDeleted:     "Organization deleted",
+	OrganizationSuspended:   "Organization suspended",
+	OrganizationResumed:     "Organization resumed",
 	MemberAdded:             "Member added",
 	MemberRemoved:           "Member removed",
 	MemberLeft:              "Member left",
@@ -40,18 +42,20 @@ func EventLabel(action string) string {
 // fieldLabels name the values an audit entry records as before and
 // after.
 var fieldLabels = map[string]string{
-	"name":           "Name",
-	"description":    "Description",
-	"slug":           "Public address",
-	"logo":           "Logo",
-	"role":           "Role",
-	"owner":          "Owner",
-	"offered_to":     "Offered to",
-	"sender_name":    "Sender name",
-	"reply_to":       "Reply-To address",
-	"postal_address": "Postal address",
-	"address":        "From address",
-	"reason":         "Reason",
+	"name":                "Name",
+	"description":         "Description",
+	"slug":                "Public address",
+	"logo":                "Logo",
+	"role":                "Role",
+	"owner":               "Owner",
+	"offered_to":          "Offered to",
+	"sender_name":         "Sender name",
+	"reply_to":            "Reply-To address",
+	"postal_address":      "Postal address",
+	"address":             "From address",
+	"reason":              "Reason",
+	"deliveries_held":     "Course emails held",
+	"deliveries_released": "Course emails released",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.

@@ -48,6 +48,13 @@ const DefaultInvitationTTL = 7 * 24 * time.Hour
 var (
 	ErrNotFound  = problem.New(problem.NotFound, "organization_not_found", "There is no such organization.")
 	ErrForbidden = problem.New(problem.Forbidden, "forbidden", "You are not allowed to do this in this organization.")
+	// ErrSuspended answers the staff of a suspended organization, on
+	// every page and API route inside it.
+	ErrSuspended = problem.New(problem.Forbidden, "organization_suspended",
+		"This organization is suspended. Contact the platform's administrators.")
+	// ErrUnavailable answers the public pages of a suspended
+	// organization; it says nothing of why.
+	ErrUnavailable = problem.New(problem.Gone, "not_available", "This page is not available.")
 	// ErrKeyNeedsOwner: an organization made with a platform key needs an
 	// existing account as its owner.
 	ErrKeyNeedsOwner = problem.Field("owner_email", "owner_required",
@@ -106,6 +113,8 @@ type View struct {
 	CanTransfer      bool
 	CanViewAudit     bool
 	CanEditContent   bool
+	// CanSuspend: the actor may suspend the organization, or resume it.
+	CanSuspend bool
 }
 
 // Authorize loads the organization and the actor's role in it, and checks
@@ -131,6 +140,9 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	if !access.Allowed(actor, v.Role, access.ViewOrganization) {
 		return View{}, ErrNotFound
 	}
+	if org.Suspended() && !access.EntersSuspended(actor) {
+		return View{}, ErrSuspended
+	}
 	if !access.Allowed(actor, v.Role, action) {
 		return View{}, ErrForbidden
 	}
@@ -140,6 +152,7 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	v.CanTransfer = access.Allowed(actor, v.Role, access.TransferOwnership)
 	v.CanViewAudit = access.Allowed(actor, v.Role, access.ViewAuditLog)
 	v.CanEditContent = access.Allowed(actor, v.Role, access.EditContent)
+	v.CanSuspend = access.AllowedOnPlatform(actor, access.SuspendOrganizations)
 	return v, nil
 }
 
@@ -182,9 +195,10 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 	items := make([]ListItem, len(summaries))
 	for i, o := range summaries {
 		role := access.RoleIn(actor, o.ID, access.Role(o.ActorRole))
+		enters := !o.Suspended() || access.EntersSuspended(actor)
 		items[i] = ListItem{OrganizationSummary: o,
-			CanEdit:   access.Allowed(actor, role, access.EditOrganization),
-			CanDelete: access.Allowed(actor, role, access.DeleteOrganization)}
+			CanEdit:   enters && access.Allowed(actor, role, access.EditOrganization),
+			CanDelete: enters && access.Allowed(actor, role, access.DeleteOrganization)}
 	}
 	return Page{Items: items, Total: total, Page: page, Pages: max(1, (total+PageSize-1)/PageSize), Search: search,
 		CanAdd: s.MayCreate(actor), PageSize: PageSize}, nil
@@ -555,7 +569,8 @@ func (s *Service) Delete(ctx context.Context, actor *store.User, orgID int64, co
 }
 
 // Public returns an active organization and its public, enabled courses,
-// for the public page; anyone may see it.
+// for the public page; anyone may see it. A suspended one is
+// ErrUnavailable.
 func (s *Service) Public(ctx context.Context, orgID int64) (store.Organization, []store.Course, error) {
 	q := s.db.Read()
 	org, err := q.OrganizationByID(ctx, orgID)
@@ -565,6 +580,9 @@ func (s *Service) Public(ctx context.Context, orgID int64) (store.Organization, 
 	if err != nil {
 		return store.Organization{}, nil, err
 	}
+	if org.Suspended() {
+		return store.Organization{}, nil, ErrUnavailable
+	}
 	courses, err := q.PublicCourses(ctx, orgID)
 	if err != nil {
 		return store.Organization{}, nil, err
@@ -572,7 +590,8 @@ func (s *Service) Public(ctx context.Context, orgID int64) (store.Organization, 
 	return org, courses, nil
 }
 
-// IDBySlug returns the id of the active organization with a slug.
+// IDBySlug returns the id of the active organization with a slug;
+// ErrUnavailable when it is suspended.
 func (s *Service) IDBySlug(ctx context.Context, slug string) (int64, error) {
 	org, err := s.db.Read().OrganizationBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !org.IsActive) {
@@ -580,6 +599,9 @@ func (s *Service) IDBySlug(ctx context.Context, slug string) (int64, error) {
 	}
 	if err != nil {
 		return 0, err
+	}
+	if org.Suspended() {
+		return 0, ErrUnavailable
 	}
 	return org.ID, nil
 }

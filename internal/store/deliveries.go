@@ -10,13 +10,16 @@ import (
 
 // Delivery states. A delivery is scheduled until a pass hands it to a job
 // that works many (sending); either way it is still to be worked, and
-// working it makes it sent or cancelled (a quiz may end failed).
+// working it makes it sent or cancelled (a quiz may end failed). While its
+// organization is suspended it is held: neither the pass nor a job works
+// it until the organization is resumed, which schedules it again.
 const (
 	DeliveryScheduled = "scheduled"
 	DeliverySending   = "sending"
 	DeliverySent      = "sent"
 	DeliveryFailed    = "failed"
 	DeliveryCancelled = "cancelled"
+	DeliveryHeld      = "held"
 )
 
 // Delivery is one content item of a course on its way to one enrolled
@@ -104,10 +107,11 @@ func (q *Queries) LastDelivery(ctx context.Context, orgID, enrollmentID, content
 }
 
 // NextScheduledDelivery returns the delivery of an enrollment still to be
-// worked (scheduled or sending) that is due first, or ErrNotFound when
+// worked (scheduled, sending, or held while its organization is
+// suspended) that is due first, or ErrNotFound when
 // there is none.
 func (q *Queries) NextScheduledDelivery(ctx context.Context, orgID, enrollmentID int64) (Delivery, error) {
-	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.status IN ('scheduled', 'sending')
+	list, err := q.deliveries(ctx, `d.organization_id = ? AND d.enrollment_id = ? AND d.status IN ('scheduled', 'sending', 'held')
 		ORDER BY d.due_at, d.id LIMIT 1`, orgID, enrollmentID)
 	if err != nil {
 		return Delivery{}, err
@@ -133,6 +137,9 @@ type DueDelivery struct {
 	OrganizationName string
 	OrganizationSlug string
 	OrganizationOn   bool // the organization is active
+	// OrganizationSuspended: a platform admin suspended the organization,
+	// so its deliveries are held.
+	OrganizationSuspended bool
 	// OrganizationSender is how the organization signs its emails.
 	OrganizationSender Sender
 	ContentPosition    int
@@ -183,7 +190,7 @@ func (q *Queries) deliveriesForSending(ctx context.Context, ids []int64, lock bo
 		SELECT d.id, d.organization_id, d.enrollment_id, d.content_id, d.attempt, d.due_at, d.status, d.attempts, d.sent_at,
 			d.mail_message_id, d.created_at, d.updated_at,
 			e.status, e.link_key, l.email, c.id, c.title, c.slug, c.enabled, o.name, o.slug, o.is_active,
-			o.sender_name, o.reply_to, o.postal_address,
+			o.suspended_at IS NOT NULL, o.sender_name, o.reply_to, o.postal_address,
 			ci.kind, ci.title, ci.position, ci.body,
 			EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id = d.organization_id AND b.email = LOWER(l.email))
 				OR EXISTS (SELECT 1 FROM blocked_emails b WHERE b.organization_id IS NULL AND b.email = LOWER(l.email))
@@ -212,7 +219,7 @@ func (q *Queries) deliveriesForSending(ctx context.Context, ids []int64, lock bo
 		err := rs.Scan(&d.ID, &d.OrganizationID, &d.EnrollmentID, &d.ContentID, &d.Attempt, &d.DueAt, &d.Status, &d.Attempts, &sentAt,
 			&mailMessageID, &d.CreatedAt, &d.UpdatedAt,
 			&d.EnrollmentStatus, &d.LinkKey, &d.LearnerEmail, &d.CourseID, &d.CourseTitle, &d.CourseSlug, &d.CourseEnabled, &d.OrganizationName, &d.OrganizationSlug, &d.OrganizationOn,
-			&d.OrganizationSender.Name, &d.OrganizationSender.ReplyTo, &d.OrganizationSender.PostalAddress,
+			&d.OrganizationSuspended, &d.OrganizationSender.Name, &d.OrganizationSender.ReplyTo, &d.OrganizationSender.PostalAddress,
 			&d.ContentKind, &d.ContentTitle, &d.ContentPosition, &d.ContentBody, &d.LearnerBlocked)
 		if err != nil {
 			return nil, fmt.Errorf("%d deliveries for sending: %w", len(ids), err)
@@ -241,6 +248,41 @@ func (q *Queries) MarkDeliverySent(ctx context.Context, id, mailMessageID int64)
 func (q *Queries) CancelDelivery(ctx context.Context, id int64) error {
 	return q.updateScheduledDelivery(ctx, id,
 		`UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN ('scheduled', 'sending')`, now(), id)
+}
+
+// HoldDelivery holds one delivery still to be worked, because its
+// organization is suspended: ErrNotFound when it was no longer to be
+// worked.
+func (q *Queries) HoldDelivery(ctx context.Context, id int64) error {
+	return q.updateScheduledDelivery(ctx, id,
+		`UPDATE deliveries SET status = 'held', updated_at = ? WHERE id = ? AND status IN ('scheduled', 'sending')`, now(), id)
+}
+
+// HoldOrganizationDeliveries holds every delivery of an organization still
+// to be worked, those handed to a job included (the job leaves a delivery
+// no longer sending alone), and reports how many. The status part of
+// deliveries_due_idx finds them: the cost is the deliveries pending on the
+// platform, not all those ever sent.
+func (q *Queries) HoldOrganizationDeliveries(ctx context.Context, orgID int64) (int64, error) {
+	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = ?
+		WHERE status IN ('scheduled', 'sending') AND organization_id = ?`, now(), orgID)
+	if err != nil {
+		return 0, fmt.Errorf("hold deliveries of organization %d: %w", orgID, err)
+	}
+	return n, nil
+}
+
+// ReleaseOrganizationDeliveries schedules an organization's held
+// deliveries again, at their due time (past, most of them, so the next
+// pass hands them to jobs in the order they were due), and reports how
+// many.
+func (q *Queries) ReleaseOrganizationDeliveries(ctx context.Context, orgID int64) (int64, error) {
+	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'scheduled', updated_at = ?
+		WHERE status = 'held' AND organization_id = ?`, now(), orgID)
+	if err != nil {
+		return 0, fmt.Errorf("release deliveries of organization %d: %w", orgID, err)
+	}
+	return n, nil
 }
 
 // ClaimDeliveries marks those of the deliveries still scheduled as handed
@@ -294,10 +336,10 @@ func (q *Queries) claimDeliveries(ids []int64) (string, []any) {
 }
 
 // CancelEnrollmentDeliveries cancels every delivery of an enrollment still
-// to be worked and reports how many.
+// to be worked, held ones included, and reports how many.
 func (q *Queries) CancelEnrollmentDeliveries(ctx context.Context, orgID, enrollmentID int64) (int64, error) {
 	n, err := q.exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = ?
-		WHERE organization_id = ? AND enrollment_id = ? AND status IN ('scheduled', 'sending')`, now(), orgID, enrollmentID)
+		WHERE organization_id = ? AND enrollment_id = ? AND status IN ('scheduled', 'sending', 'held')`, now(), orgID, enrollmentID)
 	if err != nil {
 		return 0, fmt.Errorf("cancel deliveries of enrollment %d: %w", enrollmentID, err)
 	}

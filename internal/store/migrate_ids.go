@@ -31,7 +31,10 @@ func goMigrations(d Dialect, logger *slog.Logger) []*goose.Migration {
 	if d == Postgres {
 		ids = goose.NewGoMigration(idsNeverReusedVersion, &goose.GoFunc{}, &goose.GoFunc{})
 	}
-	return []*goose.Migration{ids, nameSkeletonsMigration(d, logger)}
+	if d == Postgres {
+		return []*goose.Migration{ids, nameSkeletonsMigration(d, logger)}
+	}
+	return []*goose.Migration{ids, nameSkeletonsMigration(d, logger), sqliteSuspensionsMigration()}
 }
 
 // integerID matches the id column of a table created without

@@ -20,7 +20,16 @@ type Organization struct {
 	Sender      Sender
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// SuspendedAt is when a platform admin suspended the organization;
+	// nil while it is active. SuspendedBy (nil once the account is gone,
+	// or for a platform key) and SuspensionReason are for platform admins.
+	SuspendedAt      *time.Time
+	SuspendedBy      *int64
+	SuspensionReason string
 }
+
+// Suspended reports whether the organization is suspended.
+func (o Organization) Suspended() bool { return o.SuspendedAt != nil }
 
 // Sender is how an organization signs the emails that speak for it: the
 // From display name, the Reply-To address and the postal address of the
@@ -41,18 +50,25 @@ type OrganizationSummary struct {
 }
 
 const organizationColumns = `o.id, o.name, o.slug, o.description, o.is_active, COALESCE(l.etag, ''),
-	o.sender_name, o.reply_to, o.postal_address, o.created_at, o.updated_at`
+	o.sender_name, o.reply_to, o.postal_address, o.created_at, o.updated_at,
+	o.suspended_at, o.suspended_by, o.suspension_reason`
 
 const organizationFrom = `organizations o LEFT JOIN organization_logos l ON l.organization_id = o.id`
 
 func scanOrganization(r row, extra ...any) (Organization, error) {
-	var o Organization
+	var (
+		o           Organization
+		suspendedAt sql.NullTime
+		suspendedBy sql.NullInt64
+	)
 	dest := append([]any{&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.LogoETag,
-		&o.Sender.Name, &o.Sender.ReplyTo, &o.Sender.PostalAddress, &o.CreatedAt, &o.UpdatedAt}, extra...)
+		&o.Sender.Name, &o.Sender.ReplyTo, &o.Sender.PostalAddress, &o.CreatedAt, &o.UpdatedAt,
+		&suspendedAt, &suspendedBy, &o.SuspensionReason}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return Organization{}, err
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	o.SuspendedAt, o.SuspendedBy = nullTime(suspendedAt), nullInt(suspendedBy)
 	return o, nil
 }
 
@@ -400,4 +416,42 @@ func (q *Queries) CountOrganization(ctx context.Context, id int64, now time.Time
 		return OrganizationCounts{}, fmt.Errorf("count enrollments of organization %d: %w", id, err)
 	}
 	return c, nil
+}
+
+// SuspendOrganization marks an active organization suspended at a time,
+// by an account (nil for a platform key), with a reason. ErrConflict when
+// it is suspended already, ErrNotFound when it does not exist.
+func (q *Queries) SuspendOrganization(ctx context.Context, id int64, by *int64, reason string, at time.Time) error {
+	n, err := q.exec(ctx, `UPDATE organizations SET suspended_at = ?, suspended_by = ?, suspension_reason = ?
+		WHERE id = ? AND suspended_at IS NULL`, dbTime(at), by, reason, id)
+	if err != nil {
+		return fmt.Errorf("suspend organization %d: %w", id, err)
+	}
+	if n == 0 {
+		return q.suspensionMiss(ctx, id, "suspend")
+	}
+	return nil
+}
+
+// ResumeOrganization ends an organization's suspension. ErrConflict when
+// it is not suspended, ErrNotFound when it does not exist.
+func (q *Queries) ResumeOrganization(ctx context.Context, id int64) error {
+	n, err := q.exec(ctx, `UPDATE organizations SET suspended_at = NULL, suspended_by = NULL, suspension_reason = ''
+		WHERE id = ? AND suspended_at IS NOT NULL`, id)
+	if err != nil {
+		return fmt.Errorf("resume organization %d: %w", id, err)
+	}
+	if n == 0 {
+		return q.suspensionMiss(ctx, id, "resume")
+	}
+	return nil
+}
+
+func (q *Queries) suspensionMiss(ctx context.Context, id int64, what string) error {
+	if found, err := q.exists(ctx, `SELECT 1 FROM organizations WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("%s organization %d: %w", what, id, err)
+	} else if !found {
+		return fmt.Errorf("%s organization %d: %w", what, id, ErrNotFound)
+	}
+	return fmt.Errorf("%s organization %d: %w", what, id, ErrConflict)
 }

@@ -131,13 +131,17 @@ type ConfirmedSignup struct {
 	ConfirmedAt      time.Time
 	UserID           *int64 // nil once the account is deleted
 	OrganizationID   *int64 // nil once the organization is deleted
+	// OrganizationSuspended: a platform admin suspended the organization.
+	OrganizationSuspended bool
 }
 
 // ConfirmedSignups lists confirmed sign-ups, newest first, a page at a time.
 func (q *Queries) ConfirmedSignups(ctx context.Context, limit, offset int) ([]ConfirmedSignup, error) {
 	rs, err := q.query(ctx, `
-		SELECT id, email, name, organization_name, confirmed_at, user_id, organization_id FROM signups
-		WHERE confirmed_at IS NOT NULL ORDER BY confirmed_at DESC, id DESC LIMIT ? OFFSET ?`, limit, offset)
+		SELECT s.id, s.email, s.name, s.organization_name, s.confirmed_at, s.user_id, s.organization_id,
+			COALESCE((SELECT o.suspended_at IS NOT NULL FROM organizations o WHERE o.id = s.organization_id), FALSE)
+		FROM signups s
+		WHERE s.confirmed_at IS NOT NULL ORDER BY s.confirmed_at DESC, s.id DESC LIMIT ? OFFSET ?`, limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("list signups: %w", err)
 	}
@@ -148,7 +152,7 @@ func (q *Queries) ConfirmedSignups(ctx context.Context, limit, offset int) ([]Co
 			s              ConfirmedSignup
 			userID, orgsID sql.NullInt64
 		)
-		if err := rs.Scan(&s.ID, &s.Email, &s.Name, &s.OrganizationName, &s.ConfirmedAt, &userID, &orgsID); err != nil {
+		if err := rs.Scan(&s.ID, &s.Email, &s.Name, &s.OrganizationName, &s.ConfirmedAt, &userID, &orgsID, &s.OrganizationSuspended); err != nil {
 			return nil, fmt.Errorf("list signups: %w", err)
 		}
 		s.ConfirmedAt = s.ConfirmedAt.UTC()

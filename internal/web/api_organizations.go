@@ -30,6 +30,9 @@ type organizationJSON struct {
 	SenderName    string `json:"sender_name"`
 	ReplyTo       string `json:"reply_to"`
 	PostalAddress string `json:"postal_address"`
+	// SuspendedAt is when a platform admin suspended it; null while it
+	// is active.
+	SuspendedAt *time.Time `json:"suspended_at"`
 	// The numbers of the organization's page; only when one organization
 	// is read.
 	Counts *organizationCountsJSON `json:"counts,omitempty"`
@@ -39,7 +42,7 @@ func (s *Server) organizationJSON(o store.Organization) organizationJSON {
 	j := organizationJSON{ID: o.ID, Name: o.Name, Slug: o.Slug, Description: o.Description,
 		SenderName: o.Sender.Name, ReplyTo: o.Sender.ReplyTo, PostalAddress: o.Sender.PostalAddress,
 		PublicURL: s.baseURL + "/email-learning/public/organization/" + itoa(o.ID) + "/",
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, SuspendedAt: o.SuspendedAt}
 	if u := logoURL(o.ID, o.LogoETag, false); u != "" {
 		j.LogoURL = s.baseURL + u
 	}

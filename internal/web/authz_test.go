@@ -130,6 +130,8 @@ type authzCase struct {
 	// endsSession marks requests that end or start a session: the actor
 	// logs in again (or, anonymous, starts afresh) afterwards.
 	endsSession bool
+	// suspended: the organization is suspended before the request.
+	suspended bool
 }
 
 func orgURL(suffix string) func(o *authzOrg) string {
@@ -201,6 +203,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 	offerHidden := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, viewerKey: 404, editorKey: 404, adminKey: 404, otherKey: 404, platformKey: 404}
 	notOffered := map[actor]int{viewer: 404, editor: 404, orgAdmin: 404, owner: 404, otherAdmin: 404, platformAdmin: 404,
 		viewerKey: 404, editorKey: 404, adminKey: 404, otherKey: 404, platformKey: 404}
+	// Suspending is a platform action on one organization: whoever cannot
+	// see the organization gets what its other routes give them.
+	unseen := map[actor]int{otherAdmin: 404, otherKey: 404}
 	forSomeoneElse := map[actor]int{viewer: 403, editor: 403, orgAdmin: 403, owner: 403, otherAdmin: 403, platformAdmin: 403}
 
 	return map[string]authzCase{
@@ -264,6 +269,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /email-learning/platform/organizations/{id}/delete": {rule: inOrg(access.DeleteOrganization), path: orgURL("delete"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/delete": {rule: inOrg(access.DeleteOrganization), path: orgURL("delete"), ok: 303,
 			form: func(o *authzOrg) url.Values { return url.Values{"confirm_name": {o.name}} }},
+		"GET /email-learning/platform/organizations/{id}/suspend":     {rule: platform(access.SuspendOrganizations), path: orgURL("suspend"), ok: 200, want: unseen},
+		"POST /email-learning/platform/organizations/{id}/suspend":    {rule: platform(access.SuspendOrganizations), path: orgURL("suspend"), ok: 303, want: unseen, form: func(*authzOrg) url.Values { return url.Values{"reason": {"Unpaid invoices."}} }},
+		"POST /email-learning/platform/organizations/{id}/resume":     {rule: platform(access.SuspendOrganizations), path: orgURL("resume"), ok: 303, want: unseen, suspended: true},
 		"GET /email-learning/platform/organizations/{id}/members/new": {rule: inOrg(access.ManageMembers), path: orgURL("members/new"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/members/": {rule: inOrg(access.ManageMembers), path: orgURL("members/"), ok: 303,
 			form: func(o *authzOrg) url.Values { return url.Values{"email": {newEmail(o)}, "role": {"viewer"}} }},
@@ -297,6 +305,8 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/organizations/{id}":             {rule: inOrg(access.ViewOrganization), path: apiURL(""), ok: 200},
 		"PATCH /api/v1/organizations/{id}":           {rule: inOrg(access.EditOrganization), path: apiURL(""), ok: 200, json: func(*authzOrg) any { return map[string]string{"description": "Changed."} }},
 		"DELETE /api/v1/organizations/{id}":          {rule: inOrg(access.DeleteOrganization), path: apiURL(""), ok: 204, json: func(o *authzOrg) any { return map[string]string{"confirm_name": o.name} }},
+		"POST /api/v1/organizations/{id}/suspend":    {rule: platform(access.SuspendOrganizations), path: apiURL("/suspend"), ok: 200, want: unseen, json: func(*authzOrg) any { return map[string]string{"reason": "Unpaid invoices."} }},
+		"POST /api/v1/organizations/{id}/resume":     {rule: platform(access.SuspendOrganizations), path: apiURL("/resume"), ok: 200, want: unseen, suspended: true},
 		"PUT /api/v1/organizations/{id}/logo":        {rule: inOrg(access.EditOrganization), path: apiURL("/logo"), ok: 200, json: func(*authzOrg) any { return testPNG(8, 8) }},
 		"DELETE /api/v1/organizations/{id}/logo":     {rule: inOrg(access.EditOrganization), path: apiURL("/logo"), ok: 200},
 		"GET /api/v1/organizations/{id}/members":     {rule: inOrg(access.ViewOrganization), path: apiURL("/members"), ok: 200},
@@ -561,6 +571,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			for _, a := range actors {
 				o := f.newOrg()
+				if c.suspended {
+					f.suspend(o)
+				}
 				path := c.path(o)
 				before := f.fingerprint(o)
 				res := f.request(a, method, path, c, o)
@@ -939,6 +952,22 @@ func (f *authzFixture) request(a actor, method, path string, c authzCase, o *aut
 	}
 }
 
+// suspend suspends the organization, as a platform admin would.
+func (f *authzFixture) suspend(o *authzOrg) {
+	f.t.Helper()
+	ctx := context.Background()
+	err := f.app.db.InTx(ctx, func(q *store.Queries) error {
+		if err := q.SuspendOrganization(ctx, o.id, &f.users[platformAdmin].ID, "", time.Now()); err != nil {
+			return err
+		}
+		_, err := q.HoldOrganizationDeliveries(ctx, o.id)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // fingerprint sums up what a request could change: the organization under
 // test and the other one, their members, open invitations, courses and
 // content, audit logs, and how many organizations exist.
@@ -963,7 +992,7 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 			fmt.Fprintf(&b, " [%d gone]", id)
 			continue
 		}
-		fmt.Fprintf(&b, " [%d %q %q %q %s", id, org.Name, org.Slug, org.Description, org.LogoETag)
+		fmt.Fprintf(&b, " [%d %q %q %q %s suspended=%t", id, org.Name, org.Slug, org.Description, org.LogoETag, org.Suspended())
 		members, _, err := q.OrganizationMembers(ctx, id, 0, 100)
 		if err != nil {
 			f.t.Fatal(err)
