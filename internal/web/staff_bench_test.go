@@ -68,7 +68,7 @@ func processCPU(b *testing.B) time.Duration {
 // newStaffBenchApp starts a test app on SQLite with an organization of
 // members members (its owner included) and courses public courses, and
 // returns it with the organization's id and the owner's session cookie.
-func newStaffBenchApp(b *testing.B, members, courses int) (*testApp, int64, *http.Cookie) {
+func newStaffBenchApp(b testing.TB, members, courses int) (*testApp, int64, *http.Cookie) {
 	db := storetest.NewSQLite(b)
 	app := newTestApp(b, db)
 	ctx := context.Background()

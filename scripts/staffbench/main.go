@@ -56,12 +56,16 @@ func main() {
 	port := flag.Int("port", 18080, "port of mailschool serve")
 	peerDir := flag.String("peer", "", "directory of the django-organizations peer (empty: mailschool only)")
 	peerPort := flag.Int("peer-port", 18000, "port of the peer")
+	flag.StringVar(&dumpDir, "dump", "", "directory to save mailschool's measured pages in, to compare the output of two versions")
 	flag.Parse()
 	if err := run(*members, *courses, *duration, *connections, *bin, *port, *peerDir, *peerPort); err != nil {
 		fmt.Fprintln(os.Stderr, "staffbench:", err)
 		os.Exit(1)
 	}
 }
+
+// dumpDir, when set, receives the body of each mailschool page measured.
+var dumpDir string
 
 // result is one page's row of the table.
 type result struct {
@@ -125,7 +129,12 @@ func run(members, courses int, duration time.Duration, connections int, bin stri
 		{fmt.Sprintf("public page, logged in (%d courses)", courses), fmt.Sprintf("/email-learning/public/organization/%d/", orgID)},
 	}
 	var results []result
-	for _, p := range pages {
+	for i, p := range pages {
+		if dumpDir != "" {
+			if err := dump(base+p.path, "mailschool_session="+cookie, filepath.Join(dumpDir, fmt.Sprintf("page%d.html", i+1))); err != nil {
+				return err
+			}
+		}
 		r, err := measure(serve.Process.Pid, base+p.path, "mailschool_session="+cookie, duration, connections)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
@@ -312,6 +321,25 @@ func runPeer(dir string, members, port int, duration time.Duration, connections 
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// dump saves the body of url to file.
+func dump(url, cookie, file string) error {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Cookie", cookie)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(file, body, 0o644)
 }
 
 // measure runs wrk against url and reads the CPU time pid and its
