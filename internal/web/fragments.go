@@ -8,10 +8,11 @@ import (
 	"sync"
 
 	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/store"
 )
 
 // fragmentCacheSize bounds each fragment cache: past it, the cache starts
-// again empty. A member row is under a kilobyte.
+// again empty. A member row or a course card is under a kilobyte.
 const fragmentCacheSize = 4096
 
 // fragmentCache keeps the rendered HTML of a repeated part of a page (a
@@ -79,6 +80,22 @@ func (p *pages) memberRowsHTML(orgID int64, members []orgs.MemberView) (template
 		func(row memberRow) (template.HTML, error) {
 			return renderFragment(p.byName["organization.html"], "member_row", row)
 		})
+}
+
+// courseCard is everything a course's card on the public page shows.
+type courseCard struct {
+	OrgID, ID                int64
+	Slug, Title, Description string
+}
+
+// courseCardsHTML renders the course cards of an organization's public
+// page: the template course_card of public_organization.html for each.
+func (p *pages) courseCardsHTML(orgID int64, courses []store.Course) (template.HTML, error) {
+	return join(&p.courseCards, courses, func(c store.Course) courseCard {
+		return courseCard{OrgID: orgID, ID: c.ID, Slug: c.Slug, Title: c.Title, Description: c.Description}
+	}, func(card courseCard) (template.HTML, error) {
+		return renderFragment(p.byName["public_organization.html"], "course_card", card)
+	})
 }
 
 // renderFragment executes the template name of set t with data, for a

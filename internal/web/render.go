@@ -35,9 +35,10 @@ var staticFS embed.FS
 // pages holds one parsed template set per page, each with both layouts:
 // the staff one and the learners' one (see renderPublic).
 type pages struct {
-	byName     map[string]*template.Template
-	staticHash map[string]string // file name -> short content hash for cache busting
-	memberRows fragmentCache[memberRow]
+	byName      map[string]*template.Template
+	staticHash  map[string]string // file name -> short content hash for cache busting
+	memberRows  fragmentCache[memberRow]
+	courseCards fragmentCache[courseCard]
 }
 
 func parsePages(version string) (*pages, error) {
@@ -74,6 +75,8 @@ func parsePages(version string) (*pages, error) {
 		"mailKindLabel": mail.KindLabel,
 		// The rows of the member table, each rendered once per distinct row.
 		"memberRows": p.memberRowsHTML,
+		// The course cards of a public page, likewise.
+		"courseCards": p.courseCardsHTML,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
