@@ -257,37 +257,26 @@ func login(base string) (string, error) {
 // runPeer starts the peer with run.sh, measures its three pages and stops it.
 func runPeer(dir string, members, port int, duration time.Duration, connections int) ([]result, error) {
 	// The peer's members are others than its owner.
-	// gunicorn keeps run.sh's output open: read it from a file, not a pipe.
-	outFile, err := os.CreateTemp("", "staffbench-peer-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(outFile.Name())
-	defer outFile.Close()
-	start := exec.Command("bash", filepath.Join(dir, "run.sh"), strconv.Itoa(members-1), strconv.Itoa(port))
-	start.Stdout, start.Stderr = outFile, os.Stderr
-	if err := start.Run(); err != nil {
-		return nil, fmt.Errorf("run.sh: %w", err)
-	}
-	out, err := os.ReadFile(outFile.Name())
-	if err != nil {
-		return nil, err
-	}
-	pidText, err := os.ReadFile("/tmp/peer.pid")
-	if err != nil {
-		return nil, err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	if err != nil {
-		return nil, fmt.Errorf("peer pid: %w", err)
-	}
-	defer func() {
-		syscall.Kill(pid, syscall.SIGTERM)
-		// gunicorn waits for its workers; give it the time before the next run.
-		for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
-			time.Sleep(100 * time.Millisecond)
+	var (
+		out []byte
+		pid int
+		err error
+	)
+	// run.sh gives gunicorn two seconds to start, which a busy machine may
+	// not: a failed start is stopped and tried again.
+	for attempt := 1; ; attempt++ {
+		out, pid, err = startPeer(dir, members, port)
+		if err == nil {
+			break
 		}
-	}()
+		if pid != 0 {
+			stopPeer(pid)
+		}
+		if attempt == 3 {
+			return nil, err
+		}
+	}
+	defer stopPeer(pid)
 	org := regexp.MustCompile(`org=(\d+)`).FindSubmatch(out)
 	if org == nil {
 		return nil, fmt.Errorf("run.sh printed no org: %q", out)
@@ -340,6 +329,43 @@ func dump(url, cookie, file string) error {
 		return err
 	}
 	return os.WriteFile(file, body, 0o644)
+}
+
+// startPeer runs the peer's run.sh and returns what it printed and the pid
+// of gunicorn (0 if it wrote none).
+func startPeer(dir string, members, port int) ([]byte, int, error) {
+	os.Remove("/tmp/peer.pid")
+	// gunicorn keeps run.sh's output open: read it from a file, not a pipe.
+	outFile, err := os.CreateTemp("", "staffbench-peer-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.Remove(outFile.Name())
+	defer outFile.Close()
+	start := exec.Command("bash", filepath.Join(dir, "run.sh"), strconv.Itoa(members-1), strconv.Itoa(port))
+	start.Stdout, start.Stderr = outFile, os.Stderr
+	runErr := start.Run()
+	var pid int
+	if pidText, err := os.ReadFile("/tmp/peer.pid"); err == nil {
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(pidText)))
+	}
+	if runErr != nil {
+		return nil, pid, fmt.Errorf("run.sh: %w", runErr)
+	}
+	if pid == 0 {
+		return nil, 0, errors.New("run.sh wrote no pid")
+	}
+	out, err := os.ReadFile(outFile.Name())
+	return out, pid, err
+}
+
+// stopPeer stops gunicorn and waits for it (and so its workers) to end,
+// up to ten seconds.
+func stopPeer(pid int) {
+	syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // measure runs wrk against url and reads the CPU time pid and its
