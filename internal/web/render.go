@@ -15,6 +15,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,8 +35,10 @@ var staticFS embed.FS
 // pages holds one parsed template set per page, each with both layouts:
 // the staff one and the learners' one (see renderPublic).
 type pages struct {
-	byName     map[string]*template.Template
-	staticHash map[string]string // file name -> short content hash for cache busting
+	byName      map[string]*template.Template
+	staticHash  map[string]string // file name -> short content hash for cache busting
+	memberRows  fragmentCache[memberRow]
+	courseCards fragmentCache[courseCard]
 }
 
 func parsePages(version string) (*pages, error) {
@@ -70,6 +73,10 @@ func parsePages(version string) (*pages, error) {
 		// live with the constants.
 		"auditLabel":    orgs.EventLabel,
 		"mailKindLabel": mail.KindLabel,
+		// The rows of the member table, each rendered once per distinct row.
+		"memberRows": p.memberRowsHTML,
+		// The course cards of a public page, likewise.
+		"courseCards": p.courseCardsHTML,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -126,22 +133,35 @@ type flash struct {
 // render writes a page with the layout. Rendering goes to a buffer first so
 // a template error becomes a clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	body, err := s.renderPage(r, name, title, data)
-	if err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := s.renderPage(buf, r, name, title, data); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(body)
+	w.Write(buf.Bytes())
 }
 
-// renderPage renders a page with the layout for the request's user.
-func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]byte, error) {
+// pageBuffers hold rendered pages until they are written: a page of a
+// table is tens of kilobytes, which a new buffer grows to by copying.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putPageBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 1<<20 {
+		return // an unusually large page: not kept
+	}
+	buf.Reset()
+	pageBuffers.Put(buf)
+}
+
+// renderPage renders a page with the layout for the request's user into buf.
+func (s *Server) renderPage(buf *bytes.Buffer, r *http.Request, name, title string, data any) error {
 	t, ok := s.pages.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("no template %s", name)
+		return fmt.Errorf("no template %s", name)
 	}
 	p := page{Title: title, User: currentUser(r.Context()), Data: data}
 	if msg := s.sessions.PopString(r.Context(), sessionFlash); msg != "" {
@@ -155,12 +175,12 @@ func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]by
 		p.Nav.Current = platformSection(r.URL.Path)
 		orgs, err := s.orgs.Switchable(r.Context(), p.User)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Organizations = orgs
 		last := s.sessions.GetInt64(r.Context(), sessionOrganization)
 		if p.Shell, err = s.shellFor(r, p.User); err != nil {
-			return nil, err
+			return err
 		}
 		if p.Shell != nil {
 			p.CurrentOrganization = p.Shell.Org.ID
@@ -184,11 +204,10 @@ func (s *Server) renderPage(r *http.Request, name, title string, data any) ([]by
 		}
 		p.CurrentPath = r.URL.RequestURI()
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
+	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // flashNext stores a message to show on the next page.

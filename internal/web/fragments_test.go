@@ -1,0 +1,88 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailschool/mailschool/internal/orgs"
+	"github.com/mailschool/mailschool/internal/store"
+)
+
+// TestFragmentCacheRendersEachValueOnce checks that a fragment is rendered
+// once per distinct value, that any change to the value renders it again,
+// and that the cache stays within its bound.
+func TestFragmentCacheRendersEachValueOnce(t *testing.T) {
+	var c fragmentCache[memberRow]
+	renders := 0
+	render := func(row memberRow) (template.HTML, error) {
+		renders++
+		return template.HTML(fmt.Sprintf("<tr>%s %s</tr>", row.Email, row.Role)), nil
+	}
+	row := memberRow{OrgID: 2, MemberView: orgs.MemberView{Member: store.Member{UserID: 7, Email: "ann@example.com", Role: "viewer",
+		Since: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, CanChangeRole: true}}
+	for range 3 {
+		if h, err := c.get(row, render); err != nil || h != "<tr>ann@example.com viewer</tr>" {
+			t.Fatalf("get = %q, %v", h, err)
+		}
+	}
+	if renders != 1 {
+		t.Fatalf("rendered %d times for one value, want 1", renders)
+	}
+	changed := row
+	changed.Role = "editor"
+	if h, _ := c.get(changed, render); h != "<tr>ann@example.com editor</tr>" {
+		t.Fatalf("changed role: got %q", h)
+	}
+	removable := row
+	removable.CanRemove = true
+	c.get(removable, render)
+	if renders != 3 {
+		t.Fatalf("rendered %d times for three values, want 3", renders)
+	}
+	for i := range fragmentCacheSize + 10 {
+		row.UserID = int64(100 + i)
+		c.get(row, render)
+	}
+	if len(c.html) > fragmentCacheSize {
+		t.Fatalf("the cache holds %d fragments, more than %d", len(c.html), fragmentCacheSize)
+	}
+}
+
+// TestMemberRowsAreThePageTemplate renders the member table's rows through
+// the page templates: escaped like the rest of the page, and the same
+// whether rendered or taken from the cache.
+func TestMemberRowsAreThePageTemplate(t *testing.T) {
+	p, err := parsePages("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	memberRows := func(members []orgs.MemberView) string {
+		t.Helper()
+		h, err := p.memberRowsHTML(3, members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	members := []orgs.MemberView{
+		{Member: store.Member{UserID: 5, Email: "a+b@example.com", Name: `<Ann & "Bo">`, Role: "editor", Since: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)}, CanChangeRole: true, CanRemove: true},
+		{Member: store.Member{UserID: 6, Email: "own@example.com", Name: "Own", Role: "owner", Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}, IsActor: true},
+	}
+	first, second := memberRows(members), memberRows(members)
+	if first != second {
+		t.Fatalf("cached rows differ from rendered ones:\n%s\n%s", first, second)
+	}
+	for _, want := range []string{
+		`<tr data-user-id="5">`, `<td>a&#43;b@example.com</td>`, `<td>&lt;Ann &amp; &#34;Bo&#34;&gt;</td>`,
+		`action="/email-learning/platform/organizations/3/members/5/role"`, `<option value="editor" selected>editor</option>`,
+		`<td>2026-03-04</td>`, `href="/email-learning/platform/organizations/3/members/5/remove">Remove</a>`,
+		`<td>own@example.com <span class="muted">(you)</span></td>`, `<td class="role">owner</td>`,
+	} {
+		if !strings.Contains(first, want) {
+			t.Errorf("rows lack %s:\n%s", want, first)
+		}
+	}
+}
