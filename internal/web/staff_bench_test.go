@@ -7,9 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/names"
@@ -46,23 +44,13 @@ func BenchmarkStaffPages(b *testing.B) {
 				b.Fatalf("GET %s: %d", page.path, rec.Code)
 			}
 			b.ReportAllocs()
-			cpu := processCPU(b)
+			cpu := processCPU()
 			for b.Loop() {
 				get()
 			}
-			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 		})
 	}
-}
-
-// processCPU is the user and system time the process has spent, which
-// unlike ns/op does not grow with other processes' load on the machine.
-func processCPU(b *testing.B) time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // newStaffBenchApp starts a test app on SQLite with an organization of
