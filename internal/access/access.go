@@ -45,6 +45,9 @@ const (
 	// enrollment itself. It is an action of its own so that the rule can
 	// be read, and changed, in one place.
 	RevokeCertificates Action = "revoke_certificates"
+	// ImportLearners is enrolling a CSV file of addresses into a course:
+	// "manage learner enrollments" in bulk, so editors and above.
+	ImportLearners Action = "import_learners"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -60,6 +63,7 @@ var minimumRole = map[Action]Role{
 	DeleteOrganization: Owner,
 	ManageAPIKeys:      Admin,
 	RevokeCertificates: Editor,
+	ImportLearners:     Editor,
 }
 
 // Allowed reports whether user, whose role in the organization is role

@@ -47,6 +47,7 @@ func TestMatrix(t *testing.T) {
 		DeleteOrganization: {Owner},
 		ManageAPIKeys:      {Admin, Owner},
 		RevokeCertificates: {Editor, Admin, Owner},
+		ImportLearners:     {Editor, Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {
