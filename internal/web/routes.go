@@ -135,6 +135,9 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDeleteForm},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete", loggedIn, s.contentDelete},
 		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move", loggedIn, s.contentMove},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}", loggedIn, s.importList},
+		{"POST /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}", loggedIn, s.importCreate},
+		{"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{import_id}/{$}", loggedIn, s.importDetail},
 		{"GET /email-learning/platform/organizations/{id}/reports/", loggedIn, s.reports},
 
 		{"GET /invitations/{token}/", anyone, s.invitationShow},
@@ -213,6 +216,8 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/organizations/{id}/courses/{course_id}/contents", loggedIn, s.api(s.apiContentList)},
 		{"POST /api/v1/organizations/{id}/courses/{course_id}/contents", loggedIn, s.api(s.apiContentCreate)},
 		{"POST /api/v1/organizations/{id}/courses/{course_id}/contents/reorder", loggedIn, s.api(s.apiContentReorder)},
+		{"POST /api/v1/organizations/{id}/courses/{course_id}/imports", loggedIn, s.api(s.apiImportCreate)},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/imports/{import_id}", loggedIn, s.api(s.apiImportGet)},
 		{"GET /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.api(s.apiContentGet)},
 		{"PATCH /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.api(s.apiContentUpdate)},
 		{"DELETE /api/v1/organizations/{id}/courses/{course_id}/contents/{content_id}", loggedIn, s.api(s.apiContentDelete)},
