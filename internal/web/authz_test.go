@@ -349,15 +349,6 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 303,
 			form: func(o *authzOrg) url.Values { return url.Values{"title": {newName(o)}, "public": {"on"}} }},
 		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/{$}":  {rule: inOrg(access.ViewOrganization), path: courseURL(""), ok: 200},
-		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ViewOrganization), path: importsURL(""), ok: 200},
-		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ImportLearners), path: importsURL(""), ok: 303,
-			upload: func(o *authzOrg) upload { return upload{"file", "learners.csv", []byte("email\n" + newEmail(o) + "\n")} }},
-		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{import_id}/{$}": {rule: inOrg(access.ViewOrganization), ok: 200,
-			path: func(o *authzOrg) string { return importsURL(itoa(o.importID) + "/")(o) }},
-		"POST /api/v1/organizations/{id}/courses/{course_id}/imports": {rule: inOrg(access.ImportLearners), path: importsAPI(""), ok: 202,
-			json: func(o *authzOrg) any { return csvBody("email\n" + newEmail(o) + "\n") }},
-		"GET /api/v1/organizations/{id}/courses/{course_id}/imports/{import_id}": {rule: inOrg(access.ViewOrganization), ok: 200,
-			path: func(o *authzOrg) string { return importsAPI("/" + itoa(o.importID))(o) }},
 		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/edit": {rule: inOrg(access.EditContent), path: courseURL("edit"), ok: 200},
 		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/edit": {rule: inOrg(access.EditContent), path: courseURL("edit"), ok: 303,
 			form: func(*authzOrg) url.Values {
@@ -382,6 +373,18 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/delete": {rule: inOrg(access.EditContent), path: lessonURL("delete"), ok: 303},
 		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move": {rule: inOrg(access.EditContent), path: lessonURL("move"), ok: 303,
 			form: func(*authzOrg) url.Values { return url.Values{"direction": {"down"}} }},
+
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ViewOrganization), path: importsURL(""), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ImportLearners), path: importsURL(""), ok: 303,
+			upload: func(o *authzOrg) upload {
+				return upload{"file", "learners.csv", []byte("email\n" + newEmail(o) + "\n")}
+			}},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{import_id}/{$}": {rule: inOrg(access.ViewOrganization), ok: 200,
+			path: func(o *authzOrg) string { return importsURL(itoa(o.importID) + "/")(o) }},
+		"POST /api/v1/organizations/{id}/courses/{course_id}/imports": {rule: inOrg(access.ImportLearners), path: importsAPI(""), ok: 202,
+			json: func(o *authzOrg) any { return csvBody("email\n" + newEmail(o) + "\n") }},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/imports/{import_id}": {rule: inOrg(access.ViewOrganization), ok: 200,
+			path: func(o *authzOrg) string { return importsAPI("/" + itoa(o.importID))(o) }},
 
 		"GET /api/v1/organizations/{id}/courses": {rule: inOrg(access.ViewOrganization), path: apiURL("/courses"), ok: 200},
 		"POST /api/v1/organizations/{id}/courses": {rule: inOrg(access.EditContent), path: apiURL("/courses"), ok: 201,
