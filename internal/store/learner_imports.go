@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -275,4 +276,33 @@ func (q *Queries) CountImportErrors(ctx context.Context, importID int64) (int, e
 		return 0, fmt.Errorf("count rows reported by import %d: %w", importID, err)
 	}
 	return n, nil
+}
+
+// BlockedAmong returns which of the (normalized) addresses may not be
+// mailed on behalf of an organization, as EmailBlocked tells for one: an
+// import checks a chunk's addresses with one query.
+func (q *Queries) BlockedAmong(ctx context.Context, orgID int64, emails []string) (map[string]bool, error) {
+	blocked := map[string]bool{}
+	if len(emails) == 0 {
+		return blocked, nil
+	}
+	in, arg := `email = ANY(?)`, any(emails)
+	if q.dialect != Postgres {
+		list, _ := json.Marshal(emails) // strings always encode
+		in, arg = `email IN (SELECT value FROM json_each(?))`, string(list)
+	}
+	rs, err := q.query(ctx, `SELECT email FROM blocked_emails WHERE organization_id = ? AND `+in+`
+		UNION SELECT email FROM blocked_emails WHERE organization_id IS NULL AND `+in, orgID, arg, arg)
+	if err != nil {
+		return nil, fmt.Errorf("blocked addresses among %d in organization %d: %w", len(emails), orgID, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var email string
+		if err := rs.Scan(&email); err != nil {
+			return nil, fmt.Errorf("blocked addresses in organization %d: %w", orgID, err)
+		}
+		blocked[email] = true
+	}
+	return blocked, rs.Err()
 }
