@@ -55,6 +55,9 @@ func TestImportReportsEachRowByLine(t *testing.T) {
 		if _, err := f.s.BlockEmail(ctx, f.editor, f.org, "blocked@example.com"); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := f.s.BlockEmailEverywhere(ctx, f.root, "everywhere@example.com"); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := f.s.EnrollDirectly(ctx, f.editor, f.org, f.course, "active@example.com"); err != nil {
 			t.Fatal(err)
 		}
@@ -67,24 +70,25 @@ func TestImportReportsEachRowByLine(t *testing.T) {
 			"Blocked,blocked@example.com\n" + // 5
 			"Active,active@example.com\n" + // 6
 			"Waiting,waiting@example.com\n" + // 7
-			"\"Lovelace, Ada\",lovelace@example.com\n" // 8: enrolled
+			"\"Lovelace, Ada\",lovelace@example.com\n" + // 8: enrolled
+			"Everywhere,everywhere@example.com\n" // 9: blocked platform-wide
 		li, err := f.s.StartImport(ctx, f.editor, f.org, f.course, []byte(csv), false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if li.Total != 7 || li.Done != 2 || li.Status != store.ImportRunning {
-			t.Errorf("at upload: total %d, done %d, status %s; want 7, 2 (the rows refused), running", li.Total, li.Done, li.Status)
+		if li.Total != 8 || li.Done != 2 || li.Status != store.ImportRunning {
+			t.Errorf("at upload: total %d, done %d, status %s; want 8, 2 (the rows refused), running", li.Total, li.Done, li.Status)
 		}
 		if err := f.s.WorkImport(ctx, li.ID); err != nil {
 			t.Fatal(err)
 		}
 		v := f.importView(li.ID)
 		want := "3 not an address invalid_email\n4 ada@example.com duplicate\n5 blocked@example.com blocked\n" +
-			"6 active@example.com already_enrolled\n7 waiting@example.com awaiting_confirmation\n"
+			"6 active@example.com already_enrolled\n7 waiting@example.com awaiting_confirmation\n9 everywhere@example.com blocked\n"
 		if got := reportedLines(v.Errors); got != want {
 			t.Errorf("reported rows:\n%s\nwant:\n%s", got, want)
 		}
-		if li := v.Import; li.Status != store.ImportDone || li.Done != 7 || li.Enrolled != 2 || li.ErrorCount != 5 || li.FinishedAt == nil {
+		if li := v.Import; li.Status != store.ImportDone || li.Done != 8 || li.Enrolled != 2 || li.ErrorCount != 6 || li.FinishedAt == nil {
 			t.Errorf("import ended as %+v", li)
 		}
 		for _, email := range []string{"ada@example.com", "lovelace@example.com"} {

@@ -223,6 +223,10 @@ func TestImportPages(t *testing.T) {
 		if res.status != http.StatusBadRequest || !strings.Contains(res.body, "not a CSV file") {
 			t.Errorf("binary upload: %d %s", res.status, excerpt(res.body, 300))
 		}
+		res = c.postMultipart(course+"imports/", nil, upload{"file", "big.csv", bytes.Repeat([]byte("a@example.com\n"), learning.ImportMaxBytes/14+1)})
+		if res.status != http.StatusRequestEntityTooLarge || !strings.Contains(res.body, "larger than 10 MiB") {
+			t.Errorf("huge upload: %d %s", res.status, excerpt(res.body, 300))
+		}
 		res = c.postMultipart(course+"imports/", map[string]string{"consent": "held"},
 			upload{"file", "learners.csv", []byte("email\nada@example.com\nnot an address\n")})
 		if res.status != http.StatusSeeOther {
