@@ -522,6 +522,8 @@ var designMatrix = map[access.Action]access.Role{
 	// The design has no row for certificates: revoking one is managing
 	// the enrollment that earned it.
 	access.RevokeCertificates: access.Editor,
+	// Importing learners is managing enrollments in bulk.
+	access.ImportLearners: access.Editor,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
