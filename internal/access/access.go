@@ -52,6 +52,9 @@ const (
 	// ExportAuditLog is downloading the audit log as a file: the same
 	// people as reading it.
 	ExportAuditLog Action = "export_audit_log"
+	// ImportLearners is enrolling a CSV file of addresses into a course:
+	// "manage learner enrollments" in bulk, so editors and above.
+	ImportLearners Action = "import_learners"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -69,6 +72,7 @@ var minimumRole = map[Action]Role{
 	RevokeCertificates: Editor,
 	ExportLearners:     Viewer,
 	ExportAuditLog:     Admin,
+	ImportLearners:     Editor,
 }
 
 // Allowed reports whether user, whose role in the organization is role

@@ -49,6 +49,7 @@ func TestMatrix(t *testing.T) {
 		RevokeCertificates: {Editor, Admin, Owner},
 		ExportLearners:     {Viewer, Editor, Admin, Owner},
 		ExportAuditLog:     {Admin, Owner},
+		ImportLearners:     {Editor, Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {

@@ -80,6 +80,8 @@ type CourseView struct {
 	Course   store.Course
 	Contents []store.ContentItem
 	CanEdit  bool
+	// CanImport tells whether the actor may import learners into it.
+	CanImport bool
 	// Enrollments counts the course's enrollments, whatever their status:
 	// deleting the course removes them.
 	Enrollments int
@@ -133,7 +135,8 @@ func (s *Service) courseView(ctx context.Context, actor *store.User, orgID, cour
 	if err != nil {
 		return CourseView{}, err
 	}
-	return CourseView{Org: v, Course: c, Contents: contents, CanEdit: canEdit(actor, v), Enrollments: enrollments}, nil
+	return CourseView{Org: v, Course: c, Contents: contents, CanEdit: canEdit(actor, v), Enrollments: enrollments,
+		CanImport: access.Allowed(actor, v.Role, access.ImportLearners)}, nil
 }
 
 // OrganizationForEditing returns the organization when the actor may add

@@ -72,6 +72,7 @@ func (EnrollRequestArgs) InsertOpts() river.InsertOpts {
 // AddWorkers registers the learning service's job workers.
 func (s *Service) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &enrollRequestWorker{learning: s})
+	river.AddWorker(workers, &importWorker{learning: s})
 }
 
 type enrollRequestWorker struct {

@@ -39,6 +39,9 @@ const (
 	APIKeyRevoked           EventKind = "api_key.revoked"
 	APIKeyRevokedUse        EventKind = "api_key.revoked_use" // a request came with a revoked key
 	CertificateRevoked      EventKind = "certificate.revoked"
+	// A CSV import of learners into a course ended: its counts, and who
+	// stated the organization holds their consent, if anyone did.
+	LearnersImported EventKind = "learners.imported"
 )
 
 // Event is a change in an organization, announced inside the transaction

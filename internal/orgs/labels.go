@@ -28,6 +28,7 @@ var eventLabels = map[EventKind]string{
 	APIKeyRevoked:           "API key revoked",
 	APIKeyRevokedUse:        "Revoked API key used",
 	CertificateRevoked:      "Certificate revoked",
+	LearnersImported:        "Learners imported",
 }
 
 // EventLabel is what people read for an audit entry's action. An action

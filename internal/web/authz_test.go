@@ -100,6 +100,8 @@ type authzOrg struct {
 	// claim link.
 	certificate string // the number
 	claim       string // the claim link's path
+	// A finished learner import into enrollCourse.
+	importID int64
 }
 
 // rule is who may use a route.
@@ -125,6 +127,9 @@ type authzCase struct {
 	json func(o *authzOrg) any
 	// ok is the status of an allowed request.
 	ok int
+	// upload, for a form with a file, is the file: the form is sent as
+	// multipart/form-data.
+	upload func(o *authzOrg) upload
 	// want overrides the rule's outcome for some actors.
 	want map[actor]int
 	// endsSession marks requests that end or start a session: the actor
@@ -387,6 +392,18 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/contents/{content_id}/move": {rule: inOrg(access.EditContent), path: lessonURL("move"), ok: 303,
 			form: func(*authzOrg) url.Values { return url.Values{"direction": {"down"}} }},
 
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ViewOrganization), path: importsURL(""), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{$}": {rule: inOrg(access.ImportLearners), path: importsURL(""), ok: 303,
+			upload: func(o *authzOrg) upload {
+				return upload{"file", "learners.csv", []byte("email\n" + newEmail(o) + "\n")}
+			}},
+		"GET /email-learning/platform/organizations/{id}/courses/{course_id}/imports/{import_id}/{$}": {rule: inOrg(access.ViewOrganization), ok: 200,
+			path: func(o *authzOrg) string { return importsURL(itoa(o.importID) + "/")(o) }},
+		"POST /api/v1/organizations/{id}/courses/{course_id}/imports": {rule: inOrg(access.ImportLearners), path: importsAPI(""), ok: 202,
+			json: func(o *authzOrg) any { return csvBody("email\n" + newEmail(o) + "\n") }},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/imports/{import_id}": {rule: inOrg(access.ViewOrganization), ok: 200,
+			path: func(o *authzOrg) string { return importsAPI("/" + itoa(o.importID))(o) }},
+
 		"GET /api/v1/organizations/{id}/courses": {rule: inOrg(access.ViewOrganization), path: apiURL("/courses"), ok: 200},
 		"POST /api/v1/organizations/{id}/courses": {rule: inOrg(access.EditContent), path: apiURL("/courses"), ok: 201,
 			json: func(o *authzOrg) any { return map[string]string{"title": newName(o)} }},
@@ -529,6 +546,8 @@ var designMatrix = map[access.Action]access.Role{
 	// Exports: whoever may see a list may download it.
 	access.ExportLearners: access.Viewer,
 	access.ExportAuditLog: access.Admin,
+	// Importing learners is managing enrollments in bulk.
+	access.ImportLearners: access.Editor,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
@@ -885,6 +904,9 @@ func (f *authzFixture) addLearners(ctx context.Context, q *store.Queries, o *aut
 	if err := f.addCertificate(ctx, q, o); err != nil {
 		return err
 	}
+	if err := f.addImport(ctx, q, o); err != nil {
+		return err
+	}
 	o.blocked, o.platformBlocked = fmt.Sprintf("blocked%d@example.com", f.n), fmt.Sprintf("everywhere%d@example.com", f.n)
 	if _, err := q.BlockEmail(ctx, o.id, o.blocked, 0); err != nil {
 		return err
@@ -941,6 +963,8 @@ func (f *authzFixture) request(a actor, method, path string, c authzCase, o *aut
 		}
 		res, _ := cl.api(method, path, body)
 		return res
+	case method == http.MethodPost && c.upload != nil:
+		return cl.postMultipart(path, nil, c.upload(o))
 	case method == http.MethodPost:
 		var form url.Values
 		if c.form != nil {
@@ -1041,6 +1065,7 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 		for _, bl := range blocked {
 			fmt.Fprintf(&b, " blocked:%s", bl.Email)
 		}
+		fingerprintImports(f.t, &b, q, id)
 		b.WriteString("]")
 	}
 	return b.String()
@@ -1078,6 +1103,13 @@ func TestCrossOrganizationIDs(t *testing.T) {
 			{"GET", learning.CoursePath(a.id, b.courseSlug), ""},
 			{"POST", learning.CoursePath(a.id, b.courseSlug) + "enroll", "email=cross@example.com"},
 			{"POST", fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", a.id, b.courseSlug), `{"email":"cross@example.com"}`},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/courses/%d/imports/", a.id, b.enrollCourse), ""},
+			{"POST", fmt.Sprintf(organizationsPath+"%d/courses/%d/imports/", a.id, b.enrollCourse), "file=cross@example.com"},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/courses/%d/imports/%d/", a.id, b.enrollCourse, b.importID), ""},
+			{"GET", fmt.Sprintf(organizationsPath+"%d/courses/%d/imports/%d/", a.id, a.enrollCourse, b.importID), ""},
+			{"POST", fmt.Sprintf("/api/v1/organizations/%d/courses/%d/imports", a.id, b.enrollCourse), "cross@example.com\n"},
+			{"GET", fmt.Sprintf("/api/v1/organizations/%d/courses/%d/imports/%d", a.id, b.enrollCourse, b.importID), ""},
+			{"GET", fmt.Sprintf("/api/v1/organizations/%d/courses/%d/imports/%d", a.id, a.enrollCourse, b.importID), ""},
 		}
 		// The actors have the same roles in a and b: what tells the
 		// answers apart is only whether the ids belong to a.

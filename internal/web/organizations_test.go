@@ -58,6 +58,8 @@ func (c *client) api(method, path string, body any) (response, map[string]any) {
 	case nil:
 	case []byte:
 		r, contentType = bytes.NewReader(b), "application/octet-stream"
+	case csvBody:
+		r, contentType = strings.NewReader(string(b)), "text/csv"
 	default:
 		j, _ := json.Marshal(b)
 		r = bytes.NewReader(j)
