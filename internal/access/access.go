@@ -45,6 +45,11 @@ const (
 	// enrollment itself. It is an action of its own so that the rule can
 	// be read, and changed, in one place.
 	RevokeCertificates Action = "revoke_certificates"
+	// ExportOrganization is downloading a copy of everything the
+	// organization holds (members' addresses, learners, the audit log):
+	// the owner's, as deleting it is. No key may: keys never hold the
+	// owner's role.
+	ExportOrganization Action = "export_organization"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -60,6 +65,7 @@ var minimumRole = map[Action]Role{
 	DeleteOrganization: Owner,
 	ManageAPIKeys:      Admin,
 	RevokeCertificates: Editor,
+	ExportOrganization: Owner,
 }
 
 // Allowed reports whether user, whose role in the organization is role
@@ -176,6 +182,9 @@ const (
 	// ManagePlatformKeys is creating, listing and revoking platform API
 	// keys; no key may, whatever it may do otherwise.
 	ManagePlatformKeys PlatformAction = "manage_platform_keys"
+	// ImportOrganization is creating an organization from an export,
+	// with its members' accounts where they have none.
+	ImportOrganization PlatformAction = "import_organization"
 )
 
 // platformActions lists the platform actions; today every one of them is
@@ -186,6 +195,7 @@ var platformActions = map[PlatformAction]bool{
 	ViewAllOrganizations: true,
 	ManageBlockedEmails:  true,
 	ManagePlatformKeys:   true,
+	ImportOrganization:   true,
 }
 
 // MayCreateOrganization reports whether user may create an organization:

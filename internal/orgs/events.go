@@ -38,6 +38,10 @@ const (
 	CertificateRevoked      EventKind = "certificate.revoked"
 )
 
+// OrganizationImported: the organization was made from an export; the
+// entries before it are the exported organization's.
+const OrganizationImported EventKind = "organization.imported"
+
 // Event is a change in an organization, announced inside the transaction
 // that makes it.
 type Event struct {

@@ -8,6 +8,7 @@ var eventLabels = map[EventKind]string{
 	OrganizationCreated:     "Organization created",
 	OrganizationUpdated:     "Settings changed",
 	OrganizationDeleted:     "Organization deleted",
+	OrganizationImported:    "Organization imported",
 	MemberAdded:             "Member added",
 	MemberRemoved:           "Member removed",
 	MemberLeft:              "Member left",

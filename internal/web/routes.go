@@ -86,6 +86,7 @@ func (s *Server) routes() []route {
 		{"POST /email-learning/platform/organizations/{id}/edit", loggedIn, s.organizationUpdate},
 		{"GET /email-learning/platform/organizations/{id}/delete", loggedIn, s.organizationDeleteForm},
 		{"POST /email-learning/platform/organizations/{id}/delete", loggedIn, s.organizationDelete},
+		{"GET /email-learning/platform/organizations/{id}/export", loggedIn, s.organizationExport},
 		{"GET /email-learning/platform/organizations/{id}/members/new", loggedIn, s.memberNewForm},
 		{"POST /email-learning/platform/organizations/{id}/members/", loggedIn, s.memberAdd},
 		{"POST /email-learning/platform/organizations/{id}/members/{user_id}/role", loggedIn, s.memberRole},
@@ -203,6 +204,8 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedAdd)},
 		{"DELETE /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedRemove)},
 		{"GET /api/v1/organizations/{id}/audit-log", loggedIn, s.api(s.apiAuditLog)},
+		{"GET /api/v1/organizations/{id}/export", loggedIn, s.api(s.apiOrganizationExport)},
+		{"POST /api/v1/organizations/import", allowedTo(access.ImportOrganization), s.api(s.apiOrganizationImport)},
 		{"GET /api/v1/organizations/{id}/reports", loggedIn, s.api(s.apiReports)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
