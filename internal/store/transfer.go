@@ -219,7 +219,13 @@ func (q *Queries) ExportRows(ctx context.Context, k TransferKind, orgID, after i
 	for i, f := range k.Fields {
 		cols[i] = f.Column
 	}
-	query := `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + k.Table + ` WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?`
+	// "+organization_id" keeps both planners off the indexes that start
+	// with the organization (by status, by email): through them each page
+	// read and sorted every row of the organization, and an export of
+	// 100,000 enrollments took 36 times as long as one of 10,000. Along
+	// the primary key a page costs the rows from the last id on, of this
+	// organization and the others in between.
+	query := `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + k.Table + ` WHERE +organization_id = ? AND id > ? ORDER BY id LIMIT ?`
 	rs, err := q.query(ctx, query, orgID, after, limit)
 	if err != nil {
 		return 0, 0, fmt.Errorf("export %s of organization %d: %w", k.Name, orgID, err)

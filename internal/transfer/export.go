@@ -95,18 +95,22 @@ type accountRow struct {
 
 // Service exports and imports organizations.
 type Service struct {
-	db      *store.DB
-	version string
-	now     func() time.Time
-	// newNumber draws a certificate number for an imported certificate
-	// whose number is taken here.
-	newNumber func() string
+	db           *store.DB
+	version      string
+	now          func() time.Time
+	certificates Certificates
+}
+
+// Certificates is what an import needs of the learning service: the QR
+// code of a claimed certificate's page in this install.
+type Certificates interface {
+	CertificateQR(number string) ([]byte, error)
 }
 
 // NewService returns the service; version is the product's, written in
-// every manifest, and newNumber draws certificate numbers.
-func NewService(db *store.DB, version string, newNumber func() string) *Service {
-	return &Service{db: db, version: version, now: time.Now, newNumber: newNumber}
+// every manifest.
+func NewService(db *store.DB, version string, certificates Certificates) *Service {
+	return &Service{db: db, version: version, now: time.Now, certificates: certificates}
 }
 
 // Export writes organization orgID as a ZIP to the writer that open

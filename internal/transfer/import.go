@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/problem"
 	"github.com/mailschool/mailschool/internal/store"
@@ -327,9 +328,14 @@ func (ri rowImporter) row(ctx context.Context, line int, b []byte) error {
 			return err
 		}
 		if taken {
-			values[i] = ri.s.newNumber()
-			// The QR code shows the old number's address.
-			values[fieldIndex(ri.k, "qr_png")] = nil
+			values[i] = learning.NewCertificateNumber()
+		}
+		// A claimed certificate's QR code shows its page's address, which
+		// is here now.
+		if qr := fieldIndex(ri.k, "qr_png"); values[qr] != nil {
+			if values[qr], err = ri.s.certificates.CertificateQR(values[i].(string)); err != nil {
+				return err
+			}
 		}
 	}
 	err := ri.q.ImportRow(ctx, ri.k, ri.orgID, values)

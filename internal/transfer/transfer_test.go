@@ -105,7 +105,7 @@ func seed(tb testing.TB, db *store.DB, name string, n int) int64 {
 
 func exportTo(tb testing.TB, db *store.DB, orgID int64, w io.Writer) {
 	tb.Helper()
-	s := transfer.NewService(db, "test", learning.NewCertificateNumber)
+	s := transfer.NewService(db, "test", learning.NewService(db, learning.Config{BaseURL: "http://localhost"}))
 	if err := s.Export(context.Background(), platformAdmin, orgID, func(store.Organization) io.Writer { return w }); err != nil {
 		tb.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestExportPagesThroughEveryRow(t *testing.T) {
 		}
 
 		target := storetest.New(t, db.Dialect())
-		imported, err := transfer.NewService(target, "test", learning.NewCertificateNumber).Import(context.Background(), adminOf(t, target), bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		imported, err := transfer.NewService(target, "test", learning.NewService(target, learning.Config{BaseURL: "http://localhost"})).Import(context.Background(), adminOf(t, target), bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func BenchmarkImport(b *testing.B) {
 				admin := adminOf(b, target)
 				b.StartTimer()
 				p := peakHeap(func() {
-					if _, err := transfer.NewService(target, "test", learning.NewCertificateNumber).Import(context.Background(), admin,
+					if _, err := transfer.NewService(target, "test", learning.NewService(target, learning.Config{BaseURL: "http://localhost"})).Import(context.Background(), admin,
 						bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
 						b.Fatal(err)
 					}

@@ -292,7 +292,7 @@ func New(opts Options) (*Server, error) {
 	s.readiness = &readiness{db: opts.DB, jobsRunning: opts.JobsRunning}
 	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, limiters.New("api_per_key", opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
-	s.orgTransfer, s.importMaxBytes = transfer.NewService(opts.DB, opts.Version, learning.NewCertificateNumber), opts.ImportMaxBytes
+	s.orgTransfer, s.importMaxBytes = transfer.NewService(opts.DB, opts.Version, opts.Learning), opts.ImportMaxBytes
 	if s.importMaxBytes <= 0 {
 		s.importMaxBytes = transfer.DefaultMaxImportBytes
 	}

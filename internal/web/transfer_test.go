@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"github.com/mailschool/mailschool/internal/access"
-	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
@@ -241,6 +242,11 @@ func TestExportImportIntoAFreshInstall(t *testing.T) {
 			}
 			if dst.status == http.StatusOK {
 				claimed++
+				// Its QR code shows its address in the new install.
+				want, err := qrcode.Encode(fresh.srv.URL+path, qrcode.Medium, 512)
+				if qr := fresh.client().get(path + "qr.png"); err != nil || qr.body != string(want) {
+					t.Errorf("the QR code of %s is not of its address here (%v)", path, err)
+				}
 			}
 		}
 
@@ -301,6 +307,35 @@ func TestExportImportIntoAFreshInstall(t *testing.T) {
 			t.Errorf("%d organizations after a refused import, %d before", n, orgsBefore)
 		}
 		requireNoImportTable(t, fresh.db)
+
+		// Into the install it came from, under another name for the
+		// original: the numbers are taken, so the certificates get new ones,
+		// and the old numbers still verify the originals.
+		if res, _ := admin.api(http.MethodPatch, "/api/v1/organizations/1", map[string]string{"name": "Old Lovelace"}); res.status != http.StatusOK {
+			t.Fatalf("rename: %d", res.status)
+		}
+		res, copied := admin.api(http.MethodPost, "/api/v1/organizations/import", zipped)
+		if res.status != http.StatusCreated {
+			t.Fatalf("import into the same install: %d %s", res.status, res.body)
+		}
+		_, originals := admin.api(http.MethodGet, "/api/v1/organizations/1/certificates", nil)
+		_, copies := admin.api(http.MethodGet, fmt.Sprintf("/api/v1/organizations/%d/certificates", int64(copied["id"].(float64))), nil)
+		numbers := map[string]bool{}
+		for _, list := range []map[string]any{originals, copies} {
+			for _, c := range list["items"].([]any) {
+				numbers[c.(map[string]any)["number"].(string)] = true
+			}
+		}
+		if len(numbers) != 4 {
+			t.Errorf("%d distinct certificate numbers in the original and its copy, want 4", len(numbers))
+		}
+		for _, c := range copies["items"].([]any) {
+			if c := c.(map[string]any); c["claimed_at"] != nil {
+				if page := app.client().get("/email-learning/public/certificates/" + c["number"].(string) + "/"); page.status != http.StatusOK || !strings.Contains(page.body, "Lovelace Academy") {
+					t.Errorf("the copy's certificate page: %d", page.status)
+				}
+			}
+		}
 	})
 }
 
@@ -530,7 +565,7 @@ func exportOf(o *authzOrg) []byte {
 		f.t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	service := transfer.NewService(f.app.db, "test", learning.NewCertificateNumber)
+	service := transfer.NewService(f.app.db, "test", nil)
 	if err := service.Export(ctx, f.users[platformAdmin], id, func(store.Organization) io.Writer { return &buf }); err != nil {
 		f.t.Fatal(err)
 	}
