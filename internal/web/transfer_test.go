@@ -503,6 +503,12 @@ func TestImportRefusals(t *testing.T) {
 				}
 				return data
 			}), http.StatusBadRequest, "invalid_export"},
+			{"a file cut short", rezip(t, zipped, func(name string, data []byte) []byte {
+				if name == "members.jsonl" {
+					return []byte{}
+				}
+				return data
+			}), http.StatusBadRequest, "invalid_export"},
 			{"a dangling reference", rezip(t, zipped, func(name string, data []byte) []byte {
 				if name == "enrollments.jsonl" {
 					return []byte(`{"id":1,"course_id":5,"learner_id":7,"status":"active","requested_ip":"","confirmed_ip":"","confirm_sent_at":null,` +
