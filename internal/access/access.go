@@ -55,6 +55,11 @@ const (
 	// ImportLearners is enrolling a CSV file of addresses into a course:
 	// "manage learner enrollments" in bulk, so editors and above.
 	ImportLearners Action = "import_learners"
+	// ExportOrganization is downloading a copy of everything the
+	// organization holds (members' addresses, learners, the audit log):
+	// the owner's, as deleting it is. No key may: keys never hold the
+	// owner's role.
+	ExportOrganization Action = "export_organization"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -73,6 +78,7 @@ var minimumRole = map[Action]Role{
 	ExportLearners:     Viewer,
 	ExportAuditLog:     Admin,
 	ImportLearners:     Editor,
+	ExportOrganization: Owner,
 }
 
 // Allowed reports whether user, whose role in the organization is role
@@ -193,6 +199,9 @@ const (
 	// refused, its public pages gone, its course email held) and
 	// resuming it.
 	SuspendOrganizations PlatformAction = "suspend_organizations"
+	// ImportOrganization is creating an organization from an export,
+	// with its members' accounts where they have none.
+	ImportOrganization PlatformAction = "import_organization"
 )
 
 // platformActions lists the platform actions; today every one of them is
@@ -204,6 +213,7 @@ var platformActions = map[PlatformAction]bool{
 	ManageBlockedEmails:  true,
 	ManagePlatformKeys:   true,
 	SuspendOrganizations: true,
+	ImportOrganization:   true,
 }
 
 // MayCreateOrganization reports whether user may create an organization:

@@ -50,6 +50,7 @@ func TestMatrix(t *testing.T) {
 		ExportLearners:     {Viewer, Editor, Admin, Owner},
 		ExportAuditLog:     {Admin, Owner},
 		ImportLearners:     {Editor, Admin, Owner},
+		ExportOrganization: {Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {
@@ -104,6 +105,12 @@ func TestKeys(t *testing.T) {
 	platformKey := &store.User{IsActive: true, IsPlatformAdmin: true, APIKey: &store.KeyGrant{KeyID: 2, Role: "platform"}}
 	if !AllowedOnPlatform(platformKey, CreateOrganization) || AllowedOnPlatform(platformKey, ManagePlatformKeys) {
 		t.Error("a platform key may not create organizations, or may manage platform keys")
+	}
+	if !AllowedOnPlatform(platformKey, ImportOrganization) || AllowedOnPlatform(&store.User{IsActive: true}, ImportOrganization) {
+		t.Error("a platform key may not import organizations, or any user may")
+	}
+	if Allowed(platformKey, RoleIn(platformKey, 7, None), ExportOrganization) || Allowed(admin, RoleIn(admin, 7, None), ExportOrganization) {
+		t.Error("a key exports an organization")
 	}
 	if Allowed(platformKey, RoleIn(platformKey, 7, None), ViewOrganization) {
 		t.Error("a platform key acts inside an organization")

@@ -79,6 +79,16 @@ func CertificatePath(number string) string {
 // its QR code encodes and its PDF prints.
 func (s *Service) CertificateURL(number string) string { return s.baseURL + CertificatePath(number) }
 
+// CertificateQR draws the QR code of a certificate's page, as a claim
+// stores it.
+func (s *Service) CertificateQR(number string) ([]byte, error) {
+	qr, err := qrcode.Encode(s.CertificateURL(number), qrcode.Medium, 512)
+	if err != nil {
+		return nil, fmt.Errorf("QR code: %w", err)
+	}
+	return qr, nil
+}
+
 // CertificateClaimPath is where the claim link of an enrollment leads.
 func CertificateClaimPath(enrollmentID int64, signature string) string {
 	return "/email-learning/public/certificates/claim/" + strconv.FormatInt(enrollmentID, 10) + "/" + signature + "/"
@@ -183,9 +193,9 @@ func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, sign
 		if name, err = CertificateName(name); err != nil {
 			return err
 		}
-		qr, err := qrcode.Encode(s.CertificateURL(c.Number), qrcode.Medium, 512)
+		qr, err := s.CertificateQR(c.Number)
 		if err != nil {
-			return fmt.Errorf("QR code: %w", err)
+			return err
 		}
 		if claimed, err = q.ClaimCertificate(ctx, c.OrganizationID, c.ID, name, qr, s.now()); err != nil {
 			return err

@@ -44,6 +44,10 @@ const (
 	LearnersImported EventKind = "learners.imported"
 )
 
+// OrganizationImported: the organization was made from an export; the
+// entries before it are the exported organization's.
+const OrganizationImported EventKind = "organization.imported"
+
 // Event is a change in an organization, announced inside the transaction
 // that makes it.
 type Event struct {

@@ -10,6 +10,7 @@ var eventLabels = map[EventKind]string{
 	OrganizationDeleted:     "Organization deleted",
 	OrganizationSuspended:   "Organization suspended",
 	OrganizationResumed:     "Organization resumed",
+	OrganizationImported:    "Organization imported",
 	MemberAdded:             "Member added",
 	MemberRemoved:           "Member removed",
 	MemberLeft:              "Member left",

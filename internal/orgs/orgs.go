@@ -899,3 +899,30 @@ func (s *Service) Overview(ctx context.Context, actor *store.User) ([]Summary, e
 	}
 	return list, nil
 }
+
+// AdmitImported checks the name and sender identity of an organization
+// brought in from an export as creating one checks them, inside the
+// import's transaction, and returns its fields with a free slug: the one
+// it had when no organization here holds it, else that slug numbered.
+func AdmitImported(ctx context.Context, q *store.Queries, name, description, slug string, sender store.Sender) (store.OrganizationFields, error) {
+	name, description, sender, err := validate(name, description, sender)
+	if err != nil {
+		return store.OrganizationFields{}, err
+	}
+	if taken, err := nameTaken(ctx, q, name, 0); err != nil {
+		return store.OrganizationFields{}, err
+	} else if taken {
+		return store.OrganizationFields{}, errNameTaken(name)
+	}
+	if err := checkSenderName(ctx, q, sender.Name, name, 0); err != nil {
+		return store.OrganizationFields{}, err
+	}
+	if slug, err = validSlug(slug); err != nil {
+		slug = Slugify(name)
+	}
+	if slug, err = freeSlug(ctx, q, slug); err != nil {
+		return store.OrganizationFields{}, err
+	}
+	return store.OrganizationFields{Name: name, NameKey: nameKey(name), NameSkeleton: names.Key(name),
+		Slug: slug, Description: description, Sender: sender}, nil
+}

@@ -98,3 +98,17 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// isNotNullViolation reports whether err is a NULL written into a NOT
+// NULL column.
+func isNotNullViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23502"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
+	}
+	return false
+}

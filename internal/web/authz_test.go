@@ -77,6 +77,8 @@ type authzOrg struct {
 	quiz    int64
 	// A platform key to revoke.
 	platformKeyID int64
+	// The fixture that made it, for the import's body.
+	fixture *authzFixture
 
 	// Learners: an enabled public course with an active enrollment (and
 	// its unsubscribe link) and an unverified one (and its confirmation
@@ -467,10 +469,14 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"POST /api/v1/organizations/{id}/blocked-emails":               {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 201, json: emailJSON(newEmail)},
 		"DELETE /api/v1/organizations/{id}/blocked-emails":             {rule: inOrg(access.ManageEnrollments), path: apiURL("/blocked-emails"), ok: 204, json: emailJSON(blocked)},
 		"GET /api/v1/organizations/{id}/audit-log":                     {rule: inOrg(access.ViewAuditLog), path: apiURL("/audit-log"), ok: 200},
+		"GET /api/v1/organizations/{id}/export":                        {rule: inOrg(access.ExportOrganization), path: apiURL("/export"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/export":       {rule: inOrg(access.ExportOrganization), path: orgURL("export"), ok: 200},
 		"GET /api/v1/organizations/{id}/reports":                       {rule: inOrg(access.ViewOrganization), path: apiURL("/reports"), ok: 200},
 		"GET /api/v1/organizations/{id}/exports/enrollments.csv":       {rule: inOrg(access.ExportLearners), path: apiURL("/exports/enrollments.csv"), ok: 200},
 		"GET /api/v1/organizations/{id}/exports/learners.csv":          {rule: inOrg(access.ExportLearners), path: apiURL("/exports/learners.csv"), ok: 200},
 		"GET /api/v1/organizations/{id}/exports/audit.csv":             {rule: inOrg(access.ExportAuditLog), path: apiURL("/exports/audit.csv"), ok: 200},
+		"POST /api/v1/organizations/import": {rule: platform(access.ImportOrganization), path: fixed("/api/v1/organizations/import"), ok: 201,
+			json: func(o *authzOrg) any { return exportOf(o) }},
 		"GET /api/v1/organizations/{id}/enrollments/{enrollment_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d", o.id, o.enrollment)
 		}},
@@ -548,6 +554,9 @@ var designMatrix = map[access.Action]access.Role{
 	access.ExportAuditLog: access.Admin,
 	// Importing learners is managing enrollments in bulk.
 	access.ImportLearners: access.Editor,
+	// Exporting hands out everything the organization holds, as deleting
+	// removes it: the owner's.
+	access.ExportOrganization: access.Owner,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
@@ -767,7 +776,7 @@ func (f *authzFixture) newOrg() *authzOrg {
 	f.t.Helper()
 	ctx := context.Background()
 	f.n++
-	o := &authzOrg{name: fmt.Sprintf("Org %d", f.n), slug: fmt.Sprintf("org-%d", f.n)}
+	o := &authzOrg{name: fmt.Sprintf("Org %d", f.n), slug: fmt.Sprintf("org-%d", f.n), fixture: f}
 	err := f.app.db.InTx(ctx, func(q *store.Queries) error {
 		org, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: o.name, NameKey: strings.ToLower(o.name), NameSkeleton: names.Key(o.name), Slug: o.slug})
 		if err != nil {

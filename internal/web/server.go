@@ -19,6 +19,7 @@ import (
 	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/transfer"
 	"github.com/mailschool/mailschool/internal/web/openapi"
 )
 
@@ -85,6 +86,9 @@ type Options struct {
 	// JobsRunning tells /readyz whether the job queue this node works
 	// runs; nil on a node without workers.
 	JobsRunning func() bool
+	// ImportMaxBytes is the largest organization export an import takes;
+	// zero takes transfer.DefaultMaxImportBytes.
+	ImportMaxBytes int64
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -175,6 +179,10 @@ type Server struct {
 	// written again only when its expiry moves by sessionRefresh.
 	sessionIdleTimeout time.Duration
 	sessionRefresh     time.Duration
+
+	// Organization exports and imports, and the largest import read.
+	orgTransfer    *transfer.Service
+	importMaxBytes int64
 
 	handler http.Handler
 }
@@ -284,6 +292,10 @@ func New(opts Options) (*Server, error) {
 	s.readiness = &readiness{db: opts.DB, jobsRunning: opts.JobsRunning}
 	s.apiKeyLimit, s.apiKeyLimiter = opts.APIKeyLimit, limiters.New("api_per_key", opts.APIKeyLimit)
 	s.sessionIdleTimeout, s.sessionRefresh = opts.SessionIdleTimeout, sessionRefresh(opts.SessionIdleTimeout)
+	s.orgTransfer, s.importMaxBytes = transfer.NewService(opts.DB, opts.Version, opts.Learning), opts.ImportMaxBytes
+	if s.importMaxBytes <= 0 {
+		s.importMaxBytes = transfer.DefaultMaxImportBytes
+	}
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
