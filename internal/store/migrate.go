@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
@@ -95,6 +96,20 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &sqliteErr) {
 		code := sqliteErr.Code()
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// isInvalidValue reports whether err is a value a column refuses: a CHECK
+// constraint, or on PostgreSQL a value its type cannot hold.
+func isInvalidValue(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23514" || strings.HasPrefix(pgErr.Code, "22")
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK
 	}
 	return false
 }

@@ -406,6 +406,10 @@ func (q *Queries) ImportedID(ctx context.Context, kind string, oldID int64) (int
 // a row the export does not hold.
 var ErrDanglingReference = errors.New("refers to a row the export does not hold")
 
+// ErrInvalidValue is returned by ImportRow for a row with a value its
+// column refuses: a status no row may have, a malformed time.
+var ErrInvalidValue = errors.New("holds a value its column refuses")
+
 // ImportRow inserts one row of a kind into organization orgID, its
 // references remapped, and records its new id. A nullable reference to a
 // row not imported (an account that is no member) becomes NULL; any other
@@ -447,6 +451,9 @@ func (q *Queries) ImportRow(ctx context.Context, k TransferKind, orgID int64, va
 	}
 	if isUniqueViolation(err) {
 		return fmt.Errorf("import %s %d: %w", k.Name, oldID, ErrConflict)
+	}
+	if isInvalidValue(err) {
+		return fmt.Errorf("import %s %d: %w", k.Name, oldID, ErrInvalidValue)
 	}
 	if err != nil {
 		return fmt.Errorf("import %s %d: %w", k.Name, oldID, err)

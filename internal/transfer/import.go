@@ -345,6 +345,8 @@ func (ri rowImporter) row(ctx context.Context, line int, b []byte) error {
 		return malformed("the row refers to a row the export does not hold.")
 	case errors.Is(err, store.ErrConflict):
 		return malformed("the row repeats another (an id, or a unique value).")
+	case errors.Is(err, store.ErrInvalidValue):
+		return malformed("the row holds a value this install does not accept (a status, a time).")
 	}
 	return err
 }

@@ -452,6 +452,14 @@ func TestImportRefusals(t *testing.T) {
 		if res, _ := admin.api(http.MethodPatch, "/api/v1/organizations/1", map[string]string{"name": "Source"}); res.status != http.StatusOK {
 			t.Fatalf("rename: %d", res.status)
 		}
+		res, course := admin.api(http.MethodPost, "/api/v1/organizations/1/courses", map[string]any{"title": "Go basics"})
+		if res.status != http.StatusCreated {
+			t.Fatalf("create course: %d %s", res.status, res.body)
+		}
+		if res, _ := admin.api(http.MethodPost, fmt.Sprintf("/api/v1/organizations/1/courses/%v/contents", course["id"]),
+			map[string]any{"kind": "lesson", "title": "Welcome", "body": "Hello."}); res.status != http.StatusCreated {
+			t.Fatalf("add lesson: %d %s", res.status, res.body)
+		}
 		zipped := export(t, admin, 1)
 		// The source is renamed, so that its name is free; its member's
 		// address is changed, so that an import would create an account.
@@ -506,6 +514,14 @@ func TestImportRefusals(t *testing.T) {
 			{"a file cut short", rezip(t, zipped, func(name string, data []byte) []byte {
 				if name == "members.jsonl" {
 					return []byte{}
+				}
+				return data
+			}), http.StatusBadRequest, "invalid_export"},
+			// A value no column of this install takes: the database's
+			// refusal is the file's fault, not the server's.
+			{"an unknown kind of content", rezip(t, zipped, func(name string, data []byte) []byte {
+				if name == "contents.jsonl" {
+					return bytes.Replace(data, []byte(`"kind":"lesson"`), []byte(`"kind":"video"`), 1)
 				}
 				return data
 			}), http.StatusBadRequest, "invalid_export"},
