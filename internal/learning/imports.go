@@ -269,6 +269,11 @@ func (s *Service) StartImport(ctx context.Context, actor *store.User, orgID, cou
 		if err != nil {
 			return err
 		}
+		// One import of the organization starts at a time: two started at
+		// once on PostgreSQL would each read the day's rows below the cap.
+		if err := q.LockOrganization(ctx, orgID); err != nil {
+			return err
+		}
 		used, err := q.ImportedRowsSince(ctx, orgID, at.Add(-24*time.Hour))
 		if err != nil {
 			return err
@@ -458,6 +463,11 @@ func (s *Service) importChunk(ctx context.Context, q *store.Queries, id int64, r
 	if !course.Enabled {
 		return true, s.endImport(ctx, q, li, course, store.ImportFailed,
 			fmt.Sprintf("The course was disabled while the import ran; %d of %d rows were worked.", li.Done, li.Total), at)
+	}
+	// A suspended organization sends nothing: its import ends where it was.
+	if org.Suspended() {
+		return true, s.endImport(ctx, q, li, course, store.ImportFailed,
+			fmt.Sprintf("The organization was suspended while the import ran; %d of %d rows were worked.", li.Done, li.Total), at)
 	}
 	start := li.Done - li.Rejected
 	if start >= len(rows) {

@@ -218,6 +218,46 @@ func TestImportResumesWithoutDuplicates(t *testing.T) {
 	})
 }
 
+// Suspending the organization ends its running import: no row after the
+// suspension is enrolled or emailed.
+func TestImportEndsWhenTheOrganizationIsSuspended(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newEnrollFixture(t, db)
+		learning.SetImportPace(t, 3, 0) // one chunk of 3 per run
+		var csv strings.Builder
+		for i := range 10 {
+			fmt.Fprintf(&csv, "learner%d@example.com\n", i)
+		}
+		li, err := f.s.StartImport(ctx, f.editor, f.org, f.course, []byte(csv.String()), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.WorkImport(ctx, li.ID); err != nil {
+			t.Fatal(err)
+		}
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			return q.SuspendOrganization(ctx, f.org, nil, "", time.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.WorkImport(ctx, li.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Read().LearnerImport(ctx, f.org, f.course, li.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != store.ImportFailed || got.Done != 3 || !strings.Contains(got.Failure, "suspended") {
+			t.Errorf("after the suspension the import is %s, %d done (%q); want failed at 3", got.Status, got.Done, got.Failure)
+		}
+		if f.mailCount() != 3 {
+			t.Errorf("%d emails, want the 3 sent before the suspension", f.mailCount())
+		}
+	})
+}
+
 func TestImportRefusals(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

@@ -159,8 +159,9 @@ func (q *Queries) UserMemberships(ctx context.Context, userID int64) ([]Membersh
 }
 
 // LockOrganization makes the transaction the only one changing an
-// organization's members until it ends, so that rules read at its start
-// (who is owner, who is admin) still hold when it writes. On SQLite every
+// organization's members (or starting one of its imports) until it ends,
+// so that rules read at its start (who is owner, who is admin, how many
+// rows were imported today) still hold when it writes. On SQLite every
 // write transaction already holds the database's write lock from its
 // first statement (BEGIN IMMEDIATE), so there is nothing more to do.
 func (q *Queries) LockOrganization(ctx context.Context, orgID int64) error {
