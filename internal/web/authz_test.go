@@ -363,6 +363,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/organizations/{id}/courses/{course_id}/report": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/courses/%d/report", o.id, o.enrollCourse)
 		}},
+		"GET /api/v1/organizations/{id}/courses/{course_id}/report.csv": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
+			return fmt.Sprintf("/api/v1/organizations/%d/courses/%d/report.csv", o.id, o.enrollCourse)
+		}},
 
 		"GET /email-learning/platform/organizations/{id}/courses/{$}": {rule: inOrg(access.ViewOrganization), path: orgURL("courses/"), ok: 200},
 		"GET /email-learning/platform/organizations/{id}/courses/new": {rule: inOrg(access.EditContent), path: orgURL("courses/new"), ok: 200},
@@ -477,6 +480,7 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /api/v1/organizations/{id}/exports/audit.csv":             {rule: inOrg(access.ExportAuditLog), path: apiURL("/exports/audit.csv"), ok: 200},
 		"POST /api/v1/organizations/import": {rule: platform(access.ImportOrganization), path: fixed("/api/v1/organizations/import"), ok: 201,
 			json: func(o *authzOrg) any { return exportOf(o) }},
+		"GET /api/v1/organizations/{id}/exports/report.csv": {rule: inOrg(access.ViewOrganization), path: apiURL("/exports/report.csv"), ok: 200},
 		"GET /api/v1/organizations/{id}/enrollments/{enrollment_id}": {rule: inOrg(access.ViewOrganization), ok: 200, path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/organizations/%d/enrollments/%d", o.id, o.enrollment)
 		}},

@@ -220,7 +220,9 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/organizations/{id}/exports/enrollments.csv", loggedIn, s.api(s.apiExportEnrollments)},
 		{"GET /api/v1/organizations/{id}/exports/learners.csv", loggedIn, s.api(s.apiExportLearners)},
 		{"GET /api/v1/organizations/{id}/exports/audit.csv", loggedIn, s.api(s.apiExportAudit)},
+		{"GET /api/v1/organizations/{id}/exports/report.csv", loggedIn, s.api(s.apiExportReport)},
 		{"GET /api/v1/organizations/{id}/courses/{course_id}/report", loggedIn, s.api(s.apiCourseReport)},
+		{"GET /api/v1/organizations/{id}/courses/{course_id}/report.csv", loggedIn, s.api(s.apiExportCourseReport)},
 
 		{"GET /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseList)},
 		{"POST /api/v1/organizations/{id}/courses", loggedIn, s.api(s.apiCourseCreate)},
