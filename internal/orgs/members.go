@@ -433,7 +433,7 @@ func (s *Service) TransferCandidates(ctx context.Context, actor *store.User, org
 	if err != nil {
 		return View{}, nil, err
 	}
-	members, _, err := q.OrganizationMembers(ctx, orgID, 0, maxTransferCandidates)
+	members, err := q.OrganizationMembers(ctx, orgID, 0, maxTransferCandidates)
 	if err != nil {
 		return View{}, nil, err
 	}

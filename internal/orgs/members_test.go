@@ -79,7 +79,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 // roles returns every member's role by email.
 func (f *fixture) roles(orgID int64) map[string]string {
 	f.t.Helper()
-	members, _, err := f.db.Read().OrganizationMembers(context.Background(), orgID, 0, 1000)
+	members, err := f.db.Read().OrganizationMembers(context.Background(), orgID, 0, 1000)
 	if err != nil {
 		f.t.Fatal(err)
 	}

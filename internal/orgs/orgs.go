@@ -260,15 +260,16 @@ func (s *Service) GetDetail(ctx context.Context, actor *store.User, orgID int64,
 		return Detail{}, err
 	}
 	page = max(page, 1)
-	members, total, err := q.OrganizationMembers(ctx, orgID, store.Offset(page, MembersPageSize), MembersPageSize)
-	if err != nil {
-		return Detail{}, err
-	}
-	d := Detail{View: v, MemberCount: total, Page: page, Pages: max(1, (total+MembersPageSize-1)/MembersPageSize)}
 	c, err := q.CountOrganization(ctx, orgID, time.Now())
 	if err != nil {
 		return Detail{}, err
 	}
+	members, err := q.OrganizationMembers(ctx, orgID, store.Offset(page, MembersPageSize), MembersPageSize)
+	if err != nil {
+		return Detail{}, err
+	}
+	total := c.Members
+	d := Detail{View: v, MemberCount: total, Page: page, Pages: max(1, (total+MembersPageSize-1)/MembersPageSize)}
 	d.Counts = Counts{Members: c.Members, Courses: c.Courses, Learners: c.Learners, Enrollments: c.Enrollments}
 	for _, m := range members {
 		d.Members = append(d.Members, s.memberView(actor, v.Role, m))

@@ -69,6 +69,27 @@ func (db *DB) AuditLogPlans(ctx context.Context, orgID int64, f AuditFilter, lim
 	return []QueryPlan{{Name: "PostgreSQL plan for these values", Lines: custom}, {Name: "PostgreSQL generic plan", Lines: generic}}, nil
 }
 
+// OrganizationMembersPlans returns the plans of OrganizationMembers' query
+// for this page: SQLite's, or PostgreSQL's for these values and its
+// generic one (see DueDeliveriesPlans).
+func (db *DB) OrganizationMembersPlans(ctx context.Context, orgID int64, offset, limit int) ([]QueryPlan, error) {
+	q := db.Read()
+	args := []any{orgID, limit, offset}
+	if db.dialect == SQLite {
+		lines, err := sqlitePlan(ctx, q, organizationMembersQuery, args)
+		return []QueryPlan{{Name: "SQLite query plan", Lines: lines}}, err
+	}
+	custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(organizationMembersQuery), args...)
+	if err != nil {
+		return nil, err
+	}
+	generic, err := genericPlan(ctx, db, q.rebind(organizationMembersQuery), args)
+	if err != nil {
+		return nil, err
+	}
+	return []QueryPlan{{Name: "PostgreSQL plan for these values", Lines: custom}, {Name: "PostgreSQL generic plan", Lines: generic}}, nil
+}
+
 // ClaimDeliveriesPlan returns the plan of ClaimDeliveries' statement for
 // these ids, which does not change them.
 func (db *DB) ClaimDeliveriesPlan(ctx context.Context, ids []int64) (QueryPlan, error) {

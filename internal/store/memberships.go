@@ -47,36 +47,43 @@ type Member struct {
 	Since  time.Time
 }
 
-// OrganizationMembers returns one page of an organization's members,
-// owner first, then by role and email, and how many members it has.
-func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64, offset, limit int) ([]Member, int, error) {
-	var total int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE organization_id = ?`, orgID).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count members of organization %d: %w", orgID, err)
-	}
-	rs, err := q.query(ctx, `
+// memberRank orders an organization's members: the owner first, then
+// admins, editors and viewers. Migration 00032 indexes memberships by it
+// (memberships_rank_idx), which only serves queries that order by this
+// very expression.
+const memberRank = `CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END`
+
+// organizationMembersQuery reads a page of an organization's members in
+// memberships_rank_idx's order, so only the roles up to the page's last
+// are read, and only the members within one role are sorted by email.
+const organizationMembersQuery = `
 		SELECT u.id, u.email, u.name, m.role, m.created_at
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.organization_id = ?
-		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END, u.email
-		LIMIT ? OFFSET ?`, orgID, limit, offset)
+		ORDER BY ` + memberRank + `, u.email
+		LIMIT ? OFFSET ?`
+
+// OrganizationMembers returns one page of an organization's members,
+// owner first, then by role and email (CountOrganization counts them).
+func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64, offset, limit int) ([]Member, error) {
+	rs, err := q.query(ctx, organizationMembersQuery, orgID, limit, offset)
 	if err != nil {
-		return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
+		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
 	}
 	defer rs.Close()
 	var list []Member
 	for rs.Next() {
 		var m Member
 		if err := rs.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since); err != nil {
-			return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
+			return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
 		}
 		m.Since = m.Since.UTC()
 		list = append(list, m)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, 0, fmt.Errorf("members of organization %d: %w", orgID, err)
+		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
 	}
-	return list, total, nil
+	return list, nil
 }
 
 // OrganizationMember returns one member of an organization, or ErrNotFound

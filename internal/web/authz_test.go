@@ -1030,7 +1030,7 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 			continue
 		}
 		fmt.Fprintf(&b, " [%d %q %q %q %s suspended=%t", id, org.Name, org.Slug, org.Description, org.LogoETag, org.Suspended())
-		members, _, err := q.OrganizationMembers(ctx, id, 0, 100)
+		members, err := q.OrganizationMembers(ctx, id, 0, 100)
 		if err != nil {
 			f.t.Fatal(err)
 		}

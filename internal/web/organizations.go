@@ -115,7 +115,7 @@ func (s *Server) organizationDetail(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "organization.html", d.Name, d)
+	s.render(w, withAuthorizedOrganization(r, d.View), http.StatusOK, "organization.html", d.Name, d)
 }
 
 // editableOrganization returns an organization the user may edit:

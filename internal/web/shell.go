@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -94,26 +95,52 @@ func (s *Server) shellFor(r *http.Request, user *store.User) (*shell, error) {
 	if !ok || err != nil || id <= 0 {
 		return nil, nil
 	}
-	v, err := s.orgs.Get(r.Context(), user, id)
+	v, known := authorizedOrganization(r, id)
+	if known {
+		return s.shellOf(user, v, rest), nil
+	}
+	v, err = s.orgs.Get(r.Context(), user, id)
 	if p, ok := problem.As(err); ok && (p.Kind == problem.NotFound || p.Kind == problem.Forbidden) {
 		return nil, nil // the page says so; it has no frame
 	}
 	if err != nil {
 		return nil, err
 	}
+	return s.shellOf(user, v, rest), nil
+}
+
+// shellOf returns the shell of the page at rest (what follows
+// "/organizations/{id}/") inside an organization the user may see.
+func (s *Server) shellOf(user *store.User, v orgs.View, rest string) *shell {
 	sh := &shell{Org: v}
 	current, first := sectionOf(rest)
 	for _, sec := range organizationSections {
 		if !access.Allowed(user, v.Role, sec.action) {
 			continue
 		}
-		item := section{Key: sec.key, Label: sec.label, Path: organizationPath(id) + sec.suffix}
+		item := section{Key: sec.key, Label: sec.label, Path: organizationPath(v.ID) + sec.suffix}
 		sh.Sections = append(sh.Sections, item)
 		if sec.key == current {
 			sh.Current, sh.BelowSection = item, !first
 		}
 	}
-	return sh, nil
+	return sh
+}
+
+type authorizedOrganizationKey struct{}
+
+// withAuthorizedOrganization records on the request the organization its
+// handler has just authorized for the request's user, so that the page's
+// frame does not read and authorize it a second time.
+func withAuthorizedOrganization(r *http.Request, v orgs.View) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), authorizedOrganizationKey{}, v))
+}
+
+// authorizedOrganization returns the organization the request's handler
+// authorized, when it is the one with this id.
+func authorizedOrganization(r *http.Request, id int64) (orgs.View, bool) {
+	v, ok := r.Context().Value(authorizedOrganizationKey{}).(orgs.View)
+	return v, ok && v.ID == id
 }
 
 // platformSection tells which of the platform's own pages a path is on.
