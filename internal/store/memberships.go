@@ -48,7 +48,7 @@ type Member struct {
 }
 
 // memberRank orders an organization's members: the owner first, then
-// admins, editors and viewers. Migration 00032 indexes memberships by it
+// admins, editors and viewers. Migration 00031 indexes memberships by it
 // (memberships_rank_idx), which only serves queries that order by this
 // very expression.
 const memberRank = `CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END`
