@@ -48,61 +48,36 @@ var integerID = regexp.MustCompile(`(?m)^(\s*id\s+INTEGER\s+PRIMARY\s+KEY)(\s*,)
 // table would delete the rows that reference it; they are checked before
 // it commits. Copying the rows with their ids starts each table's
 // sequence at its largest id.
-func sqliteAutoincrementIDs(ctx context.Context, db *sql.DB) (err error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// The pragma is a no-op inside a transaction, so it is set first.
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-		return fmt.Errorf("foreign keys off: %w", err)
-	}
-	defer func() {
-		if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); onErr != nil && err == nil {
-			err = fmt.Errorf("foreign keys on: %w", onErr)
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	type table struct{ name, sql string }
-	var tables []table
-	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'table'
+func sqliteAutoincrementIDs(ctx context.Context, db *sql.DB) error {
+	return withoutForeignKeys(ctx, db, func(tx *sql.Tx) error {
+		type table struct{ name, sql string }
+		var tables []table
+		rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE 'river\_%' ESCAPE '\' AND name <> 'goose_db_version'
 		ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("list tables: %w", err)
-	}
-	for rows.Next() {
-		var t table
-		if err := rows.Scan(&t.name, &t.sql); err != nil {
-			rows.Close()
+		if err != nil {
+			return fmt.Errorf("list tables: %w", err)
+		}
+		for rows.Next() {
+			var t table
+			if err := rows.Scan(&t.name, &t.sql); err != nil {
+				rows.Close()
+				return err
+			}
+			if integerID.MatchString(t.sql) {
+				tables = append(tables, t)
+			}
+		}
+		if err := rows.Close(); err != nil {
 			return err
 		}
-		if integerID.MatchString(t.sql) {
-			tables = append(tables, t)
+		for _, t := range tables {
+			if err := rebuildWithAutoincrement(ctx, tx, t.name, t.sql); err != nil {
+				return fmt.Errorf("table %s: %w", t.name, err)
+			}
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	for _, t := range tables {
-		if err := rebuildWithAutoincrement(ctx, tx, t.name, t.sql); err != nil {
-			return fmt.Errorf("table %s: %w", t.name, err)
-		}
-	}
-	var violations int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&violations); err != nil {
-		return fmt.Errorf("check foreign keys: %w", err)
-	}
-	if violations > 0 {
-		return fmt.Errorf("%d rows break a foreign key after rebuilding the tables", violations)
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 func rebuildWithAutoincrement(ctx context.Context, tx *sql.Tx, name, createSQL string) error {
