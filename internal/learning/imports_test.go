@@ -161,22 +161,31 @@ func TestImportWithConsentEnrollsAtOnceAndAudits(t *testing.T) {
 
 // A run of the job that stops after a chunk (the node died) is run again,
 // maybe twice at once: each address is enrolled and mailed once.
+// importThreeOfTen starts an import of ten new addresses and works its
+// first chunk of three, leaving it running.
+func (f *enrollFixture) importThreeOfTen() store.LearnerImport {
+	f.t.Helper()
+	ctx := context.Background()
+	learning.SetImportPace(f.t, 3, 0) // one chunk of 3 per run
+	var csv strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&csv, "learner%d@example.com\n", i)
+	}
+	li, err := f.s.StartImport(ctx, f.editor, f.org, f.course, []byte(csv.String()), false)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.s.WorkImport(ctx, li.ID); err != nil {
+		f.t.Fatal(err)
+	}
+	return li
+}
+
 func TestImportResumesWithoutDuplicates(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newEnrollFixture(t, db)
-		learning.SetImportPace(t, 3, 0) // one chunk of 3 per run
-		var csv strings.Builder
-		for i := range 10 {
-			fmt.Fprintf(&csv, "learner%d@example.com\n", i)
-		}
-		li, err := f.s.StartImport(ctx, f.editor, f.org, f.course, []byte(csv.String()), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.s.WorkImport(ctx, li.ID); err != nil {
-			t.Fatal(err)
-		}
+		li := f.importThreeOfTen()
 		if got := f.importView(li.ID).Import; got.Done != 3 || got.Status != store.ImportRunning {
 			t.Fatalf("after one run: done %d, %s; want 3, running", got.Done, got.Status)
 		}
@@ -224,19 +233,8 @@ func TestImportEndsWhenTheOrganizationIsSuspended(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newEnrollFixture(t, db)
-		learning.SetImportPace(t, 3, 0) // one chunk of 3 per run
-		var csv strings.Builder
-		for i := range 10 {
-			fmt.Fprintf(&csv, "learner%d@example.com\n", i)
-		}
-		li, err := f.s.StartImport(ctx, f.editor, f.org, f.course, []byte(csv.String()), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.s.WorkImport(ctx, li.ID); err != nil {
-			t.Fatal(err)
-		}
-		err = db.InTx(ctx, func(q *store.Queries) error {
+		li := f.importThreeOfTen()
+		err := db.InTx(ctx, func(q *store.Queries) error {
 			return q.SuspendOrganization(ctx, f.org, nil, "", time.Now())
 		})
 		if err != nil {
