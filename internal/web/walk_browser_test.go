@@ -143,7 +143,7 @@ func pagePatterns(cases map[string]authzCase, a actor, learner bool) []string {
 		switch {
 		case strings.HasPrefix(p, "/api/v1/"), strings.HasPrefix(p, "/static/"), p == "/healthz", p == "/readyz",
 			strings.HasSuffix(p, "/logo"), strings.HasSuffix(p, "/thumb"), strings.HasSuffix(p, "/raw"),
-			strings.HasSuffix(p, "/html"), strings.HasSuffix(p, ".pdf"), strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".png"):
+			strings.HasSuffix(p, "/html"), strings.HasSuffix(p, "/export"), strings.HasSuffix(p, ".pdf"), strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".png"):
 			continue // not a page
 		}
 		list = append(list, pattern)
