@@ -108,6 +108,20 @@ type Activity struct {
 	MailKinds        []MailKindCounts // by kind
 }
 
+// ActivityBetween is Activity over the range that from and to write
+// (ParseReportRange), read after the permission: a bad range on the
+// report of an organization one may not see is still 404 or 403.
+func (s *Service) ActivityBetween(ctx context.Context, actor *store.User, orgID int64, from, to string, now time.Time) (Activity, error) {
+	if _, err := orgs.Authorize(ctx, s.db.Read(), actor, orgID, access.ViewOrganization); err != nil {
+		return Activity{}, err
+	}
+	r, err := ParseReportRange(from, to, now)
+	if err != nil {
+		return Activity{}, err
+	}
+	return s.Activity(ctx, actor, orgID, r)
+}
+
 // Activity reads an organization's per-day counters over a range and the
 // range before it, for anyone who may see the organization.
 func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, r ReportRange) (Activity, error) {
