@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/csvout"
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -295,5 +296,30 @@ func TestExportBrokenOffMidway(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "the database went away") {
 		t.Errorf("the failure was not logged:\n%s", logs.String())
+	}
+}
+
+// A HEAD request gets the file's headers without its rows being read.
+func TestExportHeadReadsNoRows(t *testing.T) {
+	s := &Server{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	read := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.streamCSV(w, r, "rows.csv", []string{"n"}, func(context.Context, func(...string) error) error {
+			read = true
+			return nil
+		})
+	}))
+	defer srv.Close()
+	res, err := http.Head(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != csvout.ContentType ||
+		!strings.Contains(res.Header.Get("Content-Disposition"), `filename="rows.csv"`) {
+		t.Errorf("HEAD: %d %v", res.StatusCode, res.Header)
+	}
+	if read {
+		t.Error("HEAD read the rows")
 	}
 }

@@ -50,8 +50,14 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request, id i
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return headOnly{}
+		}
 		return &deadlineWriter{w: w, rc: http.NewResponseController(w)}
 	})
+	if errors.Is(err, errHeadOnly) {
+		return nil
+	}
 	if err != nil && started {
 		if !s.clientGone(w, r, err) {
 			s.logger.Error("export organization", "organization", id, "err", err)
@@ -60,6 +66,15 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request, id i
 	}
 	return err
 }
+
+// errHeadOnly stops an export answering HEAD at its first byte: the
+// answer has no body (the route's GET pattern answers HEAD too), and the
+// export would read the whole organization for nothing.
+var errHeadOnly = errors.New("a HEAD request has no body")
+
+type headOnly struct{}
+
+func (headOnly) Write([]byte) (int, error) { return 0, errHeadOnly }
 
 // deadlineWriter moves the connection's write deadline on as it writes.
 type deadlineWriter struct {

@@ -412,6 +412,20 @@ func TestExportRefusals(t *testing.T) {
 		if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Disposition"), `attachment; filename="my-organization-`) {
 			t.Errorf("download: %d %v", res.status, res.header)
 		}
+		// HEAD answers the download's headers, and is refused like GET.
+		for _, c := range []struct {
+			client *http.Client
+			want   int
+		}{{admin.http, http.StatusOK}, {other.http, http.StatusNotFound}} {
+			head, err := c.client.Head(app.srv.URL + "/api/v1/organizations/1/export")
+			if err != nil {
+				t.Fatal(err)
+			}
+			head.Body.Close()
+			if head.StatusCode != c.want || (c.want == http.StatusOK && head.Header.Get("Content-Type") != "application/zip") {
+				t.Errorf("HEAD: %d %v, want %d", head.StatusCode, head.Header, c.want)
+			}
+		}
 	})
 }
 
