@@ -126,6 +126,11 @@ func (s *Server) apiExportEnrollments(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	release, err := s.exports.take(currentUser(r.Context()))
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "enrollments", time.Now()), enrollmentExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
 			return x.Each(ctx, func(e learning.ExportedEnrollment) error {
@@ -159,6 +164,11 @@ func (s *Server) apiExportLearners(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	release, err := s.exports.take(currentUser(r.Context()))
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "learners", time.Now()), learnerExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
 			return x.Each(ctx, func(l store.LearnerExportRow) error {
@@ -180,6 +190,11 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.exports.take(currentUser(r.Context()))
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "audit-log", time.Now()), auditExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
 			var changes strings.Builder

@@ -145,6 +145,9 @@ type Server struct {
 	pages       *pages
 	baseURL     string
 
+	// exports counts the downloads of whole tables running on this node.
+	exports exportSlots
+
 	// proxies are the peers trusted to name the client.
 	proxies trustedProxies
 	// The API's OpenAPI description and the reference page made from it.

@@ -43,7 +43,12 @@ func (s *Server) organizationExport(w http.ResponseWriter, r *http.Request) {
 // one.
 func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request, id int64) error {
 	started := false
+	var release func()
 	err := s.orgTransfer.Export(r.Context(), currentUser(r.Context()), id, func(org store.Organization) io.Writer {
+		var busy error
+		if release, busy = s.exports.take(currentUser(r.Context())); busy != nil {
+			return failingWriter{busy}
+		}
 		started = true
 		name := fmt.Sprintf("%s-%s.zip", org.Slug, time.Now().UTC().Format("2006-01-02"))
 		w.Header().Set("Content-Type", "application/zip")
@@ -51,12 +56,18 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request, id i
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodHead {
-			return headOnly{}
+			return failingWriter{errHeadOnly}
 		}
 		return &deadlineWriter{w: w, rc: http.NewResponseController(w)}
 	})
+	if release != nil {
+		release()
+	}
 	if errors.Is(err, errHeadOnly) {
 		return nil
+	}
+	if errors.Is(err, errExportsBusy) {
+		return errExportsBusy
 	}
 	if err != nil && started {
 		if !s.clientGone(w, r, err) {
@@ -72,9 +83,10 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request, id i
 // export would read the whole organization for nothing.
 var errHeadOnly = errors.New("a HEAD request has no body")
 
-type headOnly struct{}
+// failingWriter stops an export before its first byte with its error.
+type failingWriter struct{ err error }
 
-func (headOnly) Write([]byte) (int, error) { return 0, errHeadOnly }
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
 
 // deadlineWriter moves the connection's write deadline on as it writes.
 type deadlineWriter struct {
