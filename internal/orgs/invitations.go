@@ -184,6 +184,11 @@ func (s *Service) invited(ctx context.Context, q *store.Queries, token string) (
 	if err != nil {
 		return Invited{}, err
 	}
+	// A suspended organization takes no new members; the link works
+	// again when it is resumed, if it has not expired.
+	if org.Suspended() {
+		return Invited{}, ErrSuspended
+	}
 	_, err = q.UserByEmail(ctx, inv.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Invited{}, err

@@ -124,6 +124,42 @@ func TestSuspendAndResume(t *testing.T) {
 	})
 }
 
+// An invitation sent before the suspension cannot be accepted during it,
+// and can after.
+func TestSuspendedOrganizationTakesNoInvitations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		const invitee = "later@example.com"
+		if _, err := f.s.AddMember(ctx, f.admin, f.org.ID, invitee, access.Editor); err != nil {
+			t.Fatal(err)
+		}
+		token := f.invitationToken(invitee)
+		user := newUser(t, db, invitee, false)
+		if _, err := f.s.Suspend(ctx, f.platformAdmin, f.org.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.InvitationByToken(ctx, token); !errors.Is(err, orgs.ErrSuspended) {
+			t.Errorf("the link during the suspension: %v", err)
+		}
+		if _, err := f.s.AcceptAsUser(ctx, user, token); !errors.Is(err, orgs.ErrSuspended) {
+			t.Errorf("accepting during the suspension: %v", err)
+		}
+		if _, _, err := f.s.AcceptWithNewAccount(ctx, token, orgs.NewAccount{Name: "Later", Password: "a long enough password", PasswordConfirm: "a long enough password"}); !errors.Is(err, orgs.ErrSuspended) {
+			t.Errorf("accepting with a new account during the suspension: %v", err)
+		}
+		if _, err := db.Read().OrganizationMember(ctx, f.org.ID, user.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused acceptance made a member: %v", err)
+		}
+		if _, err := f.s.Resume(ctx, f.platformAdmin, f.org.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.AcceptAsUser(ctx, user, token); err != nil {
+			t.Errorf("accepting after the resumption: %v", err)
+		}
+	})
+}
+
 func kindOf(err error) problem.Kind {
 	if p, ok := problem.As(err); ok {
 		return p.Kind
