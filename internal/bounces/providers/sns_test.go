@@ -1,155 +1,36 @@
-package providers
+package providers_test
 
 import (
+	"cmp"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"io"
-	"math/big"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/bounces"
-)
-
-const (
-	testTopic   = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
-	testCertURL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
+	"github.com/mailschool/mailschool/internal/bounces/providers"
+	"github.com/mailschool/mailschool/internal/bounces/providers/providertest"
 )
 
 // testNow is the tests' clock: inside the test certificates' validity.
 var testNow = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-// snsFixture is a made-up CA and an SNS signing certificate it issued,
-// served by a fetcher that counts its calls, and a recorded confirmer.
-type snsFixture struct {
-	t         *testing.T
-	key       *rsa.PrivateKey
-	roots     *x509.CertPool
-	certPEM   []byte
-	mu        sync.Mutex
-	fetched   []string
-	confirmed []string
-}
-
-var (
-	snsKeysOnce sync.Once
-	snsCAKey    *ecdsa.PrivateKey
-	snsLeafKey  *rsa.PrivateKey
-)
-
-func newSNSFixture(t *testing.T, leafName string) *snsFixture {
+// sesWebhooks are SES webhooks for providertest.Topic that trust and fetch
+// from f.
+func sesWebhooks(t *testing.T, f *providertest.SNS, now time.Time) *providers.Webhooks {
 	t.Helper()
-	snsKeysOnce.Do(func() {
-		snsCAKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		snsLeafKey, _ = rsa.GenerateKey(rand.Reader, 2048)
-	})
-	caTemplate := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root CA"},
-		NotBefore: testNow.Add(-24 * time.Hour), NotAfter: testNow.Add(365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &snsCAKey.PublicKey, snsCAKey)
+	w, err := providers.New(providers.Settings{SESTopicARN: providertest.Topic}, f.Options(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leafTemplate := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: leafName}, DNSNames: []string{leafName},
-		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(30 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, ca, &snsLeafKey.PublicKey, snsCAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	return &snsFixture{t: t, key: snsLeafKey, roots: roots,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})}
-}
-
-// webhooks are SES webhooks for testTopic that fetch from the fixture.
-func (f *snsFixture) webhooks(now time.Time) *Webhooks {
-	f.t.Helper()
-	w, err := New(Settings{SESTopicARN: testTopic}, Options{
-		Roots: f.roots,
-		Now:   func() time.Time { return now },
-		FetchCertificate: func(_ context.Context, url string) ([]byte, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.fetched = append(f.fetched, url)
-			if url != testCertURL {
-				return nil, errors.New("not found")
-			}
-			return f.certPEM, nil
-		},
-		ConfirmClient: &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.confirmed = append(f.confirmed, r.URL.String())
-			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("<ConfirmSubscriptionResponse/>"))}, nil
-		})},
-	})
-	if err != nil {
-		f.t.Fatal(err)
 	}
 	return w
-}
-
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (rt roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return rt(r) }
-
-// sign signs an SNS message as SNS does (fields as AWS documents them,
-// written out here independently of the code under test) and returns its
-// JSON.
-func (f *snsFixture) sign(m map[string]string) []byte {
-	f.t.Helper()
-	var names []string
-	if m["Type"] == "Notification" {
-		names = []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
-	} else {
-		names = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
-	}
-	var text strings.Builder
-	for _, n := range names {
-		if v, ok := m[n]; ok {
-			text.WriteString(n + "\n" + v + "\n")
-		}
-	}
-	var sig []byte
-	var err error
-	if m["SignatureVersion"] == "1" {
-		d := sha1.Sum([]byte(text.String()))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, f.key, crypto.SHA1, d[:])
-	} else {
-		d := sha256.Sum256([]byte(text.String()))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, f.key, crypto.SHA256, d[:])
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	m["Signature"] = base64.StdEncoding.EncodeToString(sig)
-	b, err := json.Marshal(m)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return b
 }
 
 // SESBounce is an SES bounce notification as SES publishes it to SNS.
@@ -168,19 +49,11 @@ const sesComplaint = `{"notificationType":"Complaint","complaint":{"feedbackId":
 "mail":{"source":"bounces+tok456@bounce.school.example","messageId":"0102017f-other","headers":[{"name":"Message-ID","value":"<lesson-43@school.example>"}],
 "commonHeaders":{"to":["annoyed@example.org"]}}}`
 
-func notification(message, version string) map[string]string {
-	return map[string]string{
-		"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": testTopic,
-		"Message": message, "Timestamp": "2026-03-10T11:58:01.000Z", "SignatureVersion": version,
-		"SigningCertURL": testCertURL, "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
-	}
-}
-
 func TestSESBounceAndComplaint(t *testing.T) {
-	f := newSNSFixture(t, "sns.amazonaws.com")
-	w := f.webhooks(testNow)
+	f := providertest.NewSNS(t, "sns.amazonaws.com", testNow)
+	w := sesWebhooks(t, f, testNow)
 	for _, version := range []string{"1", "2"} {
-		reports, err := w.Reports(context.Background(), SES, nil, f.sign(notification(sesBounce, version)))
+		reports, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, providertest.Notification(sesBounce, version)))
 		if err != nil {
 			t.Fatalf("version %s: %v", version, err)
 		}
@@ -194,26 +67,26 @@ func TestSESBounceAndComplaint(t *testing.T) {
 		assertReports(t, reports, want)
 	}
 	// With a Subject, which is then signed too.
-	m := notification(sesComplaint, "2")
+	m := providertest.Notification(sesComplaint, "2")
 	m["Subject"] = "Amazon SES Email Event Notification"
-	reports, err := w.Reports(context.Background(), SES, nil, f.sign(m))
+	reports, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertReports(t, reports, []bounces.Report{{Kind: bounces.Complaint, Recipient: "annoyed@example.org",
 		ReturnPath: "bounces+tok456@bounce.school.example", MessageID: "lesson-43@school.example", Diagnostic: "abuse",
 		Source: "ses", SourceID: "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324/annoyed@example.org", At: time.Date(2026, 3, 10, 11, 59, 0, 0, time.UTC)}})
-	if len(f.fetched) != 1 {
-		t.Errorf("the certificate was fetched %d times, want once (then kept)", len(f.fetched))
+	if len(f.Fetched()) != 1 {
+		t.Errorf("the certificate was fetched %d times, want once (then kept)", len(f.Fetched()))
 	}
 }
 
 func TestSESTransientAndUndeterminedAreSoft(t *testing.T) {
-	f := newSNSFixture(t, "sns.amazonaws.com")
-	w := f.webhooks(testNow)
+	f := providertest.NewSNS(t, "sns.amazonaws.com", testNow)
+	w := sesWebhooks(t, f, testNow)
 	for _, bounceType := range []string{"Transient", "Undetermined"} {
 		msg := strings.Replace(sesBounce, `"Permanent"`, `"`+bounceType+`"`, 1)
-		reports, err := w.Reports(context.Background(), SES, nil, f.sign(notification(msg, "2")))
+		reports, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, providertest.Notification(msg, "2")))
 		if err != nil || len(reports) != 2 || reports[0].Kind != bounces.Soft {
 			t.Errorf("%s: %v, %+v; want two soft bounces", bounceType, err, reports)
 		}
@@ -254,16 +127,16 @@ func TestSESRefusesForgeries(t *testing.T) {
 			m["SigningCertURL"] = "https://sns.eu-west-1.amazonaws.com.attacker.example/cert.pem"
 		}},
 		{name: "certificate over http", change: func(m map[string]string) {
-			m["SigningCertURL"] = strings.Replace(testCertURL, "https:", "http:", 1)
+			m["SigningCertURL"] = strings.Replace(providertest.CertURL, "https:", "http:", 1)
 		}},
 		{name: "certificate with a port", change: func(m map[string]string) {
-			m["SigningCertURL"] = strings.Replace(testCertURL, ".com/", ".com:8443/", 1)
+			m["SigningCertURL"] = strings.Replace(providertest.CertURL, ".com/", ".com:8443/", 1)
 		}},
 		{name: "certificate of another region", change: func(m map[string]string) {
-			m["SigningCertURL"] = strings.Replace(testCertURL, "eu-west-1", "us-east-1", 1)
+			m["SigningCertURL"] = strings.Replace(providertest.CertURL, "eu-west-1", "us-east-1", 1)
 		}},
 		{name: "certificate URL not a .pem", change: func(m map[string]string) {
-			m["SigningCertURL"] = strings.Replace(testCertURL, ".pem", ".txt", 1)
+			m["SigningCertURL"] = strings.Replace(providertest.CertURL, ".pem", ".txt", 1)
 		}},
 		{name: "another topic", change: func(m map[string]string) {
 			m["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-elses"
@@ -273,80 +146,80 @@ func TestSESRefusesForgeries(t *testing.T) {
 		{name: "expired certificate", now: testNow.Add(60 * 24 * time.Hour), wantFetch: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSNSFixture(t, or(tc.leafName, "sns.amazonaws.com"))
+			f := providertest.NewSNS(t, cmp.Or(tc.leafName, "sns.amazonaws.com"), testNow)
 			now := testNow
 			if !tc.now.IsZero() {
 				now = tc.now
 			}
-			w := f.webhooks(now)
-			m := notification(sesBounce, "2")
+			w := sesWebhooks(t, f, now)
+			m := providertest.Notification(sesBounce, "2")
 			if tc.change != nil {
 				tc.change(m)
 			}
-			body := f.sign(m)
+			body := f.Sign(t, m)
 			if tc.afterSign != nil {
 				body = tc.afterSign(body)
 			}
-			reports, err := w.Reports(context.Background(), SES, nil, body)
-			if !errors.Is(err, ErrUnauthenticated) || reports != nil {
+			reports, err := w.Reports(context.Background(), providers.SES, nil, body)
+			if !errors.Is(err, providers.ErrUnauthenticated) || reports != nil {
 				t.Errorf("got %v, %+v; want refused as unauthenticated", err, reports)
 			}
-			if fetched := len(f.fetched) > 0; fetched != tc.wantFetch {
-				t.Errorf("certificate fetched: %v (%v), want %v", fetched, f.fetched, tc.wantFetch)
+			if fetched := len(f.Fetched()) > 0; fetched != tc.wantFetch {
+				t.Errorf("certificate fetched: %v (%v), want %v", fetched, f.Fetched(), tc.wantFetch)
 			}
 		})
 	}
 }
 
 func TestSESSubscriptionConfirmation(t *testing.T) {
-	f := newSNSFixture(t, "sns.amazonaws.com")
-	w := f.webhooks(testNow)
+	f := providertest.NewSNS(t, "sns.amazonaws.com", testNow)
+	w := sesWebhooks(t, f, testNow)
 	confirm := func(subscribeURL, topic string) map[string]string {
 		return map[string]string{
 			"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b", "Token": "2336412f37",
 			"TopicArn": topic, "Message": "You have chosen to subscribe to the topic " + topic + ".",
-			"SubscribeURL": subscribeURL, "Timestamp": "2026-03-10T11:00:00.000Z", "SignatureVersion": "1", "SigningCertURL": testCertURL,
+			"SubscribeURL": subscribeURL, "Timestamp": "2026-03-10T11:00:00.000Z", "SignatureVersion": "1", "SigningCertURL": providertest.CertURL,
 		}
 	}
-	good := "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + testTopic + "&Token=2336412f37"
-	reports, err := w.Reports(context.Background(), SES, nil, f.sign(confirm(good, testTopic)))
+	good := "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + providertest.Topic + "&Token=2336412f37"
+	reports, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, confirm(good, providertest.Topic)))
 	if err != nil || len(reports) != 0 {
 		t.Fatalf("confirmation: %v, %+v", err, reports)
 	}
-	if len(f.confirmed) != 1 || f.confirmed[0] != good {
-		t.Fatalf("confirmed %v, want %s", f.confirmed, good)
+	if confirmed := f.Confirmed(); len(confirmed) != 1 || confirmed[0] != good {
+		t.Fatalf("confirmed %v, want %s", confirmed, good)
 	}
 
 	// Signed but pointing elsewhere, of another topic, or not signed:
 	// nothing is visited.
-	f.confirmed = nil
+	confirmedBefore := len(f.Confirmed())
 	evil := strings.Replace(good, "sns.eu-west-1.amazonaws.com", "attacker.example", 1)
-	if _, err := w.Reports(context.Background(), SES, nil, f.sign(confirm(evil, testTopic))); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, confirm(evil, providertest.Topic))); !errors.Is(err, providers.ErrUnauthenticated) {
 		t.Errorf("subscribe URL on another host: %v, want refused", err)
 	}
-	if _, err := w.Reports(context.Background(), SES, nil, f.sign(confirm(good, "arn:aws:sns:eu-west-1:999999999999:other"))); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := w.Reports(context.Background(), providers.SES, nil, f.Sign(t, confirm(good, "arn:aws:sns:eu-west-1:999999999999:other"))); !errors.Is(err, providers.ErrUnauthenticated) {
 		t.Errorf("another topic: %v, want refused", err)
 	}
-	forged := f.sign(confirm(good, testTopic))
+	forged := f.Sign(t, confirm(good, providertest.Topic))
 	forged = []byte(strings.Replace(string(forged), "2336412f37", "2336412f38", 2))
-	if _, err := w.Reports(context.Background(), SES, nil, forged); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := w.Reports(context.Background(), providers.SES, nil, forged); !errors.Is(err, providers.ErrUnauthenticated) {
 		t.Errorf("forged confirmation: %v, want refused", err)
 	}
-	if len(f.confirmed) != 0 {
-		t.Errorf("visited %v for refused confirmations", f.confirmed)
+	if visited := f.Confirmed()[confirmedBefore:]; len(visited) != 0 {
+		t.Errorf("visited %v for refused confirmations", visited)
 	}
 }
 
 func TestSESMalformed(t *testing.T) {
-	f := newSNSFixture(t, "sns.amazonaws.com")
-	w := f.webhooks(testNow)
-	if _, err := w.Reports(context.Background(), SES, nil, []byte("not json")); !errors.Is(err, ErrMalformed) {
+	f := providertest.NewSNS(t, "sns.amazonaws.com", testNow)
+	w := sesWebhooks(t, f, testNow)
+	if _, err := w.Reports(context.Background(), providers.SES, nil, []byte("not json")); !errors.Is(err, providers.ErrMalformed) {
 		t.Errorf("not JSON: %v, want malformed", err)
 	}
 }
 
 func TestSettingsValidate(t *testing.T) {
-	for _, s := range []Settings{
+	for _, s := range []providers.Settings{
 		{SESTopicARN: "my-topic"},
 		{SendGridPublicKey: "not base64!"},
 		{SendGridPublicKey: base64.StdEncoding.EncodeToString([]byte("not DER"))},
@@ -356,7 +229,7 @@ func TestSettingsValidate(t *testing.T) {
 			t.Errorf("%+v: valid, want an error", s)
 		}
 	}
-	if err := (Settings{SESTopicARN: testTopic, PostmarkCredentials: "u:p", MailgunSigningKey: "key"}).Validate(); err != nil {
+	if err := (providers.Settings{SESTopicARN: providertest.Topic, PostmarkCredentials: "u:p", MailgunSigningKey: "key"}).Validate(); err != nil {
 		t.Errorf("good settings: %v", err)
 	}
 }

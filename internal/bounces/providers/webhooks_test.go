@@ -1,23 +1,17 @@
-package providers
+package providers_test
 
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailschool/mailschool/internal/bounces"
+	"github.com/mailschool/mailschool/internal/bounces/providers"
+	"github.com/mailschool/mailschool/internal/bounces/providers/providertest"
 )
 
 // SendGridSample is the example of SendGrid's own libraries' tests: a key,
@@ -31,20 +25,20 @@ const (
 )
 
 func TestSendGridSampleSignature(t *testing.T) {
-	w, err := New(Settings{SendGridPublicKey: sendGridSampleKey}, Options{})
+	w, err := providers.New(providers.Settings{SendGridPublicKey: sendGridSampleKey}, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{}
-	h.Set(sendGridSignatureHeader, sendGridSampleSignature)
-	h.Set(sendGridTimestampHeader, sendGridSampleTimestamp)
+	h.Set("X-Twilio-Email-Event-Webhook-Signature", sendGridSampleSignature)
+	h.Set("X-Twilio-Email-Event-Webhook-Timestamp", sendGridSampleTimestamp)
 	// The sample is one event, not the array real posts are: it passes
 	// the signature and then fails as malformed.
-	if _, err := w.Reports(context.Background(), SendGrid, h, []byte(sendGridSamplePayload)); !errors.Is(err, ErrMalformed) {
+	if _, err := w.Reports(context.Background(), providers.SendGrid, h, []byte(sendGridSamplePayload)); !errors.Is(err, providers.ErrMalformed) {
 		t.Errorf("SendGrid's sample: %v, want its signature accepted", err)
 	}
-	h.Set(sendGridTimestampHeader, "1588788368")
-	if _, err := w.Reports(context.Background(), SendGrid, h, []byte(sendGridSamplePayload)); !errors.Is(err, ErrUnauthenticated) {
+	h.Set("X-Twilio-Email-Event-Webhook-Timestamp", "1588788368")
+	if _, err := w.Reports(context.Background(), providers.SendGrid, h, []byte(sendGridSamplePayload)); !errors.Is(err, providers.ErrUnauthenticated) {
 		t.Errorf("SendGrid's sample with another timestamp: %v, want refused", err)
 	}
 }
@@ -62,41 +56,20 @@ const sendGridEvents = `[
 {"email":"open@example.org","timestamp":1773143886,"event":"open","sg_event_id":"b3Blbi02"}
 ]`
 
-func newSendGrid(t *testing.T) (*Webhooks, *ecdsa.PrivateKey) {
+func newSendGrid(t *testing.T) (*providers.Webhooks, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := New(Settings{SendGridPublicKey: base64.StdEncoding.EncodeToString(der)}, Options{Now: func() time.Time { return testNow }})
+	key, public := providertest.SendGridKey(t)
+	w, err := providers.New(providers.Settings{SendGridPublicKey: public}, providers.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w, key
 }
 
-// signSendGrid returns the headers SendGrid sends with body.
-func signSendGrid(t *testing.T, key *ecdsa.PrivateKey, ts string, body []byte) http.Header {
-	t.Helper()
-	digest := sha256.Sum256(append([]byte(ts), body...))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := http.Header{}
-	h.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
-	h.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
-	return h
-}
-
 func TestSendGridEvents(t *testing.T) {
 	w, key := newSendGrid(t)
 	body := []byte(sendGridEvents)
-	reports, err := w.Reports(context.Background(), SendGrid, signSendGrid(t, key, "1773143890", body), body)
+	reports, err := w.Reports(context.Background(), providers.SendGrid, providertest.SignSendGrid(t, key, "1773143890", body), body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,19 +89,19 @@ func TestSendGridRefusesForgeries(t *testing.T) {
 	w, key := newSendGrid(t)
 	_, otherKey := newSendGrid(t)
 	body := []byte(sendGridEvents)
-	good := signSendGrid(t, key, "1773143890", body)
+	good := providertest.SignSendGrid(t, key, "1773143890", body)
 	for name, tc := range map[string]struct {
 		header http.Header
 		body   []byte
 	}{
-		"another key":          {signSendGrid(t, otherKey, "1773143890", body), body},
+		"another key":          {providertest.SignSendGrid(t, otherKey, "1773143890", body), body},
 		"tampered body":        {good, []byte(strings.Replace(sendGridEvents, "gone@", "victim@", 1))},
 		"another timestamp":    {withHeader(good, "X-Twilio-Email-Event-Webhook-Timestamp", "1773143891"), body},
 		"no signature":         {withHeader(good, "X-Twilio-Email-Event-Webhook-Signature", ""), body},
 		"no timestamp":         {withHeader(good, "X-Twilio-Email-Event-Webhook-Timestamp", ""), body},
 		"signature not base64": {withHeader(good, "X-Twilio-Email-Event-Webhook-Signature", "%%%"), body},
 	} {
-		if reports, err := w.Reports(context.Background(), SendGrid, tc.header, tc.body); !errors.Is(err, ErrUnauthenticated) || reports != nil {
+		if reports, err := w.Reports(context.Background(), providers.SendGrid, tc.header, tc.body); !errors.Is(err, providers.ErrUnauthenticated) || reports != nil {
 			t.Errorf("%s: %v, %+v; want refused", name, err, reports)
 		}
 	}
@@ -157,7 +130,7 @@ const postmarkComplaint = `{"RecordType":"SpamComplaint","MessageStream":"outbou
 "DumpAvailable":true,"Inactive":true,"CanActivate":false,"Subject":"Lesson 2"}`
 
 func TestPostmark(t *testing.T) {
-	w, err := New(Settings{PostmarkCredentials: "postmark:s3cret-Pa55"}, Options{Now: func() time.Time { return testNow }})
+	w, err := providers.New(providers.Settings{PostmarkCredentials: "postmark:s3cret-Pa55"}, providers.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,14 +140,14 @@ func TestPostmark(t *testing.T) {
 		return r.Header
 	}
 	good := auth("postmark", "s3cret-Pa55")
-	reports, err := w.Reports(context.Background(), Postmark, good, []byte(postmarkBounce))
+	reports, err := w.Reports(context.Background(), providers.Postmark, good, []byte(postmarkBounce))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertReports(t, reports, []bounces.Report{{Kind: bounces.Hard, Recipient: "gone@example.org", MessageID: "lesson-42@school.example",
 		Source: "postmark", SourceID: "4323372036854775807", At: time.Date(2026, 3, 10, 11, 58, 0, 907025900, time.UTC),
 		Diagnostic: "smtp;550 5.1.1 The email account that you tried to reach does not exist. The server was unable to deliver your message (ex: unknown user, mailbox not found)."}})
-	reports, err = w.Reports(context.Background(), Postmark, good, []byte(postmarkComplaint))
+	reports, err = w.Reports(context.Background(), providers.Postmark, good, []byte(postmarkComplaint))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +155,7 @@ func TestPostmark(t *testing.T) {
 		SourceID: "42", At: time.Date(2026, 3, 10, 11, 59, 0, 0, time.UTC), Diagnostic: "Test spam complaint details"}})
 
 	for typ, want := range map[string]bounces.Kind{"SoftBounce": bounces.Soft, "Transient": bounces.Soft, "AutoResponder": "", "Unsubscribe": ""} {
-		reports, err := w.Reports(context.Background(), Postmark, good, []byte(strings.Replace(postmarkBounce, `"HardBounce"`, `"`+typ+`"`, 1)))
+		reports, err := w.Reports(context.Background(), providers.Postmark, good, []byte(strings.Replace(postmarkBounce, `"HardBounce"`, `"`+typ+`"`, 1)))
 		if err != nil || want == "" && len(reports) != 0 || want != "" && (len(reports) != 1 || reports[0].Kind != want) {
 			t.Errorf("%s: %v, %+v; want %q", typ, err, reports, want)
 		}
@@ -195,7 +168,7 @@ func TestPostmark(t *testing.T) {
 		"a prefix":       auth("postmark", "s3cret"),
 		"bearer instead": {"Authorization": {"Bearer postmark:s3cret-Pa55"}},
 	} {
-		if reports, err := w.Reports(context.Background(), Postmark, h, []byte(postmarkBounce)); !errors.Is(err, ErrUnauthenticated) || reports != nil {
+		if reports, err := w.Reports(context.Background(), providers.Postmark, h, []byte(postmarkBounce)); !errors.Is(err, providers.ErrUnauthenticated) || reports != nil {
 			t.Errorf("%s: %v, %+v; want refused", name, err, reports)
 		}
 	}
@@ -203,13 +176,12 @@ func TestPostmark(t *testing.T) {
 
 const mailgunKey = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 
+// mailgunWindow is how far off a Mailgun timestamp may be.
+const mailgunWindow = 5 * time.Minute
+
 // mailgunEvent is a Mailgun webhook, signed with mailgunKey at ts.
 func mailgunEvent(ts time.Time, token, eventData string) []byte {
-	timestamp := fmt.Sprint(ts.Unix())
-	mac := hmac.New(sha256.New, []byte(mailgunKey))
-	mac.Write([]byte(timestamp + token))
-	return fmt.Appendf(nil, `{"signature":{"timestamp":%q,"token":%q,"signature":%q},"event-data":%s}`,
-		timestamp, token, hex.EncodeToString(mac.Sum(nil)), eventData)
+	return providertest.Mailgun(mailgunKey, ts, token, eventData)
 }
 
 const mailgunFailed = `{"id":"G9Bn5sl1TC6nu79C8C0bwg","timestamp":1773143880.123456,"log-level":"error","event":"failed","severity":"permanent",
@@ -222,11 +194,11 @@ const mailgunComplained = `{"id":"-Agny091SquKnsrW2NEKUA","timestamp":1773143890
 
 func TestMailgun(t *testing.T) {
 	now := testNow
-	w, err := New(Settings{MailgunSigningKey: mailgunKey}, Options{Now: func() time.Time { return now }})
+	w, err := providers.New(providers.Settings{MailgunSigningKey: mailgunKey}, providers.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports, err := w.Reports(context.Background(), Mailgun, nil, mailgunEvent(now, "token-1", mailgunFailed))
+	reports, err := w.Reports(context.Background(), providers.Mailgun, nil, mailgunEvent(now, "token-1", mailgunFailed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,51 +206,51 @@ func TestMailgun(t *testing.T) {
 		MessageID: "lesson-42@school.example", Source: "mailgun", SourceID: "G9Bn5sl1TC6nu79C8C0bwg",
 		Diagnostic: "550 Not delivering to previously bounced address bounce", At: time.Unix(1773143880, 123456000)}})
 
-	reports, err = w.Reports(context.Background(), Mailgun, nil, mailgunEvent(now, "token-2", strings.Replace(mailgunFailed, `"permanent"`, `"temporary"`, 1)))
+	reports, err = w.Reports(context.Background(), providers.Mailgun, nil, mailgunEvent(now, "token-2", strings.Replace(mailgunFailed, `"permanent"`, `"temporary"`, 1)))
 	if err != nil || len(reports) != 1 || reports[0].Kind != bounces.Soft {
 		t.Errorf("temporary failure: %v, %+v; want a soft bounce", err, reports)
 	}
-	reports, err = w.Reports(context.Background(), Mailgun, nil, mailgunEvent(now, "token-3", mailgunComplained))
+	reports, err = w.Reports(context.Background(), providers.Mailgun, nil, mailgunEvent(now, "token-3", mailgunComplained))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertReports(t, reports, []bounces.Report{{Kind: bounces.Complaint, Recipient: "annoyed@example.org", ReturnPath: "bounces+tok456@bounce.school.example",
 		MessageID: "lesson-43@school.example", Source: "mailgun", SourceID: "-Agny091SquKnsrW2NEKUA", At: time.Unix(1773143890, 500000000)}})
-	reports, err = w.Reports(context.Background(), Mailgun, nil, mailgunEvent(now, "token-4", `{"id":"x","event":"delivered","recipient":"fine@example.org"}`))
+	reports, err = w.Reports(context.Background(), providers.Mailgun, nil, mailgunEvent(now, "token-4", `{"id":"x","event":"delivered","recipient":"fine@example.org"}`))
 	if err != nil || len(reports) != 0 {
 		t.Errorf("delivered: %v, %+v; want nothing", err, reports)
 	}
 
 	refused := map[string][]byte{
 		"replayed token":      mailgunEvent(now, "token-1", mailgunFailed),
-		"stale timestamp":     mailgunEvent(now.Add(-mailgunMaxAge-time.Second), "token-5", mailgunFailed),
-		"timestamp far ahead": mailgunEvent(now.Add(mailgunMaxAge+time.Second), "token-6", mailgunFailed),
+		"stale timestamp":     mailgunEvent(now.Add(-mailgunWindow-time.Second), "token-5", mailgunFailed),
+		"timestamp far ahead": mailgunEvent(now.Add(mailgunWindow+time.Second), "token-6", mailgunFailed),
 		"no signature":        []byte(`{"event-data":` + mailgunFailed + `}`),
 		"tampered token":      []byte(strings.Replace(string(mailgunEvent(now, "token-7", mailgunFailed)), "token-7", "token-8", 1)),
 		"signature not hex":   []byte(`{"signature":{"timestamp":"1","token":"t","signature":"zz"},"event-data":{}}`),
 	}
 	for name, body := range refused {
-		if reports, err := w.Reports(context.Background(), Mailgun, nil, body); !errors.Is(err, ErrUnauthenticated) || reports != nil {
+		if reports, err := w.Reports(context.Background(), providers.Mailgun, nil, body); !errors.Is(err, providers.ErrUnauthenticated) || reports != nil {
 			t.Errorf("%s: %v, %+v; want refused", name, err, reports)
 		}
 	}
 	// A token is free again once its timestamp could no longer pass.
-	now = now.Add(2*mailgunMaxAge + time.Second)
-	if _, err := w.Reports(context.Background(), Mailgun, nil, mailgunEvent(now, "token-1", mailgunFailed)); err != nil {
+	now = now.Add(2*mailgunWindow + time.Second)
+	if _, err := w.Reports(context.Background(), providers.Mailgun, nil, mailgunEvent(now, "token-1", mailgunFailed)); err != nil {
 		t.Errorf("a token reused after the window: %v", err)
 	}
-	if _, err := w.Reports(context.Background(), Mailgun, nil, []byte("{")); !errors.Is(err, ErrMalformed) {
+	if _, err := w.Reports(context.Background(), providers.Mailgun, nil, []byte("{")); !errors.Is(err, providers.ErrMalformed) {
 		t.Errorf("not JSON: %v, want malformed", err)
 	}
 }
 
 func TestProviderWithoutSettingIsNotConfigured(t *testing.T) {
-	w, err := New(Settings{MailgunSigningKey: mailgunKey}, Options{})
+	w, err := providers.New(providers.Settings{MailgunSigningKey: mailgunKey}, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{SES, SendGrid, Postmark, "sparkpost", ""} {
-		if _, err := w.Reports(context.Background(), p, nil, []byte("{}")); !errors.Is(err, ErrNotConfigured) {
+	for _, p := range []string{providers.SES, providers.SendGrid, providers.Postmark, "sparkpost", ""} {
+		if _, err := w.Reports(context.Background(), p, nil, []byte("{}")); !errors.Is(err, providers.ErrNotConfigured) {
 			t.Errorf("%q: %v, want not configured", p, err)
 		}
 	}
