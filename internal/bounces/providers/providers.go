@@ -62,7 +62,7 @@ type Settings struct {
 func (s Settings) Validate() error {
 	if s.SESTopicARN != "" {
 		if _, err := parseTopicARN(s.SESTopicARN); err != nil {
-			return fmt.Errorf("MAILSCHOOL_BOUNCE_SES_TOPIC_ARN: %w", err)
+			return fmt.Errorf("MAILSCHOOL_BOUNCE_SES_TOPIC_ARN %q: %w", s.SESTopicARN, err)
 		}
 	}
 	if s.SendGridPublicKey != "" {
