@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,7 +22,13 @@ type postmarkEvent struct {
 	Description string
 	Details     string
 	Metadata    map[string]string
+	// Content is the bounce email itself, when the webhook is set to
+	// include it.
+	Content string
 }
+
+// headerMessageID finds Message-ID header lines.
+var headerMessageID = regexp.MustCompile(`(?im)^message-id:[ \t]*(\S+)`)
 
 // postmarkKinds maps Postmark's bounce types. Those left out (auto
 // responders, subscription requests, challenge verifications, address
@@ -40,7 +47,9 @@ var postmarkKinds = map[string]bounces.Kind{
 // postmarkReports checks the basic authentication credentials Postmark
 // sends (it signs nothing) and reads the event. Postmark's MessageID is
 // its own id, not the sent Message-ID; the original Message-ID is taken
-// from the metadata key "message-id" when the message carried one.
+// from the metadata key "message-id" when the message carried one, or
+// else from the original's headers quoted in the bounce content: the last
+// Message-ID line there, when there is more than the bounce's own.
 func (w *Webhooks) postmarkReports(header http.Header, body []byte) ([]bounces.Report, error) {
 	user, password, ok := (&http.Request{Header: header}).BasicAuth()
 	if !ok {
@@ -72,6 +81,9 @@ func (w *Webhooks) postmarkReports(header http.Header, body []byte) ([]bounces.R
 		if strings.EqualFold(k, "message-id") || strings.EqualFold(k, "message_id") {
 			r.MessageID = messageID(v)
 		}
+	}
+	if ids := headerMessageID.FindAllStringSubmatch(e.Content, -1); r.MessageID == "" && len(ids) > 1 {
+		r.MessageID = messageID(ids[len(ids)-1][1])
 	}
 	return []bounces.Report{r}, nil
 }

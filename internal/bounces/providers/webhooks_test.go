@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -153,6 +154,19 @@ func TestPostmark(t *testing.T) {
 	}
 	assertReports(t, reports, []bounces.Report{{Kind: bounces.Complaint, Recipient: "annoyed@example.org", Source: "postmark",
 		SourceID: "42", At: time.Date(2026, 3, 10, 11, 59, 0, 0, time.UTC), Diagnostic: "Test spam complaint details"}})
+
+	// Without metadata, the Message-ID of the original's headers quoted in
+	// the bounce content; the bounce's own alone is not taken.
+	dump := "Return-Path: <>\r\nMessage-ID: <dsn-1@mx.example.org>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: learn@school.example\r\nMessage-Id: <lesson-42@school.example>\r\n--b--\r\n"
+	for content, want := range map[string]string{dump: "lesson-42@school.example", strings.SplitN(dump, "--b\r\n", 2)[0]: ""} {
+		quoted, _ := json.Marshal(content)
+		body := strings.Replace(strings.Replace(postmarkBounce, `"Metadata":{"message-id":"<lesson-42@school.example>"}`, `"Metadata":{}`, 1), `"Content":""`, `"Content":`+string(quoted), 1)
+		reports, err := w.Reports(context.Background(), providers.Postmark, good, []byte(body))
+		if err != nil || len(reports) != 1 || reports[0].MessageID != want {
+			t.Errorf("bounce content %q: %v, %+v; want Message-ID %q", content, err, reports, want)
+		}
+	}
 
 	for typ, want := range map[string]bounces.Kind{"SoftBounce": bounces.Soft, "Transient": bounces.Soft, "AutoResponder": "", "Unsubscribe": ""} {
 		reports, err := w.Reports(context.Background(), providers.Postmark, good, []byte(strings.Replace(postmarkBounce, `"HardBounce"`, `"`+typ+`"`, 1)))
