@@ -17,8 +17,9 @@ import (
 // token is remembered that long, so each is taken once.
 const mailgunMaxAge = 5 * time.Minute
 
-// maxMailgunTokens bounds the remembered tokens; only verified requests
-// add one, so it is reached only by a flood of real events.
+// maxMailgunTokens bounds the remembered tokens (a few MiB); only
+// verified requests add one, so it is reached only by a flood of real
+// events.
 const maxMailgunTokens = 100_000
 
 // mailgunWebhook is the JSON body of Mailgun's webhooks.
@@ -108,26 +109,35 @@ func (w *Webhooks) mailgunReports(body []byte) ([]bounces.Report, error) {
 	return []bounces.Report{r}, nil
 }
 
-// takeToken remembers a verified token for mailgunMaxAge; false: it was
-// taken already.
+// takeToken remembers a verified token for twice mailgunMaxAge (a
+// timestamp up to mailgunMaxAge ahead stays valid that much longer);
+// false: it was taken already. Tokens expire in the order they were
+// taken, so the oldest are dropped from the front of the queue.
 func (w *Webhooks) takeToken(token string, now time.Time) bool {
 	w.replayMu.Lock()
 	defer w.replayMu.Unlock()
-	if until, ok := w.tokens[token]; ok && now.Before(until) {
+	for len(w.tokenQueue) > 0 && !now.Before(w.tokenQueue[0].until) {
+		delete(w.tokens, w.tokenQueue[0].token)
+		w.tokenQueue = w.tokenQueue[1:]
+	}
+	if _, ok := w.tokens[token]; ok {
 		return false
 	}
-	if len(w.tokens) >= maxMailgunTokens/2 {
-		for t, until := range w.tokens {
-			if !now.Before(until) {
-				delete(w.tokens, t)
-			}
-		}
+	if len(w.tokenQueue) >= maxMailgunTokens {
+		// Full with real events: the oldest are forgotten first. A
+		// replay is harmless anyway, as reports are taken once by their
+		// event id.
+		delete(w.tokens, w.tokenQueue[0].token)
+		w.tokenQueue = w.tokenQueue[1:]
 	}
-	if len(w.tokens) >= maxMailgunTokens {
-		return false
-	}
-	// Kept for twice the window: a timestamp up to mailgunMaxAge in the
-	// future stays valid that much longer.
-	w.tokens[token] = now.Add(2 * mailgunMaxAge)
+	until := now.Add(2 * mailgunMaxAge)
+	w.tokens[token] = until
+	w.tokenQueue = append(w.tokenQueue, seenToken{token, until})
 	return true
+}
+
+// seenToken is a taken Mailgun token and when it may be forgotten.
+type seenToken struct {
+	token string
+	until time.Time
 }

@@ -107,8 +107,9 @@ type Webhooks struct {
 	certMu sync.Mutex
 	certs  map[string]*x509.Certificate // SNS signing certificates by URL
 
-	replayMu sync.Mutex
-	tokens   map[string]time.Time // Mailgun tokens seen, until when they are kept
+	replayMu   sync.Mutex
+	tokens     map[string]time.Time // Mailgun tokens taken, until when they are kept
+	tokenQueue []seenToken          // the same, oldest first
 }
 
 // New checks the settings and makes the webhooks.

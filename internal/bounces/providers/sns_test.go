@@ -4,12 +4,18 @@ import (
 	"cmp"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +254,86 @@ func assertReports(t *testing.T, got, want []bounces.Report) {
 			t.Errorf("report %d:\n got %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// TestSESCertificateIssuerFromAIA: SNS serves its certificate without the
+// intermediate; the issuer is fetched from the address the certificate
+// names, from Amazon's CA repository only.
+func TestSESCertificateIssuerFromAIA(t *testing.T) {
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	intKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	create := func(tmpl, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	validity := func(c *x509.Certificate) *x509.Certificate {
+		c.NotBefore, c.NotAfter = testNow.Add(-time.Hour), testNow.Add(24*time.Hour)
+		return c
+	}
+	rootTmpl := validity(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Root"},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign})
+	root := create(rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	intermediate := create(validity(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Intermediate"},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}), root, &intKey.PublicKey, rootKey)
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+
+	for _, tc := range []struct {
+		issuerURL string
+		wantOK    bool
+	}{
+		{"http://crt.r2m01.amazontrust.com/r2m01.cer", true},
+		{"http://crt.attacker.example/r2m01.cer", false},
+	} {
+		leaf := create(validity(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
+			DNSNames: []string{"sns.amazonaws.com"}, IssuingCertificateURL: []string{tc.issuerURL},
+			KeyUsage: x509.KeyUsageDigitalSignature}), intermediate, &leafKey.PublicKey, intKey)
+		var fetched []string
+		w, err := providers.New(providers.Settings{SESTopicARN: providertest.Topic}, providers.Options{
+			Roots: roots, Now: func() time.Time { return testNow },
+			FetchCertificate: func(_ context.Context, url string) ([]byte, error) {
+				fetched = append(fetched, url)
+				switch url {
+				case providertest.CertURL:
+					return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), nil
+				case tc.issuerURL:
+					return intermediate.Raw, nil
+				}
+				return nil, errors.New("not found")
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := providertest.Notification(sesBounce, "2")
+		m["Signature"] = signSHA256(t, leafKey, m)
+		body, _ := json.Marshal(m)
+		_, err = w.Reports(context.Background(), providers.SES, nil, body)
+		if tc.wantOK && err != nil {
+			t.Errorf("issuer at %s: %v (fetched %v)", tc.issuerURL, err, fetched)
+		}
+		if !tc.wantOK && (!errors.Is(err, providers.ErrUnauthenticated) || len(fetched) != 1) {
+			t.Errorf("issuer at %s: %v, fetched %v; want refused without fetching the issuer", tc.issuerURL, err, fetched)
+		}
+	}
+}
+
+// signSHA256 signs a notification with SignatureVersion 2 and key.
+func signSHA256(t *testing.T, key *rsa.PrivateKey, m map[string]string) string {
+	t.Helper()
+	var text strings.Builder
+	for _, n := range []string{"Message", "MessageId", "Timestamp", "TopicArn", "Type"} {
+		text.WriteString(n + "\n" + m[n] + "\n")
+	}
+	d := sha256.Sum256([]byte(text.String()))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(sig)
 }
