@@ -108,6 +108,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		MetricsToken:             cfg.MetricsToken,
 		JobsRunning:              jobsRunning,
 		BounceWebhooks:           bounceWebhooks,
+		BounceWebhookPerIP:       cfg.Limits.BounceWebhookPerIP,
 	})
 	if err != nil {
 		return err

@@ -348,6 +348,9 @@ func TestValidSettings(t *testing.T) {
 		}},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "60"}, nil, func(c Config) bool { return c.Limits.APIPerKey == auth.Limit{Every: time.Second, Burst: 60} }},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "1200/min"}, nil, func(c Config) bool { return c.Limits.APIPerKey.Burst == 1200 }},
+		{map[string]string{"MAILSCHOOL_LIMIT_BOUNCE_WEBHOOK_PER_IP": "60/1m"}, nil, func(c Config) bool {
+			return c.Limits.BounceWebhookPerIP == auth.Limit{Every: time.Minute, Burst: 60}
+		}},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_PER_KEY": "600/100ms"}, nil, func(c Config) bool {
 			return c.Limits.APIPerKey == auth.Limit{Every: 100 * time.Millisecond, Burst: 600}
 		}},
