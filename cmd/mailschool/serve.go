@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/mailschool/mailschool/internal/bounces/providers"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -74,6 +75,10 @@ func serve(ctx context.Context, a *app, args []string) error {
 		// Asked by /readyz, whose requests are served once the queue started.
 		jobsRunning = func() bool { return jobs != nil && jobs.Running() }
 	}
+	bounceWebhooks, err := providers.New(cfg.BounceWebhooks, providers.Options{})
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Options{
 		DB:            db,
 		Mail:          mailer,
@@ -102,6 +107,8 @@ func serve(ctx context.Context, a *app, args []string) error {
 		Metrics:                  meter,
 		MetricsToken:             cfg.MetricsToken,
 		JobsRunning:              jobsRunning,
+		BounceWebhooks:           bounceWebhooks,
+		BounceWebhookPerIP:       cfg.Limits.BounceWebhookPerIP,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/bounces/providers"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 )
@@ -73,6 +74,9 @@ type Config struct {
 	// set, is the bearer token a scrape must present.
 	Metrics      bool
 	MetricsToken string
+	// BounceWebhooks turn on the providers' bounce webhooks
+	// (MAILSCHOOL_BOUNCE_SES_TOPIC_ARN, MAILSCHOOL_BOUNCE_<PROVIDER>_SECRET).
+	BounceWebhooks providers.Settings
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -166,6 +170,10 @@ func (c *Config) RegisterServer(fs *flag.FlagSet, env Env) {
 	c.MetricsToken = env("MAILSCHOOL_METRICS_TOKEN")
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken,
 		"bearer `token` that /metrics requires, at least 16 characters; needs --metrics=on (MAILSCHOOL_METRICS_TOKEN)")
+	// The providers' bounce webhooks: secrets, so environment only.
+	c.BounceWebhooks = providers.Settings{SESTopicARN: env("MAILSCHOOL_BOUNCE_SES_TOPIC_ARN"),
+		SendGridPublicKey: env("MAILSCHOOL_BOUNCE_SENDGRID_SECRET"), PostmarkCredentials: env("MAILSCHOOL_BOUNCE_POSTMARK_SECRET"),
+		MailgunSigningKey: env("MAILSCHOOL_BOUNCE_MAILGUN_SECRET")}
 }
 
 // Finish checks the settings and fills in the derived ones: the base URL
@@ -252,6 +260,10 @@ func (c *Config) Finish() error {
 		if len(c.MetricsToken) < MinMetricsTokenLength {
 			return fmt.Errorf("MAILSCHOOL_METRICS_TOKEN must be at least %d characters", MinMetricsTokenLength)
 		}
+	}
+	// The errors name the setting, never the secret.
+	if err := c.BounceWebhooks.Validate(); err != nil {
+		return err
 	}
 	if c.From == "" {
 		c.From = "mailschool <noreply@" + mailDomain(base.Hostname()) + ">"

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces/providers"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -145,6 +146,9 @@ func TestInvalidSettings(t *testing.T) {
 		quiet   bool              // the value is not repeated: it may hold a password, or is not at fault
 	}{
 		{"MAILSCHOOL_DATA_DIR", " ", nil, false},
+		{"MAILSCHOOL_BOUNCE_SES_TOPIC_ARN", "ses-bounces", nil, false},
+		{"MAILSCHOOL_BOUNCE_SENDGRID_SECRET", "not-a-key-hunter2", nil, true},
+		{"MAILSCHOOL_BOUNCE_POSTMARK_SECRET", "hunter2", nil, true},
 		{"MAILSCHOOL_METRICS", "yes", nil, false},
 		{"MAILSCHOOL_METRICS", "true", nil, false},
 		// A token is a secret, never repeated; without metrics on it is
@@ -337,8 +341,16 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_WORKERS": "false"}, []string{"-workers"}, func(c Config) bool { return c.Workers }},
 		{map[string]string{"MAILSCHOOL_WORKERS": "no"}, []string{"-workers=0"}, func(c Config) bool { return !c.Workers }},
 		{nil, nil, func(c Config) bool { return c.Limits == Limits{} && c.TrustedProxies == nil }},
+		{map[string]string{"MAILSCHOOL_BOUNCE_SES_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:ses-bounces",
+			"MAILSCHOOL_BOUNCE_POSTMARK_SECRET": "postmark:hunter2", "MAILSCHOOL_BOUNCE_MAILGUN_SECRET": "key-123"}, nil, func(c Config) bool {
+			return c.BounceWebhooks == providers.Settings{SESTopicARN: "arn:aws:sns:eu-west-1:123456789012:ses-bounces",
+				PostmarkCredentials: "postmark:hunter2", MailgunSigningKey: "key-123"}
+		}},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "60"}, nil, func(c Config) bool { return c.Limits.APIPerKey == auth.Limit{Every: time.Second, Burst: 60} }},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_KEY": "1200/min"}, nil, func(c Config) bool { return c.Limits.APIPerKey.Burst == 1200 }},
+		{map[string]string{"MAILSCHOOL_LIMIT_BOUNCE_WEBHOOK_PER_IP": "60/1m"}, nil, func(c Config) bool {
+			return c.Limits.BounceWebhookPerIP == auth.Limit{Every: time.Minute, Burst: 60}
+		}},
 		{map[string]string{"MAILSCHOOL_LIMIT_API_PER_KEY": "600/100ms"}, nil, func(c Config) bool {
 			return c.Limits.APIPerKey == auth.Limit{Every: 100 * time.Millisecond, Burst: 600}
 		}},

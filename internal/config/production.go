@@ -27,6 +27,7 @@ type Limits struct {
 	SignupPerIP              auth.Limit // sign-ups, per client address
 	SignupPerAddress         auth.Limit // sign-up emails, per mailbox
 	APIPerKey                auth.Limit // API requests, per key
+	BounceWebhookPerIP       auth.Limit // refused bounce webhook requests, per client address
 }
 
 // limitSettings names the setting of each limit, MAILSCHOOL_LIMIT_ and
@@ -47,6 +48,7 @@ var limitSettings = []struct {
 	{"SIGNUP_PER_IP", func(l *Limits) *auth.Limit { return &l.SignupPerIP }},
 	{"SIGNUP_PER_ADDRESS", func(l *Limits) *auth.Limit { return &l.SignupPerAddress }},
 	{"API_PER_KEY", func(l *Limits) *auth.Limit { return &l.APIPerKey }},
+	{"BOUNCE_WEBHOOK_PER_IP", func(l *Limits) *auth.Limit { return &l.BounceWebhookPerIP }},
 }
 
 // Bounds of a limit: a burst from 1 to MaxLimitBurst, one more every

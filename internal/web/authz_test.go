@@ -15,6 +15,8 @@ import (
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces/providers"
+	"github.com/mailschool/mailschool/internal/bounces/providers/providertest"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
@@ -456,6 +458,9 @@ func authzCases(outboxID int64) map[string]authzCase {
 		"GET /email-learning/public/certificates/{number}/":                                   {rule: public, path: certificate(""), ok: 200},
 		"GET /email-learning/public/certificates/{number}/qr.png":                             {rule: public, path: certificate("qr.png"), ok: 200},
 		"GET /email-learning/public/certificates/{number}/certificate.pdf":                    {rule: public, path: certificate("certificate.pdf"), ok: 200},
+		// Providers post without a session; a post without the provider's
+		// signature is refused whoever sends it.
+		"POST /email-learning/bounces/{provider}/": {rule: public, path: fixed("/email-learning/bounces/sendgrid/"), ok: 403},
 		"POST /api/v1/public/organizations/{id}/courses/{slug}/enrollments": {rule: public, ok: 202, json: emailJSON(newEmail), path: func(o *authzOrg) string {
 			return fmt.Sprintf("/api/v1/public/organizations/%d/courses/%s/enrollments", o.id, o.courseSlug)
 		}},
@@ -574,7 +579,8 @@ func minimumRoleFor(action access.Action) access.Role {
 // outcome against the role matrix; a refused request must change nothing.
 func TestAuthorizationMatrix(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		app := newTestApp(t, db)
+		_, sendgridKey := providertest.SendGridKey(t)
+		app := newTestApp(t, db, withBounceWebhooks(t, providers.Settings{SendGridPublicKey: sendgridKey}, providers.Options{}, &reportCollector{}))
 		f := newAuthzFixture(t, app)
 		cases := authzCases(f.outboxID)
 

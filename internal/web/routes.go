@@ -167,6 +167,9 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/public/certificates/{number}/", anyone, s.certificatePage},
 		{"GET /email-learning/public/certificates/{number}/qr.png", anyone, s.certificateQR},
 		{"GET /email-learning/public/certificates/{number}/certificate.pdf", anyone, s.certificatePDF},
+		// The email providers' bounce and complaint events, each checked
+		// with the provider's signature; 404 for a provider not configured.
+		{bounceWebhookPattern, anyone, s.bounceWebhook},
 
 		{"GET /api/{$}", anyone, s.apiReferencePage},
 		{"GET /api/v1/openapi.json", anyone, s.apiDescription},

@@ -14,6 +14,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces"
+	"github.com/mailschool/mailschool/internal/bounces/providers"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/metrics"
@@ -89,6 +91,13 @@ type Options struct {
 	// ImportMaxBytes is the largest organization export an import takes;
 	// zero takes transfer.DefaultMaxImportBytes.
 	ImportMaxBytes int64
+	// Bounces records the bounces and complaints the providers' webhooks
+	// report, verified by BounceWebhooks; with either nil, the webhooks
+	// answer 404. BounceWebhookPerIP limits the refused webhook requests
+	// per client; zero takes DefaultBounceWebhookPerIP.
+	Bounces            bounces.Recorder
+	BounceWebhooks     *providers.Webhooks
+	BounceWebhookPerIP auth.Limit
 }
 
 // DefaultUploadTimeout lets a 2 MiB logo arrive at about 300 kbit/s.
@@ -125,6 +134,12 @@ var (
 	DefaultEnrollPerIP      = auth.Limit{Every: 3 * time.Second, Burst: 30}
 	DefaultEnrollPerAddress = auth.Limit{Every: 20 * time.Minute, Burst: 3}
 )
+
+// DefaultBounceWebhookPerIP lets a client make a few hundred refused
+// bounce webhook requests (verified ones do not count) before it waits:
+// room for a provider's burst of retries after a wrong setting, none for
+// trying signatures.
+var DefaultBounceWebhookPerIP = auth.Limit{Every: time.Second, Burst: 300}
 
 // DefaultAPIKeyLimit lets each API key make 600 requests a minute.
 var DefaultAPIKeyLimit = auth.Limit{Every: 100 * time.Millisecond, Burst: 600}
@@ -186,6 +201,12 @@ type Server struct {
 	// Organization exports and imports, and the largest import read.
 	orgTransfer    *transfer.Service
 	importMaxBytes int64
+
+	// The providers' bounce webhooks, and their refused requests per
+	// client.
+	bounces            bounces.Recorder
+	bounceWebhooks     *providers.Webhooks
+	bounceWebhookPerIP auth.RateLimiter
 
 	handler http.Handler
 }
@@ -299,6 +320,11 @@ func New(opts Options) (*Server, error) {
 	if s.importMaxBytes <= 0 {
 		s.importMaxBytes = transfer.DefaultMaxImportBytes
 	}
+	if opts.BounceWebhookPerIP == (auth.Limit{}) {
+		opts.BounceWebhookPerIP = DefaultBounceWebhookPerIP
+	}
+	s.bounces, s.bounceWebhooks = opts.Bounces, opts.BounceWebhooks
+	s.bounceWebhookPerIP = limiters.New("bounce_webhook_per_ip", opts.BounceWebhookPerIP)
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -320,6 +346,9 @@ func New(opts Options) (*Server, error) {
 	// user whose request could be forged: the check would only refuse the
 	// providers.
 	csrf.AddInsecureBypassPattern(unsubscribePostPattern)
+	// The providers' bounce webhooks: posted from their servers, read no
+	// session, and take only what the provider's signature proves.
+	csrf.AddInsecureBypassPattern(bounceWebhookPattern)
 
 	// A request authenticated by an API key skips the cross-origin check:
 	// a browser cannot be made to send the key, so it cannot be forged.
