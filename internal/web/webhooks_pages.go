@@ -13,7 +13,9 @@ import (
 
 func webhooksPath(orgID int64) string { return fmt.Sprintf(organizationsPath+"%d/webhooks/", orgID) }
 
-func webhookPath(orgID, id int64) string { return fmt.Sprintf(organizationsPath+"%d/webhooks/%d/", orgID, id) }
+func webhookPath(orgID, id int64) string {
+	return fmt.Sprintf(organizationsPath+"%d/webhooks/%d/", orgID, id)
+}
 
 // webhooksPage lists an organization's webhooks.
 type webhooksPage struct {

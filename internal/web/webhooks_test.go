@@ -37,11 +37,15 @@ func (o *authzOrg) addWebhook(ctx context.Context, q *store.Queries) error {
 }
 
 func webhookURL(suffix string) func(o *authzOrg) string {
-	return func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/webhooks/%d/%s", o.id, o.webhook, suffix) }
+	return func(o *authzOrg) string {
+		return fmt.Sprintf(organizationsPath+"%d/webhooks/%d/%s", o.id, o.webhook, suffix)
+	}
 }
 
 func webhookAPI(suffix string) func(o *authzOrg) string {
-	return func(o *authzOrg) string { return fmt.Sprintf("/api/v1/organizations/%d/webhooks/%d%s", o.id, o.webhook, suffix) }
+	return func(o *authzOrg) string {
+		return fmt.Sprintf("/api/v1/organizations/%d/webhooks/%d%s", o.id, o.webhook, suffix)
+	}
 }
 
 func webhookFormBody(o *authzOrg) url.Values {
