@@ -13,6 +13,7 @@ import (
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 // deliver runs one delivery pass and works what it found until done: for
@@ -50,6 +51,8 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	// Completions worked here are the organizations' webhook events too.
+	webhooks.NewService(db, webhooks.Options{Learning: learn}).Attach(nil, learn)
 	// Only the mail queue: this process works the deliveries itself.
 	queue := jobsConfig(a, db, mailer, learn, engine, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}

@@ -21,6 +21,7 @@ import (
 	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 func serve(ctx context.Context, a *app, args []string) error {
@@ -65,6 +66,8 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	// The web server attaches it to the organizations and learning.
+	hooks := webhooks.NewService(db, webhooks.Options{Learning: learn})
 
 	var (
 		jobs        *store.Jobs
@@ -89,6 +92,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
 		Learning:      learn,
+		Webhooks:      hooks,
 
 		LoginPerIP:               cfg.Limits.LoginPerIP,
 		LoginPerAccountIP:        cfg.Limits.LoginPerAccountIP,

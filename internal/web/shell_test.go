@@ -150,7 +150,7 @@ func orgNav(t *testing.T, body string) (labels []string, links map[string]string
 func TestOrganizationNavigationShowsAllowedSections(t *testing.T) {
 	db := storetest.NewSQLite(t)
 	app := newTestApp(t, db)
-	everything := []string{"Overview", "Courses", "Learners", "Certificates", "Reports", "Members", "Settings", "API keys", "Audit log"}
+	everything := []string{"Overview", "Courses", "Learners", "Certificates", "Reports", "Members", "Settings", "API keys", "Webhooks", "Audit log"}
 	viewing := []string{"Overview", "Courses", "Learners", "Certificates", "Reports", "Members"}
 	for _, tc := range []struct {
 		role access.Role
