@@ -173,7 +173,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 	}))
 	defer redirect.Close()
 	g := netguard.New(netguard.Options{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
-	resp, err := g.Client(2 * time.Second).Post(redirect.URL, "application/json", strings.NewReader("{}"))
+	resp, err := g.Client(2*time.Second).Post(redirect.URL, "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
