@@ -20,6 +20,7 @@ import (
 	"github.com/mailschool/mailschool/internal/metrics"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/web"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 func serve(ctx context.Context, a *app, args []string) error {
@@ -50,7 +51,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		observer mail.Observer
 	)
 	if cfg.Metrics {
-		meter, err = metrics.New(metrics.Options{DB: db, Queues: []string{mail.Queue, delivery.Queue},
+		meter, err = metrics.New(metrics.Options{DB: db, Queues: []string{mail.Queue, delivery.Queue, webhooks.Queue},
 			OverdueAfter: delivery.OverdueAfter(cfg.DeliveryInterval), Logger: a.logger.With("component", "metrics")})
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
@@ -64,6 +65,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	dispatcher := newDispatcher(a, cfg, db, mailer)
 
 	var (
 		jobs        *store.Jobs
@@ -113,7 +115,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
+	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, dispatcher, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}
