@@ -60,6 +60,11 @@ const (
 	// the owner's, as deleting it is. No key may: keys never hold the
 	// owner's role.
 	ExportOrganization Action = "export_organization"
+	// ManageWebhooks is adding, changing and removing the organization's
+	// webhook endpoints and reading their delivery log: admins, as for
+	// API keys. Unlike API keys, an admin's key may: integrations set up
+	// their own endpoints, and an endpoint acts for nobody.
+	ManageWebhooks Action = "manage_webhooks"
 )
 
 // minimumRole is the role matrix of the design: the lowest role that may
@@ -79,6 +84,7 @@ var minimumRole = map[Action]Role{
 	ExportAuditLog:     Admin,
 	ImportLearners:     Editor,
 	ExportOrganization: Owner,
+	ManageWebhooks:     Admin,
 }
 
 // Allowed reports whether user, whose role in the organization is role

@@ -51,6 +51,7 @@ func TestMatrix(t *testing.T) {
 		ExportAuditLog:     {Admin, Owner},
 		ImportLearners:     {Editor, Admin, Owner},
 		ExportOrganization: {Owner},
+		ManageWebhooks:     {Admin, Owner},
 	}
 	for action, allowed := range want {
 		for _, role := range []Role{None, Viewer, Editor, Admin, Owner} {
@@ -98,6 +99,9 @@ func TestKeys(t *testing.T) {
 	admin := key(7, Admin)
 	if !Allowed(admin, RoleIn(admin, 7, None), ManageMembers) || Allowed(admin, RoleIn(admin, 7, None), ManageAPIKeys) {
 		t.Error("an admin key may not manage members, or may manage keys")
+	}
+	if !Allowed(admin, RoleIn(admin, 7, None), ManageWebhooks) || Allowed(editor, RoleIn(editor, 7, None), ManageWebhooks) {
+		t.Error("an admin key may not manage webhooks, or an editor key may")
 	}
 	if Allowed(editor, RoleIn(editor, 7, None), EditOrganization) || !Allowed(editor, RoleIn(editor, 7, None), EditContent) {
 		t.Error("an editor key goes beyond the editor's row of the matrix")

@@ -407,7 +407,7 @@ func (e *Engine) deliverOne(ctx context.Context, q *store.Queries, w *batchWork,
 			// The address may receive nothing: the enrollment ends, and
 			// once the block is lifted the person can enroll again and
 			// go on where they stopped.
-			_, err := q.EndEnrollment(ctx, d.OrganizationID, d.EnrollmentID, store.EnrollmentCancelled, e.now())
+			_, err := e.learning.CancelBlocked(ctx, q, d.OrganizationID, d.EnrollmentID, e.now())
 			return err
 		}
 		return nil

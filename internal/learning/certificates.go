@@ -136,6 +136,11 @@ func (s *Service) issueCertificate(ctx context.Context, q *store.Queries, e stor
 	if err != nil || !created {
 		return err
 	}
+	if len(s.onEvent) > 0 {
+		if err := s.emit(ctx, q, Event{Kind: CertificateIssued, OrganizationID: e.OrganizationID, Enrollment: &e, Certificate: &c}); err != nil {
+			return err
+		}
+	}
 	if blocked, err := q.EmailBlocked(ctx, e.OrganizationID, e.LearnerEmail); err != nil || blocked {
 		return err
 	}
@@ -207,6 +212,9 @@ func (s *Service) ClaimCertificate(ctx context.Context, enrollmentID int64, sign
 		}
 		if !c.Claimed() && c.Revoked() {
 			return ErrCertificateRevoked
+		}
+		if claimed && len(s.onEvent) > 0 {
+			return s.emit(ctx, q, Event{Kind: CertificateClaimed, OrganizationID: c.OrganizationID, Certificate: &c})
 		}
 		return nil
 	})

@@ -234,7 +234,18 @@ func (s *Service) UpdateCourse(ctx context.Context, actor *store.User, orgID, co
 		if errors.Is(err, store.ErrConflict) {
 			return errTitleTaken(title) // a concurrent request took it first
 		}
-		return err
+		if err != nil || enabled == c.Enabled || len(s.onEvent) == 0 {
+			return err
+		}
+		kind := CourseEnabled
+		if !enabled {
+			kind = CourseDisabled
+		}
+		changed, err := q.Course(ctx, orgID, courseID)
+		if err != nil {
+			return err
+		}
+		return s.emit(ctx, q, Event{Kind: kind, OrganizationID: orgID, Course: &changed})
 	})
 	if err != nil {
 		return store.Course{}, fmt.Errorf("update course %d: %w", courseID, err)

@@ -82,6 +82,13 @@ func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmen
 	if err != nil {
 		return false, err
 	}
+	kind := EnrollmentCompleted
+	if to == store.EnrollmentFailed {
+		kind = EnrollmentFailed
+	}
+	if err := s.emitEnrollment(ctx, q, kind, e); err != nil {
+		return false, err
+	}
 	return true, runHooks(ctx, q, s.onFinish, e)
 }
 
@@ -336,6 +343,9 @@ func (s *Service) Confirm(ctx context.Context, token, clientIP string) (Confirma
 		if c.Enrollment, err = q.Enrollment(ctx, c.Enrollment.OrganizationID, c.Enrollment.ID); err != nil {
 			return err
 		}
+		if err := s.emitEnrollment(ctx, q, EnrollmentConfirmed, c.Enrollment); err != nil {
+			return err
+		}
 		return runHooks(ctx, q, s.onActivate, c.Enrollment)
 	})
 	if err != nil {
@@ -429,6 +439,9 @@ func (s *Service) CancelEnrollment(ctx context.Context, actor *store.User, orgID
 			return problem.Newf(problem.Conflict, "enrollment_ended", "This enrollment has ended already: it is %s.", e.Status)
 		}
 		if e, err = q.Enrollment(ctx, orgID, id); err != nil {
+			return err
+		}
+		if err := s.emitEnrollment(ctx, q, EnrollmentCancelled, e); err != nil {
 			return err
 		}
 		return runHooks(ctx, q, s.onEnd, e)

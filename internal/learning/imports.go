@@ -565,6 +565,9 @@ func (s *Service) importOne(ctx context.Context, q *store.Queries, org store.Org
 			return "", err
 		}
 	}
+	if err := s.emitEnrollment(ctx, q, EnrollmentCreated, e); err != nil {
+		return "", err
+	}
 	if consentHeld {
 		return "", runHooks(ctx, q, s.onActivate, e)
 	}

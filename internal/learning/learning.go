@@ -33,6 +33,7 @@ type Service struct {
 	onActivate []EnrollmentHook
 	onEnd      []EnrollmentHook
 	onFinish   []EnrollmentHook
+	onEvent    []EventHook // events.go
 	deliveries DeliveryLister
 	scheduler  Scheduler // quiz.go
 }

@@ -215,6 +215,15 @@ func (s *Service) AnswerQuiz(ctx context.Context, deliveryID int64, signature st
 		if err := countAnswer(ctx, q, d, item, answers, p.Attempt, score, passed); err != nil {
 			return err
 		}
+		if len(s.onEvent) > 0 {
+			e, err := q.Enrollment(ctx, d.OrganizationID, d.EnrollmentID)
+			if err != nil {
+				return err
+			}
+			if err := s.emit(ctx, q, Event{Kind: QuizAnswered, OrganizationID: d.OrganizationID, Enrollment: &e, QuizDeliveryID: d.ID}); err != nil {
+				return err
+			}
+		}
 		if err := s.afterQuiz(ctx, q, d, item, p.Attempt, score, passed, at); err != nil {
 			return err
 		}

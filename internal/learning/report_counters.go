@@ -30,9 +30,13 @@ const (
 	ItemWrongPrefix  = "wrong:"       // + a question id: answers not wholly right
 )
 
-// countStarted counts an enrollment asked for or made now.
+// countStarted counts an enrollment asked for or made now, and announces
+// it as created.
 func (s *Service) countStarted(ctx context.Context, q *store.Queries, e store.Enrollment) error {
-	return q.CountDaily(ctx, e.OrganizationID, s.now(), MetricStarted, 1)
+	if err := q.CountDaily(ctx, e.OrganizationID, s.now(), MetricStarted, 1); err != nil {
+		return err
+	}
+	return s.emitEnrollment(ctx, q, EnrollmentCreated, e)
 }
 
 // countActivated is an OnActivate hook: the enrollment is confirmed.

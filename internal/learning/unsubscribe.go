@@ -95,6 +95,9 @@ func (s *Service) Unsubscribe(ctx context.Context, enrollmentID int64, signature
 		if u.Enrollment, err = q.Enrollment(ctx, e.OrganizationID, e.ID); err != nil {
 			return err
 		}
+		if err := s.emitEnrollment(ctx, q, EnrollmentUnsubscribed, u.Enrollment); err != nil {
+			return err
+		}
 		return runHooks(ctx, q, s.onEnd, u.Enrollment)
 	})
 	if err != nil {

@@ -42,6 +42,12 @@ const (
 	// A CSV import of learners into a course ended: its counts, and who
 	// stated the organization holds their consent, if anyone did.
 	LearnersImported EventKind = "learners.imported"
+	// Webhook endpoints: added, changed (address, events, description,
+	// enabled), removed, and given a new signing secret.
+	WebhookCreated       EventKind = "webhook.created"
+	WebhookUpdated       EventKind = "webhook.updated"
+	WebhookDeleted       EventKind = "webhook.deleted"
+	WebhookSecretRotated EventKind = "webhook.secret_rotated"
 )
 
 // OrganizationImported: the organization was made from an export; the

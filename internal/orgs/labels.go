@@ -30,6 +30,10 @@ var eventLabels = map[EventKind]string{
 	APIKeyRevokedUse:        "Revoked API key used",
 	CertificateRevoked:      "Certificate revoked",
 	LearnersImported:        "Learners imported",
+	WebhookCreated:          "Webhook added",
+	WebhookUpdated:          "Webhook changed",
+	WebhookDeleted:          "Webhook removed",
+	WebhookSecretRotated:    "Webhook secret rotated",
 }
 
 // EventLabel is what people read for an audit entry's action. An action
@@ -58,6 +62,9 @@ var fieldLabels = map[string]string{
 	"reason":              "Reason",
 	"deliveries_held":     "Course emails held",
 	"deliveries_released": "Course emails released",
+	"url":                 "URL",
+	"events":              "Events",
+	"enabled":             "Enabled",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.
