@@ -44,7 +44,9 @@ func eachReopenable(t *testing.T, fn func(t *testing.T, dsn string)) {
 // tests do.
 type quickRetry struct{}
 
-func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(20 * time.Millisecond) }
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(20 * time.Millisecond)
+}
 
 // webhookNode is one process as far as webhooks go: its own connections,
 // dispatcher and River client working the webhook queue with its pass.

@@ -33,10 +33,10 @@ type receiver struct {
 	secret  string
 	secrets map[string]string // by path, for endpoints of their own
 	now     func() time.Time  // the receiver's clock, for the timestamps' tolerance
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    []received
-	answer func(r received, seen int) int // seen: earlier requests with this webhook-id
+	srv     *httptest.Server
+	mu      sync.Mutex
+	got     []received
+	answer  func(r received, seen int) int // seen: earlier requests with this webhook-id
 }
 
 type received struct {
