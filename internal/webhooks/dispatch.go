@@ -156,15 +156,22 @@ func (d *Dispatcher) Kick(ctx context.Context, q *store.Queries, endpointIDs []i
 	ids := slices.Clone(endpointIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	jobs := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		jobs[i] = river.InsertManyParams{Args: SendArgs{EndpointID: id}}
+	var jobs []river.InsertManyParams
+	for _, id := range ids {
+		// Once per transaction: a batch of deliveries kicks an endpoint
+		// for each of its events.
+		if q.FirstInTx(kickKey{id}) {
+			jobs = append(jobs, river.InsertManyParams{Args: SendArgs{EndpointID: id}})
+		}
 	}
 	if _, err := q.EnqueueMany(ctx, jobs); err != nil {
 		return fmt.Errorf("kick webhook endpoints: %w", err)
 	}
 	return nil
 }
+
+// kickKey marks an endpoint kicked in a transaction.
+type kickKey struct{ endpointID int64 }
 
 // AddWorkers registers the dispatcher's job workers.
 func (d *Dispatcher) AddWorkers(workers *river.Workers) {
