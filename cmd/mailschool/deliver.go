@@ -51,7 +51,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
 	// Only the mail queue: this process works the deliveries itself.
-	queue := jobsConfig(a, db, mailer, learn, engine, newDispatcher(a, cfg, db, mailer), false)
+	queue := jobsConfig(a, db, mailer, learn, engine, newDispatcher(a, cfg, db, mailer, newGuard(cfg)), false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
 	queue.ID = fmt.Sprintf("deliver-%d-%d", os.Getpid(), time.Now().UnixNano())
 	jobs, err := db.NewJobs(queue)

@@ -323,7 +323,7 @@ func (d *Dispatcher) disable(ctx context.Context, q *store.Queries, ep store.Web
 		_, err := d.mail.Enqueue(ctx, q, mail.Email{Kind: mail.KindWebhookDisabled, To: to, OrganizationID: ep.OrganizationID,
 			Organization: &mail.Branding{Name: org.Name}, Data: mail.WebhookDisabled{
 				OrganizationName: org.Name, EndpointURL: ep.URL, FailingSince: since, Reason: reason,
-				URL: d.baseURL + SettingsPath(ep.OrganizationID),
+				URL: d.baseURL + EndpointPath(ep.OrganizationID, ep.ID),
 			}})
 		if err != nil {
 			return fmt.Errorf("tell %s of webhook endpoint %d turned off: %w", to, ep.ID, err)
@@ -332,10 +332,10 @@ func (d *Dispatcher) disable(ctx context.Context, q *store.Queries, ep store.Web
 	return nil
 }
 
-// SettingsPath is the page where an organization's webhook endpoints are
-// managed.
-func SettingsPath(orgID int64) string {
-	return "/email-learning/organizations/" + strconv.FormatInt(orgID, 10) + "/settings/webhooks/"
+// EndpointPath is the page of an endpoint: its delivery log, and where it
+// is turned on again.
+func EndpointPath(orgID, endpointID int64) string {
+	return "/email-learning/platform/organizations/" + strconv.FormatInt(orgID, 10) + "/webhooks/" + strconv.FormatInt(endpointID, 10) + "/"
 }
 
 // PassArgs is the periodic job that gives a job to every endpoint with

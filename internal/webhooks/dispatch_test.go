@@ -319,7 +319,7 @@ func TestDispatcherTurnsOffAnEndpointFailingFor5Days(t *testing.T) {
 		for _, to := range []string{"owner@acme.example", "admin@acme.example"} {
 			emails := mailtest.Sent(t, db, to, mail.KindWebhookDisabled)
 			if len(emails) != 1 || !strings.Contains(emails[0].Text, rc.srv.URL) ||
-				!strings.Contains(emails[0].Text, "https://school.example"+webhooks.SettingsPath(orgID)) {
+				!strings.Contains(emails[0].Text, "https://school.example"+webhooks.EndpointPath(orgID, ep.ID)) {
 				t.Errorf("emails to %s: %+v", to, emails)
 			}
 		}
