@@ -95,9 +95,32 @@ func TestNextWebhookMessagesKeepsEachSubjectInOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		record(b1, store.WebhookDelivered)
-		record(a1, store.WebhookFailed)
 		record(n1, store.WebhookDelivered)
+		// A round recorded at once: b1 answered, a1 not (a final failure
+		// here), and n1 again, which is not pending any more.
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			code := 204
+			n, err := q.RecordWebhookOutcomes(ctx, []store.WebhookOutcome{
+				{Status: store.WebhookDelivered, Attempt: store.WebhookAttempt{MessageID: b1, EndpointID: ep, Attempt: 1, StatusCode: &code,
+					Duration: 12 * time.Millisecond, Response: "ok", CreatedAt: now}},
+				{Status: store.WebhookFailed, Attempt: store.WebhookAttempt{MessageID: a1, EndpointID: ep, Attempt: 4, Duration: time.Second,
+					Error: "connection refused", CreatedAt: now}},
+				{Status: store.WebhookDelivered, Attempt: store.WebhookAttempt{MessageID: n1, EndpointID: ep, Attempt: 2, CreatedAt: now}},
+			})
+			if err == nil && n != 2 {
+				err = fmt.Errorf("recorded %d, want 2", n)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := db.QueryInt(ctx, `SELECT COALESCE(status_code, -1) FROM webhook_attempts WHERE message_id = ?`, a1); code != -1 {
+			t.Errorf("a1's attempt logged with status %d, want NULL", code)
+		}
+		if n, _ := db.QueryInt(ctx, `SELECT attempts FROM webhook_messages WHERE id = ? AND status = 'failed' AND finished_at IS NOT NULL`, a1); n != 4 {
+			t.Errorf("a1 after its round: %d attempts", n)
+		}
 		next, err = db.Read().NextWebhookMessages(ctx, ep, now, 10)
 		if err != nil {
 			t.Fatal(err)

@@ -278,10 +278,8 @@ func (d *Dispatcher) record(ctx context.Context, ep store.WebhookEndpoint, attem
 		succeeded = succeeded || outcomes[i].Status == store.WebhookDelivered
 	}
 	return d.db.InTx(ctx, func(q *store.Queries) error {
-		for _, o := range outcomes {
-			if _, err := q.RecordWebhookOutcome(ctx, o); err != nil {
-				return err
-			}
+		if _, err := q.RecordWebhookOutcomes(ctx, outcomes); err != nil {
+			return err
 		}
 		// A round with any success shows the endpoint works.
 		if succeeded {
