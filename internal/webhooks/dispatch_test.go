@@ -33,6 +33,7 @@ type receiver struct {
 	secret  string
 	secrets map[string]string // by path, for endpoints of their own
 	now     func() time.Time  // the receiver's clock, for the timestamps' tolerance
+	verify  bool              // check each signature (on unless a benchmark turns it off)
 	srv     *httptest.Server
 	mu      sync.Mutex
 	got     []received
@@ -46,14 +47,14 @@ type received struct {
 }
 
 func newReceiver(t testing.TB, secret string, tls bool, answer func(r received, seen int) int) *receiver {
-	rc := &receiver{t: t, secret: secret, answer: answer, now: time.Now}
+	rc := &receiver{t: t, secret: secret, answer: answer, now: time.Now, verify: true}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		secret := rc.secret
 		if s, ok := rc.secrets[r.URL.Path]; ok {
 			secret = s
 		}
-		if err := webhooks.Verify(secret, r.Header, body, rc.now()); err != nil {
+		if err := webhooks.Verify(secret, r.Header, body, rc.now()); rc.verify && err != nil {
 			rc.t.Errorf("request %s: %v", r.Header.Get(webhooks.HeaderID), err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
