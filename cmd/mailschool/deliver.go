@@ -13,6 +13,7 @@ import (
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 // deliver runs one delivery pass and works what it found until done: for
@@ -50,8 +51,15 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	// Completions worked here are the organizations' webhook events too;
+	// serve's workers send them.
+	guard := newGuard(cfg)
+	dispatcher := newDispatcher(a, cfg, db, mailer, guard)
+	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
+	hooks.Attach(nil, learn)
+	hooks.SetKick(dispatcher.Kick)
 	// Only the mail queue: this process works the deliveries itself.
-	queue := jobsConfig(a, db, mailer, learn, engine, newDispatcher(a, cfg, db, mailer, newGuard(cfg)), false)
+	queue := jobsConfig(a, db, mailer, learn, engine, dispatcher, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
 	queue.ID = fmt.Sprintf("deliver-%d-%d", os.Getpid(), time.Now().UnixNano())
 	jobs, err := db.NewJobs(queue)

@@ -65,7 +65,11 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
-	dispatcher := newDispatcher(a, cfg, db, mailer, newGuard(cfg))
+	guard := newGuard(cfg)
+	dispatcher := newDispatcher(a, cfg, db, mailer, guard)
+	// The web server attaches it to the organizations and learning.
+	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
+	hooks.SetKick(dispatcher.Kick)
 
 	var (
 		jobs        *store.Jobs
@@ -86,6 +90,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		InvitationTTL: cfg.InvitationTTL,
 		SecretKey:     cfg.SecretKey,
 		Learning:      learn,
+		Webhooks:      hooks,
 
 		LoginPerIP:               cfg.Limits.LoginPerIP,
 		LoginPerAccountIP:        cfg.Limits.LoginPerAccountIP,

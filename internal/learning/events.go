@@ -37,9 +37,11 @@ type Event struct {
 	Kind           EventKind
 	OrganizationID int64
 	// Enrollment, as it is after the change: enrollment.* and
-	// quiz.answered.
+	// certificate.issued.
 	Enrollment *store.Enrollment
-	// QuizDeliveryID is the answered quiz's delivery: quiz.answered.
+	// QuizDeliveryID is the answered quiz's delivery: quiz.answered. The
+	// hooks read what they need of it, so that an event nobody wants
+	// reads nothing.
 	QuizDeliveryID int64
 	Certificate    *store.Certificate // certificate.*
 	Course         *store.Course      // course.*

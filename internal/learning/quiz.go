@@ -216,11 +216,7 @@ func (s *Service) AnswerQuiz(ctx context.Context, deliveryID int64, signature st
 			return err
 		}
 		if len(s.onEvent) > 0 {
-			e, err := q.Enrollment(ctx, d.OrganizationID, d.EnrollmentID)
-			if err != nil {
-				return err
-			}
-			if err := s.emit(ctx, q, Event{Kind: QuizAnswered, OrganizationID: d.OrganizationID, Enrollment: &e, QuizDeliveryID: d.ID}); err != nil {
+			if err := s.emit(ctx, q, Event{Kind: QuizAnswered, OrganizationID: d.OrganizationID, QuizDeliveryID: d.ID}); err != nil {
 				return err
 			}
 		}

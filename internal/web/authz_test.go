@@ -104,6 +104,8 @@ type authzOrg struct {
 	claim       string // the claim link's path
 	// A finished learner import into enrollCourse.
 	importID int64
+	// A webhook with one message (webhooks_test.go).
+	webhook, webhookMessage int64
 }
 
 // rule is who may use a route.
@@ -344,6 +346,35 @@ func authzCases(outboxID int64) map[string]authzCase {
 			path: func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/api-keys/%d/revoke", o.id, o.keyID) }},
 		"POST /email-learning/platform/organizations/{id}/api-keys/{key_id}/revoke": {rule: inOrg(access.ManageAPIKeys), ok: 303,
 			path: func(o *authzOrg) string { return fmt.Sprintf(organizationsPath+"%d/api-keys/%d/revoke", o.id, o.keyID) }},
+		"GET /email-learning/platform/organizations/{id}/webhooks/":                  {rule: inOrg(access.ManageWebhooks), path: orgURL("webhooks/"), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/webhooks/new":               {rule: inOrg(access.ManageWebhooks), path: orgURL("webhooks/new"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/webhooks/":                 {rule: inOrg(access.ManageWebhooks), path: orgURL("webhooks/"), ok: 201, form: webhookFormBody},
+		"GET /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/":     {rule: inOrg(access.ManageWebhooks), path: webhookURL(""), ok: 200},
+		"GET /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/edit": {rule: inOrg(access.ManageWebhooks), path: webhookURL("edit"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/edit": {rule: inOrg(access.ManageWebhooks), path: webhookURL("edit"), ok: 303,
+			form: webhookFormBody},
+		"GET /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/delete":         {rule: inOrg(access.ManageWebhooks), path: webhookURL("delete"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/delete":        {rule: inOrg(access.ManageWebhooks), path: webhookURL("delete"), ok: 303},
+		"GET /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/rotate-secret":  {rule: inOrg(access.ManageWebhooks), path: webhookURL("rotate-secret"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/rotate-secret": {rule: inOrg(access.ManageWebhooks), path: webhookURL("rotate-secret"), ok: 200},
+		"POST /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/test":          {rule: inOrg(access.ManageWebhooks), path: webhookURL("test"), ok: 303},
+		"POST /email-learning/platform/organizations/{id}/webhooks/{webhook_id}/deliveries/{message_id}/redeliver": {rule: inOrg(access.ManageWebhooks), ok: 303,
+			path: func(o *authzOrg) string {
+				return webhookURL(fmt.Sprintf("deliveries/%d/redeliver", o.webhookMessage))(o)
+			}},
+		"GET /api/v1/organizations/{id}/webhooks":                             {rule: inOrg(access.ManageWebhooks), path: apiURL("/webhooks"), ok: 200},
+		"POST /api/v1/organizations/{id}/webhooks":                            {rule: inOrg(access.ManageWebhooks), path: apiURL("/webhooks"), ok: 201, json: webhookJSONBody},
+		"GET /api/v1/organizations/{id}/webhooks/{webhook_id}":                {rule: inOrg(access.ManageWebhooks), path: webhookAPI(""), ok: 200},
+		"PATCH /api/v1/organizations/{id}/webhooks/{webhook_id}":              {rule: inOrg(access.ManageWebhooks), path: webhookAPI(""), ok: 200, json: webhookJSONBody},
+		"DELETE /api/v1/organizations/{id}/webhooks/{webhook_id}":             {rule: inOrg(access.ManageWebhooks), path: webhookAPI(""), ok: 204},
+		"POST /api/v1/organizations/{id}/webhooks/{webhook_id}/rotate-secret": {rule: inOrg(access.ManageWebhooks), path: webhookAPI("/rotate-secret"), ok: 200},
+		"GET /api/v1/organizations/{id}/webhooks/{webhook_id}/deliveries":     {rule: inOrg(access.ManageWebhooks), path: webhookAPI("/deliveries"), ok: 200},
+		"POST /api/v1/organizations/{id}/webhooks/{webhook_id}/deliveries/{message_id}/redeliver": {rule: inOrg(access.ManageWebhooks), ok: 202,
+			path: func(o *authzOrg) string {
+				return webhookAPI(fmt.Sprintf("/deliveries/%d/redeliver", o.webhookMessage))(o)
+			}},
+		"POST /api/v1/organizations/{id}/webhooks/{webhook_id}/test": {rule: inOrg(access.ManageWebhooks), path: webhookAPI("/test"), ok: 202},
+
 		"GET /api/v1/organizations/{id}/api-keys": {rule: inOrg(access.ManageAPIKeys), path: apiURL("/api-keys"), ok: 200},
 		"POST /api/v1/organizations/{id}/api-keys": {rule: inOrg(access.ManageAPIKeys), path: apiURL("/api-keys"), ok: 201,
 			json: func(o *authzOrg) any { return map[string]string{"name": newName(o), "role": "viewer"} }},
@@ -561,6 +592,9 @@ var designMatrix = map[access.Action]access.Role{
 	// Exporting hands out everything the organization holds, as deleting
 	// removes it: the owner's.
 	access.ExportOrganization: access.Owner,
+	// Webhooks are set up by whoever sets up the organization's other
+	// integrations: its admins (and their keys, unlike API keys).
+	access.ManageWebhooks: access.Admin,
 }
 
 func minimumRoleFor(action access.Action) access.Role {
@@ -826,6 +860,9 @@ func (f *authzFixture) newOrg() *authzOrg {
 		if err := f.addKeys(ctx, q, o); err != nil {
 			return err
 		}
+		if err := o.addWebhook(ctx, q); err != nil {
+			return err
+		}
 		return f.addLearners(ctx, q, o)
 	})
 	if err != nil {
@@ -1079,6 +1116,7 @@ func (f *authzFixture) fingerprint(o *authzOrg) string {
 			fmt.Fprintf(&b, " blocked:%s", bl.Email)
 		}
 		fingerprintImports(f.t, &b, q, id)
+		fingerprintWebhooks(f.t, &b, q, id)
 		b.WriteString("]")
 	}
 	return b.String()

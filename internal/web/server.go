@@ -21,6 +21,7 @@ import (
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/transfer"
 	"github.com/mailschool/mailschool/internal/web/openapi"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 // Options configures a Server.
@@ -67,6 +68,10 @@ type Options struct {
 	// Learning is the learning service; nil makes one from DB, Mail,
 	// BaseURL and SecretKey. Pass one to register hooks on it (delivery).
 	Learning *learning.Service
+	// Webhooks is the webhooks service; nil makes one from DB that takes
+	// https addresses only. New attaches it to the organizations'
+	// service it makes and to Learning: do not attach it elsewhere.
+	Webhooks *webhooks.Service
 	// UploadTimeout is how long the body of a request carrying a logo may
 	// take to arrive; zero takes DefaultUploadTimeout.
 	UploadTimeout time.Duration
@@ -137,6 +142,7 @@ type Server struct {
 	mail     *mail.Service
 	orgs     *orgs.Service
 	learning *learning.Service
+	webhooks *webhooks.Service
 
 	// publicPages caches the public organization pages for anonymous
 	// visitors.
@@ -286,6 +292,11 @@ func New(opts Options) (*Server, error) {
 		signupPerIP:              limiters.New("signup_per_ip", opts.SignupPerIP),
 		signupPerAddress:         limiters.New("signup_per_address", opts.SignupPerAddress),
 	}
+	s.webhooks = opts.Webhooks
+	if s.webhooks == nil {
+		s.webhooks = webhooks.NewService(opts.DB, webhooks.Options{Learning: opts.Learning})
+	}
+	s.webhooks.Attach(s.orgs, opts.Learning)
 	s.enrollPerIP, s.enrollPerAddress = limiters.New("enroll_per_ip", opts.EnrollPerIP), limiters.New("enroll_per_address", opts.EnrollPerAddress)
 	s.uploadTimeout = opts.UploadTimeout
 	s.metrics, s.metricsToken = opts.Metrics, opts.MetricsToken

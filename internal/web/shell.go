@@ -46,6 +46,7 @@ var organizationSections = []struct {
 	{"members", "Members", "#members", access.ViewOrganization},
 	{"settings", "Settings", "edit", access.EditOrganization},
 	{"api-keys", "API keys", "api-keys/", access.ManageAPIKeys},
+	{"webhooks", "Webhooks", "webhooks/", access.ManageWebhooks},
 	{"audit", "Audit log", "audit/", access.ViewAuditLog},
 }
 
@@ -75,6 +76,8 @@ func sectionOf(rest string) (key string, first bool) {
 		return "audit", tail == ""
 	case "api-keys":
 		return "api-keys", tail == ""
+	case "webhooks":
+		return "webhooks", tail == ""
 	case "members", "invitations", "transfer":
 		return "members", false
 	}

@@ -273,9 +273,13 @@ func (s *Service) onLearningEvent(ctx context.Context, q *store.Queries, e learn
 		if err != nil {
 			return fmt.Errorf("quiz answer of delivery %d: %w", e.QuizDeliveryID, err)
 		}
-		ev.subject = enrollmentSubject(e.Enrollment.ID)
-		ev.data = QuizEventData{Enrollment: EnrollmentJSON(*e.Enrollment), QuizAttempt: QuizAttemptData{ID: a.ID,
-			EnrollmentID: a.EnrollmentID, LearnerEmail: e.Enrollment.LearnerEmail, ContentID: a.ContentID, QuizTitle: a.ContentTitle,
+		en, err := q.Enrollment(ctx, e.OrganizationID, a.EnrollmentID)
+		if err != nil {
+			return fmt.Errorf("enrollment %d: %w", a.EnrollmentID, err)
+		}
+		ev.subject = enrollmentSubject(en.ID)
+		ev.data = QuizEventData{Enrollment: EnrollmentJSON(en), QuizAttempt: QuizAttemptData{ID: a.ID,
+			EnrollmentID: a.EnrollmentID, LearnerEmail: en.LearnerEmail, ContentID: a.ContentID, QuizTitle: a.ContentTitle,
 			Attempt: a.Attempt, Score: a.Score, Passed: a.Passed, AnsweredAt: a.CreatedAt}}
 	case learning.CertificateIssued, learning.CertificateClaimed:
 		c := *e.Certificate
