@@ -46,7 +46,8 @@ func BenchmarkDispatcher(b *testing.B) {
 					subjects[i] = "enrollment:" + strconv.Itoa(i)
 				}
 				addMessages(b, db, ep, time.Now(), nil, subjects...)
-				d := webhooks.NewDispatcher(db, webhooks.Config{Guard: loopback(rc), Logger: quietLog})
+				round, _ := strconv.Atoi(os.Getenv("MAILSCHOOL_BENCH_ROUND")) // 0: the default
+				d := webhooks.NewDispatcher(db, webhooks.Config{Guard: loopback(rc), Round: round, Logger: quietLog})
 				workers := river.NewWorkers()
 				d.AddWorkers(workers)
 				jobs, err := db.NewJobs(&river.Config{Workers: workers, Logger: quietLog, FetchCooldown: 20 * time.Millisecond,

@@ -390,3 +390,43 @@ func TestDispatcherSweep(t *testing.T) {
 		}
 	})
 }
+
+// A slow endpoint's round stops starting requests once the job's budget
+// is spent: what was sent is recorded, the rest waits for the next run,
+// and the job says so.
+func TestDispatcherStopsASlowRoundInTime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		orgID, _ := storetest.NewOrganization(t, db, "Acme")
+		rc := newReceiver(t, "", false, func(received, int) int {
+			time.Sleep(150 * time.Millisecond)
+			return http.StatusOK
+		})
+		ep := newEndpoint(t, db, orgID, rc.srv.URL)
+		rc.secret = ep.Secret
+		d := webhooks.NewDispatcher(db, webhooks.Config{Guard: loopback(rc), Concurrency: 2, Logger: quietLog})
+		addMessages(t, db, ep, time.Now(), nil, "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+		start := time.Now()
+		more, err := d.SendDue(ctx, ep.ID, 250*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		msgs, _ := db.Read().WebhookMessages(ctx, orgID, ep.ID)
+		delivered := 0
+		for _, m := range msgs {
+			if m.Status == store.WebhookDelivered {
+				delivered++
+			}
+		}
+		if !more || delivered == 0 || delivered > 6 || delivered != len(rc.requests()) || took > time.Second {
+			t.Errorf("more %v, %d delivered, %d requests, in %v; want some of 10 recorded within about the budget", more, delivered, len(rc.requests()), took)
+		}
+		if more, err := d.SendDue(ctx, ep.ID, time.Minute); err != nil || more {
+			t.Fatalf("second run: more %v, %v", more, err)
+		}
+		if n := len(rc.requests()); n != 10 {
+			t.Errorf("%d requests for 10 messages", n)
+		}
+	})
+}
