@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -77,12 +78,7 @@ func (q *Queries) WebhookEndpointToSend(ctx context.Context, id int64) (WebhookE
 	return e, nil
 }
 
-// NextWebhookMessages returns up to limit pending messages of an endpoint
-// that are due at now, in id order, each only when no older message of
-// its subject is pending: messages about one subject go out one after
-// another, in the order they were written.
-func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now time.Time, limit int) ([]WebhookMessage, error) {
-	rs, err := q.query(ctx, `
+const nextWebhookMessagesQuery = `
 		SELECT m.id, m.endpoint_id, m.organization_id, m.event_id, m.event_type, m.subject, m.payload, m.status,
 			m.attempts, m.next_attempt_at, m.created_at
 		FROM webhook_messages m
@@ -90,7 +86,23 @@ func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now
 			AND (m.subject = '' OR NOT EXISTS (
 				SELECT 1 FROM webhook_messages o
 				WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.status = 'pending' AND o.id < m.id))
-		ORDER BY m.id LIMIT ?`, endpointID, now.UTC(), limit)
+		ORDER BY m.id LIMIT ?`
+
+var sqliteNextWebhookMessagesQuery = strings.Replace(nextWebhookMessagesQuery,
+	"FROM webhook_messages m\n", "FROM webhook_messages m INDEXED BY webhook_messages_pending_idx\n", 1)
+
+// NextWebhookMessages returns up to limit pending messages of an endpoint
+// that are due at now, in id order, each only when no older message of
+// its subject is pending: messages about one subject go out one after
+// another, in the order they were written.
+func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now time.Time, limit int) ([]WebhookMessage, error) {
+	query := nextWebhookMessagesQuery
+	if q.dialect == SQLite {
+		// Without statistics SQLite reads every endpoint's due messages
+		// through webhook_messages_due_idx and sorts them, on each round.
+		query = sqliteNextWebhookMessagesQuery
+	}
+	rs, err := q.query(ctx, query, endpointID, now.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
 	}
@@ -284,4 +296,11 @@ func (q *Queries) DeleteFinishedWebhookMessages(ctx context.Context, before time
 		return 0, fmt.Errorf("delete webhooks finished before %s: %w", before.Format(time.RFC3339), err)
 	}
 	return n, nil
+}
+
+// NextWebhookMessagesPlan returns SQLite's plan of NextWebhookMessages'
+// query, for the test that it reads the endpoint's pending messages only.
+func (db *DB) NextWebhookMessagesPlan(ctx context.Context) (QueryPlan, error) {
+	lines, err := sqlitePlan(ctx, db.Read(), sqliteNextWebhookMessagesQuery, []any{int64(1), now(), 250})
+	return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,4 +263,19 @@ func TestDeleteFinishedWebhookMessages(t *testing.T) {
 			t.Errorf("left %d (want 2), old %d and its attempts %d (want 0)", left, gone, attempts)
 		}
 	})
+}
+
+// Each round reads its endpoint's pending messages in id order from
+// their index, whatever other endpoints have due: no scan of every due
+// message, no sort.
+func TestNextWebhookMessagesReadTheEndpointsIndex(t *testing.T) {
+	db := storetest.NewSQLite(t)
+	plan, err := db.NextWebhookMessagesPlan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := plan.String()
+	if !strings.Contains(text, "USING INDEX webhook_messages_pending_idx (endpoint_id=?)") || strings.Contains(text, "TEMP B-TREE") {
+		t.Errorf("plan:\n%s", text)
+	}
 }
