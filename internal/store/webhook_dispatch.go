@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -298,9 +299,32 @@ func (q *Queries) DeleteFinishedWebhookMessages(ctx context.Context, before time
 	return n, nil
 }
 
-// NextWebhookMessagesPlan returns SQLite's plan of NextWebhookMessages'
-// query, for the test that it reads the endpoint's pending messages only.
-func (db *DB) NextWebhookMessagesPlan(ctx context.Context) (QueryPlan, error) {
-	lines, err := sqlitePlan(ctx, db.Read(), sqliteNextWebhookMessagesQuery, []any{int64(1), now(), 250})
-	return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
+// NextWebhookMessagesPlan returns the plan of NextWebhookMessages' query
+// for an endpoint, for the test that it reads the endpoint's pending
+// messages only: SQLite's, or PostgreSQL's generic plan (pgx prepares the
+// statement, and PostgreSQL settles on the generic plan after five runs).
+func (db *DB) NextWebhookMessagesPlan(ctx context.Context, endpointID int64) (QueryPlan, error) {
+	args := []any{endpointID, now(), 250}
+	if db.dialect == SQLite {
+		lines, err := sqlitePlan(ctx, db.Read(), sqliteNextWebhookMessagesQuery, args)
+		return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
+	}
+	q := db.Read()
+	var lines []string
+	err := db.InTx(ctx, func(tx *Queries) error {
+		if _, err := tx.exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `PREPARE next_webhooks AS `+q.rebind(nextWebhookMessagesQuery)); err != nil {
+			return err
+		}
+		var err error
+		lines, err = textPlan(ctx, tx, `EXPLAIN EXECUTE next_webhooks(`+strconv.FormatInt(endpointID, 10)+`, now(), 250)`)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `DEALLOCATE next_webhooks`)
+		return err
+	})
+	return QueryPlan{Name: "PostgreSQL generic plan", Lines: lines}, err
 }
