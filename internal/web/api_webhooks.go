@@ -123,8 +123,8 @@ func (s *Server) apiWebhookCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Enabled != nil {
-		return problem.Field("enabled", "enabled_on_create", "A new webhook is enabled; leave enabled out, and disable it afterwards if need be.")
+	if in.Enabled != nil && !*in.Enabled {
+		return problem.Field("enabled", "enabled_on_create", "A new webhook is enabled; disable it afterwards if need be.")
 	}
 	if in.Events == nil {
 		in.Events = []string{}
