@@ -51,10 +51,15 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
-	// Completions worked here are the organizations' webhook events too.
-	webhooks.NewService(db, webhooks.Options{Learning: learn}).Attach(nil, learn)
+	// Completions worked here are the organizations' webhook events too;
+	// serve's workers send them.
+	guard := newGuard(cfg)
+	dispatcher := newDispatcher(a, cfg, db, mailer, guard)
+	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
+	hooks.Attach(nil, learn)
+	hooks.SetKick(dispatcher.Kick)
 	// Only the mail queue: this process works the deliveries itself.
-	queue := jobsConfig(a, db, mailer, learn, engine, false)
+	queue := jobsConfig(a, db, mailer, learn, engine, dispatcher, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}
 	queue.ID = fmt.Sprintf("deliver-%d-%d", os.Getpid(), time.Now().UnixNano())
 	jobs, err := db.NewJobs(queue)

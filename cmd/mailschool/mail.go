@@ -16,6 +16,7 @@ import (
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 // newMailService builds the mail service for cfg: SMTP when an SMTP URL is
@@ -72,8 +73,8 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 // shutdownTimeout, and then cancels those left (a send job hands on the
 // emails it did not try).
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service,
-	engine *delivery.Engine, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
-	queue := jobsConfig(a, db, mailer, learn, engine, cfg.Workers)
+	engine *delivery.Engine, dispatcher *webhooks.Dispatcher, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
+	queue := jobsConfig(a, db, mailer, learn, engine, dispatcher, cfg.Workers)
 	queue.SoftStopTimeout = shutdownTimeout
 	jobs, err := db.NewJobs(queue)
 	if err != nil {
@@ -117,7 +118,7 @@ func stopJobs(a *app, jobs *store.Jobs, timeout time.Duration) {
 // delivery pass, the daily sweeps), which River runs on one elected node.
 // Every job has a timeout, and a job running past mail.RescueAfter is
 // run again: its node died.
-func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, work bool) *river.Config {
+func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Service, engine *delivery.Engine, dispatcher *webhooks.Dispatcher, work bool) *river.Config {
 	accounts := auth.NewAccounts(db, mailer)
 	organizations := orgs.NewService(db, orgs.Config{Mail: mailer})
 	workers := river.NewWorkers()
@@ -126,11 +127,12 @@ func jobsConfig(a *app, db *store.DB, mailer *mail.Service, learn *learning.Serv
 	organizations.AddWorkers(workers)
 	learn.AddWorkers(workers)
 	engine.AddWorkers(workers)
+	dispatcher.AddWorkers(workers)
 	queue := &river.Config{Workers: workers, Logger: a.logger.With("component", "jobs"), FetchCooldown: mail.FetchCooldown,
 		JobTimeout: time.Minute, RescueStuckJobsAfter: mail.RescueAfter}
 	if work {
-		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig}
-		queue.PeriodicJobs = slices.Concat(engine.PeriodicJobs(), accounts.PeriodicJobs(), organizations.PeriodicJobs())
+		queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig, delivery.Queue: delivery.QueueConfig, webhooks.Queue: webhooks.QueueConfig}
+		queue.PeriodicJobs = slices.Concat(engine.PeriodicJobs(), accounts.PeriodicJobs(), organizations.PeriodicJobs(), dispatcher.PeriodicJobs())
 	}
 	return queue
 }

@@ -52,7 +52,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		observer mail.Observer
 	)
 	if cfg.Metrics {
-		meter, err = metrics.New(metrics.Options{DB: db, Queues: []string{mail.Queue, delivery.Queue},
+		meter, err = metrics.New(metrics.Options{DB: db, Queues: []string{mail.Queue, delivery.Queue, webhooks.Queue},
 			OverdueAfter: delivery.OverdueAfter(cfg.DeliveryInterval), Logger: a.logger.With("component", "metrics")})
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
@@ -66,8 +66,11 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	guard := newGuard(cfg)
+	dispatcher := newDispatcher(a, cfg, db, mailer, guard)
 	// The web server attaches it to the organizations and learning.
-	hooks := webhooks.NewService(db, webhooks.Options{Learning: learn})
+	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
+	hooks.SetKick(dispatcher.Kick)
 
 	var (
 		jobs        *store.Jobs
@@ -124,7 +127,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
+	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, dispatcher, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}

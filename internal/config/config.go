@@ -61,6 +61,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
 	// headers name the client (MAILSCHOOL_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// WebhookAllowedNetworks are the private ranges webhooks may be sent
+	// to, over plain HTTP too (MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS).
+	WebhookAllowedNetworks []netip.Prefix
 	// TLSCert and TLSKey are the files of the certificate serve answers
 	// TLS with; empty: plain HTTP (behind a TLS proxy).
 	TLSCert, TLSKey string
@@ -92,6 +95,7 @@ type Config struct {
 
 	limits         map[string]string // MAILSCHOOL_LIMIT_<NAME>, by name
 	trustedProxies string            // MAILSCHOOL_TRUSTED_PROXIES
+	webhookNets    string            // MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS
 	metrics        string            // MAILSCHOOL_METRICS or --metrics
 }
 

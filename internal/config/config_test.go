@@ -230,6 +230,10 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_TRUSTED_PROXIES", "10.0.0.0/8;192.0.2.1", nil, false},
 		{"MAILSCHOOL_TRUSTED_PROXIES", "proxy.internal", nil, false},
 		{"MAILSCHOOL_TRUSTED_PROXIES", "fe80::1%eth0", nil, false},
+		{"MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS", "0.0.0.0/0", nil, false},
+		{"MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/7", nil, false},
+		{"MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS", "::/0", nil, false},
+		{"MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS", "receiver.internal", nil, false},
 		{"MAILSCHOOL_TLS_ACME_HOST", "localhost", nil, false},
 		{"MAILSCHOOL_TLS_ACME_HOST", "https://learn.acme.example", nil, false},
 		{"MAILSCHOOL_TLS_ACME_HOST", "learn.acme.example", map[string]string{"MAILSCHOOL_TLS_CERT": certFile, "MAILSCHOOL_TLS_KEY": tlsKeyFile}, true},
@@ -363,6 +367,10 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 fd00::1/8,::1"}, nil, func(c Config) bool {
 			return slices.Equal(c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
 				netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("::1/128")})
+		}},
+		{map[string]string{"MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/8, 127.0.0.1 fc00::/7"}, nil, func(c Config) bool {
+			return slices.Equal(c.WebhookAllowedNetworks, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
+				netip.MustParsePrefix("fc00::/7")})
 		}},
 		{map[string]string{"MAILSCHOOL_TLS_ACME_HOST": "learn.acme.example"}, nil, func(c Config) bool {
 			return c.ACMEHost == "learn.acme.example" && c.BaseURL == "https://learn.acme.example"

@@ -69,6 +69,7 @@ func (c *Config) registerProduction(env Env) {
 		}
 	}
 	c.trustedProxies = env("MAILSCHOOL_TRUSTED_PROXIES")
+	c.webhookNets = env("MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS")
 }
 
 // finishProduction parses what registerProduction read, and the TLS
@@ -98,6 +99,9 @@ func (c *Config) finishProduction() error {
 	var err error
 	if c.TrustedProxies, err = ParseTrustedProxies(c.trustedProxies); err != nil {
 		return settingError("MAILSCHOOL_TRUSTED_PROXIES", c.trustedProxies, err)
+	}
+	if c.WebhookAllowedNetworks, err = ParseWebhookNetworks(c.webhookNets); err != nil {
+		return settingError("MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS", c.webhookNets, err)
 	}
 	if c.ACMEHost != "" {
 		if !isDNSName(c.ACMEHost) || !strings.Contains(c.ACMEHost, ".") {
@@ -139,6 +143,35 @@ func ParseLimit(s string) (auth.Limit, error) {
 		return auth.Limit{}, bad
 	}
 	return auth.Limit{Every: every, Burst: n}, nil
+}
+
+// Widest ranges MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS takes: the private
+// ranges are no wider (10.0.0.0/8, fc00::/7), and a wider one would open
+// most of the internal address space by a typing mistake.
+const (
+	MinWebhookNetworkBits4 = 8
+	MinWebhookNetworkBits6 = 7
+)
+
+// ParseWebhookNetworks reads the ranges webhooks may be sent to despite
+// being private: CIDR ranges or addresses, as ParseTrustedProxies reads
+// them, none wider than a /8 (IPv4) or /7 (IPv6).
+func ParseWebhookNetworks(s string) ([]netip.Prefix, error) {
+	ranges, err := ParseTrustedProxies(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ranges {
+		minBits := MinWebhookNetworkBits6
+		if p.Addr().Is4() {
+			minBits = MinWebhookNetworkBits4
+		}
+		if p.Bits() < minBits {
+			return nil, fmt.Errorf("must list private ranges no wider than /%d (IPv4) or /%d (IPv6), such as 10.0.0.0/8 or fd00::/8: %s is wider",
+				MinWebhookNetworkBits4, MinWebhookNetworkBits6, p)
+		}
+	}
+	return ranges, nil
 }
 
 // ParseTrustedProxies reads a list of addresses and CIDR ranges,

@@ -23,6 +23,7 @@ var kindLabels = map[Kind]string{
 	KindEmailChangeRequested: "Address change notice",
 	KindSignupConfirm:        "Sign-up confirmation",
 	KindSignupExisting:       "Sign-up for an existing account",
+	KindWebhookDisabled:      "Webhook endpoint turned off",
 }
 
 // Kinds lists every kind of email, in a fixed order.

@@ -41,7 +41,20 @@ const (
 
 var kinds = []Kind{KindTest, KindPasswordChanged, KindInvitation, KindMemberAdded, KindPasswordReset,
 	KindEnrollmentConfirm, KindEnrollmentReminder, KindLesson, KindQuiz, KindCourseFailed, KindCourseCompleted,
-	KindEmailChangeConfirm, KindEmailChangeRequested, KindSignupConfirm, KindSignupExisting}
+	KindEmailChangeConfirm, KindEmailChangeRequested, KindSignupConfirm, KindSignupExisting, KindWebhookDisabled}
+
+// KindWebhookDisabled tells an organization's admins that one of its
+// webhook endpoints failed for so long that it was turned off.
+const KindWebhookDisabled Kind = "webhook_disabled"
+
+// WebhookDisabled is the template data of KindWebhookDisabled.
+type WebhookDisabled struct {
+	OrganizationName string
+	EndpointURL      string
+	FailingSince     time.Time
+	Reason           string
+	URL              string // the page where the endpoint is turned back on
+}
 
 // Kinds of the sign-up emails: the link that creates the account, or, for
 // an address that has one, a reminder of how to log in.

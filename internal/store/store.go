@@ -229,6 +229,7 @@ type Queries struct {
 	sqlTx   *sql.Tx // the transaction, on SQLite inside InTx
 	pgTx    pgx.Tx  // the transaction, on PostgreSQL inside InTx
 	jobs    *Jobs
+	marks   map[any]struct{} // FirstInTx's keys
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
