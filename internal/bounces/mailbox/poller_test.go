@@ -2,8 +2,8 @@ package mailbox_test
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -345,4 +345,3 @@ func TestParseURL(t *testing.T) {
 		t.Errorf("String() = %s holds the password", s)
 	}
 }
-
