@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/bounces/mailbox"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	DKIMKeyFile  string
 	SendRate     float64 // messages per second per node; 0: no limit
 	Workers      bool    // run background jobs in this process
+	// BounceMailbox is the IMAP or POP3 mailbox bounces are read from
+	// (MAILSCHOOL_BOUNCE_MAILBOX); empty: none.
+	BounceMailbox string
 
 	// InvitationTTL is how long invitation links work; zero takes the
 	// default (7 days).
@@ -135,6 +139,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DKIMDomain = env("MAILSCHOOL_DKIM_DOMAIN")
 	c.DKIMSelector = env("MAILSCHOOL_DKIM_SELECTOR")
 	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
+	c.BounceMailbox = env("MAILSCHOOL_BOUNCE_MAILBOX") // read by the poller, see internal/bounces/mailbox
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
 	c.signup = or(env("MAILSCHOOL_SIGNUP"), "closed")
@@ -264,6 +269,12 @@ func (c *Config) Finish() error {
 		// not the value.
 		if err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
 			return err
+		}
+	}
+	if c.BounceMailbox != "" {
+		// The URL holds a password: the error does not repeat it.
+		if _, err := mailbox.ParseURL(c.BounceMailbox); err != nil {
+			return fmt.Errorf("MAILSCHOOL_BOUNCE_MAILBOX: %w", err)
 		}
 	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
