@@ -85,6 +85,26 @@ func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmen
 	return true, runHooks(ctx, q, s.onFinish, e)
 }
 
+// End ends an unverified or active enrollment as cancelled or
+// unsubscribed, in q's transaction, and runs the OnEnd hooks, as staff's
+// cancelling and the learner's unsubscribing do: for changes made by
+// mailschool itself (the bounce rules). It reports whether the enrollment
+// was still open.
+func (s *Service) End(ctx context.Context, q *store.Queries, orgID, enrollmentID int64, to store.EnrollmentStatus) (bool, error) {
+	if to != store.EnrollmentCancelled && to != store.EnrollmentUnsubscribed {
+		return false, fmt.Errorf("end enrollment %d as %s: not an end", enrollmentID, to)
+	}
+	ended, err := q.EndEnrollment(ctx, orgID, enrollmentID, to, s.now().UTC())
+	if err != nil || !ended {
+		return false, err
+	}
+	e, err := q.Enrollment(ctx, orgID, enrollmentID)
+	if err != nil {
+		return false, err
+	}
+	return true, runHooks(ctx, q, s.onEnd, e)
+}
+
 func runHooks(ctx context.Context, q *store.Queries, hooks []EnrollmentHook, e store.Enrollment) error {
 	for _, h := range hooks {
 		if err := h(ctx, q, e); err != nil {
