@@ -378,6 +378,9 @@ type EnrollmentPage struct {
 	// Certificate is the enrollment's certificate, claimed or not; nil
 	// when it has none.
 	Certificate *store.Certificate
+	// Bounces are the bounces and complaints of the enrollment's emails,
+	// oldest first: a learner whose email bounced shows as bounced.
+	Bounces []store.Bounce
 }
 
 // Enrollment returns an enrollment of an organization with its
@@ -409,6 +412,9 @@ func (s *Service) enrollmentPage(ctx context.Context, actor *store.User, orgID, 
 		}
 	}
 	if p.QuizAttempts, err = q.EnrollmentQuizAttempts(ctx, orgID, id); err != nil {
+		return EnrollmentPage{}, err
+	}
+	if p.Bounces, err = q.EnrollmentBounces(ctx, orgID, id); err != nil {
 		return EnrollmentPage{}, err
 	}
 	if c, err := q.CertificateOfEnrollment(ctx, orgID, id); err == nil {
