@@ -50,6 +50,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
+	newBounces(a, cfg, db, mailer, learn)
 	// Only the mail queue: this process works the deliveries itself.
 	queue := jobsConfig(a, db, mailer, learn, engine, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -34,7 +35,22 @@ func newMailService(a *app, cfg config.Config, db *store.DB, observer mail.Obser
 		SendRate:      cfg.SendRate,
 		Logger:        a.logger,
 		Observer:      observer,
+		ReturnPaths:   mail.NewReturnPaths(cfg.SecretKey, cfg.BounceDomain),
 	})
+}
+
+// newBounces returns the bounce rules of cfg and tells mailer to count its
+// refusals at send time as hard bounces.
+func newBounces(a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service) *bounces.Service {
+	rules := bounces.NewService(db, learn, bounces.Config{
+		ReturnPaths:       mailer.ReturnPaths(),
+		SoftLimit:         cfg.BounceSoftLimit,
+		SoftWindow:        cfg.BounceSoftWindow,
+		BlockPlatformWide: cfg.BounceBlockPlatform,
+		Logger:            a.logger.With("component", "bounces"),
+	})
+	mailer.SetRefusalRecorder(rules.RecordRefusal)
+	return rules
 }
 
 func mailTransportName(cfg config.Config) string {

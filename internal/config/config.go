@@ -77,6 +77,14 @@ type Config struct {
 	// set, is the bearer token a scrape must present.
 	Metrics      bool
 	MetricsToken string
+	// Bounce rules: the domain of per-message return paths (empty: the
+	// From address is the envelope sender), the soft bounces that count
+	// as a hard one, and whether a hard bounce blocks for every
+	// organization.
+	BounceDomain        string
+	BounceSoftLimit     int
+	BounceSoftWindow    time.Duration
+	BounceBlockPlatform bool
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -93,6 +101,8 @@ type Config struct {
 	limits         map[string]string // MAILSCHOOL_LIMIT_<NAME>, by name
 	trustedProxies string            // MAILSCHOOL_TRUSTED_PROXIES
 	metrics        string            // MAILSCHOOL_METRICS or --metrics
+	bounceSoft     string            // MAILSCHOOL_BOUNCE_SOFT_LIMIT
+	bouncePlatform string            // MAILSCHOOL_BOUNCE_BLOCK_PLATFORM
 }
 
 // Defaults and bounds of the settings. The bounds catch typing mistakes
@@ -119,6 +129,13 @@ const (
 
 	// MinMetricsTokenLength keeps the metrics token out of guessing range.
 	MinMetricsTokenLength = 16
+
+	// Soft bounces that count as a hard one: 3 in 7 days by default, at
+	// most MaxBounceSoftLimit within MaxBounceSoftWindow.
+	DefaultBounceSoftLimit  = 3
+	DefaultBounceSoftWindow = 7 * 24 * time.Hour
+	MaxBounceSoftLimit      = 100
+	MaxBounceSoftWindow     = 90 * 24 * time.Hour
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -148,6 +165,9 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
 	c.apiKeyLimit = env("MAILSCHOOL_LIMIT_API_KEY")
+	c.BounceDomain = env("MAILSCHOOL_BOUNCE_DOMAIN")           // per-message return paths
+	c.bounceSoft = env("MAILSCHOOL_BOUNCE_SOFT_LIMIT")         // N soft bounces in D count as hard
+	c.bouncePlatform = env("MAILSCHOOL_BOUNCE_BLOCK_PLATFORM") // hard bounces block for every organization
 	c.registerProduction(env)
 }
 
@@ -288,6 +308,9 @@ func (c *Config) Finish() error {
 	if c.DKIMSelector != "" && !isDNSName(c.DKIMSelector) {
 		return settingError("MAILSCHOOL_DKIM_SELECTOR", c.DKIMSelector,
 			errors.New("must be letters, digits and hyphens, in dot-separated parts, such as s1 or mail-2024"))
+	}
+	if err := c.finishBounces(); err != nil {
+		return err
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
@@ -595,4 +618,57 @@ func or(value, fallback string) string {
 		return value
 	}
 	return fallback
+}
+
+// finishBounces checks the bounce settings and fills in their defaults.
+func (c *Config) finishBounces() error {
+	c.BounceDomain = strings.ToLower(strings.TrimSpace(c.BounceDomain))
+	if c.BounceDomain != "" && !isDNSName(c.BounceDomain) {
+		return settingError("MAILSCHOOL_BOUNCE_DOMAIN", c.BounceDomain,
+			errors.New("must be a domain name, such as bounces.acme.example (an internationalized one in its xn-- form)"))
+	}
+	c.BounceSoftLimit, c.BounceSoftWindow = DefaultBounceSoftLimit, DefaultBounceSoftWindow
+	if c.bounceSoft != "" {
+		n, window, err := parseSoftLimit(c.bounceSoft)
+		if err != nil {
+			return settingError("MAILSCHOOL_BOUNCE_SOFT_LIMIT", c.bounceSoft, err)
+		}
+		c.BounceSoftLimit, c.BounceSoftWindow = n, window
+	}
+	c.BounceBlockPlatform = true
+	if c.bouncePlatform != "" {
+		var err error
+		if c.BounceBlockPlatform, err = parseBool(c.bouncePlatform); err != nil {
+			return settingError("MAILSCHOOL_BOUNCE_BLOCK_PLATFORM", c.bouncePlatform, err)
+		}
+	}
+	return nil
+}
+
+// parseSoftLimit reads "<count>/<window>", such as 3/168h or 3/7d.
+func parseSoftLimit(s string) (int, time.Duration, error) {
+	bad := fmt.Errorf("must be <count>/<window>, such as 3/7d or 5/72h: a count from 1 to %d and a window from a minute to 90 days", MaxBounceSoftLimit)
+	countText, windowText, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(countText))
+	if err != nil || n < 1 || n > MaxBounceSoftLimit {
+		return 0, 0, bad
+	}
+	windowText = strings.TrimSpace(windowText)
+	var window time.Duration
+	if days, found := strings.CutSuffix(windowText, "d"); found {
+		d, err := strconv.Atoi(days)
+		if err != nil || d < 0 || d > 90 {
+			return 0, 0, bad
+		}
+		window = time.Duration(d) * 24 * time.Hour
+	} else if window, err = time.ParseDuration(windowText); err != nil {
+		return 0, 0, bad
+	}
+	if window < time.Minute || window > MaxBounceSoftWindow {
+		return 0, 0, bad
+	}
+	return n, window, nil
 }

@@ -200,6 +200,13 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "0", nil, false},
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "61m", nil, false},
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "100000h", nil, false},
+		{"MAILSCHOOL_BOUNCE_DOMAIN", "bounces@acme.example", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "0/7d", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/10s", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/91d", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/9223372036854775807d", nil, false},
+		{"MAILSCHOOL_BOUNCE_BLOCK_PLATFORM", "yes", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "lots", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "0", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "-5", nil, false},
@@ -376,6 +383,14 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_SEND_RATE": "1e4"}, nil, func(c Config) bool { return c.SendRate == 10000 }},
 		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "1m"}, nil, func(c Config) bool { return c.InvitationTTL == time.Minute }},
 		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "90d"}, nil, func(c Config) bool { return c.InvitationTTL == 90*24*time.Hour }},
+		{map[string]string{}, nil, func(c Config) bool {
+			return c.BounceDomain == "" && c.BounceSoftLimit == 3 && c.BounceSoftWindow == 7*24*time.Hour && c.BounceBlockPlatform
+		}},
+		{map[string]string{"MAILSCHOOL_BOUNCE_DOMAIN": "Bounces.Acme.example", "MAILSCHOOL_BOUNCE_SOFT_LIMIT": "5/72h", "MAILSCHOOL_BOUNCE_BLOCK_PLATFORM": "false"}, nil,
+			func(c Config) bool {
+				return c.BounceDomain == "bounces.acme.example" && c.BounceSoftLimit == 5 && c.BounceSoftWindow == 72*time.Hour && !c.BounceBlockPlatform
+			}},
+		{map[string]string{"MAILSCHOOL_BOUNCE_SOFT_LIMIT": "2/30d"}, nil, func(c Config) bool { return c.BounceSoftLimit == 2 && c.BounceSoftWindow == 30*24*time.Hour }},
 		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1s"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Second }},
 		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1h"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Hour }},
 		{map[string]string{"MAILSCHOOL_ADDR": ":9000"}, nil, func(c Config) bool { return c.BaseURL == "http://localhost:9000" }},

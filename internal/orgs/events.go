@@ -42,6 +42,10 @@ const (
 	// A CSV import of learners into a course ended: its counts, and who
 	// stated the organization holds their consent, if anyone did.
 	LearnersImported EventKind = "learners.imported"
+	// mailschool blocked an address after a bounce or a complaint.
+	AddressBlocked EventKind = "address.blocked"
+	// An admin lifted the block of an address, with a note.
+	AddressUnblocked EventKind = "address.unblocked"
 )
 
 // OrganizationImported: the organization was made from an export; the

@@ -30,6 +30,8 @@ var eventLabels = map[EventKind]string{
 	APIKeyRevokedUse:        "Revoked API key used",
 	CertificateRevoked:      "Certificate revoked",
 	LearnersImported:        "Learners imported",
+	AddressBlocked:          "Address blocked after a bounce",
+	AddressUnblocked:        "Address unblocked",
 }
 
 // EventLabel is what people read for an audit entry's action. An action
@@ -58,6 +60,10 @@ var fieldLabels = map[string]string{
 	"reason":              "Reason",
 	"deliveries_held":     "Course emails held",
 	"deliveries_released": "Course emails released",
+	"bounce":              "Bounce",
+	"diagnostic":          "Server's answer",
+	"scope":               "Blocked for",
+	"note":                "Note",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.
