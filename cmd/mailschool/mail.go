@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/auth"
 	"github.com/mailschool/mailschool/internal/bounces"
+	"github.com/mailschool/mailschool/internal/bounces/mailbox"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -53,6 +54,15 @@ func newBounces(a *app, cfg config.Config, db *store.DB, mailer *mail.Service, l
 	return rules
 }
 
+// newBouncePoller returns the reader of MAILSCHOOL_BOUNCE_MAILBOX, which
+// hands what it finds to rules; nil when no mailbox is set.
+func newBouncePoller(a *app, cfg config.Config, rules bounces.Recorder) (*mailbox.Poller, error) {
+	if cfg.BounceMailbox == "" {
+		return nil, nil
+	}
+	return mailbox.New(mailbox.Config{URL: cfg.BounceMailbox, Recorder: rules, Logger: a.logger})
+}
+
 func mailTransportName(cfg config.Config) string {
 	if cfg.SMTPURL == "" {
 		return "outbox"
@@ -81,15 +91,23 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 	return transport, "smtp", nil
 }
 
-// startJobs creates the job queue with the workers of every subsystem and,
+// startJobs creates the job queue with the workers of every subsystem (and
+// the bounce mailbox's poller, when not nil) and,
 // when workers run in this process, starts working it, queues a delivery
 // pass and returns it (nil otherwise). Jobs run on after ctx ends: the returned stop function
 // stops fetching new ones, lets running ones finish for up to
 // shutdownTimeout, and then cancels those left (a send job hands on the
 // emails it did not try).
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service,
-	engine *delivery.Engine, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
+	engine *delivery.Engine, poller *mailbox.Poller, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, learn, engine, cfg.Workers)
+	if poller != nil {
+		poller.AddWorkers(queue.Workers)
+		if cfg.Workers {
+			queue.Queues[mailbox.Queue] = mailbox.QueueConfig
+			queue.PeriodicJobs = append(queue.PeriodicJobs, poller.PeriodicJobs()...)
+		}
+	}
 	queue.SoftStopTimeout = shutdownTimeout
 	jobs, err := db.NewJobs(queue)
 	if err != nil {

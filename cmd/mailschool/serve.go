@@ -64,7 +64,11 @@ func serve(ctx context.Context, a *app, args []string) error {
 	defer mailer.Close()
 	learn := learning.NewService(db, learning.Config{Mail: mailer, BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey})
 	engine := delivery.New(db, mailer, learn, delivery.Config{PassInterval: cfg.DeliveryInterval, Logger: a.logger.With("component", "delivery")})
-	newBounces(a, cfg, db, mailer, learn)
+	rules := newBounces(a, cfg, db, mailer, learn)
+	poller, err := newBouncePoller(a, cfg, rules)
+	if err != nil {
+		return err
+	}
 
 	var (
 		jobs        *store.Jobs
@@ -114,7 +118,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, cfg.ShutdownTimeout)
+	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, poller, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,13 @@ import (
 
 	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/bounces/parse"
-	"github.com/mailschool/mailschool/internal/mail"
 )
+
+// Queue is the job queue of the poller's job, and QueueConfig its
+// settings: one run at a time per node.
+const Queue = "bounce_mailbox"
+
+var QueueConfig = river.QueueConfig{MaxWorkers: 1}
 
 const (
 	// DefaultInterval is how often the mailbox is read.
@@ -261,11 +266,10 @@ type PollArgs struct{}
 // Kind names the job for River.
 func (PollArgs) Kind() string { return "bounce_mailbox_poll" }
 
-// InsertOpts puts the job on the mail queue, which every working node
-// works; one job waiting is enough.
-func (PollArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: mail.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
+// InsertOpts puts the job on the poller's own queue, which only nodes
+// given the mailbox work (deliver --once, which works the mail queue,
+// has no poller).
+func (PollArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
 
 // AddWorkers registers the poller's job worker.
 func (p *Poller) AddWorkers(workers *river.Workers) {
