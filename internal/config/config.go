@@ -296,6 +296,11 @@ func (c *Config) Finish() error {
 		if _, err := mailbox.ParseURL(c.BounceMailbox); err != nil {
 			return fmt.Errorf("MAILSCHOOL_BOUNCE_MAILBOX: %w", err)
 		}
+		// A bounce read from the mailbox counts only when its return path
+		// names the email: without them, every one would be ignored.
+		if strings.TrimSpace(c.BounceDomain) == "" {
+			return errors.New("MAILSCHOOL_BOUNCE_MAILBOX needs MAILSCHOOL_BOUNCE_DOMAIN: bounces are matched to the emails they are about by their return path")
+		}
 	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
 	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {

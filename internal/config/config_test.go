@@ -257,6 +257,7 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://user:hunter2@mail.example.com/INBOX?tls=none", nil, true},
 		{"MAILSCHOOL_BOUNCE_MAILBOX", "pop3s://user:hunter2@mail.example.com?processed=Done", nil, true},
 		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://mail.example.com/INBOX", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://user:hunter2@mail.example.com/INBOX", nil, true}, // no MAILSCHOOL_BOUNCE_DOMAIN
 		{"MAILSCHOOL_DKIM_DOMAIN", "acme.example", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example"}, true},
 		{"MAILSCHOOL_DKIM_SELECTOR", "s1", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1"}, true},
 		{"MAILSCHOOL_DKIM_KEY_FILE", keyFile, map[string]string{"MAILSCHOOL_DKIM_KEY_FILE": keyFile}, true},
@@ -404,9 +405,10 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_FROM": `"Acme, Inc." <learn@acme.example>`}, nil, func(c Config) bool { return c.From != "" }},
 		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://user:p%40ss@mail.example.com:587"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
 		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://localhost:25?tls=none"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
-		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "imaps://bounces%40acme.example:p@mail.acme.example/INBOX?processed=Done"}, nil,
+		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "imaps://bounces%40acme.example:p@mail.acme.example/INBOX?processed=Done",
+			"MAILSCHOOL_BOUNCE_DOMAIN": "bounce.acme.example"}, nil, func(c Config) bool { return c.BounceMailbox != "" }},
+		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "pop3://bounces:p@localhost:1110?tls=none", "MAILSCHOOL_BOUNCE_DOMAIN": "bounce.acme.example"}, nil,
 			func(c Config) bool { return c.BounceMailbox != "" }},
-		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "pop3://bounces:p@localhost:1110?tls=none"}, nil, func(c Config) bool { return c.BounceMailbox != "" }},
 		// DKIM is checked whatever the transport, the outbox included.
 		{map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "mail.acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s2024-01.eu", "MAILSCHOOL_DKIM_KEY_FILE": keyFile}, nil,
 			func(c Config) bool { return c.DKIMSelector == "s2024-01.eu" }},
