@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -111,7 +112,16 @@ func (s *imapSession) remove(ids []uint32) error {
 	}
 	set := imap.UIDSetNum(toUIDs(ids)...)
 	if s.settings.Processed != "" {
-		if _, err := s.c.Move(set, s.settings.Processed).Wait(); err != nil {
+		_, err := s.c.Move(set, s.settings.Processed).Wait()
+		var imapErr *imap.Error
+		if errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeTryCreate {
+			// The folder does not exist yet: made once, on first use.
+			if err := s.c.Create(s.settings.Processed, nil).Wait(); err != nil {
+				return fmt.Errorf("create folder %s: %w", s.settings.Processed, err)
+			}
+			_, err = s.c.Move(set, s.settings.Processed).Wait()
+		}
+		if err != nil {
 			return fmt.Errorf("move to %s: %w", s.settings.Processed, err)
 		}
 		return nil

@@ -161,6 +161,15 @@ func TestPollIMAPMovesToProcessedFolder(t *testing.T) {
 	if in, done := srv.Count(t, "INBOX"), srv.Count(t, "Processed"); in != 0 || done != len(mixed) {
 		t.Errorf("INBOX holds %d, Processed %d; want 0 and %d", in, done, len(mixed))
 	}
+	// A folder that does not exist yet is made.
+	srv.Add(t, sample(t, "qmail.eml"))
+	p = newPoller(t, srv.URL("processed=Bounces/Done"), rec, srv.ClientTLSConfig(), nil)
+	if _, err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if in, done := srv.Count(t, "INBOX"), srv.Count(t, "Bounces/Done"); in != 0 || done != 1 {
+		t.Errorf("INBOX holds %d, Bounces/Done %d; want 0 and 1", in, done)
+	}
 }
 
 func TestPollKeepsWhatCouldNotBeRecorded(t *testing.T) {

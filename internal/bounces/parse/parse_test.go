@@ -39,6 +39,8 @@ func TestParseSamples(t *testing.T) {
 			[]want{{bounces.Hard, "linus@example.com", "lesson-64.d7e8f9@learn.acme.example", "bounces+4c-22c3e2b7d94f6a04", "550 5.1.1"}}},
 		{"exim_plain.eml", "E1vAcDe-000456-9Y@mx.example.de",
 			[]want{{bounces.Hard, "ken@example.de", "lesson-75.e1f2a3@learn.acme.example", "bounces+5d-33c3e2b7d94f6a05", "Unrouteable address"}}},
+		{"exim_custom.eml", "E1vAdEf-000789-1Z@mail.example.ch",
+			[]want{{bounces.Hard, "niklaus@example.ch", "lesson-207.e5f6a7@learn.acme.example", "bounces+9a-12c3e2b7d94f6a21", "550 5.1.1 mailbox unavailable"}}},
 		{"postfix_plain.eml", "20261206122000.AB12C3D4E5@smtp.example.net",
 			[]want{{bounces.Hard, "barbara@example.net", "lesson-86.f4a5b6@learn.acme.example", "bounces+6e-44c3e2b7d94f6a06", "552 5.2.2"}}},
 		{"o365.eml", "0f1e2d3c-4b5a-6978-8a9b-ac0d1e2f3a4b@AM0PR01MB1234.eurprd01.prod.exchangelabs.com",

@@ -94,8 +94,14 @@ func (p *parser) plainText(h mail.Header) []bounces.Report {
 			start = i
 		}
 	}
+	// Exim names the failed addresses in a header of its own, whatever
+	// its text says.
+	failed := h.Get("X-Failed-Recipients")
 	if start < 0 {
-		return nil
+		if failed == "" {
+			return nil
+		}
+		start = 0
 	}
 	end := len(body)
 	for _, m := range copyMarkers {
@@ -165,6 +171,20 @@ func (p *parser) plainText(h mail.Header) []bounces.Report {
 			i = j
 		}
 		add(m[1], strings.Join(reason, " "))
+	}
+	if len(reports) == 0 && failed != "" {
+		// The reason is the first line of the text with a status code.
+		reason := said
+		for _, line := range strings.Split(body[:end], "\n") {
+			if reason == "" && (enhancedStatus.MatchString(line) || smtpCode.MatchString(line)) {
+				reason = line
+			}
+		}
+		for _, a := range strings.Split(failed, ",") {
+			if a = addressField(a); a != "" {
+				add(a, reason)
+			}
+		}
 	}
 	return reports
 }
