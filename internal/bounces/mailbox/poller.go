@@ -5,12 +5,16 @@
 package mailbox
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
+	netmail "net/mail"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,16 +204,16 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 // process parses one email and records its reports. It tells whether
 // the email may be removed.
 func (p *Poller) process(ctx context.Context, id uint32, raw []byte, res *Result) bool {
-	reports, err := parse.Parse(raw)
+	reports, err := safeParse(raw)
 	switch {
 	case errors.Is(err, parse.ErrNotBounce):
 		p.logger.Info("bounce mailbox: an email that is no bounce or complaint was removed",
-			"mailbox", p.settings.String(), "id", id, "bytes", len(raw))
+			append(describe(raw), "mailbox", p.settings.String(), "id", id, "bytes", len(raw))...)
 		res.Skipped++
 		return true
 	case err != nil:
 		p.logger.Warn("bounce mailbox: an email that could not be read was removed",
-			"mailbox", p.settings.String(), "id", id, "bytes", len(raw), "err", err)
+			append(describe(raw), "mailbox", p.settings.String(), "id", id, "bytes", len(raw), "err", err)...)
 		res.Skipped++
 		return true
 	}
@@ -226,6 +230,39 @@ func (p *Poller) process(ctx context.Context, id uint32, raw []byte, res *Result
 		res.Reports++
 	}
 	return true
+}
+
+// safeParse is parse.Parse, with a panic taken for a malformed email: one
+// email must not stop the mailbox being read.
+func safeParse(raw []byte) (reports []bounces.Report, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			reports, err = nil, fmt.Errorf("%w: the parser failed: %v", parse.ErrMalformed, r)
+		}
+	}()
+	return parse.Parse(raw)
+}
+
+// describe gives an email's From, Subject and Message-ID for the log, so
+// that a removed email can be found (in the processed folder, or the
+// server's logs), as much as can be read of them.
+func describe(raw []byte) []any {
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	var attrs []any
+	for _, name := range []string{"From", "Subject", "Message-Id"} {
+		v := msg.Header.Get(name)
+		if decoded, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+			v = decoded
+		}
+		if v = strings.ToValidUTF8(v, "\uFFFD"); len(v) > 200 {
+			v = v[:200]
+		}
+		attrs = append(attrs, strings.ToLower(name), v)
+	}
+	return attrs
 }
 
 // run is one run of the periodic job: a failure to reach the mailbox is

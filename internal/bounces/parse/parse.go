@@ -208,7 +208,8 @@ func decodeTransfer(encoding string, body []byte) ([]byte, error) {
 			}
 			return r
 		}, body)
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		// Room for the unpadded form too, which may decode longer.
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
 		n, err := base64.StdEncoding.Decode(out, clean)
 		if err != nil {
 			// Some servers leave the padding off.
@@ -246,7 +247,7 @@ func (p *parser) originalMessageID() string {
 		}
 	}
 	for _, text := range p.texts {
-		if m := quotedMessageID.FindSubmatch(text); m != nil {
+		if m := quotedMessageID.FindSubmatch(text[:min(len(text), maxText)]); m != nil {
 			return string(m[1])
 		}
 	}

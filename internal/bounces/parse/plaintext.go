@@ -79,6 +79,20 @@ var softWords = []string{
 	"temporarily", "temporary", "try again later", "greylist", "too many connections", "has not yet been delivered",
 }
 
+const (
+	// maxReasonLines is how many lines after a failed address are its reason.
+	maxReasonLines = 20
+	// maxText is how much of a plain-text bounce is read: the failed
+	// addresses and the quoted original's header come first.
+	maxText = 256 << 10
+)
+
+// isAddressLine is addressLine.MatchString, quicker for the many lines
+// without an address.
+func isAddressLine(line string) bool {
+	return strings.IndexByte(line, '@') >= 0 && addressLine.MatchString(line)
+}
+
 // plainText reads a bounce that has no delivery status part.
 func (p *parser) plainText(h mail.Header) []bounces.Report {
 	var text strings.Builder
@@ -87,7 +101,10 @@ func (p *parser) plainText(h mail.Header) []bounces.Report {
 		text.WriteByte('\n')
 	}
 	body := text.String()
-	lower := strings.ToLower(body)
+	if len(body) > maxText {
+		body = body[:maxText]
+	}
+	lower := asciiLower(body) // the same length as body: its indexes are body's
 	start := -1
 	for _, m := range bounceMarkers {
 		if i := strings.Index(lower, m); i >= 0 && (start < 0 || i < start) {
@@ -154,19 +171,26 @@ func (p *parser) plainText(h mail.Header) []bounces.Report {
 	}
 	lines := strings.Split(body[start:end], "\n")
 	for i := 0; i < len(lines); i++ {
+		if strings.IndexByte(lines[i], '@') < 0 {
+			continue
+		}
 		m := addressLine.FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
+		// The reason is the lines after the address, up to a blank line
+		// (one may come first), the next address, or maxReasonLines.
 		reason := []string{m[2]}
-		for j := i + 1; j < len(lines); j++ {
+		started := m[2] != ""
+		for j := i + 1; j < len(lines) && len(reason) < maxReasonLines; j++ {
 			line := strings.TrimSpace(lines[j])
-			if line == "" && len(strings.Join(reason, "")) > 0 {
+			if line == "" && started {
 				break
 			}
-			if addressLine.MatchString(lines[j]) {
+			if isAddressLine(lines[j]) {
 				break
 			}
+			started = started || line != ""
 			reason = append(reason, line)
 			i = j
 		}
@@ -217,4 +241,16 @@ func classify(reason string, delayed bool) bounces.Kind {
 		}
 	}
 	return bounces.Hard
+}
+
+// asciiLower lower-cases the ASCII letters of s only, keeping its length,
+// which strings.ToLower does not for invalid UTF-8 and a few letters.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
