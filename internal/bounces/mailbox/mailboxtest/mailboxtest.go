@@ -199,28 +199,31 @@ func (s *POP3) serve(conn net.Conn) {
 	}
 	reply("+OK POP3 test server ready")
 	var (
-		user     string
-		authed   bool
-		emails   [][]byte
-		deleted  map[int]bool
-		finished bool
+		user    string
+		authed  bool
+		emails  [][]byte
+		deleted map[int]bool
 	)
-	defer func() {
-		if authed {
-			s.mu.Lock()
-			if finished {
-				var kept [][]byte
-				for i, e := range s.emails {
-					if !deleted[i+1] {
-						kept = append(kept, e)
-					}
-				}
-				s.emails = kept
-			}
-			s.locked = false
-			s.mu.Unlock()
+	// end unlocks the maildrop; after QUIT (commit), it first removes
+	// what was deleted, before the answer, as real servers do.
+	end := func(commit bool) {
+		if !authed {
+			return
 		}
-	}()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if commit {
+			var kept [][]byte
+			for i, e := range s.emails {
+				if !deleted[i+1] {
+					kept = append(kept, e)
+				}
+			}
+			s.emails = kept
+		}
+		s.locked, authed = false, false
+	}
+	defer end(false)
 	number := func(arg string) (int, bool) {
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 1 || n > len(emails) || deleted[n] {
@@ -310,7 +313,7 @@ func (s *POP3) serve(conn net.Conn) {
 				reply("+OK")
 			}
 		case "QUIT":
-			finished = true
+			end(true)
 			reply("+OK bye")
 			return
 		default:
