@@ -217,9 +217,11 @@ func (p *Poller) process(ctx context.Context, id uint32, raw []byte, res *Result
 		res.Skipped++
 		return true
 	}
+	now := p.now().UTC()
 	for _, r := range reports {
-		if r.At.IsZero() {
-			r.At = p.now().UTC()
+		// A date the email makes up, or none, is when it was read.
+		if r.At.IsZero() || r.At.After(now.Add(time.Hour)) || r.At.Before(now.AddDate(0, 0, -30)) {
+			r.At = now
 		}
 		if err := p.recorder.Record(ctx, r); err != nil {
 			p.logger.Warn("bounce mailbox: a report could not be recorded; the email stays for the next run",

@@ -37,6 +37,10 @@ const (
 	maxDepth = 5
 	// maxDiagnostic is the longest diagnostic kept, in bytes.
 	maxDiagnostic = 1000
+	// maxAddress and maxID bound the other values handed on, which the
+	// database stores and indexes.
+	maxAddress = 320
+	maxID      = 250
 )
 
 var (
@@ -89,13 +93,16 @@ func Parse(raw []byte) ([]bounces.Report, error) {
 	at, _ := msg.Header.Date()
 	returnPath := p.returnPath(msg.Header)
 	originalID := p.originalMessageID()
-	sourceID := messageID(msg.Header.Get("Message-Id"))
-	if sourceID == "" {
+	sourceID := clean(messageID(msg.Header.Get("Message-Id")), maxID)
+	if sourceID == "" || len(sourceID) == maxID {
+		// None, or one too long to be a unique key: the bytes say which
+		// email this is as well.
 		sum := sha256.Sum256(raw)
 		sourceID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	for i := range reports {
 		r := &reports[i]
+		r.Recipient = strings.ToLower(clean(r.Recipient, maxAddress))
 		r.Source = Source
 		r.SourceID = sourceID
 		if len(reports) > 1 {
@@ -111,7 +118,8 @@ func Parse(raw []byte) ([]bounces.Report, error) {
 			r.At = at.UTC()
 		}
 		r.Diagnostic = clean(r.Diagnostic, maxDiagnostic)
-		r.Recipient = strings.ToLower(clean(r.Recipient, 320))
+		r.ReturnPath = clean(r.ReturnPath, maxAddress)
+		r.MessageID = clean(r.MessageID, maxID)
 	}
 	return reports, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/bounces/parse"
@@ -202,6 +203,31 @@ func FuzzParse(f *testing.F) {
 			if r.Recipient == "" || r.SourceID == "" || r.Source != "mailbox" {
 				t.Fatalf("incomplete report %+v", r)
 			}
+			for _, v := range []string{r.Recipient, r.ReturnPath, r.MessageID, r.Diagnostic, r.SourceID} {
+				if !utf8.ValidString(v) || strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 }) || len(v) > 1000 {
+					t.Fatalf("value %q is not clean", v)
+				}
+			}
 		}
 	})
+}
+
+// Values go to the database as they are: valid UTF-8, no control
+// characters, and short enough to be indexed.
+func TestParseCleansValues(t *testing.T) {
+	raw := crlf(readSample(t, "postfix_dsn.eml"))
+	raw = bytes.Replace(raw, []byte("Message-Id: <20261206100211.4QxZ1L2m3nz9sT@mail.acme.example>"),
+		[]byte("Message-Id: <"+strings.Repeat("x", 3000)+"@mail.acme.example>"), 1)
+	raw = bytes.Replace(raw, []byte("Message-ID: <lesson-31.7f3a9c@learn.acme.example>"), []byte("Message-ID: <lesson\xff-31@learn.acme.example>"), 1)
+	reports, err := parse.Parse(raw)
+	if err != nil || len(reports) != 1 {
+		t.Fatalf("Parse = %+v, %v", reports, err)
+	}
+	r := reports[0]
+	if !strings.HasPrefix(r.SourceID, "sha256:") {
+		t.Errorf("a 3000-character Message-ID gives source id %q, want a hash", r.SourceID[:min(len(r.SourceID), 40)])
+	}
+	if r.MessageID != "lesson\uFFFD-31@learn.acme.example" {
+		t.Errorf("message id %q", r.MessageID)
+	}
 }
