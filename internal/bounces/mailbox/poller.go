@@ -155,6 +155,10 @@ func (p *Poller) dial(ctx context.Context) (session, error) {
 func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	var res Result
 	sess, err := p.dial(ctx)
+	if errors.Is(err, errInUse) {
+		p.logger.Debug("bounce mailbox: another node is reading it", "mailbox", p.settings.String())
+		return res, nil
+	}
 	if err != nil {
 		return res, err
 	}

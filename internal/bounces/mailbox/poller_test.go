@@ -1,6 +1,7 @@
 package mailbox_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/bounces/mailbox"
@@ -272,6 +274,80 @@ func TestPollPOP3(t *testing.T) {
 			}
 			if res.Skipped != 2 || srv.Count() != 0 {
 				t.Errorf("result %+v, %d emails left", res, srv.Count())
+			}
+		})
+	}
+}
+
+// A POP3 maildrop another node is reading is left to that node quietly,
+// and read on the next run.
+func TestPOP3MaildropInUse(t *testing.T) {
+	srv := mailboxtest.StartPOP3(t, false)
+	srv.Add(sample(t, "postfix_dsn.eml"))
+	other, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(other)
+	for _, cmd := range []string{"", "USER " + mailboxtest.User, "PASS " + mailboxtest.Password} {
+		if cmd != "" {
+			fmt.Fprintf(other, "%s\r\n", cmd)
+		}
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+			t.Fatalf("%s: %q, %v", cmd, line, err)
+		}
+	}
+	rec := &recorder{}
+	out := &logs{}
+	p := newPoller(t, srv.URL("tls=none"), rec, nil, out)
+	mailbox.Run(p, context.Background())
+	if len(rec.reports) != 0 || srv.Count() != 1 || strings.Contains(out.String(), "level=WARN") ||
+		!strings.Contains(out.String(), "another node is reading it") {
+		t.Fatalf("with the maildrop in use: %d reports, %d emails left, log:\n%s", len(rec.reports), srv.Count(), out)
+	}
+	fmt.Fprintf(other, "QUIT\r\n")
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	mailbox.Run(p, context.Background())
+	if len(rec.reports) != 1 || srv.Count() != 0 {
+		t.Fatalf("next run: %d reports, %d emails left", len(rec.reports), srv.Count())
+	}
+}
+
+// A server that accepts the connection and then says nothing holds a run
+// only until its context ends.
+func TestPollEndsWithItsContext(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	for _, scheme := range []string{"imap", "pop3"} {
+		t.Run(scheme, func(t *testing.T) {
+			path := "/INBOX"
+			if scheme == "pop3" {
+				path = ""
+			}
+			p := newPoller(t, scheme+"://u:p@"+l.Addr().String()+path+"?tls=none", &recorder{}, nil, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if _, err := p.Poll(ctx); err == nil {
+				t.Fatal("no error from a server that says nothing")
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the run took %v after its context ended", d)
 			}
 		})
 	}

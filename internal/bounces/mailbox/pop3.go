@@ -72,13 +72,22 @@ func dialPOP3(ctx context.Context, s Settings, tlsConfig *tls.Config) (session, 
 		return fail(fmt.Errorf("log in as %s: %w", s.Username, err))
 	}
 	if _, err := p.cmd("PASS " + s.Password); err != nil {
+		if strings.Contains(err.Error(), "[IN-USE]") {
+			// RFC 2449: another session holds the maildrop.
+			err = fmt.Errorf("%w: %w", errInUse, err)
+		}
 		return fail(fmt.Errorf("log in as %s: %w", s.Username, err))
 	}
 	return p, nil
 }
 
-// errPOP3 is a -ERR answer.
-var errPOP3 = errors.New("pop3 server said")
+var (
+	// errPOP3 is a -ERR answer.
+	errPOP3 = errors.New("pop3 server said")
+	// errInUse is the answer of a maildrop another session holds: another
+	// node is reading it.
+	errInUse = errors.New("the maildrop is in use")
+)
 
 // reply reads a status line: "+OK text" or "-ERR text".
 func (p *pop3Session) reply() (string, error) {
