@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/bounces"
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -82,4 +85,100 @@ func TestOutboxShowsEnvelopeSenderAndCurrentErrors(t *testing.T) {
 	if sender, _ := detail["envelope_sender"].(string); res.status != http.StatusOK || !strings.HasPrefix(sender, want) || !strings.HasSuffix(sender, "@bounce.example") {
 		t.Errorf("API envelope sender: %d %s", res.status, res.body)
 	}
+}
+
+// TestBouncesShowOnTheirPages records a learner's hard bounce and
+// another's complaint through the bounce rules: the next lesson is not
+// sent, the enrollment page shows the learner bounced, the bounce log and
+// its API list both, and the complaint unsubscribed its learner.
+func TestBouncesShowOnTheirPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var learn *learning.Service
+		var mailer *mail.Service
+		app := newTestApp(t, db, withReturnPaths(t), func(o *Options) {
+			mailer = o.Mail
+			learn = learning.NewService(o.DB, learning.Config{Mail: o.Mail, BaseURL: o.BaseURL, SecretKey: o.SecretKey})
+			o.Learning = learn
+		})
+		sc := newSchool(t, app)
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for i, title := range []string{"One", "Two"} {
+				if _, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: sc.orgID, CourseID: sc.courseID, Kind: store.KindLesson,
+					Title: title, Body: "A lesson.", Published: true, WaitingPeriodSeconds: i * 24 * 3600}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := bounces.NewService(db, learn, bounces.Config{ReturnPaths: mailer.ReturnPaths(), BlockPlatformWide: true})
+		admin := app.loggedIn(adminEmail, adminPassword)
+		viewer := sc.member("viewer@example.com", access.Viewer)
+		firstLesson := func(email string) store.MailMessage {
+			t.Helper()
+			if res, body := admin.api(http.MethodPost, "/api/v1/organizations/1/enrollments", map[string]any{"email": email, "course_id": sc.courseID}); res.status != http.StatusCreated {
+				t.Fatalf("enroll %s: %d %v", email, res.status, body)
+			}
+			var found store.MailMessage
+			storetest.Eventually(t, 10*time.Second, "the first lesson to "+email, func() bool {
+				list, err := db.Read().ListMailMessages(ctx, 0, 100)
+				for _, m := range list {
+					if err == nil && m.Recipient == email && m.Kind == string(mail.KindLesson) && m.Status == store.MailStored {
+						found = m
+						return true
+					}
+				}
+				return false
+			})
+			return found
+		}
+		ada, bob := firstLesson("ada@example.com"), firstLesson("bob@example.com")
+		if !strings.HasPrefix(ada.Sender, "bounces+") {
+			t.Fatalf("the lesson went out from %q, not its return path", ada.Sender)
+		}
+		reports := []bounces.Report{
+			{Kind: bounces.Hard, Recipient: "ada@example.com", ReturnPath: ada.Sender, Diagnostic: "550 5.1.1 <ada@example.com>: no such user",
+				Source: "mailbox", SourceID: "<dsn-1@mx.example>"},
+			{Kind: bounces.Complaint, Recipient: "bob@example.com", MessageID: bob.MessageID, Source: "ses", SourceID: "feedback-1"},
+		}
+		for _, r := range reports {
+			if err := rules.Record(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := sc.status("bob@example.com"); got != string(store.EnrollmentUnsubscribed) {
+			t.Errorf("after a complaint the enrollment is %s, want unsubscribed", got)
+		}
+		adaEnrollment := sc.enrollment("ada@example.com")
+		page := admin.get(fmt.Sprintf("/email-learning/platform/organizations/1/enrollments/%d/", adaEnrollment.ID))
+		for _, want := range []string{"status-bounced", "no such user", "Hard bounce", "status-cancelled\">cancelled"} {
+			if !strings.Contains(page.body, want) {
+				t.Errorf("enrollment page lacks %q:\n%s", want, page.body)
+			}
+		}
+		log := viewer.get("/email-learning/platform/organizations/1/bounces/")
+		for _, want := range []string{"ada@example.com", "bob@example.com", "Complaint", "no such user", ">Go basics: One<"} {
+			if log.status != http.StatusOK || !strings.Contains(log.body, want) {
+				t.Errorf("bounce log lacks %q (%d):\n%s", want, log.status, log.body)
+			}
+		}
+		res, body := viewer.api(http.MethodGet, "/api/v1/organizations/1/bounces", nil)
+		items, _ := body["items"].([]any)
+		if res.status != http.StatusOK || len(items) != 2 || items[0].(map[string]any)["kind"] != "complaint" || body["next_cursor"] != "" {
+			t.Fatalf("bounce log API: %d %s", res.status, res.body)
+		}
+		if first := items[1].(map[string]any); first["email"] != "ada@example.com" || first["source"] != "mailbox" ||
+			first["enrollment_id"] != float64(adaEnrollment.ID) || first["subject"] != "Go basics: One" {
+			t.Errorf("hard bounce in the API: %v", first)
+		}
+		// The second lesson never goes out to either learner.
+		for _, email := range []string{"ada@example.com", "bob@example.com"} {
+			if n := len(app.mails(email, mail.KindLesson)); n != 1 {
+				t.Errorf("%s got %d lessons, want the first only", email, n)
+			}
+		}
+	})
 }
