@@ -150,7 +150,8 @@ func (s *Service) ReturnPaths() ReturnPaths { return s.returnPaths }
 
 // EnvelopeSender is the address an email goes out from in SMTP's MAIL
 // FROM, where bounces return: its own return path when a bounce domain is
-// set, the From address otherwise.
+// set, the From address otherwise. Each attempt records the one it used
+// as the message's Sender.
 func (s *Service) EnvelopeSender(m store.MailMessage) string {
 	if rp := s.returnPaths.For(m.ID, m.MessageID); rp != "" {
 		return rp
@@ -312,11 +313,12 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 		return "", nil, err
 	}
 	start := time.Now()
-	providerID, sendErr := s.transport.Send(ctx, Envelope{From: s.EnvelopeSender(m), To: []string{m.Recipient}}, m.Raw)
+	envelopeFrom := s.EnvelopeSender(m)
+	providerID, sendErr := s.transport.Send(ctx, Envelope{From: envelopeFrom, To: []string{m.Recipient}}, m.Raw)
 	if s.observer != nil && s.name == "smtp" {
 		s.observer.SMTPSendTook(time.Since(start))
 	}
-	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt}
+	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt, Sender: envelopeFrom}
 	switch {
 	case sendErr == nil && s.name == "outbox":
 		attempt.Status = store.MailStored

@@ -14,6 +14,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/metrics"
@@ -137,6 +138,7 @@ type Server struct {
 	mail     *mail.Service
 	orgs     *orgs.Service
 	learning *learning.Service
+	bounces  *bounces.Service // the bounce log
 
 	// publicPages caches the public organization pages for anonymous
 	// visitors.
@@ -269,6 +271,7 @@ func New(opts Options) (*Server, error) {
 		mail:        opts.Mail,
 		orgs:        orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL, Signup: opts.Signup}),
 		learning:    opts.Learning,
+		bounces:     bounces.NewService(opts.DB, opts.Learning, bounces.Config{Logger: opts.Logger}),
 		publicPages: newPageCache(2 * time.Second),
 		sessions:    sessions,
 		pages:       pages,
