@@ -24,10 +24,10 @@ import (
 	"github.com/mailschool/mailschool/internal/bounces/parse"
 )
 
-// Queue is the job queue of the poller's job, and QueueConfig its
-// settings: one run at a time per node.
+// Queue is the job queue of the poller's job.
 const Queue = "bounce_mailbox"
 
+// QueueConfig runs one poll at a time on each node.
 var QueueConfig = river.QueueConfig{MaxWorkers: 1}
 
 const (
