@@ -175,6 +175,16 @@ func TestBouncesShowOnTheirPages(t *testing.T) {
 			first["enrollment_id"] != float64(adaEnrollment.ID) || first["subject"] != "Go basics: One" {
 			t.Errorf("hard bounce in the API: %v", first)
 		}
+		// The email report counts them on today's line.
+		res, report := viewer.api(http.MethodGet, "/api/v1/organizations/1/reports", nil)
+		series, _ := report["series"].(map[string]any)
+		days, _ := series["emails"].([]any)
+		if res.status != http.StatusOK || len(days) == 0 {
+			t.Fatalf("reports: %d %s", res.status, res.body)
+		}
+		if today := days[len(days)-1].(map[string]any); today["bounced"] != float64(1) || today["complaints"] != float64(1) {
+			t.Errorf("today's emails in the report: %v", today)
+		}
 		// An admin lifts Ada's block with a note, which the audit log keeps.
 		long := map[string]string{"email": "ada@example.com", "note": strings.Repeat("x", 501)}
 		if res, _ := admin.api(http.MethodDelete, "/api/v1/organizations/1/blocked-emails", long); res.status != http.StatusUnprocessableEntity {
