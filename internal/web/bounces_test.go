@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,31 @@ func TestBouncesShowOnTheirPages(t *testing.T) {
 		if first := items[1].(map[string]any); first["email"] != "ada@example.com" || first["source"] != "mailbox" ||
 			first["enrollment_id"] != float64(adaEnrollment.ID) || first["subject"] != "Go basics: One" {
 			t.Errorf("hard bounce in the API: %v", first)
+		}
+		// The email report counts them on today's line.
+		res, report := viewer.api(http.MethodGet, "/api/v1/organizations/1/reports", nil)
+		series, _ := report["series"].(map[string]any)
+		days, _ := series["emails"].([]any)
+		if res.status != http.StatusOK || len(days) == 0 {
+			t.Fatalf("reports: %d %s", res.status, res.body)
+		}
+		if today := days[len(days)-1].(map[string]any); today["bounced"] != float64(1) || today["complaints"] != float64(1) {
+			t.Errorf("today's emails in the report: %v", today)
+		}
+		// An admin lifts Ada's block with a note, which the audit log keeps.
+		long := map[string]string{"email": "ada@example.com", "note": strings.Repeat("x", 501)}
+		if res, _ := admin.api(http.MethodDelete, "/api/v1/organizations/1/blocked-emails", long); res.status != http.StatusUnprocessableEntity {
+			t.Errorf("unblock with a note too long: %d %s", res.status, res.body)
+		}
+		if res := admin.post("/email-learning/platform/organizations/1/blocked-emails/remove",
+			url.Values{"email": {"ada@example.com"}, "note": {"Her mailbox works again."}}); res.status != http.StatusSeeOther {
+			t.Fatalf("unblock: %d %s", res.status, res.body)
+		}
+		audit := admin.get("/email-learning/platform/organizations/1/audit/")
+		for _, want := range []string{"Address unblocked", "Her mailbox works again.", "Address blocked after a bounce", "mailschool"} {
+			if !strings.Contains(audit.body, want) {
+				t.Errorf("audit log lacks %q:\n%s", want, audit.body)
+			}
 		}
 		// The second lesson never goes out to either learner.
 		for _, email := range []string{"ada@example.com", "bob@example.com"} {
