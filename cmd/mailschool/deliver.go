@@ -58,6 +58,7 @@ func deliver(ctx context.Context, a *app, args []string) error {
 	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
 	hooks.Attach(nil, learn)
 	hooks.SetKick(dispatcher.Kick)
+	newBounces(a, cfg, db, mailer, learn)
 	// Only the mail queue: this process works the deliveries itself.
 	queue := jobsConfig(a, db, mailer, learn, engine, dispatcher, false)
 	queue.Queues = map[string]river.QueueConfig{mail.Queue: mail.QueueConfig}

@@ -10,6 +10,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mailschool/mailschool/internal/auth"
+	"github.com/mailschool/mailschool/internal/bounces"
+	"github.com/mailschool/mailschool/internal/bounces/mailbox"
 	"github.com/mailschool/mailschool/internal/config"
 	"github.com/mailschool/mailschool/internal/delivery"
 	"github.com/mailschool/mailschool/internal/learning"
@@ -35,7 +37,31 @@ func newMailService(a *app, cfg config.Config, db *store.DB, observer mail.Obser
 		SendRate:      cfg.SendRate,
 		Logger:        a.logger,
 		Observer:      observer,
+		ReturnPaths:   mail.NewReturnPaths(cfg.SecretKey, cfg.BounceDomain),
 	})
+}
+
+// newBounces returns the bounce rules of cfg and tells mailer to count its
+// refusals at send time as hard bounces.
+func newBounces(a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service) *bounces.Service {
+	rules := bounces.NewService(db, learn, bounces.Config{
+		ReturnPaths:       mailer.ReturnPaths(),
+		SoftLimit:         cfg.BounceSoftLimit,
+		SoftWindow:        cfg.BounceSoftWindow,
+		BlockPlatformWide: cfg.BounceBlockPlatform,
+		Logger:            a.logger.With("component", "bounces"),
+	})
+	mailer.SetRefusalRecorder(rules.RecordRefusal)
+	return rules
+}
+
+// newBouncePoller returns the reader of MAILSCHOOL_BOUNCE_MAILBOX, which
+// hands what it finds to rules; nil when no mailbox is set.
+func newBouncePoller(a *app, cfg config.Config, rules bounces.Recorder) (*mailbox.Poller, error) {
+	if cfg.BounceMailbox == "" {
+		return nil, nil
+	}
+	return mailbox.New(mailbox.Config{URL: cfg.BounceMailbox, Recorder: rules, Logger: a.logger})
 }
 
 func mailTransportName(cfg config.Config) string {
@@ -66,15 +92,23 @@ func newTransport(cfg config.Config) (mail.Transport, string, error) {
 	return transport, "smtp", nil
 }
 
-// startJobs creates the job queue with the workers of every subsystem and,
+// startJobs creates the job queue with the workers of every subsystem (and
+// the bounce mailbox's poller, when not nil) and,
 // when workers run in this process, starts working it, queues a delivery
 // pass and returns it (nil otherwise). Jobs run on after ctx ends: the returned stop function
 // stops fetching new ones, lets running ones finish for up to
 // shutdownTimeout, and then cancels those left (a send job hands on the
 // emails it did not try).
 func startJobs(ctx context.Context, a *app, cfg config.Config, db *store.DB, mailer *mail.Service, learn *learning.Service,
-	engine *delivery.Engine, dispatcher *webhooks.Dispatcher, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
+	engine *delivery.Engine, dispatcher *webhooks.Dispatcher, poller *mailbox.Poller, shutdownTimeout time.Duration) (working *store.Jobs, stop func(), err error) {
 	queue := jobsConfig(a, db, mailer, learn, engine, dispatcher, cfg.Workers)
+	if poller != nil {
+		poller.AddWorkers(queue.Workers)
+		if cfg.Workers {
+			queue.Queues[mailbox.Queue] = mailbox.QueueConfig
+			queue.PeriodicJobs = append(queue.PeriodicJobs, poller.PeriodicJobs()...)
+		}
+	}
 	queue.SoftStopTimeout = shutdownTimeout
 	jobs, err := db.NewJobs(queue)
 	if err != nil {

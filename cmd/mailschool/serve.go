@@ -71,6 +71,11 @@ func serve(ctx context.Context, a *app, args []string) error {
 	// The web server attaches it to the organizations and learning.
 	hooks := webhooks.NewService(db, webhooks.Options{CheckURL: guard.CheckURL, Learning: learn})
 	hooks.SetKick(dispatcher.Kick)
+	rules := newBounces(a, cfg, db, mailer, learn)
+	poller, err := newBouncePoller(a, cfg, rules)
+	if err != nil {
+		return err
+	}
 
 	var (
 		jobs        *store.Jobs
@@ -114,6 +119,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		Metrics:                  meter,
 		MetricsToken:             cfg.MetricsToken,
 		JobsRunning:              jobsRunning,
+		Bounces:                  rules,
 		BounceWebhooks:           bounceWebhooks,
 		BounceWebhookPerIP:       cfg.Limits.BounceWebhookPerIP,
 	})
@@ -127,7 +133,7 @@ func serve(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, dispatcher, cfg.ShutdownTimeout)
+	jobs, stopJobs, err = startJobs(ctx, a, cfg, db, mailer, learn, engine, dispatcher, poller, cfg.ShutdownTimeout)
 	if err != nil {
 		return err
 	}

@@ -52,3 +52,17 @@ type Report struct {
 type Recorder interface {
 	Record(ctx context.Context, r Report) error
 }
+
+// KindLabel is what people read for a kind: "Hard bounce", "Soft bounce",
+// "Complaint". An unknown kind is shown as it is.
+func KindLabel(kind string) string {
+	switch Kind(kind) {
+	case Hard:
+		return "Hard bounce"
+	case Soft:
+		return "Soft bounce"
+	case Complaint:
+		return "Complaint"
+	}
+	return kind
+}

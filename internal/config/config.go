@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/bounces/mailbox"
 	"github.com/mailschool/mailschool/internal/bounces/providers"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -44,6 +45,9 @@ type Config struct {
 	DKIMKeyFile  string
 	SendRate     float64 // messages per second per node; 0: no limit
 	Workers      bool    // run background jobs in this process
+	// BounceMailbox is the IMAP or POP3 mailbox bounces are read from
+	// (MAILSCHOOL_BOUNCE_MAILBOX); empty: none.
+	BounceMailbox string
 
 	// InvitationTTL is how long invitation links work; zero takes the
 	// default (7 days).
@@ -80,6 +84,14 @@ type Config struct {
 	// BounceWebhooks turn on the providers' bounce webhooks
 	// (MAILSCHOOL_BOUNCE_SES_TOPIC_ARN, MAILSCHOOL_BOUNCE_<PROVIDER>_SECRET).
 	BounceWebhooks providers.Settings
+	// Bounce rules: the domain of per-message return paths (empty: the
+	// From address is the envelope sender), the soft bounces that count
+	// as a hard one, and whether a hard bounce blocks for every
+	// organization.
+	BounceDomain        string
+	BounceSoftLimit     int
+	BounceSoftWindow    time.Duration
+	BounceBlockPlatform bool
 
 	// The settings below are kept as given and parsed by Finish: a flag's
 	// default comes from the environment before anything can report an
@@ -97,6 +109,8 @@ type Config struct {
 	trustedProxies string            // MAILSCHOOL_TRUSTED_PROXIES
 	webhookNets    string            // MAILSCHOOL_WEBHOOK_ALLOWED_NETWORKS
 	metrics        string            // MAILSCHOOL_METRICS or --metrics
+	bounceSoft     string            // MAILSCHOOL_BOUNCE_SOFT_LIMIT
+	bouncePlatform string            // MAILSCHOOL_BOUNCE_BLOCK_PLATFORM
 }
 
 // Defaults and bounds of the settings. The bounds catch typing mistakes
@@ -123,6 +137,13 @@ const (
 
 	// MinMetricsTokenLength keeps the metrics token out of guessing range.
 	MinMetricsTokenLength = 16
+
+	// Soft bounces that count as a hard one: 3 in 7 days by default, at
+	// most MaxBounceSoftLimit within MaxBounceSoftWindow.
+	DefaultBounceSoftLimit  = 3
+	DefaultBounceSoftWindow = 7 * 24 * time.Hour
+	MaxBounceSoftLimit      = 100
+	MaxBounceSoftWindow     = 90 * 24 * time.Hour
 )
 
 // Env reads an environment variable; os.Getenv in production.
@@ -143,6 +164,7 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.DKIMDomain = env("MAILSCHOOL_DKIM_DOMAIN")
 	c.DKIMSelector = env("MAILSCHOOL_DKIM_SELECTOR")
 	c.DKIMKeyFile = env("MAILSCHOOL_DKIM_KEY_FILE")
+	c.BounceMailbox = env("MAILSCHOOL_BOUNCE_MAILBOX") // read by the poller, see internal/bounces/mailbox
 	c.sendRate = env("MAILSCHOOL_SEND_RATE")
 	c.invitationTTL = env("MAILSCHOOL_INVITATION_TTL")
 	c.signup = or(env("MAILSCHOOL_SIGNUP"), "closed")
@@ -151,6 +173,9 @@ func (c *Config) Register(fs *flag.FlagSet, env Env) {
 	c.deliveryEvery = env("MAILSCHOOL_DELIVERY_INTERVAL")
 	c.shutdownTimeout = env("MAILSCHOOL_SHUTDOWN_TIMEOUT")
 	c.apiKeyLimit = env("MAILSCHOOL_LIMIT_API_KEY")
+	c.BounceDomain = env("MAILSCHOOL_BOUNCE_DOMAIN")           // per-message return paths
+	c.bounceSoft = env("MAILSCHOOL_BOUNCE_SOFT_LIMIT")         // N soft bounces in D count as hard
+	c.bouncePlatform = env("MAILSCHOOL_BOUNCE_BLOCK_PLATFORM") // hard bounces block for every organization
 	c.registerProduction(env)
 }
 
@@ -282,6 +307,17 @@ func (c *Config) Finish() error {
 			return err
 		}
 	}
+	if c.BounceMailbox != "" {
+		// The URL holds a password: the error does not repeat it.
+		if _, err := mailbox.ParseURL(c.BounceMailbox); err != nil {
+			return fmt.Errorf("MAILSCHOOL_BOUNCE_MAILBOX: %w", err)
+		}
+		// A bounce read from the mailbox counts only when its return path
+		// names the email: without them, every one would be ignored.
+		if strings.TrimSpace(c.BounceDomain) == "" {
+			return errors.New("MAILSCHOOL_BOUNCE_MAILBOX needs MAILSCHOOL_BOUNCE_DOMAIN: bounces are matched to the emails they are about by their return path")
+		}
+	}
 	dkim := []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile}
 	if slices.Contains(dkim, "") && slices.ContainsFunc(dkim, func(s string) bool { return s != "" }) {
 		return errors.New("DKIM signing needs all of MAILSCHOOL_DKIM_DOMAIN, MAILSCHOOL_DKIM_SELECTOR and MAILSCHOOL_DKIM_KEY_FILE")
@@ -293,6 +329,9 @@ func (c *Config) Finish() error {
 	if c.DKIMSelector != "" && !isDNSName(c.DKIMSelector) {
 		return settingError("MAILSCHOOL_DKIM_SELECTOR", c.DKIMSelector,
 			errors.New("must be letters, digits and hyphens, in dot-separated parts, such as s1 or mail-2024"))
+	}
+	if err := c.finishBounces(); err != nil {
+		return err
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return errors.New("MAILSCHOOL_SECRET_KEY must be at least 32 characters")
@@ -600,4 +639,57 @@ func or(value, fallback string) string {
 		return value
 	}
 	return fallback
+}
+
+// finishBounces checks the bounce settings and fills in their defaults.
+func (c *Config) finishBounces() error {
+	c.BounceDomain = strings.ToLower(strings.TrimSpace(c.BounceDomain))
+	if c.BounceDomain != "" && !isDNSName(c.BounceDomain) {
+		return settingError("MAILSCHOOL_BOUNCE_DOMAIN", c.BounceDomain,
+			errors.New("must be a domain name, such as bounces.acme.example (an internationalized one in its xn-- form)"))
+	}
+	c.BounceSoftLimit, c.BounceSoftWindow = DefaultBounceSoftLimit, DefaultBounceSoftWindow
+	if c.bounceSoft != "" {
+		n, window, err := parseSoftLimit(c.bounceSoft)
+		if err != nil {
+			return settingError("MAILSCHOOL_BOUNCE_SOFT_LIMIT", c.bounceSoft, err)
+		}
+		c.BounceSoftLimit, c.BounceSoftWindow = n, window
+	}
+	c.BounceBlockPlatform = true
+	if c.bouncePlatform != "" {
+		var err error
+		if c.BounceBlockPlatform, err = parseBool(c.bouncePlatform); err != nil {
+			return settingError("MAILSCHOOL_BOUNCE_BLOCK_PLATFORM", c.bouncePlatform, err)
+		}
+	}
+	return nil
+}
+
+// parseSoftLimit reads "<count>/<window>", such as 3/168h or 3/7d.
+func parseSoftLimit(s string) (int, time.Duration, error) {
+	bad := fmt.Errorf("must be <count>/<window>, such as 3/7d or 5/72h: a count from 1 to %d and a window from a minute to 90 days", MaxBounceSoftLimit)
+	countText, windowText, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(countText))
+	if err != nil || n < 1 || n > MaxBounceSoftLimit {
+		return 0, 0, bad
+	}
+	windowText = strings.TrimSpace(windowText)
+	var window time.Duration
+	if days, found := strings.CutSuffix(windowText, "d"); found {
+		d, err := strconv.Atoi(days)
+		if err != nil || d < 0 || d > 90 {
+			return 0, 0, bad
+		}
+		window = time.Duration(d) * 24 * time.Hour
+	} else if window, err = time.ParseDuration(windowText); err != nil {
+		return 0, 0, bad
+	}
+	if window < time.Minute || window > MaxBounceSoftWindow {
+		return 0, 0, bad
+	}
+	return n, window, nil
 }

@@ -204,6 +204,13 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "0", nil, false},
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "61m", nil, false},
 		{"MAILSCHOOL_DELIVERY_INTERVAL", "100000h", nil, false},
+		{"MAILSCHOOL_BOUNCE_DOMAIN", "bounces@acme.example", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "0/7d", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/10s", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/91d", nil, false},
+		{"MAILSCHOOL_BOUNCE_SOFT_LIMIT", "3/9223372036854775807d", nil, false},
+		{"MAILSCHOOL_BOUNCE_BLOCK_PLATFORM", "yes", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "lots", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "0", nil, false},
 		{"MAILSCHOOL_LIMIT_API_KEY", "-5", nil, false},
@@ -254,6 +261,11 @@ func TestInvalidSettings(t *testing.T) {
 		{"MAILSCHOOL_SMTP_URL", "smtp://", nil, true},
 		{"MAILSCHOOL_SMTP_URL", "smtps://mail.example.com?tls=none", nil, true},
 		{"MAILSCHOOL_SMTP_URL", "mail.example.com:587", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "https://user:hunter2@mail.example.com", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://user:hunter2@mail.example.com/INBOX?tls=none", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "pop3s://user:hunter2@mail.example.com?processed=Done", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://mail.example.com/INBOX", nil, true},
+		{"MAILSCHOOL_BOUNCE_MAILBOX", "imaps://user:hunter2@mail.example.com/INBOX", nil, true}, // no MAILSCHOOL_BOUNCE_DOMAIN
 		{"MAILSCHOOL_DKIM_DOMAIN", "acme.example", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example"}, true},
 		{"MAILSCHOOL_DKIM_SELECTOR", "s1", map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s1"}, true},
 		{"MAILSCHOOL_DKIM_KEY_FILE", keyFile, map[string]string{"MAILSCHOOL_DKIM_KEY_FILE": keyFile}, true},
@@ -392,6 +404,14 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_SEND_RATE": "1e4"}, nil, func(c Config) bool { return c.SendRate == 10000 }},
 		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "1m"}, nil, func(c Config) bool { return c.InvitationTTL == time.Minute }},
 		{map[string]string{"MAILSCHOOL_INVITATION_TTL": "90d"}, nil, func(c Config) bool { return c.InvitationTTL == 90*24*time.Hour }},
+		{map[string]string{}, nil, func(c Config) bool {
+			return c.BounceDomain == "" && c.BounceSoftLimit == 3 && c.BounceSoftWindow == 7*24*time.Hour && c.BounceBlockPlatform
+		}},
+		{map[string]string{"MAILSCHOOL_BOUNCE_DOMAIN": "Bounces.Acme.example", "MAILSCHOOL_BOUNCE_SOFT_LIMIT": "5/72h", "MAILSCHOOL_BOUNCE_BLOCK_PLATFORM": "false"}, nil,
+			func(c Config) bool {
+				return c.BounceDomain == "bounces.acme.example" && c.BounceSoftLimit == 5 && c.BounceSoftWindow == 72*time.Hour && !c.BounceBlockPlatform
+			}},
+		{map[string]string{"MAILSCHOOL_BOUNCE_SOFT_LIMIT": "2/30d"}, nil, func(c Config) bool { return c.BounceSoftLimit == 2 && c.BounceSoftWindow == 30*24*time.Hour }},
 		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1s"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Second }},
 		{map[string]string{"MAILSCHOOL_DELIVERY_INTERVAL": "1h"}, nil, func(c Config) bool { return c.DeliveryInterval == time.Hour }},
 		{map[string]string{"MAILSCHOOL_ADDR": ":9000"}, nil, func(c Config) bool { return c.BaseURL == "http://localhost:9000" }},
@@ -405,6 +425,10 @@ func TestValidSettings(t *testing.T) {
 		{map[string]string{"MAILSCHOOL_FROM": `"Acme, Inc." <learn@acme.example>`}, nil, func(c Config) bool { return c.From != "" }},
 		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://user:p%40ss@mail.example.com:587"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
 		{map[string]string{"MAILSCHOOL_SMTP_URL": "smtp://localhost:25?tls=none"}, nil, func(c Config) bool { return c.SMTPURL != "" }},
+		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "imaps://bounces%40acme.example:p@mail.acme.example/INBOX?processed=Done",
+			"MAILSCHOOL_BOUNCE_DOMAIN": "bounce.acme.example"}, nil, func(c Config) bool { return c.BounceMailbox != "" }},
+		{map[string]string{"MAILSCHOOL_BOUNCE_MAILBOX": "pop3://bounces:p@localhost:1110?tls=none", "MAILSCHOOL_BOUNCE_DOMAIN": "bounce.acme.example"}, nil,
+			func(c Config) bool { return c.BounceMailbox != "" }},
 		// DKIM is checked whatever the transport, the outbox included.
 		{map[string]string{"MAILSCHOOL_DKIM_DOMAIN": "mail.acme.example", "MAILSCHOOL_DKIM_SELECTOR": "s2024-01.eu", "MAILSCHOOL_DKIM_KEY_FILE": keyFile}, nil,
 			func(c Config) bool { return c.DKIMSelector == "s2024-01.eu" }},

@@ -88,6 +88,9 @@ type ActivityDay struct {
 type MailDay struct {
 	Day                   time.Time
 	Sent, Failed, Retried int
+	// Bounced counts hard and soft bounces recorded that day; Complaints,
+	// the emails reported as spam.
+	Bounced, Complaints int
 }
 
 // MailKindCounts are the emails of one kind over a range.
@@ -161,6 +164,14 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 		}
 		prefix, kind, ok := strings.Cut(c.Metric, ":")
 		if !ok || !inRange {
+			continue
+		}
+		if prefix+":" == store.BounceMetric {
+			if kind == "complaint" {
+				a.MailDays[i].Complaints += c.N
+			} else {
+				a.MailDays[i].Bounced += c.N
+			}
 			continue
 		}
 		k := kinds[kind]

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/auth"
@@ -87,11 +89,33 @@ func (s *Service) BlockEmail(ctx context.Context, actor *store.User, orgID int64
 // UnblockEmail lifts an organization's block of an address; a
 // platform-wide block of it stays.
 func (s *Service) UnblockEmail(ctx context.Context, actor *store.User, orgID int64, email string) error {
+	return s.UnblockEmailNoted(ctx, actor, orgID, email, "")
+}
+
+// MaxUnblockNote is the longest note an unblock takes, in characters.
+const MaxUnblockNote = 500
+
+// UnblockEmailNoted is UnblockEmail with a note saying why (a learner
+// whose mailbox works again), which the audit log keeps with the entry
+// every unblock writes: a block mailschool made after a bounce is lifted
+// by a person, on the record.
+func (s *Service) UnblockEmailNoted(ctx context.Context, actor *store.User, orgID int64, email, note string) error {
+	note = strings.TrimSpace(note)
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.ManageEnrollments); err != nil {
 			return err
 		}
-		return unblock(ctx, q, orgID, email)
+		if utf8.RuneCountInString(note) > MaxUnblockNote {
+			return problem.Field("note", "note_too_long", fmt.Sprintf("The note is longer than %d characters.", MaxUnblockNote))
+		}
+		if err := unblock(ctx, q, orgID, email); err != nil {
+			return err
+		}
+		e := orgs.Event{Kind: orgs.AddressUnblocked, OrganizationID: orgID, Actor: actor, Target: strings.ToLower(strings.TrimSpace(email))}
+		if note != "" {
+			e.New = map[string]string{"note": note}
+		}
+		return orgs.Record(ctx, q, e)
 	})
 	if err != nil {
 		return fmt.Errorf("unblock address in organization %d: %w", orgID, err)

@@ -92,6 +92,26 @@ func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmen
 	return true, runHooks(ctx, q, s.onFinish, e)
 }
 
+// End ends an unverified or active enrollment as cancelled or
+// unsubscribed, in q's transaction, and runs the OnEnd hooks, as staff's
+// cancelling and the learner's unsubscribing do: for changes made by
+// mailschool itself (the bounce rules). It reports whether the enrollment
+// was still open.
+func (s *Service) End(ctx context.Context, q *store.Queries, orgID, enrollmentID int64, to store.EnrollmentStatus) (bool, error) {
+	if to != store.EnrollmentCancelled && to != store.EnrollmentUnsubscribed {
+		return false, fmt.Errorf("end enrollment %d as %s: not an end", enrollmentID, to)
+	}
+	ended, err := q.EndEnrollment(ctx, orgID, enrollmentID, to, s.now().UTC())
+	if err != nil || !ended {
+		return false, err
+	}
+	e, err := q.Enrollment(ctx, orgID, enrollmentID)
+	if err != nil {
+		return false, err
+	}
+	return true, runHooks(ctx, q, s.onEnd, e)
+}
+
 func runHooks(ctx context.Context, q *store.Queries, hooks []EnrollmentHook, e store.Enrollment) error {
 	for _, h := range hooks {
 		if err := h(ctx, q, e); err != nil {
@@ -368,6 +388,9 @@ type EnrollmentPage struct {
 	// Certificate is the enrollment's certificate, claimed or not; nil
 	// when it has none.
 	Certificate *store.Certificate
+	// Bounces are the bounces and complaints of the enrollment's emails,
+	// oldest first: a learner whose email bounced shows as bounced.
+	Bounces []store.Bounce
 }
 
 // Enrollment returns an enrollment of an organization with its
@@ -399,6 +422,9 @@ func (s *Service) enrollmentPage(ctx context.Context, actor *store.User, orgID, 
 		}
 	}
 	if p.QuizAttempts, err = q.EnrollmentQuizAttempts(ctx, orgID, id); err != nil {
+		return EnrollmentPage{}, err
+	}
+	if p.Bounces, err = q.EnrollmentBounces(ctx, orgID, id); err != nil {
 		return EnrollmentPage{}, err
 	}
 	if c, err := q.CertificateOfEnrollment(ctx, orgID, id); err == nil {

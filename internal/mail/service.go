@@ -53,7 +53,16 @@ type Config struct {
 	Logger     *slog.Logger
 	// Observer, when set, is told the outcome of every attempt to send.
 	Observer Observer
+	// ReturnPaths, when enabled (MAILSCHOOL_BOUNCE_DOMAIN), gives each
+	// email an envelope sender of its own, which names it to bounces.
+	ReturnPaths ReturnPaths
 }
+
+// RefusalRecorder is told of an email refused for good by the server
+// (an SMTP 5xx), inside the transaction that marks it failed: the bounce
+// rules count such a refusal as a hard bounce. An error undoes the
+// record, and the email is tried again.
+type RefusalRecorder func(ctx context.Context, q *store.Queries, m store.MailMessage, diagnostic string) error
 
 // Observer is told what became of each attempt to send an email, for the
 // metrics.
@@ -106,6 +115,8 @@ type Service struct {
 	jobTimeout   time.Duration
 	logger       *slog.Logger
 	observer     Observer
+	returnPaths  ReturnPaths
+	refused      RefusalRecorder
 }
 
 // NewService returns the mail service of db.
@@ -126,7 +137,26 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	}
 	return &Service{db: db, renderer: renderer, transport: cfg.Transport, name: cfg.TransportName,
 		limiter: limiter, batchSending: make(chan struct{}, batchSendSlots), retryBase: cfg.RetryBase,
-		jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout), logger: cfg.Logger, observer: cfg.Observer}, nil
+		jobTimeout: cmp.Or(cfg.JobTimeout, DefaultJobTimeout), logger: cfg.Logger, observer: cfg.Observer,
+		returnPaths: cfg.ReturnPaths}, nil
+}
+
+// SetRefusalRecorder makes r hear of every email refused for good. Set it
+// at start-up, before emails are sent.
+func (s *Service) SetRefusalRecorder(r RefusalRecorder) { s.refused = r }
+
+// ReturnPaths returns the service's return paths.
+func (s *Service) ReturnPaths() ReturnPaths { return s.returnPaths }
+
+// EnvelopeSender is the address an email goes out from in SMTP's MAIL
+// FROM, where bounces return: its own return path when a bounce domain is
+// set, the From address otherwise. Each attempt records the one it used
+// as the message's Sender.
+func (s *Service) EnvelopeSender(m store.MailMessage) string {
+	if rp := s.returnPaths.For(m.ID, m.MessageID); rp != "" {
+		return rp
+	}
+	return m.Sender
 }
 
 // Messages lists up to limit recorded messages without their source,
@@ -283,11 +313,12 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 		return "", nil, err
 	}
 	start := time.Now()
-	providerID, sendErr := s.transport.Send(ctx, Envelope{From: m.Sender, To: []string{m.Recipient}}, m.Raw)
+	envelopeFrom := s.EnvelopeSender(m)
+	providerID, sendErr := s.transport.Send(ctx, Envelope{From: envelopeFrom, To: []string{m.Recipient}}, m.Raw)
 	if s.observer != nil && s.name == "smtp" {
 		s.observer.SMTPSendTook(time.Since(start))
 	}
-	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt}
+	attempt := store.MailAttempt{Transport: s.name, ProviderMessageID: providerID, RetryAt: retryAt, Sender: envelopeFrom}
 	switch {
 	case sendErr == nil && s.name == "outbox":
 		attempt.Status = store.MailStored
@@ -298,7 +329,8 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 	default:
 		attempt.Status, attempt.Error = store.MailQueued, sendErr.Error()
 	}
-	if err := s.recordAttempt(ctx, m, attempt, retryJob); err != nil {
+	refused := sendErr != nil && IsPermanent(sendErr)
+	if err := s.recordAttempt(ctx, m, attempt, retryJob, refused); err != nil {
 		return "", sendErr, err
 	}
 	if s.observer != nil {
@@ -315,11 +347,15 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 // recordAttempt records the outcome of an attempt, even when ctx ended
 // mid-send, and tries again for recordPatience while the database
 // refuses: an outcome lost leaves a message the server took queued, to
-// go out again.
-func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attempt store.MailAttempt, retryJob bool) error {
+// go out again. An email refused for good (refused) is told to the
+// refusal recorder in the same transaction.
+func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attempt store.MailAttempt, retryJob, refused bool) error {
 	ctx = context.WithoutCancel(ctx)
 	record := func(q *store.Queries) error {
 		changed, err := q.RecordMailAttempt(ctx, m.ID, attempt)
+		if err == nil && changed && refused && s.refused != nil {
+			err = s.refused(ctx, q, m, attempt.Error)
+		}
 		if err != nil || !changed || !retryJob || attempt.Status != store.MailQueued {
 			return err
 		}

@@ -48,6 +48,10 @@ const (
 	WebhookUpdated       EventKind = "webhook.updated"
 	WebhookDeleted       EventKind = "webhook.deleted"
 	WebhookSecretRotated EventKind = "webhook.secret_rotated"
+	// mailschool blocked an address after a bounce or a complaint.
+	AddressBlocked EventKind = "address.blocked"
+	// An admin lifted the block of an address, with a note.
+	AddressUnblocked EventKind = "address.unblocked"
 )
 
 // OrganizationImported: the organization was made from an export; the

@@ -34,6 +34,8 @@ var eventLabels = map[EventKind]string{
 	WebhookUpdated:          "Webhook changed",
 	WebhookDeleted:          "Webhook removed",
 	WebhookSecretRotated:    "Webhook secret rotated",
+	AddressBlocked:          "Address blocked after a bounce",
+	AddressUnblocked:        "Address unblocked",
 }
 
 // EventLabel is what people read for an audit entry's action. An action
@@ -65,6 +67,10 @@ var fieldLabels = map[string]string{
 	"url":                 "URL",
 	"events":              "Events",
 	"enabled":             "Enabled",
+	"bounce":              "Bounce",
+	"diagnostic":          "Server's answer",
+	"scope":               "Blocked for",
+	"note":                "Note",
 }
 
 // FieldLabel is what people read for a value an audit entry changed.

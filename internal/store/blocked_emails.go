@@ -75,6 +75,27 @@ func (q *Queries) BlockEmail(ctx context.Context, orgID int64, email string, cre
 	return b, nil
 }
 
+// BlockEmailIfNew blocks a (normalized) address as BlockEmail does, for
+// mailschool itself (no creator), and reports whether it was not blocked
+// there yet; an address blocked already is no error, and, unlike a
+// refused INSERT, does not end a PostgreSQL transaction.
+func (q *Queries) BlockEmailIfNew(ctx context.Context, orgID int64, email string) (bool, error) {
+	var org any
+	if orgID != 0 {
+		org = orgID
+	}
+	var id int64
+	err := q.queryRow(ctx, `INSERT INTO blocked_emails (organization_id, email, created_by, created_at) VALUES (?, ?, NULL, ?)
+		ON CONFLICT DO NOTHING RETURNING id`, org, email, now()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("block %s: %w", email, err)
+	}
+	return true, nil
+}
+
 // UnblockEmail lifts the block of an address in an organization, or the
 // platform-wide one for orgID 0; ErrNotFound when there is none.
 func (q *Queries) UnblockEmail(ctx context.Context, orgID int64, email string) error {

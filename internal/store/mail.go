@@ -182,6 +182,9 @@ type MailAttempt struct {
 	Error             string
 	ProviderMessageID string
 	RetryAt           time.Time // for MailQueued
+	// Sender is the envelope sender the attempt used, recorded in place of
+	// the one before; empty keeps it.
+	Sender string
 }
 
 // RecordMailAttempt counts an attempt and stores its outcome; a success
@@ -207,11 +210,11 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 	err := q.queryRow(ctx, `
 		UPDATE mail_messages
 		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
-		    provider_message_id = ?,
+		    provider_message_id = ?, sender = COALESCE(NULLIF(?, ''), sender),
 		    sent_at = ?, updated_at = ?, retry_at = ?
 		WHERE id = ? AND status = ?
 		RETURNING organization_id, kind, attempts`,
-		a.Status, a.Transport, a.Error, a.ProviderMessageID, sentAt, t, retryAt, id, MailQueued).Scan(&orgID, &kind, &attempts)
+		a.Status, a.Transport, a.Error, a.ProviderMessageID, a.Sender, sentAt, t, retryAt, id, MailQueued).Scan(&orgID, &kind, &attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -175,7 +175,8 @@ func (s *Server) apiBlockedAdd(w http.ResponseWriter, r *http.Request) error {
 }
 
 // apiBlockedRemove lifts a block; the address comes in the body
-// ({"email"}) or, for clients that send no body with DELETE, as ?email=.
+// ({"email", "note"}) or, for clients that send no body with DELETE, as
+// ?email=.
 func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -183,6 +184,7 @@ func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) error 
 	}
 	var in struct {
 		Email string `json:"email"`
+		Note  string `json:"note"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
 		return err
@@ -190,7 +192,7 @@ func (s *Server) apiBlockedRemove(w http.ResponseWriter, r *http.Request) error 
 	if in.Email == "" {
 		in.Email = r.URL.Query().Get("email")
 	}
-	if err := s.learning.UnblockEmail(r.Context(), currentUser(r.Context()), id, in.Email); err != nil {
+	if err := s.learning.UnblockEmailNoted(r.Context(), currentUser(r.Context()), id, in.Email, in.Note); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -44,6 +44,7 @@ type outboxMessageDetailJSON struct {
 	Headers           []emailHeaderJSON `json:"headers"`
 	TextBody          string            `json:"text_body"`
 	HTMLBody          string            `json:"html_body"`
+	EnvelopeSender    string            `json:"envelope_sender"`
 }
 
 type emailHeaderJSON struct {
@@ -87,7 +88,7 @@ func (s *Server) apiOutboxMessage(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	out := outboxMessageDetailJSON{outboxMessageJSON: toOutboxMessageJSON(m), MessageID: m.MessageID, ProviderMessageID: m.ProviderMessageID,
-		Headers: []emailHeaderJSON{}, TextBody: parsed.Text, HTMLBody: parsed.HTML}
+		Headers: []emailHeaderJSON{}, TextBody: parsed.Text, HTMLBody: parsed.HTML, EnvelopeSender: s.envelopeSender(m)}
 	names := make([]string, 0, len(parsed.Header))
 	for name := range parsed.Header {
 		names = append(names, name)

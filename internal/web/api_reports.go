@@ -32,10 +32,12 @@ type activityDayJSON struct {
 }
 
 type emailDayJSON struct {
-	Day     string `json:"day"`
-	Sent    int    `json:"sent"`
-	Failed  int    `json:"failed"`
-	Retried int    `json:"retried"`
+	Day        string `json:"day"`
+	Sent       int    `json:"sent"`
+	Failed     int    `json:"failed"`
+	Retried    int    `json:"retried"`
+	Bounced    int    `json:"bounced"`
+	Complaints int    `json:"complaints"`
 }
 
 type emailKindJSON struct {
@@ -58,7 +60,8 @@ func toActivityJSON(a learning.Activity) activityJSON {
 		j.Days = append(j.Days, activityDayJSON{Day: store.ReportDay(d.Day), activityCountsJSON: activityCounts(d.Counts)})
 	}
 	for _, d := range a.MailDays {
-		j.Emails = append(j.Emails, emailDayJSON{Day: store.ReportDay(d.Day), Sent: d.Sent, Failed: d.Failed, Retried: d.Retried})
+		j.Emails = append(j.Emails, emailDayJSON{Day: store.ReportDay(d.Day), Sent: d.Sent, Failed: d.Failed, Retried: d.Retried,
+			Bounced: d.Bounced, Complaints: d.Complaints})
 	}
 	for _, k := range a.MailKinds {
 		j.EmailsByKind = append(j.EmailsByKind, emailKindJSON{Kind: k.Kind, Sent: k.Sent, Failed: k.Failed, Retried: k.Retried})

@@ -23,7 +23,7 @@ const maxBounceWebhookBytes = 1 << 20
 // report names its event, so one taken twice counts once).
 func (s *Server) bounceWebhook(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
-	if s.bounces == nil || s.bounceWebhooks == nil || !s.bounceWebhooks.Enabled(provider) {
+	if s.bounceRecorder == nil || s.bounceWebhooks == nil || !s.bounceWebhooks.Enabled(provider) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No bounce webhook is configured at this address.")
 		return
 	}
@@ -68,7 +68,7 @@ func (s *Server) bounceWebhook(w http.ResponseWriter, r *http.Request) {
 		s.logger.Warn("return a rate limit token", "err", err)
 	}
 	for _, report := range reports {
-		if err := s.bounces.Record(r.Context(), report); err != nil {
+		if err := s.bounceRecorder.Record(r.Context(), report); err != nil {
 			s.serverError(w, r, err)
 			return
 		}

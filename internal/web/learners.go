@@ -172,7 +172,7 @@ func (s *Server) blockedRemove(w http.ResponseWriter, r *http.Request) {
 	if orgID == 0 {
 		err = s.learning.UnblockEmailEverywhere(r.Context(), user, email)
 	} else {
-		err = s.learning.UnblockEmail(r.Context(), user, orgID, email)
+		err = s.learning.UnblockEmailNoted(r.Context(), user, orgID, email, r.PostFormValue("note"))
 	}
 	if err != nil {
 		s.pageError(w, r, err)

@@ -34,9 +34,19 @@ func (s *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 }
 
 type outboxMessagePage struct {
-	Message store.MailMessage
-	Parsed  mail.Parsed
-	Headers []mail.Header
+	Message        store.MailMessage
+	Parsed         mail.Parsed
+	Headers        []mail.Header
+	EnvelopeSender string
+}
+
+// envelopeSender is the envelope sender of m: the one its last try used,
+// or, never tried, the one its first will use.
+func (s *Server) envelopeSender(m store.MailMessage) string {
+	if m.Attempts > 0 {
+		return m.Sender
+	}
+	return s.mail.EnvelopeSender(m)
 }
 
 func (s *Server) outboxMessage(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +63,8 @@ func (s *Server) outboxMessage(w http.ResponseWriter, r *http.Request) {
 			headers = append(headers, mail.Header{Name: name, Value: v})
 		}
 	}
-	s.render(w, r, http.StatusOK, "outbox_message.html", m.Subject, outboxMessagePage{Message: m, Parsed: parsed, Headers: headers})
+	s.render(w, r, http.StatusOK, "outbox_message.html", m.Subject, outboxMessagePage{Message: m, Parsed: parsed, Headers: headers,
+		EnvelopeSender: s.envelopeSender(m)})
 }
 
 // outboxHTML serves the HTML part of an email for the sandboxed frame of

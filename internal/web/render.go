@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailschool/mailschool/internal/access"
+	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/orgs"
@@ -73,6 +74,8 @@ func parsePages(version string) (*pages, error) {
 		// live with the constants.
 		"auditLabel":    orgs.EventLabel,
 		"mailKindLabel": mail.KindLabel,
+		// Bounce kinds, likewise.
+		"bounceKindLabel": bounces.KindLabel,
 		// The rows of the member table, each rendered once per distinct row.
 		"memberRows": p.memberRowsHTML,
 		// The course cards of a public page, likewise.

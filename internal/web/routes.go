@@ -132,6 +132,7 @@ func (s *Server) routes() []route {
 		{"GET /email-learning/platform/blocked-emails/", allowedTo(access.ManageBlockedEmails), s.blockedList},
 		{"POST /email-learning/platform/blocked-emails/", allowedTo(access.ManageBlockedEmails), s.blockedAdd},
 		{"POST /email-learning/platform/blocked-emails/remove", allowedTo(access.ManageBlockedEmails), s.blockedRemove},
+		{"GET /email-learning/platform/organizations/{id}/bounces/", loggedIn, s.bounceLog},
 
 		// Courses and content: the learning service decides who may.
 		{"GET /email-learning/platform/organizations/{id}/courses/{$}", loggedIn, s.courseList},
@@ -237,6 +238,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedList)},
 		{"POST /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedAdd)},
 		{"DELETE /api/v1/organizations/{id}/blocked-emails", loggedIn, s.api(s.apiBlockedRemove)},
+		{"GET /api/v1/organizations/{id}/bounces", loggedIn, s.api(s.apiBounceLog)},
 		{"GET /api/v1/organizations/{id}/audit-log", loggedIn, s.api(s.apiAuditLog)},
 		{"GET /api/v1/organizations/{id}/export", loggedIn, s.api(s.apiOrganizationExport)},
 		{"POST /api/v1/organizations/import", allowedTo(access.ImportOrganization), s.api(s.apiOrganizationImport)},

@@ -158,6 +158,7 @@ type Server struct {
 	orgs     *orgs.Service
 	learning *learning.Service
 	webhooks *webhooks.Service
+	bounces  *bounces.Service // the bounce log
 
 	// publicPages caches the public organization pages for anonymous
 	// visitors.
@@ -210,7 +211,7 @@ type Server struct {
 
 	// The providers' bounce webhooks, and their refused requests per
 	// client.
-	bounces            bounces.Recorder
+	bounceRecorder     bounces.Recorder
 	bounceWebhooks     *providers.Webhooks
 	bounceWebhookPerIP auth.RateLimiter
 
@@ -299,6 +300,7 @@ func New(opts Options) (*Server, error) {
 		mail:        opts.Mail,
 		orgs:        orgs.NewService(opts.DB, orgs.Config{Mail: opts.Mail, BaseURL: opts.BaseURL, InvitationTTL: opts.InvitationTTL, Signup: opts.Signup}),
 		learning:    opts.Learning,
+		bounces:     bounces.NewService(opts.DB, opts.Learning, bounces.Config{Logger: opts.Logger}),
 		publicPages: newPageCache(2 * time.Second),
 		sessions:    sessions,
 		pages:       pages,
@@ -334,7 +336,7 @@ func New(opts Options) (*Server, error) {
 	if opts.BounceWebhookPerIP == (auth.Limit{}) {
 		opts.BounceWebhookPerIP = DefaultBounceWebhookPerIP
 	}
-	s.bounces, s.bounceWebhooks = opts.Bounces, opts.BounceWebhooks
+	s.bounceRecorder, s.bounceWebhooks = opts.Bounces, opts.BounceWebhooks
 	s.bounceWebhookPerIP = limiters.New("bounce_webhook_per_ip", opts.BounceWebhookPerIP)
 
 	mux := http.NewServeMux()

@@ -66,7 +66,7 @@ func sectionOf(rest string) (key string, first bool) {
 		return "courses", tail == ""
 	case "learners":
 		return "learners", tail == ""
-	case "enrollments", "blocked-emails":
+	case "enrollments", "blocked-emails", "bounces":
 		return "learners", false
 	case "certificates":
 		return "certificates", tail == ""

@@ -1,0 +1,6 @@
+package mailbox
+
+import "context"
+
+// Run is one run of the periodic job, for tests.
+func Run(p *Poller, ctx context.Context) { p.run(ctx) }
