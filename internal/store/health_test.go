@@ -20,11 +20,12 @@ func TestAppliedMigrationIsTheLatest(t *testing.T) {
 		if latest := db.LatestMigration(); applied != latest || latest < 20 {
 			t.Errorf("applied migration %d, latest %d", applied, latest)
 		}
-		// A database behind the build shows it.
+		// A database behind the build shows it. The numbers may have gaps,
+		// so undoing the latest may go back further than one.
 		if err := db.MigrateDownTo(context.Background(), db.LatestMigration()-1); err != nil {
 			t.Fatal(err)
 		}
-		if applied, err := db.AppliedMigration(context.Background()); err != nil || applied != db.LatestMigration()-1 {
+		if applied, err := db.AppliedMigration(context.Background()); err != nil || applied >= db.LatestMigration() || applied < 1 {
 			t.Errorf("after undoing the latest migration: applied %d, %v", applied, err)
 		}
 	})

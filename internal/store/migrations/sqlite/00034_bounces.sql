@@ -5,7 +5,7 @@
 -- unique, so a report read twice (two nodes polling one mailbox, a
 -- provider retrying) is recorded once.
 CREATE TABLE bounces (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     organization_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     message_id      INTEGER REFERENCES mail_messages (id) ON DELETE SET NULL,
     enrollment_id   INTEGER REFERENCES enrollments (id) ON DELETE SET NULL,
