@@ -29,6 +29,10 @@ func TestRefusalAtSendTimeIsAHardBounce(t *testing.T) {
 			if strings.Contains(strings.Join(m.To, ","), "gone@") {
 				return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
 			}
+			// A refusal of the message, not of the address: no bounce.
+			if strings.Contains(strings.Join(m.To, ","), "policy@") {
+				return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "content policy"}
+			}
 			return nil
 		}})
 		transport, err := mail.NewSMTP(mail.SMTPConfig{URL: sink.URL(), Timeout: 10 * time.Second})
@@ -77,6 +81,10 @@ func TestRefusalAtSendTimeIsAHardBounce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		policy, err := learn.EnrollDirectly(ctx, editor, org, course.ID, "policy@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		status := func(e store.Enrollment) store.EnrollmentStatus {
 			got, err := db.Read().Enrollment(ctx, org, e.ID)
@@ -85,8 +93,8 @@ func TestRefusalAtSendTimeIsAHardBounce(t *testing.T) {
 			}
 			return got.Status
 		}
-		storetest.Eventually(t, 20*time.Second, "the other learner's course to complete", func() bool {
-			return status(kept) == store.EnrollmentCompleted
+		storetest.Eventually(t, 20*time.Second, "the other learners' courses to complete", func() bool {
+			return status(kept) == store.EnrollmentCompleted && status(policy) == store.EnrollmentCompleted
 		})
 		storetest.Eventually(t, 10*time.Second, "the refused learner's enrollment to end", func() bool {
 			return status(gone) == store.EnrollmentCancelled
@@ -140,6 +148,9 @@ func TestRefusalAtSendTimeIsAHardBounce(t *testing.T) {
 		blocked, err := db.Read().EmailBlocked(ctx, org, "gone@example.com")
 		if err != nil || !blocked {
 			t.Fatalf("refused address blocked: %v, %v", blocked, err)
+		}
+		if blocked, err := db.Read().EmailBlocked(ctx, org, "policy@example.com"); err != nil || blocked {
+			t.Errorf("an address whose email was refused for its content is blocked: %v, %v", blocked, err)
 		}
 	})
 }

@@ -58,9 +58,10 @@ type Config struct {
 	ReturnPaths ReturnPaths
 }
 
-// RefusalRecorder is told of an email refused for good by the server
-// (an SMTP 5xx), inside the transaction that marks it failed: the bounce
-// rules count such a refusal as a hard bounce. An error undoes the
+// RefusalRecorder is told of an email whose recipient the server refused
+// for good (IsRecipientRefused: no such mailbox or domain), inside the
+// transaction that marks it failed: the bounce rules count such a refusal
+// as a hard bounce. An error undoes the
 // record, and the email is tried again.
 type RefusalRecorder func(ctx context.Context, q *store.Queries, m store.MailMessage, diagnostic string) error
 
@@ -329,7 +330,7 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 	default:
 		attempt.Status, attempt.Error = store.MailQueued, sendErr.Error()
 	}
-	refused := sendErr != nil && IsPermanent(sendErr)
+	refused := sendErr != nil && IsRecipientRefused(sendErr)
 	if err := s.recordAttempt(ctx, m, attempt, retryJob, refused); err != nil {
 		return "", sendErr, err
 	}

@@ -315,7 +315,7 @@ func deliver(c *smtp.Client, env Envelope, raw []byte, endOfData func() error) (
 	}
 	for _, to := range env.To {
 		if err := c.Rcpt("<" + to + ">"); err != nil {
-			return "", fmt.Errorf("RCPT TO:<%s>: %w", to, err)
+			return "", &commandError{command: "RCPT", err: fmt.Errorf("RCPT TO:<%s>: %w", to, err)}
 		}
 	}
 	w, err := c.Data()
@@ -329,7 +329,7 @@ func deliver(c *smtp.Client, env Envelope, raw []byte, endOfData func() error) (
 		return "", fmt.Errorf("DATA: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return "", fmt.Errorf("end of DATA: %w", err)
+		return "", &commandError{command: "DATA", err: fmt.Errorf("end of DATA: %w", err)}
 	}
 	var reply string
 	if dc, ok := w.(*smtp.DataCloser); ok {
@@ -348,9 +348,57 @@ func (s *SMTP) sendError(ctx context.Context, err error) error {
 	}
 	err = fmt.Errorf("smtp %s: %w", s.addr, err)
 	if isReply && reply.Code >= 500 && reply.Code < 600 {
-		return &PermanentError{Err: err}
+		cmd, ok := errors.AsType[*commandError](err)
+		return &PermanentError{Err: err, Recipient: ok && refusesAddress(cmd.command, reply)}
 	}
 	return err
+}
+
+// commandError is the server's answer refusing RCPT TO or the end of
+// DATA, the replies that may be about the recipient.
+type commandError struct {
+	command string // "RCPT" or "DATA"
+	err     error
+}
+
+func (e *commandError) Error() string { return e.err.Error() }
+
+func (e *commandError) Unwrap() error { return e.err }
+
+// refusesAddress tells whether a 5xx reply to a command says the
+// recipient's address cannot receive mail: an enhanced status 5.1.x (bad
+// mailbox, domain or address) or 5.2.1 (mailbox disabled), to RCPT TO or
+// the end of DATA; without an enhanced status, 550, 551 or 553 to RCPT TO.
+// Anything else (5.7.x policy, a message too big, a refused sender) is
+// about the message or the sender, and must not block the address.
+func refusesAddress(command string, reply *textproto.Error) bool {
+	if command != "RCPT" && command != "DATA" {
+		return false
+	}
+	if class, subject, detail, ok := enhancedStatus(reply.Msg); ok {
+		sender := subject == 1 && (detail == 7 || detail == 8) // the sender's address, not the recipient's
+		return class == 5 && ((subject == 1 && !sender) || (subject == 2 && detail == 1))
+	}
+	return command == "RCPT" && (reply.Code == 550 || reply.Code == 551 || reply.Code == 553)
+}
+
+// enhancedStatus reads the RFC 3463 status code ("5.1.1") that starts a
+// reply's text, if it has one.
+func enhancedStatus(msg string) (class, subject, detail int, ok bool) {
+	code, _, _ := strings.Cut(strings.TrimSpace(msg), " ")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 {
+		return 0, 0, 0, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || len(p) > 3 {
+			return 0, 0, 0, false
+		}
+		n[i] = v
+	}
+	return n[0], n[1], n[2], true
 }
 
 // acquire returns a connection ready for a mail transaction: an idle one

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -476,5 +477,35 @@ func TestParseSMTPURL(t *testing.T) {
 
 	if _, err := NewSMTP(SMTPConfig{URL: "smtp://mail.example.com", DKIM: &DKIMConfig{Domain: "acme.example"}}); err == nil {
 		t.Error("NewSMTP with an incomplete DKIM configuration succeeded")
+	}
+}
+
+// Only a refusal of the recipient's address is one: a refused sender,
+// wrong credentials, a policy or content refusal say nothing of it.
+func TestRefusesAddress(t *testing.T) {
+	for _, c := range []struct {
+		command string
+		code    int
+		msg     string
+		want    bool
+	}{
+		{"RCPT", 550, "5.1.1 <gone@example.com>: Recipient address rejected: User unknown", true},
+		{"RCPT", 550, "No such user here", true},
+		{"RCPT", 553, "mailbox name not allowed", true},
+		{"RCPT", 550, "5.2.1 The email account that you tried to reach is disabled", true},
+		{"DATA", 550, "5.1.1 no such user here", true},
+		{"RCPT", 550, "5.7.1 Relaying denied", false},
+		{"RCPT", 552, "Mailbox full", false},
+		{"DATA", 554, "5.7.1 Message rejected: content policy", false},
+		{"DATA", 550, "Message rejected as spam", false},
+		{"DATA", 552, "5.3.4 Message too big", false},
+		{"RCPT", 550, "5.2.2 mailbox full", false},
+		{"MAIL", 550, "5.1.8 Sender address rejected", false},
+		{"DATA", 550, "5.1.8 Sender address rejected: domain not found", false},
+	} {
+		got := refusesAddress(c.command, &textproto.Error{Code: c.code, Msg: c.msg})
+		if got != c.want {
+			t.Errorf("%s %d %q: %v, want %v", c.command, c.code, c.msg, got, c.want)
+		}
 	}
 }

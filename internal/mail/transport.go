@@ -22,11 +22,25 @@ type Transport interface {
 }
 
 // PermanentError wraps a failure that retrying cannot fix (an SMTP 5xx reply).
-type PermanentError struct{ Err error }
+// Recipient tells whether the server refused the recipient's address itself
+// (no such mailbox or domain, a disabled mailbox), which the bounce rules
+// count as a hard bounce; a refused sender, wrong credentials, content or
+// policy refusals say nothing of the address.
+type PermanentError struct {
+	Err       error
+	Recipient bool
+}
 
 func (e *PermanentError) Error() string { return e.Err.Error() }
 
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsRecipientRefused reports whether err is a PermanentError refusing the
+// recipient's address.
+func IsRecipientRefused(err error) bool {
+	perm, ok := errors.AsType[*PermanentError](err)
+	return ok && perm.Recipient
+}
 
 // IsPermanent reports whether err (or anything it wraps) is a PermanentError.
 func IsPermanent(err error) bool {
