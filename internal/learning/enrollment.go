@@ -93,7 +93,7 @@ func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmen
 }
 
 // End ends an unverified or active enrollment as cancelled or
-// unsubscribed, in q's transaction, and runs the OnEnd hooks, as staff's
+// unsubscribed, in q's transaction, announces it and runs the OnEnd hooks, as staff's
 // cancelling and the learner's unsubscribing do: for changes made by
 // mailschool itself (the bounce rules). It reports whether the enrollment
 // was still open.
@@ -107,6 +107,13 @@ func (s *Service) End(ctx context.Context, q *store.Queries, orgID, enrollmentID
 	}
 	e, err := q.Enrollment(ctx, orgID, enrollmentID)
 	if err != nil {
+		return false, err
+	}
+	kind := EnrollmentCancelled
+	if to == store.EnrollmentUnsubscribed {
+		kind = EnrollmentUnsubscribed
+	}
+	if err := s.emitEnrollment(ctx, q, kind, e); err != nil {
 		return false, err
 	}
 	return true, runHooks(ctx, q, s.onEnd, e)

@@ -385,6 +385,24 @@ func TestLearningEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Two more ended by mailschool itself (the bounce rules): a block
+		// cancels, a complaint unsubscribes.
+		for _, c := range []struct {
+			email string
+			to    store.EnrollmentStatus
+		}{{"eve@example.com", store.EnrollmentCancelled}, {"fay@example.com", store.EnrollmentUnsubscribed}} {
+			en, err := f.learning.EnrollDirectly(ctx, f.editor, f.org, f.course, c.email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.InTx(ctx, func(q *store.Queries) error {
+				_, err := f.learning.End(ctx, q, f.org, en.ID, c.to)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		// The course disabled, and enabled again.
 		for _, on := range []bool{false, true} {
 			if _, err := f.learning.UpdateCourse(ctx, f.editor, f.org, f.course, learning.CourseFields{Enabled: &on}); err != nil {
@@ -393,8 +411,10 @@ func TestLearningEvents(t *testing.T) {
 		}
 		payloads = f.expect(all, "enrollment.created", "enrollment.cancelled", "enrollment.created", "enrollment.confirmed",
 			"enrollment.completed", "certificate.issued", "certificate.claimed", "enrollment.created", "enrollment.unsubscribed",
-			"enrollment.created", "enrollment.failed", "course.disabled", "course.enabled")
-		f.expect(created, "enrollment.created", "enrollment.created", "enrollment.created", "enrollment.created")
+			"enrollment.created", "enrollment.failed", "enrollment.created", "enrollment.cancelled", "enrollment.created",
+			"enrollment.unsubscribed", "course.disabled", "course.enabled")
+		f.expect(created, "enrollment.created", "enrollment.created", "enrollment.created", "enrollment.created",
+			"enrollment.created", "enrollment.created")
 		f.expect(disabled)
 		f.expect(theirs)
 		var cert webhooks.CertificateEventData
@@ -406,7 +426,7 @@ func TestLearningEvents(t *testing.T) {
 			t.Errorf("certificate.claimed data %+v", cert)
 		}
 		var course webhooks.CourseEventData
-		if err := json.Unmarshal(payloads[11].Data.(json.RawMessage), &course); err != nil || course.Course.ID != f.course || course.Course.Enabled {
+		if err := json.Unmarshal(payloads[15].Data.(json.RawMessage), &course); err != nil || course.Course.ID != f.course || course.Course.Enabled {
 			t.Errorf("course.disabled data %+v, %v", course, err)
 		}
 	})
