@@ -292,12 +292,21 @@ func TestSoftBouncesCountWithinTheWindow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, bounces.Config{SoftLimit: 3, SoftWindow: 7 * 24 * time.Hour, BlockPlatformWide: true})
 		e, m := f.enroll("ada@example.com")
+		// Each soft bounce is of another email to the address.
 		soft := func(ago time.Duration) {
+			m := f.message(f.org, &e.ID, m.Recipient)
 			f.record(bounces.Report{Kind: bounces.Soft, Recipient: m.Recipient, ReturnPath: f.returnPath(m),
 				Diagnostic: "452 4.2.2 mailbox full", At: time.Now().Add(-ago)})
 		}
+		// One email reported delayed three times is one trouble, not three.
+		for range 3 {
+			f.record(bounces.Report{Kind: bounces.Soft, Recipient: m.Recipient, ReturnPath: f.returnPath(m),
+				Diagnostic: "4.4.7 delivery delayed", At: time.Now().Add(-3 * time.Hour)})
+		}
+		if f.blocked(f.org, m.Recipient) {
+			t.Fatal("blocked after three delays of one email")
+		}
 		soft(8 * 24 * time.Hour) // outside the window
-		soft(2 * 24 * time.Hour)
 		soft(time.Hour)
 		if f.blocked(f.org, m.Recipient) || f.status(e) != store.EnrollmentActive {
 			t.Fatal("blocked after two soft bounces within the window")

@@ -68,11 +68,13 @@ func (q *Queries) AddBounce(ctx context.Context, b Bounce) (bool, error) {
 	return true, nil
 }
 
-// CountBounces counts an organization's bounces of one kind for an
-// address that occurred after since.
+// CountBounces counts the emails of an organization to an address that
+// bounced with one kind of bounce after since.
 func (q *Queries) CountBounces(ctx context.Context, orgID int64, email, kind string, since time.Time) (int, error) {
 	var n int
-	err := q.queryRow(ctx, `SELECT count(*) FROM bounces
+	// Distinct emails: a server warning three times that one email is
+	// delayed reports one trouble, not three.
+	err := q.queryRow(ctx, `SELECT count(DISTINCT COALESCE(message_id, -id)) FROM bounces
 		WHERE organization_id = ? AND email = ? AND kind = ? AND occurred_at > ?`,
 		orgID, strings.ToLower(email), kind, dbTime(since)).Scan(&n)
 	if err != nil {
