@@ -165,6 +165,30 @@ func (q *Queries) HasWebhookEndpoints(ctx context.Context, orgID int64) (bool, e
 	return true, nil
 }
 
+// CountWebhookEndpoints counts an organization's endpoints.
+func (q *Queries) CountWebhookEndpoints(ctx context.Context, orgID int64) (int, error) {
+	var n int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = ?`, orgID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count webhook endpoints of organization %d: %w", orgID, err)
+	}
+	return n, nil
+}
+
+// WebhookTestPending reports whether an endpoint has a test event still
+// to be sent.
+func (q *Queries) WebhookTestPending(ctx context.Context, endpointID int64, testType string) (bool, error) {
+	var id int64
+	err := q.queryRow(ctx, `SELECT id FROM webhook_messages WHERE endpoint_id = ? AND status = 'pending' AND event_type = ? LIMIT 1`,
+		endpointID, testType).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pending test event of webhook %d: %w", endpointID, err)
+	}
+	return true, nil
+}
+
 // WebhookEvent is one event to write as a message for each endpoint that
 // wants it.
 type WebhookEvent struct {

@@ -197,8 +197,19 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Errorf("patched to a loopback address: %d %s", res.status, res.body)
 		}
 		res, body = c.api(http.MethodPost, one+"/test", nil)
+		if res.status != http.StatusConflict || errorCode(body) != "webhook_disabled" {
+			t.Errorf("test of a disabled webhook: %d %s", res.status, res.body)
+		}
+		if res, _ := c.api(http.MethodPatch, one, map[string]any{"enabled": true}); res.status != http.StatusOK {
+			t.Fatalf("enable: %d %s", res.status, res.body)
+		}
+		res, body = c.api(http.MethodPost, one+"/test", nil)
 		if res.status != http.StatusAccepted || idOfField(body, "message_id") == 0 {
 			t.Errorf("test: %d %s", res.status, res.body)
+		}
+		res, body = c.api(http.MethodPost, one+"/test", nil)
+		if res.status != http.StatusConflict || errorCode(body) != "webhook_test_pending" {
+			t.Errorf("a second test while the first is to be sent: %d %s", res.status, res.body)
 		}
 		if res, body := c.api(http.MethodGet, one+"/deliveries", nil); res.status != http.StatusOK || body["next_cursor"] != "" {
 			t.Errorf("deliveries: %d %s", res.status, res.body)
@@ -285,8 +296,8 @@ func TestWebhookPages(t *testing.T) {
 		if w, _ := db.Read().WebhookEndpoint(context.Background(), org, endpoints[0].ID); w.Enabled || !slices.Equal(w.Events, []string{"*"}) {
 			t.Errorf("after the edit (enabled left unticked): %+v", w)
 		}
-		if res := c.post(page+"test", nil); res.status != http.StatusSeeOther {
-			t.Errorf("send test event: %d", res.status)
+		if res := c.post(page+"test", nil); res.status != http.StatusConflict || !strings.Contains(res.body, "enable it to send it a test event") {
+			t.Errorf("send a test event to the disabled webhook: %d\n%s", res.status, excerpt(res.body, 2000))
 		}
 		res = c.post(page+"rotate-secret", nil)
 		rotated := regexp.MustCompile(`whsec_[A-Za-z0-9+/=]{32}`).FindString(html.UnescapeString(res.body))

@@ -30,6 +30,20 @@ const (
 // have, another organization's included.
 var ErrEndpointNotFound = problem.New(problem.NotFound, "webhook_not_found", "There is no such webhook in this organization.")
 
+// MaxEndpoints is how many endpoints an organization may have: each
+// event costs a message per endpoint, and the sending queue is shared by
+// every organization.
+const MaxEndpoints = 20
+
+var (
+	errTooManyEndpoints = problem.Newf(problem.Conflict, "too_many_webhooks",
+		"An organization has at most %d webhooks: remove one before adding another.", MaxEndpoints)
+	errTestDisabled = problem.New(problem.Conflict, "webhook_disabled",
+		"This webhook is disabled: enable it to send it a test event.")
+	errTestPending = problem.New(problem.Conflict, "webhook_test_pending",
+		"A test event to this webhook is still on its way: its outcome will show in the deliveries.")
+)
+
 // ErrMessageNotFound answers for a message the endpoint never had.
 var ErrMessageNotFound = problem.New(problem.NotFound, "webhook_message_not_found", "This webhook has no such event to send again.")
 
@@ -126,7 +140,17 @@ func (s *Service) Create(ctx context.Context, actor *store.User, orgID int64, f 
 		if actor.APIKey == nil {
 			nw.CreatedBy = actor.ID
 		}
-		var err error
+		// Two additions at once take turns, so neither passes the cap.
+		if err := q.LockOrganization(ctx, orgID); err != nil {
+			return err
+		}
+		n, err := q.CountWebhookEndpoints(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		if n >= MaxEndpoints {
+			return errTooManyEndpoints
+		}
 		if w, err = q.CreateWebhookEndpoint(ctx, nw); err != nil {
 			return err
 		}
@@ -247,12 +271,28 @@ func (s *Service) RotateSecret(ctx context.Context, actor *store.User, orgID, id
 	return w, nil
 }
 
-// SendTest writes a webhook.test message for the endpoint alone, enabled
-// or not, and returns the message's id.
+// SendTest writes a webhook.test message for the endpoint alone, when it
+// is enabled and has no test event still to send, and returns the
+// message's id.
 func (s *Service) SendTest(ctx context.Context, actor *store.User, orgID, id int64) (int64, error) {
 	var msgID int64
 	err := s.db.InTx(ctx, func(q *store.Queries) error {
 		if _, err := orgs.Authorize(ctx, q, actor, orgID, access.ManageWebhooks); err != nil {
+			return err
+		}
+		// A disabled endpoint is sent nothing, and one test at a time is
+		// enough: pressing the button again sends no flood.
+		w, err := endpointIn(ctx, q, orgID, id)
+		if err != nil {
+			return err
+		}
+		if !w.Enabled {
+			return errTestDisabled
+		}
+		if pending, err := q.WebhookTestPending(ctx, id, TestEvent); err != nil || pending {
+			if err == nil {
+				err = errTestPending
+			}
 			return err
 		}
 		eventID := NewEventID()

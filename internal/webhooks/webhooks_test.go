@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -491,22 +492,31 @@ func TestRolledBackChangeWritesNoEvent(t *testing.T) {
 }
 
 // TestTestEventAndRedeliver: a test event goes to its endpoint alone,
-// enabled or not; a redelivered message is pending again, due now, with
-// its attempts kept.
+// when it is enabled, one at a time; a redelivered message is pending
+// again, due now, with its attempts kept.
 func TestTestEventAndRedeliver(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		ctx := f.ctx
 		w := f.create(f.admin, f.org, "https://hr.example/", "member.added")
 		other := f.create(f.admin, f.org, "https://all.example/", "*")
-		off := false
+		off, on := false, true
 		if _, err := f.hooks.Update(ctx, f.admin, f.org, w.ID, webhooks.Fields{Enabled: &off}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.hooks.SendTest(ctx, f.admin, f.org, w.ID); problemCode(err) != "webhook_disabled" {
+			t.Errorf("a test event to a disabled webhook: %v", err)
+		}
+		if _, err := f.hooks.Update(ctx, f.admin, f.org, w.ID, webhooks.Fields{Enabled: &on}); err != nil {
 			t.Fatal(err)
 		}
 		f.kicked = nil
 		id, err := f.hooks.SendTest(ctx, f.admin, f.org, w.ID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := f.hooks.SendTest(ctx, f.admin, f.org, w.ID); problemCode(err) != "webhook_test_pending" {
+			t.Errorf("a second test event while the first is on its way: %v", err)
 		}
 		if len(f.kicked) != 1 || !slices.Equal(f.kicked[0], []int64{w.ID}) {
 			t.Errorf("kicked %v", f.kicked)
@@ -530,4 +540,28 @@ func TestTestEventAndRedeliver(t *testing.T) {
 			t.Errorf("redelivered: %+v, %v", list, err)
 		}
 	})
+}
+
+// An organization has at most MaxEndpoints webhooks.
+func TestEndpointCap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		for i := range webhooks.MaxEndpoints {
+			f.create(f.admin, f.org, fmt.Sprintf("https://hr%d.example/", i), "*")
+		}
+		url := "https://one-more.example/"
+		if _, err := f.hooks.Create(f.ctx, f.admin, f.org, webhooks.Fields{URL: &url, Events: []string{"*"}}); problemCode(err) != "too_many_webhooks" {
+			t.Fatalf("one webhook over the cap: %v", err)
+		}
+		if n, err := db.Read().CountWebhookEndpoints(f.ctx, f.org); err != nil || n != webhooks.MaxEndpoints {
+			t.Errorf("%d webhooks, %v", n, err)
+		}
+	})
+}
+
+func problemCode(err error) string {
+	if p, ok := problem.As(err); ok {
+		return p.Code
+	}
+	return ""
 }
