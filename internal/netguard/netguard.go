@@ -98,6 +98,8 @@ var forbidden = []netip.Prefix{
 	netip.MustParsePrefix("2001:10::/28"),   // ORCHID
 	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated)
 	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),      // 6to4, which carries an IPv4 address of any kind
+	netip.MustParsePrefix("2001::/32"),      // Teredo, likewise
 	netip.MustParsePrefix("ff00::/8"),       // multicast, whatever the scope
 	netip.MustParsePrefix("224.0.0.0/4"),    // multicast
 	netip.MustParsePrefix("255.255.255.255/32"),
@@ -152,11 +154,11 @@ func (g *Guard) inAllowed(addr netip.Addr) bool {
 // further asks that addr be in an allowed range. host is the name that
 // resolved to addr, or "" for a literal address.
 func (g *Guard) check(addr netip.Addr, host string, plainHTTP bool) error {
-	what := addr.String()
-	if host != "" && host != what {
-		what = host + " resolves to " + addr.String() + ","
-	} else {
-		what += " is"
+	// A name's address stays unsaid: the message goes to an
+	// organization's admins, who need not learn the platform's network.
+	what := addr.String() + " is"
+	if host != "" && host != addr.String() {
+		what = host + " leads to"
 	}
 	if ok, kind := g.Allowed(addr); !ok {
 		return &RefusedError{Addr: addr, Message: fmt.Sprintf("%s %s; webhooks go only to public addresses.", what, kind)}

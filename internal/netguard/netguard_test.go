@@ -78,8 +78,10 @@ func TestCheckURL(t *testing.T) {
 		{"https://[::ffff:127.0.0.1]/", "loopback"},
 		{"https://[::ffff:a9fe:a9fe]/", "cloud metadata"},
 		{"https://[64:ff9b::a00:1]/", "private"},
-		{"https://internal.example/", "internal.example resolves to 10.0.0.1"},
-		{"https://mixed.example/", "resolves to 192.168.1.5"},
+		{"https://internal.example/", "internal.example leads to a loopback, private"},
+		{"https://mixed.example/", "mixed.example leads to a loopback, private"},
+		{"https://[2002:a9fe:a9fe::1]/", "reserved"},                    // 6to4 of the metadata address
+		{"https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "reserved"}, // Teredo
 		{"https://meta.example/", "cloud metadata"},
 		{"https://10.1.2.3/", "private"},
 		{"https://172.16.0.1/", "private"},
@@ -101,6 +103,11 @@ func TestCheckURL(t *testing.T) {
 		err := g.CheckURL(ctx, tc.url)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckURL(%q) = %v, want an error saying %q", tc.url, err, tc.want)
+		}
+		// A name's addresses are the platform's business, not the
+		// organization admin's.
+		if err != nil && (strings.Contains(err.Error(), "10.0.0.1") || strings.Contains(err.Error(), "192.168.1.5")) {
+			t.Errorf("CheckURL(%q) tells the address: %v", tc.url, err)
 		}
 	}
 }
