@@ -6,32 +6,12 @@ import (
 
 	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/webhooks"
 )
 
 // certificateJSON is a certificate in the API, as the organization's
-// staff see it.
-type certificateJSON struct {
-	ID           int64  `json:"id"`
-	Number       string `json:"number"`
-	EnrollmentID int64  `json:"enrollment_id"`
-	LearnerEmail string `json:"learner_email"`
-	// LearnerName is the name printed on it, null until claimed.
-	LearnerName      *string    `json:"learner_name"`
-	CourseID         int64      `json:"course_id"`
-	CourseTitle      string     `json:"course_title"`
-	OrganizationName string     `json:"organization_name"`
-	CompletedAt      time.Time  `json:"completed_at"`
-	ClaimedAt        *time.Time `json:"claimed_at"`
-	// URL is the public verification page, null until claimed (an
-	// unclaimed certificate has none).
-	URL              *string    `json:"url"`
-	RevokedAt        *time.Time `json:"revoked_at"`
-	RevokedBy        *string    `json:"revoked_by"`
-	RevocationReason *string    `json:"revocation_reason"`
-	CreatedAt        time.Time  `json:"created_at"`
-	// UpdatedAt is its last change: issued, claimed or revoked.
-	UpdatedAt time.Time `json:"updated_at"`
-}
+// staff see it: the shape webhook payloads carry too.
+type certificateJSON = webhooks.CertificateData
 
 func (s *Server) toCertificateJSON(c store.Certificate) certificateJSON {
 	j := certificateJSON{ID: c.ID, Number: c.Number, EnrollmentID: c.EnrollmentID, LearnerEmail: c.LearnerEmail,

@@ -104,22 +104,26 @@ type QuizAttemptData struct {
 
 // CertificateData is a certificate as the API shows it.
 type CertificateData struct {
-	ID               int64      `json:"id"`
-	Number           string     `json:"number"`
-	EnrollmentID     int64      `json:"enrollment_id"`
-	LearnerEmail     string     `json:"learner_email"`
+	ID           int64  `json:"id"`
+	Number       string `json:"number"`
+	EnrollmentID int64  `json:"enrollment_id"`
+	LearnerEmail string `json:"learner_email"`
+	// LearnerName is the name printed on it, null until claimed.
 	LearnerName      *string    `json:"learner_name"`
 	CourseID         int64      `json:"course_id"`
 	CourseTitle      string     `json:"course_title"`
 	OrganizationName string     `json:"organization_name"`
 	CompletedAt      time.Time  `json:"completed_at"`
 	ClaimedAt        *time.Time `json:"claimed_at"`
+	// URL is the public verification page, null until claimed (an
+	// unclaimed certificate has none).
 	URL              *string    `json:"url"`
 	RevokedAt        *time.Time `json:"revoked_at"`
 	RevokedBy        *string    `json:"revoked_by"`
 	RevocationReason *string    `json:"revocation_reason"`
 	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	// UpdatedAt is its last change: issued, claimed or revoked.
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CourseData is a course as the API shows it.
