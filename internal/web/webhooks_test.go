@@ -32,7 +32,7 @@ func (o *authzOrg) addWebhook(ctx context.Context, q *store.Queries) error {
 	}
 	o.webhook = w.ID
 	o.webhookMessage, err = q.AddWebhookMessage(ctx, w.ID, store.WebhookEvent{OrganizationID: o.id, EventID: fmt.Sprintf("msg_authz%d", o.id),
-		Type: "webhook.test", Payload: "{}", At: time.Now().Add(-time.Hour)})
+		Type: "member.added", Payload: "{}", At: time.Now().Add(-time.Hour)})
 	return err
 }
 
