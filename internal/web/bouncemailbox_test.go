@@ -13,7 +13,6 @@ import (
 	"github.com/mailschool/mailschool/internal/bounces"
 	"github.com/mailschool/mailschool/internal/bounces/mailbox"
 	"github.com/mailschool/mailschool/internal/bounces/mailbox/mailboxtest"
-	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
@@ -27,26 +26,7 @@ import (
 func TestBounceMailboxShowsOnTheEnrollmentPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var learn *learning.Service
-		var mailer *mail.Service
-		app := newTestApp(t, db, withReturnPaths(t), func(o *Options) {
-			mailer = o.Mail
-			learn = learning.NewService(o.DB, learning.Config{Mail: o.Mail, BaseURL: o.BaseURL, SecretKey: o.SecretKey})
-			o.Learning = learn
-		})
-		sc := newSchool(t, app)
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i, title := range []string{"One", "Two"} {
-				if _, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: sc.orgID, CourseID: sc.courseID, Kind: store.KindLesson,
-					Title: title, Body: "A lesson.", Published: true, WaitingPeriodSeconds: i * 24 * 3600}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		app, sc, learn, mailer := newBounceSchool(t, db)
 		rules := bounces.NewService(db, learn, bounces.Config{ReturnPaths: mailer.ReturnPaths()})
 		admin := app.loggedIn(adminEmail, adminPassword)
 		firstLesson := func(email string) store.MailMessage {

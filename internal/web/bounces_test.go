@@ -95,26 +95,7 @@ func TestOutboxShowsEnvelopeSenderAndCurrentErrors(t *testing.T) {
 func TestBouncesShowOnTheirPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var learn *learning.Service
-		var mailer *mail.Service
-		app := newTestApp(t, db, withReturnPaths(t), func(o *Options) {
-			mailer = o.Mail
-			learn = learning.NewService(o.DB, learning.Config{Mail: o.Mail, BaseURL: o.BaseURL, SecretKey: o.SecretKey})
-			o.Learning = learn
-		})
-		sc := newSchool(t, app)
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i, title := range []string{"One", "Two"} {
-				if _, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: sc.orgID, CourseID: sc.courseID, Kind: store.KindLesson,
-					Title: title, Body: "A lesson.", Published: true, WaitingPeriodSeconds: i * 24 * 3600}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		app, sc, learn, mailer := newBounceSchool(t, db)
 		rules := bounces.NewService(db, learn, bounces.Config{ReturnPaths: mailer.ReturnPaths(), BlockPlatformWide: true})
 		admin := app.loggedIn(adminEmail, adminPassword)
 		viewer := sc.member("viewer@example.com", access.Viewer)
@@ -207,4 +188,33 @@ func TestBouncesShowOnTheirPages(t *testing.T) {
 			}
 		}
 	})
+}
+
+// newBounceSchool is an app whose emails go out from return paths, with
+// a school whose course has two lessons a day apart, and the app's
+// learning and mail services for the bounce rules.
+func newBounceSchool(t *testing.T, db *store.DB) (*testApp, school, *learning.Service, *mail.Service) {
+	t.Helper()
+	ctx := context.Background()
+	var learn *learning.Service
+	var mailer *mail.Service
+	app := newTestApp(t, db, withReturnPaths(t), func(o *Options) {
+		mailer = o.Mail
+		learn = learning.NewService(o.DB, learning.Config{Mail: o.Mail, BaseURL: o.BaseURL, SecretKey: o.SecretKey})
+		o.Learning = learn
+	})
+	sc := newSchool(t, app)
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for i, title := range []string{"One", "Two"} {
+			if _, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: sc.orgID, CourseID: sc.courseID, Kind: store.KindLesson,
+				Title: title, Body: "A lesson.", Published: true, WaitingPeriodSeconds: i * 24 * 3600}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, sc, learn, mailer
 }
