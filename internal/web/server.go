@@ -280,6 +280,7 @@ func New(opts Options) (*Server, error) {
 	// No IdleTimeout for scs: loadAndSaveSession keeps the idle expiry.
 	sessions := scs.New()
 	sessions.Store = opts.DB.Sessions()
+	sessions.Codec = sessionCodec{}
 	sessions.Lifetime = sessionLifetime
 	sessions.Cookie.Name = "mailschool_session"
 	sessions.Cookie.HttpOnly = true

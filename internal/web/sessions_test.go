@@ -273,7 +273,7 @@ func TestSessionFromBeforeIdleExpiries(t *testing.T) {
 	if err := raw.QueryRow(`SELECT data, expiry FROM sessions WHERE token = ?`, token).Scan(&stored, &expiry); err != nil {
 		t.Fatal(err)
 	}
-	_, values, err := scs.GobCodec{}.Decode(stored)
+	_, values, err := sessionCodec{}.Decode(stored)
 	if err != nil {
 		t.Fatal(err)
 	}
