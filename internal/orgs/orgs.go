@@ -207,7 +207,7 @@ func (s *Service) List(ctx context.Context, actor *store.User, search string, pa
 // Switchable lists the organizations offered in the actor's organization
 // switcher: the ones the actor belongs to. Platform admins reach the
 // others through the organizations list, which may be long.
-func (s *Service) Switchable(ctx context.Context, actor *store.User) ([]store.Organization, error) {
+func (s *Service) Switchable(ctx context.Context, actor *store.User) ([]store.OrganizationName, error) {
 	return s.db.Read().MemberOrganizations(ctx, actor.ID)
 }
 

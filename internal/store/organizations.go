@@ -127,10 +127,6 @@ func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) (
 	}
 	cond := strings.Join(where, " AND ")
 
-	var total int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM organizations o WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count organizations: %w", err)
-	}
 	rs, err := q.query(ctx, `
 		SELECT `+organizationColumns+`,
 			(SELECT COUNT(*) FROM memberships m WHERE m.organization_id = o.id),
@@ -153,6 +149,15 @@ func (q *Queries) ListOrganizations(ctx context.Context, f OrganizationFilter) (
 	if err := rs.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list organizations: %w", err)
 	}
+	// A page that is not full is the last one, and its rows give the
+	// total: most people's whole list is one such page.
+	if len(list) < f.Limit && (len(list) > 0 || f.Offset == 0) {
+		return list, f.Offset + len(list), nil
+	}
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM organizations o WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count organizations: %w", err)
+	}
 	return list, total, nil
 }
 
@@ -163,12 +168,34 @@ func (q *Queries) AllOrganizations(ctx context.Context) ([]Organization, error) 
 	return q.organizations(ctx, `SELECT `+organizationColumns+` FROM `+organizationFrom+` ORDER BY o.name_key, o.id`)
 }
 
+// OrganizationName is an organization's id and name, all that a list of
+// choices shows.
+type OrganizationName struct {
+	ID   int64
+	Name string
+}
+
 // MemberOrganizations lists the organizations a user belongs to, by name.
-func (q *Queries) MemberOrganizations(ctx context.Context, userID int64) ([]Organization, error) {
-	return q.organizations(ctx, `
-		SELECT `+organizationColumns+` FROM `+organizationFrom+`
-		JOIN memberships m ON m.organization_id = o.id AND m.user_id = ?
-		ORDER BY o.name_key, o.id`, userID)
+func (q *Queries) MemberOrganizations(ctx context.Context, userID int64) ([]OrganizationName, error) {
+	rs, err := q.query(ctx, `
+		SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.organization_id
+		WHERE m.user_id = ? ORDER BY o.name_key, o.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("organizations of user %d: %w", userID, err)
+	}
+	defer rs.Close()
+	var list []OrganizationName
+	for rs.Next() {
+		var o OrganizationName
+		if err := rs.Scan(&o.ID, &o.Name); err != nil {
+			return nil, fmt.Errorf("organizations of user %d: %w", userID, err)
+		}
+		list = append(list, o)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("organizations of user %d: %w", userID, err)
+	}
+	return list, nil
 }
 
 func (q *Queries) organizations(ctx context.Context, query string, args ...any) ([]Organization, error) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/mailschool/mailschool/internal/store"
@@ -62,6 +63,45 @@ func TestOrganizationSender(t *testing.T) {
 		all, err := read.AllOrganizations(ctx)
 		if err != nil || len(all) != 2 || all[0].Sender != fields.Sender || all[1].Sender != (store.Sender{}) {
 			t.Errorf("all organizations: %+v, %v", all, err)
+		}
+	})
+}
+
+// The total of a list is the number of organizations that match, whichever
+// page is asked for: full pages, the last one and one past the end. The
+// default organization of the first migration makes six.
+func TestListOrganizationsTotal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for _, name := range []string{"Alpha", "Beta", "Gamma", "Delta", "Epsilon"} {
+				key := strings.ToLower(name)
+				if _, err := q.CreateOrganization(ctx, store.OrganizationFields{Name: name, NameKey: key, NameSkeleton: key, Slug: key}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			filter    store.OrganizationFilter
+			rows, all int
+		}{
+			{store.OrganizationFilter{Limit: 2}, 2, 6},
+			{store.OrganizationFilter{Limit: 4, Offset: 4}, 2, 6},
+			{store.OrganizationFilter{Limit: 5, Offset: 5}, 1, 6},
+			{store.OrganizationFilter{Limit: 2, Offset: 6}, 0, 6},
+			{store.OrganizationFilter{Limit: 10}, 6, 6},
+			{store.OrganizationFilter{Limit: 6}, 6, 6},
+			{store.OrganizationFilter{Limit: 10, Search: "ta"}, 2, 2},
+			{store.OrganizationFilter{Limit: 10, Search: "zeta"}, 0, 0},
+		} {
+			list, total, err := db.Read().ListOrganizations(ctx, c.filter)
+			if err != nil || len(list) != c.rows || total != c.all {
+				t.Errorf("%+v: %d rows of %d, %v; want %d of %d", c.filter, len(list), total, err, c.rows, c.all)
+			}
 		}
 	})
 }

@@ -104,13 +104,13 @@ type page struct {
 	Title         string
 	User          *store.User
 	Nav           navigation
-	Organizations []store.Organization // the switcher's choices
+	Organizations []store.OrganizationName // the switcher's choices
 	// CurrentOrganization is the organization the switcher shows: the one
 	// of the page, or else the one last visited; 0 for none.
 	CurrentOrganization int64
 	// LastOrganization is the organization last visited, when it is among
 	// the switcher's choices.
-	LastOrganization *store.Organization
+	LastOrganization *store.OrganizationName
 	// Shell is the frame of a page inside an organization; nil elsewhere.
 	Shell       *shell
 	CurrentPath string
@@ -192,9 +192,9 @@ func (s *Server) renderPage(buf *bytes.Buffer, r *http.Request, name, title stri
 				s.sessions.Put(r.Context(), sessionOrganization, p.Shell.Org.ID)
 				last = p.Shell.Org.ID
 			}
-			if !slices.ContainsFunc(orgs, func(o store.Organization) bool { return o.ID == p.Shell.Org.ID }) {
+			if !slices.ContainsFunc(orgs, func(o store.OrganizationName) bool { return o.ID == p.Shell.Org.ID }) {
 				// A platform admin visiting an organization they are not in.
-				p.Organizations = append([]store.Organization{p.Shell.Org.Organization}, orgs...)
+				p.Organizations = append([]store.OrganizationName{{ID: p.Shell.Org.ID, Name: p.Shell.Org.Name}}, orgs...)
 			}
 		}
 		for i, o := range p.Organizations {
