@@ -112,7 +112,7 @@ func (a *Accounts) refuseLogin(ctx context.Context, password string) error {
 // whose epoch is older than the user's (the password changed since) is no
 // longer valid and gives store.ErrNotFound.
 func (a *Accounts) SessionUser(ctx context.Context, userID, epoch int64) (store.User, error) {
-	user, err := a.db.Read().UserByID(ctx, userID)
+	user, err := a.sessionUser(ctx, userID)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -120,6 +120,15 @@ func (a *Accounts) SessionUser(ctx context.Context, userID, epoch int64) (store.
 		return store.User{}, store.ErrNotFound
 	}
 	return user, nil
+}
+
+// sessionUser returns the user userID, read with the session when the
+// session store did (store.WithSessionUser).
+func (a *Accounts) sessionUser(ctx context.Context, userID int64) (store.User, error) {
+	if found, ok := store.SessionUserOf(ctx); ok && found.User.ID == userID {
+		return found.User, nil
+	}
+	return a.db.Read().UserByID(ctx, userID)
 }
 
 // ConfirmPassword checks that password is user's, for a change that asks

@@ -84,3 +84,49 @@ func TestUserSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestFindSessionWithItsUser: asked for, a session's user comes with its
+// data; a session of nobody, an expired or ended one, or an unknown token
+// bring no user (and the last three no data).
+func TestFindSessionWithItsUser(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var ada store.User
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			var err error
+			ada, err = q.CreateUser(ctx, store.NewUser{Email: "ada@example.com", Name: "Ada"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions := db.Sessions()
+		later := time.Now().Add(time.Hour)
+		for token, owner := range map[string]store.SessionOwner{"ada": {UserID: ada.ID, Epoch: ada.SessionEpoch}, "anonymous": {}} {
+			if err := sessions.CommitCtx(store.WithSessionOwner(ctx, owner), token, []byte("data of "+token), later); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sessions.CommitCtx(store.WithSessionOwner(ctx, store.SessionOwner{UserID: ada.ID}), "expired", []byte("x"), time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			token, data string
+			user        bool
+		}{{"ada", "data of ada", true}, {"anonymous", "data of anonymous", false}, {"expired", "", false}, {"unknown", "", false}} {
+			findCtx, _ := store.WithSessionUser(ctx)
+			data, ok, err := sessions.FindCtx(findCtx, c.token)
+			if err != nil || string(data) != c.data || ok != (c.data != "") {
+				t.Errorf("%s: found %q, %v, %v; want %q", c.token, data, ok, err, c.data)
+			}
+			found, ok := store.SessionUserOf(findCtx)
+			if ok != c.user || (c.user && (found.User.ID != ada.ID || found.User.Email != ada.Email || found.User.Name != "Ada")) {
+				t.Errorf("%s: user %+v, %v; want one: %v", c.token, found.User, ok, c.user)
+			}
+		}
+		// Without asking, nothing is put anywhere.
+		if _, ok := store.SessionUserOf(ctx); ok {
+			t.Error("a user without asking for one")
+		}
+	})
+}

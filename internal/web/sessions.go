@@ -50,7 +50,10 @@ func (s *Server) loadAndSaveSession(next http.Handler) http.Handler {
 		if c, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
 			token = c.Value
 		}
-		ctx, err := s.sessions.Load(r.Context(), token)
+		// The session's user is read with the session (authenticate
+		// takes it from there).
+		ctx, _ := store.WithSessionUser(r.Context())
+		ctx, err := s.sessions.Load(ctx, token)
 		if err != nil {
 			s.serverError(w, r, fmt.Errorf("load session: %w", err))
 			return
