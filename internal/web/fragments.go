@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -95,6 +96,40 @@ func (p *pages) courseCardsHTML(orgID int64, courses []store.Course) (template.H
 		return courseCard{OrgID: orgID, ID: c.ID, Slug: c.Slug, Title: c.Title, Description: c.Description}
 	}, func(card courseCard) (template.HTML, error) {
 		return renderFragment(p.byName["public_organization.html"], "course_card", card)
+	})
+}
+
+// siteHeaderKey is everything the site's header (the template site_header
+// of layout.html) shows of a page: who is logged in, the navigation and
+// the organization switcher, whose choices are in switcher as
+// id, name length and name one after the other.
+type siteHeaderKey struct {
+	LoggedIn bool
+	Email    string
+	Nav      navigation
+	Current  int64
+	Switcher string
+}
+
+// siteHeaderHTML renders the header of a page of the layout.
+func (p *pages) siteHeaderHTML(pg page) (template.HTML, error) {
+	key := siteHeaderKey{Nav: pg.Nav, Current: pg.CurrentOrganization}
+	if pg.User != nil {
+		key.LoggedIn, key.Email = true, pg.User.Email
+	}
+	if len(pg.Organizations) > 0 {
+		var b []byte
+		for _, o := range pg.Organizations {
+			b = strconv.AppendInt(b, o.ID, 10)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(len(o.Name)), 10)
+			b = append(b, ' ')
+			b = append(b, o.Name...)
+		}
+		key.Switcher = string(b)
+	}
+	return p.siteHeaders.get(key, func(siteHeaderKey) (template.HTML, error) {
+		return renderFragment(p.byName["error.html"], "site_header", pg)
 	})
 }
 

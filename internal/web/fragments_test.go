@@ -86,3 +86,63 @@ func TestMemberRowsAreThePageTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestSiteHeaderFollowsItsPage renders the header of pages that differ in
+// one thing each, twice over: every header is the one its page renders
+// (nothing of another page's comes from the cache) and shows what the page
+// says.
+func TestSiteHeaderFollowsItsPage(t *testing.T) {
+	p, err := parsePages("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := &store.User{ID: 1, Email: "ann@example.com"}
+	two := []store.OrganizationName{{ID: 1, Name: "Acme"}, {ID: 2, Name: `<Bo & "Co">`}}
+	pages := map[string]page{
+		"anonymous":     {},
+		"ann":           {User: ann},
+		"bob":           {User: &store.User{ID: 2, Email: "bob@example.com"}},
+		"outbox":        {User: ann, Nav: navigation{Outbox: true, Current: "outbox"}},
+		"organizations": {User: ann, Nav: navigation{Current: "organizations"}, Organizations: two},
+		"second chosen": {User: ann, Nav: navigation{Current: "organizations"}, Organizations: two, CurrentOrganization: 2},
+		"renamed":       {User: ann, Nav: navigation{Current: "organizations"}, Organizations: []store.OrganizationName{{ID: 1, Name: "Acme"}, {ID: 2, Name: "Bo"}}, CurrentOrganization: 2},
+		// The same names split differently are other organizations.
+		"split": {User: ann, Organizations: []store.OrganizationName{{ID: 1, Name: "Acme 2 7 <Bo & \"Co\">"}}},
+	}
+	want := make(map[string]string)
+	for name, pg := range pages {
+		h, err := renderFragment(p.byName["error.html"], "site_header", pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = string(h)
+	}
+	for range 2 {
+		for name, pg := range pages {
+			h, err := p.siteHeaderHTML(pg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(h) != want[name] {
+				t.Errorf("%s: header\n%s\nwant\n%s", name, h, want[name])
+			}
+		}
+	}
+	for name, wants := range map[string][]string{
+		"anonymous":     {`<a class="brand"`},
+		"bob":           {`title="bob@example.com">bob@example.com</span>`},
+		"outbox":        {`href="/email-learning/platform/outbox/" aria-current="page">Outbox</a>`},
+		"organizations": {`<option value="" disabled selected>Choose an organization</option>`, `title="&lt;Bo &amp; &#34;Co&#34;&gt;">&lt;Bo &amp; &#34;Co&#34;&gt;</option>`},
+		"second chosen": {`<option value="2" title="&lt;Bo &amp; &#34;Co&#34;&gt;" selected>`},
+		"renamed":       {`<option value="2" title="Bo" selected>Bo</option>`},
+	} {
+		for _, w := range wants {
+			if !strings.Contains(want[name], w) {
+				t.Errorf("%s: header lacks %s:\n%s", name, w, want[name])
+			}
+		}
+	}
+	if strings.Contains(want["anonymous"], "Log out") {
+		t.Error("the header of nobody logged in has a logout button")
+	}
+}

@@ -40,6 +40,7 @@ type pages struct {
 	staticHash  map[string]string // file name -> short content hash for cache busting
 	memberRows  fragmentCache[memberRow]
 	courseCards fragmentCache[courseCard]
+	siteHeaders fragmentCache[siteHeaderKey]
 }
 
 func parsePages(version string) (*pages, error) {
@@ -80,6 +81,8 @@ func parsePages(version string) (*pages, error) {
 		"memberRows": p.memberRowsHTML,
 		// The course cards of a public page, likewise.
 		"courseCards": p.courseCardsHTML,
+		// The site's header, rendered once per distinct header.
+		"siteHeader": p.siteHeaderHTML,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
