@@ -133,6 +133,33 @@ func (p *pages) siteHeaderHTML(pg page) (template.HTML, error) {
 	})
 }
 
+// orgBarKey is everything the bar of an organization's pages (the
+// template org_bar of layout.html) shows of a page's shell. The sections
+// are their keys, one after the other: a section's label and address
+// follow from its key and the organization.
+type orgBarKey struct {
+	OrgID                int64
+	Name, LogoETag, Role string
+	Sections             string
+	Current              string
+	BelowSection         bool
+}
+
+// orgBarHTML renders the bar of a page inside an organization.
+func (p *pages) orgBarHTML(sh *shell) (template.HTML, error) {
+	key := orgBarKey{OrgID: sh.Org.ID, Name: sh.Org.Name, LogoETag: sh.Org.LogoETag, Role: string(sh.Org.Role),
+		Current: sh.Current.Key, BelowSection: sh.BelowSection}
+	var b strings.Builder
+	for _, sec := range sh.Sections {
+		b.WriteString(sec.Key)
+		b.WriteByte(' ')
+	}
+	key.Sections = b.String()
+	return p.orgBars.get(key, func(orgBarKey) (template.HTML, error) {
+		return renderFragment(p.byName["error.html"], "org_bar", sh)
+	})
+}
+
 // renderFragment executes the template name of set t with data, for a
 // fragment cache.
 func renderFragment(t *template.Template, name string, data any) (template.HTML, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/access"
 	"github.com/mailschool/mailschool/internal/orgs"
 	"github.com/mailschool/mailschool/internal/store"
 )
@@ -144,5 +145,68 @@ func TestSiteHeaderFollowsItsPage(t *testing.T) {
 	}
 	if strings.Contains(want["anonymous"], "Log out") {
 		t.Error("the header of nobody logged in has a logout button")
+	}
+}
+
+// TestOrgBarFollowsItsShell: the bar of an organization's pages is the one
+// its shell renders, whatever was rendered before it.
+func TestOrgBarFollowsItsShell(t *testing.T) {
+	p, err := parsePages("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{}
+	admin := &store.User{ID: 1, Email: "admin@example.com", IsPlatformAdmin: true, IsActive: true}
+	viewer := &store.User{ID: 2, Email: "viewer@example.com", IsActive: true}
+	acme := orgs.View{Organization: store.Organization{ID: 7, Name: `Acme <& "Co">`}, Role: access.Owner}
+	renamed := acme
+	renamed.Name = "Acme"
+	withLogo := acme
+	withLogo.LogoETag = "abc123"
+	asViewer := acme
+	asViewer.Role = access.Viewer
+	other := acme
+	other.ID = 8
+	shells := map[string]*shell{
+		"overview":    s.shellOf(admin, acme, ""),
+		"courses":     s.shellOf(admin, acme, "courses/"),
+		"a course":    s.shellOf(admin, acme, "courses/3/"),
+		"renamed":     s.shellOf(admin, renamed, ""),
+		"logo":        s.shellOf(admin, withLogo, ""),
+		"viewer":      s.shellOf(viewer, asViewer, ""),
+		"other":       s.shellOf(admin, other, ""),
+		"viewer role": s.shellOf(admin, asViewer, ""),
+	}
+	want := make(map[string]string)
+	for name, sh := range shells {
+		h, err := renderFragment(p.byName["error.html"], "org_bar", sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = string(h)
+	}
+	for range 2 {
+		for name, sh := range shells {
+			if h, err := p.orgBarHTML(sh); err != nil || string(h) != want[name] {
+				t.Errorf("%s: bar %v\n%s\nwant\n%s", name, err, h, want[name])
+			}
+		}
+	}
+	for name, wants := range map[string][]string{
+		"overview": {`title="Acme &lt;&amp; &#34;Co&#34;&gt;">Acme &lt;&amp; &#34;Co&#34;&gt;</a>`, `href="/email-learning/platform/organizations/7/" aria-current="page">Overview</a>`},
+		"courses":  {`href="/email-learning/platform/organizations/7/courses/" aria-current="page">Courses</a>`},
+		"a course": {`href="/email-learning/platform/organizations/7/courses/" aria-current="true">Courses</a>`},
+		"logo":     {`<img src=`},
+		"other":    {`/organizations/8/`},
+		"viewer":   {`<span class="org-role">viewer</span>`},
+	} {
+		for _, w := range wants {
+			if !strings.Contains(want[name], w) {
+				t.Errorf("%s: bar lacks %s:\n%s", name, w, want[name])
+			}
+		}
+	}
+	if strings.Contains(want["viewer"], "Settings") || !strings.Contains(want["viewer role"], "Settings") {
+		t.Error("the sections do not follow what the user may open")
 	}
 }

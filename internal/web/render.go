@@ -41,6 +41,7 @@ type pages struct {
 	memberRows  fragmentCache[memberRow]
 	courseCards fragmentCache[courseCard]
 	siteHeaders fragmentCache[siteHeaderKey]
+	orgBars     fragmentCache[orgBarKey]
 }
 
 func parsePages(version string) (*pages, error) {
@@ -83,6 +84,8 @@ func parsePages(version string) (*pages, error) {
 		"courseCards": p.courseCardsHTML,
 		// The site's header, rendered once per distinct header.
 		"siteHeader": p.siteHeaderHTML,
+		// The bar of an organization's pages, likewise.
+		"orgBar": p.orgBarHTML,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
