@@ -83,6 +83,27 @@ func (p *pages) memberRowsHTML(orgID int64, members []orgs.MemberView) (template
 		})
 }
 
+// organizationRow is everything a row of the organization list shows.
+type organizationRow struct {
+	ID                       int64
+	Name, LogoETag           string
+	Description              string
+	Suspended                bool
+	MemberCount, CourseCount int
+	CanEdit, CanDelete       bool
+}
+
+// organizationRowsHTML renders the rows of the organization list: the
+// template organization_row of organizations.html for each organization.
+func (p *pages) organizationRowsHTML(items []orgs.ListItem) (template.HTML, error) {
+	return join(&p.orgRows, items, func(o orgs.ListItem) organizationRow {
+		return organizationRow{ID: o.ID, Name: o.Name, LogoETag: o.LogoETag, Description: o.Description, Suspended: o.Suspended(),
+			MemberCount: o.MemberCount, CourseCount: o.CourseCount, CanEdit: o.CanEdit, CanDelete: o.CanDelete}
+	}, func(row organizationRow) (template.HTML, error) {
+		return renderFragment(p.byName["organizations.html"], "organization_row", row)
+	})
+}
+
 // courseCard is everything a course's card on the public page shows.
 type courseCard struct {
 	OrgID, ID                int64

@@ -210,3 +210,46 @@ func TestOrgBarFollowsItsShell(t *testing.T) {
 		t.Error("the sections do not follow what the user may open")
 	}
 }
+
+// TestOrganizationRowsAreThePageTemplate: the rows of the organization list
+// are escaped like the page and the same from the cache, and a change to
+// what a row shows renders it again.
+func TestOrganizationRowsAreThePageTemplate(t *testing.T) {
+	p, err := parsePages("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suspended := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	items := []orgs.ListItem{
+		{OrganizationSummary: store.OrganizationSummary{Organization: store.Organization{ID: 4, Name: `<Acme & "Co">`, Description: "Short."}, MemberCount: 12, CourseCount: 3}, CanEdit: true},
+		{OrganizationSummary: store.OrganizationSummary{Organization: store.Organization{ID: 5, Name: "Beta", SuspendedAt: &suspended}}, CanDelete: true},
+	}
+	rows := func() string {
+		t.Helper()
+		h, err := p.organizationRowsHTML(items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	first, second := rows(), rows()
+	if first != second {
+		t.Fatalf("cached rows differ from rendered ones:\n%s\n%s", first, second)
+	}
+	for _, want := range []string{
+		`title="&lt;Acme &amp; &#34;Co&#34;&gt;">&lt;Acme &amp; &#34;Co&#34;&gt;</a></td>`, `<td>12</td>`, `<td>3</td>`,
+		`href="/email-learning/platform/organizations/4/edit"`, `Beta</a> <span class="status status-revoked">suspended</span>`,
+		`href="/email-learning/platform/organizations/5/delete"`,
+	} {
+		if !strings.Contains(first, want) {
+			t.Errorf("rows lack %s:\n%s", want, first)
+		}
+	}
+	if strings.Contains(first, "organizations/4/delete") || strings.Contains(first, "organizations/5/edit") {
+		t.Errorf("rows offer what the user may not do:\n%s", first)
+	}
+	items[0].MemberCount = 13
+	if got := rows(); !strings.Contains(got, "<td>13</td>") {
+		t.Errorf("a changed count is not shown:\n%s", got)
+	}
+}

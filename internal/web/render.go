@@ -42,6 +42,7 @@ type pages struct {
 	courseCards fragmentCache[courseCard]
 	siteHeaders fragmentCache[siteHeaderKey]
 	orgBars     fragmentCache[orgBarKey]
+	orgRows     fragmentCache[organizationRow]
 }
 
 func parsePages(version string) (*pages, error) {
@@ -80,6 +81,8 @@ func parsePages(version string) (*pages, error) {
 		"bounceKindLabel": bounces.KindLabel,
 		// The rows of the member table, each rendered once per distinct row.
 		"memberRows": p.memberRowsHTML,
+		// The rows of the organization list, likewise.
+		"organizationRows": p.organizationRowsHTML,
 		// The course cards of a public page, likewise.
 		"courseCards": p.courseCardsHTML,
 		// The site's header, rendered once per distinct header.
