@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -264,5 +265,25 @@ func TestCreateSuperuserName(t *testing.T) {
 	}
 	if got := nameOf("root@example.com"); got != "Ada King" {
 		t.Errorf("name after a new --name = %q, want %q", got, "Ada King")
+	}
+}
+
+// TestServeSetsTheCollectorsTarget: serve lets the heap grow to five times
+// what is live before collecting, unless GOGC says otherwise.
+func TestServeSetsTheCollectorsTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, c := range []struct {
+		gogc string
+		want int
+	}{{"", serverGCPercent}, {"150", 100}} {
+		debug.SetGCPercent(100)
+		env := map[string]string{"MAILSCHOOL_DATA_DIR": t.TempDir(), "MAILSCHOOL_WORKERS": "false", "GOGC": c.gogc}
+		_, stop := startServer(t, env)
+		stop()
+		// GOGC itself is read by the runtime at start, so only whether
+		// serve changed the target is seen here.
+		if got := debug.SetGCPercent(100); got != c.want {
+			t.Errorf("GOGC=%q: the collector's target is %d, want %d", c.gogc, got, c.want)
+		}
 	}
 }

@@ -143,6 +143,8 @@ func run(members, courses int, duration time.Duration, connections int, bin stri
 		results = append(results, r)
 	}
 
+	peakRSS := peakResidentSet(serve.Process.Pid)
+
 	if peerDir != "" {
 		peer, err := runPeer(peerDir, members, peerPort, duration, connections)
 		if err != nil {
@@ -159,7 +161,23 @@ func run(members, courses int, duration time.Duration, connections int, bin stri
 		fmt.Printf("| %s | %s | %.0f | %.3f | %s | %s |\n", r.server, r.page, r.reqPerSec,
 			float64(r.cpuPerRequest.Microseconds())/1000, ms(r.p50), ms(r.p99))
 	}
+	fmt.Printf("\nmailschool's peak resident memory: %s\n", peakRSS)
 	return nil
+}
+
+// peakResidentSet returns the largest resident memory of process pid so
+// far (VmHWM in /proc/<pid>/status), as written there.
+func peakResidentSet(pid int) string {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
