@@ -203,8 +203,7 @@ type WebhookEvent struct {
 // likePattern is a LIKE pattern matching s exactly (with \ as the escape)
 // between the given prefix and suffix.
 func likePattern(prefix, s, suffix string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return prefix + r.Replace(s) + suffix
+	return prefix + likeEscaper.Replace(s) + suffix
 }
 
 // AddWebhookEvent writes the event as a pending message for every enabled
