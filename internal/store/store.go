@@ -194,7 +194,11 @@ func (db *DB) Read() *Queries {
 func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if db.pg != nil {
 		err := pgx.BeginFunc(ctx, db.pg, func(tx pgx.Tx) error {
-			return fn(&Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx, jobs: db.jobs})
+			q := &Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx, jobs: db.jobs}
+			if err := fn(q); err != nil {
+				return err
+			}
+			return q.runBeforeCommit(ctx)
 		})
 		if err != nil {
 			return fmt.Errorf("transaction: %w", err)
@@ -205,7 +209,11 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx, jobs: db.jobs}); err != nil {
+	q := &Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx, jobs: db.jobs}
+	if err := fn(q); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := q.runBeforeCommit(ctx); err != nil {
 		return errors.Join(err, rollback(tx))
 	}
 	if err := tx.Commit(); err != nil {
@@ -230,6 +238,46 @@ type Queries struct {
 	pgTx    pgx.Tx  // the transaction, on PostgreSQL inside InTx
 	jobs    *Jobs
 	marks   map[any]struct{} // FirstInTx's keys
+	values  map[any]any      // TxValue's
+	// beforeCommit runs once the transaction's work is done: BeforeCommit.
+	beforeCommit []func(context.Context) error
+}
+
+// BeforeCommit has fn run in q's transaction once the transaction's own
+// work is done, just before it commits, after those added before it; its
+// error rolls the transaction back. It reports false, and does nothing,
+// outside a transaction.
+func (q *Queries) BeforeCommit(fn func(ctx context.Context) error) bool {
+	if q.sqlTx == nil && q.pgTx == nil {
+		return false
+	}
+	q.beforeCommit = append(q.beforeCommit, fn)
+	return true
+}
+
+func (q *Queries) runBeforeCommit(ctx context.Context) error {
+	for i := 0; i < len(q.beforeCommit); i++ { // one may add another
+		if err := q.beforeCommit[i](ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TxValue is the value kept under key in q's transaction by SetTxValue,
+// or nil.
+func (q *Queries) TxValue(key any) any { return q.values[key] }
+
+// SetTxValue keeps v under key until q's transaction ends; outside a
+// transaction it keeps nothing.
+func (q *Queries) SetTxValue(key, v any) {
+	if q.sqlTx == nil && q.pgTx == nil {
+		return
+	}
+	if q.values == nil {
+		q.values = map[any]any{}
+	}
+	q.values[key] = v
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,22 +170,15 @@ func (q *Queries) RecordWebhookOutcome(ctx context.Context, o WebhookOutcome) (b
 }
 
 // RecordWebhookOutcomes records a round's outcomes as
-// RecordWebhookOutcome records each, and returns how many it recorded. On
-// PostgreSQL it is one statement for the round, where a statement per
-// message was most of what recording cost.
+// RecordWebhookOutcome records each, and returns how many it recorded:
+// one statement for the round on PostgreSQL, two on SQLite, where two
+// statements per message were most of what recording cost.
 func (q *Queries) RecordWebhookOutcomes(ctx context.Context, outcomes []WebhookOutcome) (int, error) {
+	if len(outcomes) == 0 {
+		return 0, nil
+	}
 	if q.dialect != Postgres {
-		n := 0
-		for _, o := range outcomes {
-			changed, err := q.RecordWebhookOutcome(ctx, o)
-			if err != nil {
-				return n, err
-			}
-			if changed {
-				n++
-			}
-		}
-		return n, nil
+		return q.recordWebhookOutcomesSQLite(ctx, outcomes)
 	}
 	var (
 		messages, endpoints, durations []int64
@@ -224,6 +219,84 @@ func (q *Queries) RecordWebhookOutcomes(ctx context.Context, outcomes []WebhookO
 		return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
 	}
 	return int(n), nil
+}
+
+// sqliteOutcome is an outcome as recordWebhookOutcomesSQLite passes it
+// in JSON, times as the driver writes them, so that they compare alike.
+type sqliteOutcome struct {
+	MessageID  int64   `json:"m"`
+	EndpointID int64   `json:"e"`
+	Attempt    int     `json:"a"`
+	Status     string  `json:"s"`
+	Next       string  `json:"n"`
+	Finished   *string `json:"f"`
+	Code       *int    `json:"c"`
+	DurationMS int64   `json:"d"`
+	Response   string  `json:"r"`
+	Error      string  `json:"x"`
+	At         string  `json:"t"`
+}
+
+func (q *Queries) recordWebhookOutcomesSQLite(ctx context.Context, outcomes []WebhookOutcome) (int, error) {
+	rows := make([]sqliteOutcome, len(outcomes))
+	for i, o := range outcomes {
+		a := o.Attempt
+		at := a.CreatedAt.UTC().Truncate(time.Microsecond).Format(sqliteTimeLayout)
+		r := sqliteOutcome{MessageID: a.MessageID, EndpointID: a.EndpointID, Attempt: a.Attempt, Status: string(o.Status),
+			Next: o.NextAttemptAt.UTC().Truncate(time.Microsecond).Format(sqliteTimeLayout), Code: a.StatusCode,
+			DurationMS: a.Duration.Milliseconds(), Response: a.Response, Error: a.Error, At: at}
+		if o.Status != WebhookPending {
+			r.Next, r.Finished = at, &at
+		}
+		rows[i] = r
+	}
+	list, err := json.Marshal(rows)
+	if err != nil {
+		return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
+	}
+	// NOT INDEXED: otherwise SQLite reads the endpoint's pending messages
+	// through webhook_messages_pending_idx and looks each up in the list,
+	// where each of the list's should be looked up by id.
+	rs, err := q.query(ctx, `
+		UPDATE webhook_messages NOT INDEXED SET status = v.value ->> 's', attempts = v.value ->> 'a', next_attempt_at = v.value ->> 'n',
+			finished_at = v.value ->> 'f'
+		FROM json_each(?) AS v
+		WHERE webhook_messages.id = v.value ->> 'm' AND webhook_messages.status = 'pending'
+		RETURNING webhook_messages.id`, string(list))
+	if err != nil {
+		return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
+	}
+	moved := map[int64]bool{}
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			rs.Close()
+			return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
+		}
+		moved[id] = true
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
+	}
+	if len(moved) == 0 {
+		return 0, nil
+	}
+	if len(moved) < len(rows) {
+		// Only the messages still pending get their attempt logged.
+		rows = slices.DeleteFunc(rows, func(r sqliteOutcome) bool { return !moved[r.MessageID] })
+		if list, err = json.Marshal(rows); err != nil {
+			return 0, fmt.Errorf("record %d webhook attempts: %w", len(outcomes), err)
+		}
+	}
+	_, err = q.exec(ctx, `
+		INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, status_code, duration_ms, response, error, created_at)
+		SELECT value ->> 'm', value ->> 'e', value ->> 'a', value ->> 'c', value ->> 'd', value ->> 'r', value ->> 'x', value ->> 't'
+		FROM json_each(?) ORDER BY key`, string(list))
+	if err != nil {
+		return 0, fmt.Errorf("log %d webhook attempts: %w", len(rows), err)
+	}
+	return len(rows), nil
 }
 
 // SetWebhookEndpointFailing marks an endpoint failing since a time, unless

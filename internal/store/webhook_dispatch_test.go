@@ -166,6 +166,72 @@ func TestNextWebhookMessagesKeepsEachSubjectInOrder(t *testing.T) {
 	})
 }
 
+// A round recorded in one go stores what recording its outcomes one by one
+// stores, to the byte: the dispatcher's next round and the delivery log
+// read the same times and answers either way.
+func TestWebhookOutcomesRecordedTogetherAsOneByOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		orgID, _ := storetest.NewOrganization(t, db, "Acme")
+		ep := addEndpoint(t, db, orgID, true)
+		now := time.Date(2026, 12, 6, 10, 30, 15, 123456789, time.UTC)
+		code200, code503 := 200, 503
+		outcomes := func(ids []int64) []store.WebhookOutcome {
+			return []store.WebhookOutcome{
+				{Status: store.WebhookDelivered, Attempt: store.WebhookAttempt{MessageID: ids[0], EndpointID: ep, Attempt: 1,
+					StatusCode: &code200, Duration: 12 * time.Millisecond, Response: `{"ok": true, "note": "café \"quoted\""}`, CreatedAt: now}},
+				{Status: store.WebhookPending, NextAttemptAt: now.Add(5 * time.Second), Attempt: store.WebhookAttempt{MessageID: ids[1],
+					EndpointID: ep, Attempt: 2, StatusCode: &code503, Duration: time.Second, Response: "busy", CreatedAt: now}},
+				{Status: store.WebhookFailed, Attempt: store.WebhookAttempt{MessageID: ids[2], EndpointID: ep, Attempt: 7,
+					Duration: 10 * time.Second, Error: "connection refused", CreatedAt: now}},
+			}
+		}
+		var oneByOne, together []int64
+		for range 3 {
+			oneByOne = append(oneByOne, addMessage(t, db, orgID, ep, "", now))
+			together = append(together, addMessage(t, db, orgID, ep, "", now))
+		}
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for _, o := range outcomes(oneByOne) {
+				if _, err := q.RecordWebhookOutcome(ctx, o); err != nil {
+					return err
+				}
+			}
+			n, err := q.RecordWebhookOutcomes(ctx, outcomes(together))
+			if err == nil && n != 3 {
+				err = fmt.Errorf("recorded %d, want 3", n)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := func(id int64) string {
+			t.Helper()
+			s, err := db.QueryString(ctx, `
+				SELECT m.status || '|' || m.attempts || '|' || CAST(m.next_attempt_at AS TEXT) || '|' || COALESCE(CAST(m.finished_at AS TEXT), '-')
+					|| '|' || a.endpoint_id || '|' || a.attempt || '|' || COALESCE(CAST(a.status_code AS TEXT), '-') || '|' || a.duration_ms
+					|| '|' || a.response || '|' || a.error || '|' || CAST(a.created_at AS TEXT)
+				FROM webhook_messages m JOIN webhook_attempts a ON a.message_id = m.id WHERE m.id = ?`, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		for i := range oneByOne {
+			if a, b := stored(oneByOne[i]), stored(together[i]); a != b {
+				t.Errorf("outcome %d recorded alone:\n%s\nrecorded with its round:\n%s", i, a, b)
+			}
+		}
+		if next, _ := db.Read().NextWebhookMessages(ctx, ep, now.Add(4*time.Second), 10); len(next) != 0 {
+			t.Errorf("due before their retry: %v", ids(next))
+		}
+		if next, _ := db.Read().NextWebhookMessages(ctx, ep, now.Add(5*time.Second), 10); !slices.Equal(ids(next), []int64{oneByOne[1], together[1]}) {
+			t.Errorf("due at their retry: %v", ids(next))
+		}
+	})
+}
+
 // An endpoint's run of failures starts once and ends with a success; it
 // is disabled once, with its reason.
 func TestWebhookEndpointFailing(t *testing.T) {

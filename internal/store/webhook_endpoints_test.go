@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestWebhookEventMatching(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tt := range []struct {
+		cases := []struct {
 			typ  string
 			want []string
 		}{
@@ -59,7 +60,8 @@ func TestWebhookEventMatching(t *testing.T) {
 			{"member.role%", []string{"all"}},
 			{"member.rolexchanged", []string{"all"}},
 			{"enrollment.created", []string{"all"}},
-		} {
+		}
+		for _, tt := range cases {
 			var ids []int64
 			err := db.InTx(ctx, func(q *store.Queries) error {
 				var err error
@@ -79,6 +81,51 @@ func TestWebhookEventMatching(t *testing.T) {
 				t.Errorf("%s went to %v, want %v (%v)", tt.typ, ids, want, tt.want)
 			}
 		}
+		// The same events written together, with one of the other
+		// organization's among them, give the same messages, in the
+		// events' order and then the endpoints'.
+		var events []store.WebhookEvent
+		var want []string
+		for i, tt := range cases {
+			if i == 2 {
+				events = append(events, store.WebhookEvent{OrganizationID: other, EventID: "msg_other", Type: "course.enabled",
+					Subject: "course:1", Payload: `{"other":true}`, At: time.Now()})
+				want = append(want, fmt.Sprint(endpoints["theirs"], " course.enabled course:1"))
+			}
+			events = append(events, store.WebhookEvent{OrganizationID: org, EventID: "msg_together_" + tt.typ, Type: tt.typ,
+				Subject: "enrollment:7", Payload: "{}", At: time.Now()})
+			var to []int64
+			for _, name := range tt.want {
+				to = append(to, endpoints[name])
+			}
+			slices.Sort(to)
+			for _, id := range to {
+				want = append(want, fmt.Sprint(id, " ", tt.typ, " enrollment:7"))
+			}
+		}
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			ids, err := q.AddWebhookEvents(ctx, events)
+			if err == nil && len(ids) != len(want) {
+				err = fmt.Errorf("%d messages written, want %d", len(ids), len(want))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for i := range want {
+			row, err := db.QueryString(ctx, `SELECT endpoint_id || ' ' || event_type || ' ' || subject FROM webhook_messages
+				WHERE event_id LIKE 'msg_together_%' OR event_id = 'msg_other' ORDER BY id LIMIT 1 OFFSET ?`, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row)
+		}
+		if !slices.Equal(rows, want) {
+			t.Errorf("written together:\n%q\nwant\n%q", rows, want)
+		}
+
 		has, err := db.Read().HasWebhookEndpoints(ctx, other)
 		if err != nil || !has {
 			t.Errorf("the other organization has endpoints: %v, %v", has, err)

@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -146,12 +147,16 @@ func TestDispatcherCrashAndRestart(t *testing.T) {
 		crashes := 0
 		for i := 1; ; i++ {
 			n := startWebhookNode(t, fmt.Sprintf("node-%d", i), dsn, rc)
+			// A node lives until a few more requests came, or for a while,
+			// whichever is first: a fast one would otherwise send everything
+			// before its time is up and never crash.
 			life := time.Duration(20+rng.IntN(200)) * time.Millisecond
+			until := len(rc.requests()) + 1 + rng.IntN(50)
 			if crashes == 8 {
-				life = time.Minute
+				life, until = time.Minute, math.MaxInt
 			}
 			done := false
-			for deadline := time.Now().Add(life); time.Now().Before(deadline) && !done; time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(life); time.Now().Before(deadline) && !done && len(rc.requests()) < until; time.Sleep(2 * time.Millisecond) {
 				done = pending(t, db, orgID, eps) == 0
 			}
 			n.crash(t)

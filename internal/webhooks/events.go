@@ -229,7 +229,10 @@ type event struct {
 }
 
 // write writes the event as a message to every enabled endpoint of the
-// organization that wants it, and kicks those endpoints.
+// organization that wants it, and kicks those endpoints. In a transaction
+// the messages are written when its work is done, just before it commits,
+// with those of the transaction's other events: one statement for all on
+// PostgreSQL, and one kick.
 func (s *Service) write(ctx context.Context, q *store.Queries, ev event) error {
 	id := NewEventID()
 	at := s.now().UTC().Truncate(time.Microsecond)
@@ -237,12 +240,50 @@ func (s *Service) write(ctx context.Context, q *store.Queries, ev event) error {
 	if err != nil {
 		return err
 	}
-	ids, err := q.AddWebhookEvent(ctx, store.WebhookEvent{OrganizationID: ev.orgID, EventID: id, Type: ev.typ,
-		Subject: ev.subject, Payload: body, At: at})
+	e := store.WebhookEvent{OrganizationID: ev.orgID, EventID: id, Type: ev.typ, Subject: ev.subject, Payload: body, At: at}
+	if p := s.pending(q); p != nil {
+		p.events = append(p.events, e)
+		return nil
+	}
+	return s.writeEvents(ctx, q, []store.WebhookEvent{e})
+}
+
+func (s *Service) writeEvents(ctx context.Context, q *store.Queries, events []store.WebhookEvent) error {
+	ids, err := q.AddWebhookEvents(ctx, events)
 	if err != nil {
 		return err
 	}
 	return s.kickEndpoints(ctx, q, ids)
+}
+
+// pendingEvents are a transaction's events not yet written, and the
+// organizations it found to have endpoints.
+type pendingEvents struct {
+	events        []store.WebhookEvent
+	withEndpoints map[int64]bool
+}
+
+type pendingKey struct{ s *Service }
+
+// pending returns q's transaction's pending events, nil outside one.
+func (s *Service) pending(q *store.Queries) *pendingEvents {
+	if p, ok := q.TxValue(pendingKey{s}).(*pendingEvents); ok {
+		return p
+	}
+	p := &pendingEvents{withEndpoints: map[int64]bool{}}
+	written := q.BeforeCommit(func(ctx context.Context) error {
+		if len(p.events) == 0 {
+			return nil
+		}
+		events := p.events
+		p.events = nil
+		return s.writeEvents(ctx, q, events)
+	})
+	if !written {
+		return nil
+	}
+	q.SetTxValue(pendingKey{s}, p)
+	return p
 }
 
 func jsonPayload(p Payload) (string, error) {
@@ -255,16 +296,26 @@ func jsonPayload(p Payload) (string, error) {
 
 // wanted reports whether the organization has endpoints at all: the one
 // indexed probe an event costs an organization without webhooks, before
-// any payload is built.
-func wanted(ctx context.Context, q *store.Queries, orgID int64) (bool, error) {
-	return q.HasWebhookEndpoints(ctx, orgID)
+// any payload is built. A transaction probes an organization with
+// endpoints once; which of them want the event is decided as it is
+// written.
+func (s *Service) wanted(ctx context.Context, q *store.Queries, orgID int64) (bool, error) {
+	p := s.pending(q)
+	if p != nil && p.withEndpoints[orgID] {
+		return true, nil
+	}
+	has, err := q.HasWebhookEndpoints(ctx, orgID)
+	if has && p != nil {
+		p.withEndpoints[orgID] = true
+	}
+	return has, err
 }
 
 func enrollmentSubject(id int64) string { return "enrollment:" + strconv.FormatInt(id, 10) }
 
 // onLearningEvent is the learning rules' event hook.
 func (s *Service) onLearningEvent(ctx context.Context, q *store.Queries, e learning.Event) error {
-	if ok, err := wanted(ctx, q, e.OrganizationID); err != nil || !ok {
+	if ok, err := s.wanted(ctx, q, e.OrganizationID); err != nil || !ok {
 		return err
 	}
 	ev := event{orgID: e.OrganizationID, typ: string(e.Kind)}
@@ -323,7 +374,7 @@ func (s *Service) onOrganizationEvent(ctx context.Context, q *store.Queries, e o
 	default:
 		return nil
 	}
-	if ok, err := wanted(ctx, q, e.OrganizationID); err != nil || !ok {
+	if ok, err := s.wanted(ctx, q, e.OrganizationID); err != nil || !ok {
 		return err
 	}
 	data := MemberEventData{Member: MemberData{UserID: e.UserID, Email: e.Target, Role: e.Old["role"]}, ActorEmail: orgs.ActorName(e.Actor),

@@ -491,6 +491,58 @@ func TestRolledBackChangeWritesNoEvent(t *testing.T) {
 	})
 }
 
+// TestEventsOfOneTransaction: the events of one transaction (a batch of
+// deliveries completing two enrollments) are written when its work is
+// done, in the order they happened, and kick the endpoint once.
+func TestEventsOfOneTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		all := f.create(f.admin, f.org, "https://all.example/", "*")
+		var enrollments []store.Enrollment
+		for _, email := range []string{"ada@example.com", "bob@example.com"} {
+			e, err := f.learning.EnrollDirectly(f.ctx, f.editor, f.org, f.course, email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enrollments = append(enrollments, e)
+		}
+		f.kicked = nil
+		err := db.InTx(f.ctx, func(q *store.Queries) error {
+			for _, e := range enrollments {
+				if _, err := f.learning.Finish(f.ctx, q, f.org, e.ID, store.EnrollmentCompleted); err != nil {
+					return err
+				}
+			}
+			if len(f.kicked) != 0 {
+				return fmt.Errorf("kicked %v before the transaction's work was done", f.kicked)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := [][]int64{{all.ID, all.ID, all.ID, all.ID}}; !slices.EqualFunc(f.kicked, want, slices.Equal) {
+			t.Errorf("kicked %v, want %v", f.kicked, want)
+		}
+		payloads := f.expect(all, "enrollment.created", "enrollment.created", "enrollment.completed", "certificate.issued",
+			"enrollment.completed", "certificate.issued")
+		for i, want := range []int64{enrollments[0].ID, enrollments[0].ID, enrollments[1].ID, enrollments[1].ID} {
+			var data struct {
+				Enrollment  struct{ ID int64 }
+				Certificate struct {
+					EnrollmentID int64 `json:"enrollment_id"`
+				}
+			}
+			if err := json.Unmarshal(payloads[2+i].Data.(json.RawMessage), &data); err != nil {
+				t.Fatal(err)
+			}
+			if got := max(data.Enrollment.ID, data.Certificate.EnrollmentID); got != want {
+				t.Errorf("event %d is about enrollment %d, want %d", 2+i, got, want)
+			}
+		}
+	})
+}
+
 // TestTestEventAndRedeliver: a test event goes to its endpoint alone,
 // when it is enabled, one at a time; a redelivered message is pending
 // again, due now, with its attempts kept.
