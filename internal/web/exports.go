@@ -204,7 +204,11 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request) error {
 					if i > 0 {
 						changes.WriteByte('\n')
 					}
-					fmt.Fprintf(&changes, "%s: %s → %s", c.Label, orDash(c.Old), orDash(c.New))
+					changes.WriteString(c.Label)
+					changes.WriteString(": ")
+					changes.WriteString(orDash(c.Old))
+					changes.WriteString(" → ")
+					changes.WriteString(orDash(c.New))
 				}
 				return write(strconv.FormatInt(e.ID, 10), csvTime(&e.CreatedAt), e.Action, orgs.EventLabel(e.Action),
 					e.ActorEmail, e.Target, changes.String())
