@@ -73,10 +73,12 @@ func (s *Service) ExportEnrollments(ctx context.Context, actor *store.User, orgI
 // course by learner, a page at a time. It stops at fn's first error.
 func (x EnrollmentExport) Each(ctx context.Context, fn func(ExportedEnrollment) error) error {
 	q := x.db.Read()
+	var page []store.EnrollmentExportRow // each page read into the last one's memory
 	for _, c := range x.courses {
 		var after int64
 		for {
-			page, err := q.EnrollmentExportPage(ctx, x.ID, c.ID, after, ExportPageSize)
+			var err error
+			page, err = q.EnrollmentExportPage(ctx, x.ID, c.ID, after, ExportPageSize, page)
 			if err != nil {
 				return fmt.Errorf("export enrollments: %w", err)
 			}

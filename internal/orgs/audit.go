@@ -207,16 +207,22 @@ func (s *Service) ExportAudit(ctx context.Context, actor *store.User, orgID int6
 
 // Each calls fn with every entry the query selects, newest first, a page
 // at a time along the same indexes as the log's pages. It stops at fn's
-// first error.
+// first error. An entry's Changes are valid until fn returns: the next
+// entry's reuse their memory.
 func (x AuditExport) Each(ctx context.Context, fn func(AuditEntry) error) error {
 	q, f := x.db.Read(), x.filter
+	var (
+		list    []store.AuditEntry // each page read into the last one's memory
+		changes changeReader
+	)
 	for {
-		list, err := q.FilteredAuditLog(ctx, x.ID, f, AuditExportPageSize)
+		var err error
+		list, err = q.FilteredAuditLogInto(ctx, x.ID, f, AuditExportPageSize, list)
 		if err != nil {
 			return fmt.Errorf("export the audit log: %w", err)
 		}
 		for _, e := range list {
-			if err := fn(AuditEntry{AuditEntry: e, Changes: changes(decodeValues(e.OldValue), decodeValues(e.NewValue))}); err != nil {
+			if err := fn(AuditEntry{AuditEntry: e, Changes: changes.read(e.OldValue, e.NewValue)}); err != nil {
 				return err
 			}
 		}

@@ -57,23 +57,31 @@ func (q *Queries) AuditLog(ctx context.Context, orgID, before int64, limit int) 
 // own (migration 00023), so a rare kind or actor does not cost a scan of
 // the whole log.
 func (q *Queries) FilteredAuditLog(ctx context.Context, orgID int64, f AuditFilter, limit int) ([]AuditEntry, error) {
-	query, args := auditLogQuery(orgID, f, limit)
+	return q.FilteredAuditLogInto(ctx, orgID, f, limit, nil)
+}
+
+// FilteredAuditLogInto is FilteredAuditLog appending to dst[:0], so that an
+// export that passes the last page back reads every page into the same
+// memory.
+func (q *Queries) FilteredAuditLogInto(ctx context.Context, orgID int64, f AuditFilter, limit int, dst []AuditEntry) ([]AuditEntry, error) {
+	query, args := q.auditLogQuery(orgID, f, limit)
 	rs, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit log of organization %d: %w", orgID, err)
 	}
 	defer rs.Close()
-	var list []AuditEntry
+	list := dst[:0]
 	for rs.Next() {
 		var (
 			e             AuditEntry
 			actor, target sql.NullInt64
+			created       textTime
 		)
 		if err := rs.Scan(&e.ID, &e.OrganizationID, &actor, &e.ActorEmail, &e.Action, &e.Target, &target,
-			&e.OldValue, &e.NewValue, &e.CreatedAt); err != nil {
+			&e.OldValue, &e.NewValue, &created); err != nil {
 			return nil, fmt.Errorf("audit log of organization %d: %w", orgID, err)
 		}
-		e.ActorID, e.TargetUserID, e.CreatedAt = nullInt(actor), nullInt(target), e.CreatedAt.UTC()
+		e.ActorID, e.TargetUserID, e.CreatedAt = nullInt(actor), nullInt(target), created.Time
 		list = append(list, e)
 	}
 	if err := rs.Err(); err != nil {
@@ -83,10 +91,10 @@ func (q *Queries) FilteredAuditLog(ctx context.Context, orgID int64, f AuditFilt
 }
 
 // auditLogQuery is FilteredAuditLog's statement and its arguments.
-func auditLogQuery(orgID int64, f AuditFilter, limit int) (string, []any) {
+func (q *Queries) auditLogQuery(orgID int64, f AuditFilter, limit int) (string, []any) {
 	var b strings.Builder
 	b.WriteString(`
-		SELECT id, organization_id, actor_id, actor_email, action, target, target_user_id, old_value, new_value, created_at
+		SELECT id, organization_id, actor_id, actor_email, action, target, target_user_id, old_value, new_value, ` + q.asText("created_at") + `
 		FROM audit_log WHERE organization_id = ?`)
 	args := []any{orgID}
 	// The first page has no bound on the id: with a bound of the largest

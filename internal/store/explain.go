@@ -52,8 +52,8 @@ func (db *DB) DueDeliveriesPlans(ctx context.Context, t time.Time, from DueRef, 
 // arguments, for the test that each filter reads an index: SQLite's plan,
 // or PostgreSQL's plan for these values and its generic plan.
 func (db *DB) AuditLogPlans(ctx context.Context, orgID int64, f AuditFilter, limit int) ([]QueryPlan, error) {
-	query, args := auditLogQuery(orgID, f, limit)
 	q := db.Read()
+	query, args := q.auditLogQuery(orgID, f, limit)
 	if db.dialect == SQLite {
 		lines, err := sqlitePlan(ctx, q, query, args)
 		return []QueryPlan{{Name: "SQLite query plan", Lines: lines}}, err

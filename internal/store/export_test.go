@@ -59,10 +59,9 @@ func (db *DB) ExportPlans(ctx context.Context, orgID, courseID int64, ids []int6
 		name, query string
 		args        []any
 	}{
-		{"enrollments", enrollmentExportQuery, []any{orgID, courseID, int64(0), 1000}},
-		{"items sent", itemsSentQuery(in), []any{orgID, arg}},
+		{"enrollments", q.enrollmentExportQuery(), []any{orgID, courseID, int64(0), 1000}},
 		{"quiz results", quizResultsQuery(in), []any{orgID, arg}},
-		{"learners", learnerExportQuery, []any{orgID, "", 1000}},
+		{"learners", q.learnerExportQuery(), []any{orgID, "", 1000}},
 	}
 	var plans []QueryPlan
 	for _, st := range statements {

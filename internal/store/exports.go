@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -78,25 +77,25 @@ type QuizResult struct {
 	Passed    bool // one of the answers passed
 }
 
-const enrollmentExportQuery = `
-	SELECT e.id, e.learner_id, l.email, COALESCE(ct.learner_name, ''), e.status, e.created_at, e.activated_at,
-		e.ended_at, COALESCE(ct.number, ''), ct.revoked_at
+// enrollmentExportQuery reads a page of enrollments with all a row needs
+// in one statement: the learner and the certificate by key, and per
+// enrollment the items sent and whether it answered any quiz, each a probe
+// of an index on enrollment_id. The status is tested inside the count
+// rather than in WHERE, so that no planner reads the sent deliveries of
+// every organization along (status, due_at) instead of the enrollment's.
+func (q *Queries) enrollmentExportQuery() string {
+	return `
+	SELECT e.id, e.learner_id, l.email, COALESCE(ct.learner_name, ''), e.status, ` + q.asText("e.created_at") + `,
+		` + q.asText("e.activated_at") + `, ` + q.asText("e.ended_at") + `, COALESCE(ct.number, ''),
+		CASE WHEN ct.revoked_at IS NULL THEN 0 ELSE 1 END,
+		(SELECT COUNT(DISTINCT CASE WHEN d.status = 'sent' THEN d.content_id END) FROM deliveries d
+			WHERE d.enrollment_id = e.id AND d.organization_id = e.organization_id),
+		(SELECT COUNT(*) FROM quiz_attempts qa WHERE qa.enrollment_id = e.id)
 	FROM enrollments e
 	JOIN learners l ON l.id = e.learner_id
 	LEFT JOIN certificates ct ON ct.enrollment_id = e.id
 	WHERE e.organization_id = ? AND e.course_id = ? AND e.learner_id > ?
 	ORDER BY e.learner_id LIMIT ?`
-
-// itemsSentQuery counts the items sent to each enrollment whose id the
-// condition in selects. The status is tested inside the count rather than
-// in WHERE, so that no planner reads the sent deliveries of every
-// organization along (status, due_at) instead of the page's along
-// enrollment_id.
-func itemsSentQuery(in string) string {
-	return `
-	SELECT enrollment_id, COUNT(DISTINCT CASE WHEN status = 'sent' THEN content_id END) FROM deliveries
-	WHERE organization_id = ? AND ` + in + `
-	GROUP BY enrollment_id`
 }
 
 // quizResultsQuery sums up the quiz answers of each enrollment whose id
@@ -112,61 +111,50 @@ func quizResultsQuery(in string) string {
 
 // EnrollmentExportPage returns up to limit enrollments of a course of an
 // organization whose learner id comes after afterLearner, by learner id:
-// a range of the (course_id, learner_id) unique index. Three statements
-// read a page: the enrollments, then the items sent to them and their
-// quiz results, grouped, for the page's ids at once.
-func (q *Queries) EnrollmentExportPage(ctx context.Context, orgID, courseID, afterLearner int64, limit int) ([]EnrollmentExportRow, error) {
+// a range of the (course_id, learner_id) unique index. One statement reads
+// the page; a second sums up the quiz answers of those of its enrollments
+// that gave any, for all of them at once. The rows are appended to
+// dst[:0], so that a caller that passes the last page back reads every
+// page into the same memory.
+func (q *Queries) EnrollmentExportPage(ctx context.Context, orgID, courseID, afterLearner int64, limit int, dst []EnrollmentExportRow) ([]EnrollmentExportRow, error) {
 	what := fmt.Sprintf("enrollments of course %d of organization %d to export", courseID, orgID)
-	rs, err := q.query(ctx, enrollmentExportQuery, orgID, courseID, afterLearner, limit)
+	rs, err := q.query(ctx, q.enrollmentExportQuery(), orgID, courseID, afterLearner, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rs.Close()
-	list := make([]EnrollmentExportRow, 0, limit)
+	list := dst[:0]
+	var answered []int64 // the page's enrollments with quiz answers
 	for rs.Next() {
 		var (
 			e                         EnrollmentExportRow
 			status                    string
-			activated, ended, revoked sql.NullTime
+			created, activated, ended textTime
+			revoked, attempts         int
 		)
-		if err := rs.Scan(&e.ID, &e.LearnerID, &e.LearnerEmail, &e.LearnerName, &status, &e.CreatedAt, &activated,
-			&ended, &e.CertificateNumber, &revoked); err != nil {
+		if err := rs.Scan(&e.ID, &e.LearnerID, &e.LearnerEmail, &e.LearnerName, &status, &created, &activated,
+			&ended, &e.CertificateNumber, &revoked, &e.ItemsSent, &attempts); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		e.Status, e.CreatedAt = EnrollmentStatus(status), e.CreatedAt.UTC()
-		e.ActivatedAt, e.EndedAt, e.CertificateRevoked = nullTime(activated), nullTime(ended), revoked.Valid
+		e.Status, e.CreatedAt = EnrollmentStatus(status), created.Time
+		e.ActivatedAt, e.EndedAt, e.CertificateRevoked = activated.ptr(), ended.ptr(), revoked == 1
+		if attempts > 0 {
+			answered = append(answered, e.ID)
+		}
 		list = append(list, e)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	rs.Close()
-	if len(list) == 0 {
+	if len(answered) == 0 {
 		return list, nil
 	}
-	ids := make([]int64, len(list))
-	at := make(map[int64]int, len(list))
+	at := make(map[int64]int, len(answered))
 	for i, e := range list {
-		ids[i], at[e.ID] = e.ID, i
+		at[e.ID] = i
 	}
-	in, arg := q.idIn("enrollment_id", ids)
-	sent, err := q.query(ctx, itemsSentQuery(in), orgID, arg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: items sent: %w", what, err)
-	}
-	defer sent.Close()
-	for sent.Next() {
-		var id int64
-		var n int
-		if err := sent.Scan(&id, &n); err != nil {
-			return nil, fmt.Errorf("%s: items sent: %w", what, err)
-		}
-		list[at[id]].ItemsSent = n
-	}
-	if err := sent.Err(); err != nil {
-		return nil, fmt.Errorf("%s: items sent: %w", what, err)
-	}
-	sent.Close()
+	in, arg := q.idIn("enrollment_id", answered)
 	quizzes, err := q.query(ctx, quizResultsQuery(in), orgID, arg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: quiz results: %w", what, err)
@@ -203,8 +191,11 @@ type LearnerExportRow struct {
 	Blocked bool
 }
 
-const learnerExportQuery = `
-	SELECT l.id, l.email, l.created_at,
+// learnerExportQuery reads a page of learners with their name, number of
+// enrollments and block.
+func (q *Queries) learnerExportQuery() string {
+	return `
+	SELECT l.id, l.email, ` + q.asText("l.created_at") + `,
 		COALESCE((SELECT ct.learner_name FROM enrollments e JOIN certificates ct ON ct.enrollment_id = e.id
 			WHERE e.learner_id = l.id AND ct.learner_name IS NOT NULL
 			ORDER BY ct.claimed_at DESC, ct.id DESC LIMIT 1), ''),
@@ -215,13 +206,14 @@ const learnerExportQuery = `
 	FROM learners l
 	WHERE l.organization_id = ? AND l.email > ?
 	ORDER BY l.email LIMIT ?`
+}
 
 // LearnerExportPage returns up to limit learners of an organization whose
 // address comes after afterEmail, by address: a range of the
 // (organization_id, email) unique index, the order of the learners' list.
 func (q *Queries) LearnerExportPage(ctx context.Context, orgID int64, afterEmail string, limit int) ([]LearnerExportRow, error) {
 	what := fmt.Sprintf("learners of organization %d to export", orgID)
-	rs, err := q.query(ctx, learnerExportQuery, orgID, afterEmail, limit)
+	rs, err := q.query(ctx, q.learnerExportQuery(), orgID, afterEmail, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -230,12 +222,13 @@ func (q *Queries) LearnerExportPage(ctx context.Context, orgID int64, afterEmail
 	for rs.Next() {
 		var (
 			l       LearnerExportRow
+			created textTime
 			blocked int
 		)
-		if err := rs.Scan(&l.ID, &l.Email, &l.CreatedAt, &l.Name, &l.Enrollments, &blocked); err != nil {
+		if err := rs.Scan(&l.ID, &l.Email, &created, &l.Name, &l.Enrollments, &blocked); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		l.CreatedAt, l.Blocked = l.CreatedAt.UTC(), blocked == 1
+		l.CreatedAt, l.Blocked = created.Time, blocked == 1
 		list = append(list, l)
 	}
 	if err := rs.Err(); err != nil {

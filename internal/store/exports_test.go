@@ -142,7 +142,7 @@ func TestExportPages(t *testing.T) {
 		var got []store.EnrollmentExportRow
 		var after int64
 		for {
-			page, err := q.EnrollmentExportPage(ctx, f.orgA, f.courseA, after, 1)
+			page, err := q.EnrollmentExportPage(ctx, f.orgA, f.courseA, after, 1, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,11 +167,11 @@ func TestExportPages(t *testing.T) {
 		if len(a.Quizzes) != 1 || a.Quizzes[0] != (store.QuizResult{ContentID: quiz, BestScore: 90, Attempts: 2, Passed: true}) {
 			t.Errorf("ada's quizzes %+v", a.Quizzes)
 		}
-		page, err := q.EnrollmentExportPage(ctx, f.orgA, second, 0, 1000)
+		page, err := q.EnrollmentExportPage(ctx, f.orgA, second, 0, 1000, nil)
 		if err != nil || len(page) != 1 || page[0].ID != caraE.ID {
 			t.Errorf("enrollments of the second course %+v, %v", page, err)
 		}
-		if page, err := q.EnrollmentExportPage(ctx, f.orgA, f.other, 0, 1000); err != nil || len(page) != 0 {
+		if page, err := q.EnrollmentExportPage(ctx, f.orgA, f.other, 0, 1000, nil); err != nil || len(page) != 0 {
 			t.Errorf("another organization's course gave %+v, %v", page, err)
 		}
 

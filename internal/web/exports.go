@@ -92,15 +92,6 @@ func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename stri
 	panic(http.ErrAbortHandler)
 }
 
-// csvTime writes a time as RFC 3339 in UTC, to the second; nil is an
-// empty cell.
-func csvTime(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func csvInt(n int) string { return strconv.Itoa(n) }
 
 // orDash is a value of an audited change as the audit page shows it: an
@@ -133,24 +124,71 @@ func (s *Server) apiExportEnrollments(w http.ResponseWriter, r *http.Request) er
 	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "enrollments", time.Now()), enrollmentExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
+			var c cells
 			return x.Each(ctx, func(e learning.ExportedEnrollment) error {
 				answered, passed, attempts, mean := e.QuizSummary()
-				meanCell := ""
+				c.reset()
+				c.int(e.ID)
+				c.int(e.CourseID)
+				c.time(&e.CreatedAt)
+				c.time(e.ActivatedAt)
+				c.time(e.EndedAt)
 				if mean != nil {
-					meanCell = csvInt(*mean)
+					c.int(int64(*mean))
+				} else {
+					c.empty()
 				}
+				v := c.values()
 				revoked := ""
 				if e.CertificateNumber != "" {
 					revoked = strconv.FormatBool(e.CertificateRevoked)
 				}
-				return write(strconv.FormatInt(e.ID, 10), strconv.FormatInt(e.CourseID, 10), e.CourseTitle,
+				return write(v[0], v[1], e.CourseTitle,
 					e.LearnerEmail, e.LearnerName, string(e.Status),
-					csvTime(&e.CreatedAt), csvTime(e.ActivatedAt), csvTime(e.EndedAt), csvInt(e.ItemsSent), csvInt(e.ItemsTotal),
-					csvInt(answered), csvInt(passed), csvInt(attempts), meanCell,
+					v[2], v[3], v[4], csvInt(e.ItemsSent), csvInt(e.ItemsTotal),
+					csvInt(answered), csvInt(passed), csvInt(attempts), v[5],
 					e.CertificateNumber, revoked)
 			})
 		})
 	return nil
+}
+
+// cells formats a row's numbers, and its times as RFC 3339 in UTC to the
+// second (nil: an empty cell), into one buffer that becomes one string,
+// rather than a string each: an export writes millions of them.
+type cells struct {
+	buf  []byte
+	ends []int
+	list []string
+}
+
+func (c *cells) reset() { c.buf, c.ends = c.buf[:0], c.ends[:0] }
+
+func (c *cells) int(n int64) {
+	c.buf = strconv.AppendInt(c.buf, n, 10)
+	c.ends = append(c.ends, len(c.buf))
+}
+
+func (c *cells) time(t *time.Time) {
+	if t != nil {
+		c.buf = t.UTC().AppendFormat(c.buf, time.RFC3339)
+	}
+	c.ends = append(c.ends, len(c.buf))
+}
+
+func (c *cells) empty() { c.ends = append(c.ends, len(c.buf)) }
+
+// values returns the cells in the order they were added, valid until the
+// next reset.
+func (c *cells) values() []string {
+	all := string(c.buf)
+	c.list = c.list[:0]
+	from := 0
+	for _, end := range c.ends {
+		c.list = append(c.list, all[from:end])
+		from = end
+	}
+	return c.list
 }
 
 var learnerExportHeader = []string{"id", "email", "name", "created_at", "enrollments", "blocked"}
@@ -171,9 +209,13 @@ func (s *Server) apiExportLearners(w http.ResponseWriter, r *http.Request) error
 	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "learners", time.Now()), learnerExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
+			var c cells
 			return x.Each(ctx, func(l store.LearnerExportRow) error {
-				return write(strconv.FormatInt(l.ID, 10), l.Email, l.Name, csvTime(&l.CreatedAt),
-					csvInt(l.Enrollments), strconv.FormatBool(l.Blocked))
+				c.reset()
+				c.int(l.ID)
+				c.time(&l.CreatedAt)
+				v := c.values()
+				return write(v[0], l.Email, l.Name, v[1], csvInt(l.Enrollments), strconv.FormatBool(l.Blocked))
 			})
 		})
 	return nil
@@ -197,16 +239,27 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request) error {
 	defer release()
 	s.streamCSV(w, r, exportFilename(x.Slug, "audit-log", time.Now()), auditExportHeader,
 		func(ctx context.Context, write func(...string) error) error {
-			var changes strings.Builder
+			var (
+				changes strings.Builder
+				c       cells
+			)
 			return x.Each(ctx, func(e orgs.AuditEntry) error {
 				changes.Reset()
 				for i, c := range e.Changes {
 					if i > 0 {
 						changes.WriteByte('\n')
 					}
-					fmt.Fprintf(&changes, "%s: %s → %s", c.Label, orDash(c.Old), orDash(c.New))
+					changes.WriteString(c.Label)
+					changes.WriteString(": ")
+					changes.WriteString(orDash(c.Old))
+					changes.WriteString(" → ")
+					changes.WriteString(orDash(c.New))
 				}
-				return write(strconv.FormatInt(e.ID, 10), csvTime(&e.CreatedAt), e.Action, orgs.EventLabel(e.Action),
+				c.reset()
+				c.int(e.ID)
+				c.time(&e.CreatedAt)
+				v := c.values()
+				return write(v[0], v[1], e.Action, orgs.EventLabel(e.Action),
 					e.ActorEmail, e.Target, changes.String())
 			})
 		})

@@ -1,0 +1,29 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+// A time read by position is the time time.Parse reads from the same
+// text, and text in any other form is left to time.Parse.
+func TestTextTimeReadsAsTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-03-01 09:30:00+00:00", "2026-03-01 09:30:00.5+00:00", "2026-12-06 23:59:59.999999+00:00",
+		"2026-12-06 23:59:59.123456789+00:00", "2024-02-29 00:00:00+00:00", "0001-01-01 00:00:00+00:00",
+		"2026-03-01 09:30:00+02:00", "2026-03-01T09:30:00+00:00", "2026-02-31 09:30:00+00:00",
+		"2026-13-01 09:30:00+00:00", "2026-03-01 24:00:00+00:00", "2026-03-01 09:30:00.+00:00",
+		"2026-03-01 09:30:00.1234567890+00:00", "2026-03-01 09:3a:00+00:00", "2026-03-01", "",
+	} {
+		want, wantErr := time.Parse(sqliteTimeLayout, s)
+		var got textTime
+		err := got.Scan(s)
+		if (err != nil) != (wantErr != nil) || err == nil && (!got.Valid || !got.Time.Equal(want) || got.Time.Location() != time.UTC) {
+			t.Errorf("%q: %v, %v; time.Parse gives %v, %v", s, got.Time, err, want, wantErr)
+		}
+	}
+	var null textTime
+	if err := null.Scan(nil); err != nil || null.Valid || null.ptr() != nil {
+		t.Errorf("NULL: %+v, %v", null, err)
+	}
+}
