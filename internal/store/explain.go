@@ -76,14 +76,14 @@ func (db *DB) OrganizationMembersPlans(ctx context.Context, orgID int64, offset,
 	q := db.Read()
 	args := []any{orgID, limit, offset}
 	if db.dialect == SQLite {
-		lines, err := sqlitePlan(ctx, q, organizationMembersQuery, args)
+		lines, err := sqlitePlan(ctx, q, q.organizationMembersQuery(), args)
 		return []QueryPlan{{Name: "SQLite query plan", Lines: lines}}, err
 	}
-	custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(organizationMembersQuery), args...)
+	custom, err := textPlan(ctx, q, "EXPLAIN "+q.rebind(q.organizationMembersQuery()), args...)
 	if err != nil {
 		return nil, err
 	}
-	generic, err := genericPlan(ctx, db, q.rebind(organizationMembersQuery), args)
+	generic, err := genericPlan(ctx, db, q.rebind(q.organizationMembersQuery()), args)
 	if err != nil {
 		return nil, err
 	}

@@ -56,28 +56,45 @@ const memberRank = `CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'ed
 // organizationMembersQuery reads a page of an organization's members in
 // memberships_rank_idx's order, so only the roles up to the page's last
 // are read, and only the members within one role are sorted by email.
-const organizationMembersQuery = `
-		SELECT u.id, u.email, u.name, m.role, m.created_at
+func (q *Queries) organizationMembersQuery() string {
+	if q.dialect == SQLite {
+		return sqliteMembersQuery // the time read as text (asText)
+	}
+	return postgresMembersQuery
+}
+
+var (
+	postgresMembersQuery = membersQuery("m.created_at")
+	sqliteMembersQuery   = membersQuery("m.created_at || ''")
+)
+
+func membersQuery(since string) string {
+	return `
+		SELECT u.id, u.email, u.name, m.role, ` + since + `
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.organization_id = ?
 		ORDER BY ` + memberRank + `, u.email
 		LIMIT ? OFFSET ?`
+}
 
 // OrganizationMembers returns one page of an organization's members,
 // owner first, then by role and email (CountOrganization counts them).
 func (q *Queries) OrganizationMembers(ctx context.Context, orgID int64, offset, limit int) ([]Member, error) {
-	rs, err := q.query(ctx, organizationMembersQuery, orgID, limit, offset)
+	rs, err := q.query(ctx, q.organizationMembersQuery(), orgID, limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
 	}
 	defer rs.Close()
 	var list []Member
 	for rs.Next() {
-		var m Member
-		if err := rs.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.Since); err != nil {
+		var (
+			m     Member
+			since textTime
+		)
+		if err := rs.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &since); err != nil {
 			return nil, fmt.Errorf("members of organization %d: %w", orgID, err)
 		}
-		m.Since = m.Since.UTC()
+		m.Since = since.Time
 		list = append(list, m)
 	}
 	if err := rs.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
@@ -75,6 +76,13 @@ func TestOrganizationMembersReadTheRankIndex(t *testing.T) {
 			return strings.Compare(a.Email, b.Email)
 		}) || all[0].Role != "owner" {
 			t.Errorf("members not owner first, then by role and email: %v", all)
+		}
+		// A page's times are the ones stored, as a member read alone has it.
+		for _, m := range all[:5] {
+			alone, err := db.Read().OrganizationMember(ctx, orgID, m.UserID)
+			if err != nil || !alone.Since.Equal(m.Since) || m.Since.Location() != time.UTC || m.Since.IsZero() {
+				t.Errorf("member %d since %v in the page, %v alone (%v)", m.UserID, m.Since, alone.Since, err)
+			}
 		}
 
 		plans, err := db.OrganizationMembersPlans(ctx, orgID, 0, 50)
