@@ -125,15 +125,11 @@ func Authorize(ctx context.Context, q *store.Queries, actor *store.User, orgID i
 	if actor == nil {
 		return View{}, ErrForbidden
 	}
-	org, err := q.OrganizationByID(ctx, orgID)
+	org, role, err := q.OrganizationAndRole(ctx, orgID, actor.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return View{}, ErrNotFound
 	}
 	if err != nil {
-		return View{}, err
-	}
-	role, err := q.MembershipRole(ctx, orgID, actor.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return View{}, err
 	}
 	v := View{Organization: org, Role: access.RoleIn(actor, orgID, access.Role(role))}

@@ -84,6 +84,24 @@ func (q *Queries) OrganizationByID(ctx context.Context, id int64) (Organization,
 	return o, nil
 }
 
+// OrganizationAndRole returns an organization and the role of a user in
+// it ("" when not a member), or ErrNotFound: what authorizing a request
+// reads, in one statement.
+func (q *Queries) OrganizationAndRole(ctx context.Context, id, userID int64) (Organization, string, error) {
+	var role string
+	o, err := scanOrganization(q.queryRow(ctx, `
+		SELECT `+organizationColumns+`,
+			COALESCE((SELECT m.role FROM memberships m WHERE m.organization_id = o.id AND m.user_id = ?), '')
+		FROM `+organizationFrom+` WHERE o.id = ?`, userID, id), &role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Organization{}, "", ErrNotFound
+	}
+	if err != nil {
+		return Organization{}, "", fmt.Errorf("organization %d: %w", id, err)
+	}
+	return o, role, nil
+}
+
 // OrganizationBySlug returns the organization with a slug, or ErrNotFound.
 func (q *Queries) OrganizationBySlug(ctx context.Context, slug string) (Organization, error) {
 	o, err := scanOrganization(q.queryRow(ctx, `SELECT `+organizationColumns+` FROM `+organizationFrom+` WHERE o.slug = ?`, slug))

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -102,6 +103,48 @@ func TestListOrganizationsTotal(t *testing.T) {
 			if err != nil || len(list) != c.rows || total != c.all {
 				t.Errorf("%+v: %d rows of %d, %v; want %d of %d", c.filter, len(list), total, err, c.rows, c.all)
 			}
+		}
+	})
+}
+
+// TestOrganizationAndRole: the organization comes with the user's role in
+// it, none for someone else, and a missing organization is not found.
+func TestOrganizationAndRole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var org store.Organization
+		var member, other store.User
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			var err error
+			if org, err = q.CreateOrganization(ctx, store.OrganizationFields{Name: "Acme", NameKey: "acme", NameSkeleton: "acme", Slug: "acme"}); err != nil {
+				return err
+			}
+			if member, err = q.CreateUser(ctx, store.NewUser{Email: "member@example.com"}); err != nil {
+				return err
+			}
+			if other, err = q.CreateUser(ctx, store.NewUser{Email: "other@example.com"}); err != nil {
+				return err
+			}
+			if err := q.AddMembership(ctx, org.ID, member.ID, "editor"); err != nil {
+				return err
+			}
+			// A role elsewhere is no role here.
+			return q.AddMembership(ctx, 1, other.ID, "admin")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			user int64
+			role string
+		}{{member.ID, "editor"}, {other.ID, ""}, {0, ""}} {
+			got, role, err := db.Read().OrganizationAndRole(ctx, org.ID, c.user)
+			if err != nil || got.ID != org.ID || got.Name != "Acme" || role != c.role {
+				t.Errorf("user %d: %d %q, role %q, %v; want role %q", c.user, got.ID, got.Name, role, err, c.role)
+			}
+		}
+		if _, _, err := db.Read().OrganizationAndRole(ctx, org.ID+100, member.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a missing organization: %v, want not found", err)
 		}
 	})
 }
