@@ -24,20 +24,6 @@ func (q *Queries) AddMembership(ctx context.Context, orgID, userID int64, role s
 	return nil
 }
 
-// MembershipRole returns a user's role in an organization, or ErrNotFound
-// when the user is not a member.
-func (q *Queries) MembershipRole(ctx context.Context, orgID, userID int64) (string, error) {
-	var role string
-	err := q.queryRow(ctx, `SELECT role FROM memberships WHERE organization_id = ? AND user_id = ?`, orgID, userID).Scan(&role)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("role of user %d in organization %d: %w", userID, orgID, err)
-	}
-	return role, nil
-}
-
 // Member is a user as a member of an organization.
 type Member struct {
 	UserID int64
