@@ -50,11 +50,16 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 	return b, nil
 }
 
+// errBadSession is the error of session data that cannot be read.
 var errBadSession = errors.New("malformed session data")
 
 func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) == 0 || b[0] != compactSession {
-		return scs.GobCodec{}.Decode(b)
+		deadline, values, err := scs.GobCodec{}.Decode(b)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("decode session: %w: %w", errBadSession, err)
+		}
+		return deadline, values, nil
 	}
 	r := sessionReader{b: b[1:]}
 	deadline := time.Unix(0, r.varint())

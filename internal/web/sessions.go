@@ -54,6 +54,13 @@ func (s *Server) loadAndSaveSession(next http.Handler) http.Handler {
 		// takes it from there).
 		ctx, _ := store.WithSessionUser(r.Context())
 		ctx, err := s.sessions.Load(ctx, token)
+		if errors.Is(err, errBadSession) {
+			// Saved in a form this version cannot read (by a later one,
+			// say, during an upgrade or after going back): the person is
+			// logged out rather than refused every page.
+			s.logger.Warn("session unreadable, a new one begins", "path", loggedPath(r), "err", err)
+			ctx, err = s.sessions.Load(r.Context(), "")
+		}
 		if err != nil {
 			s.serverError(w, r, fmt.Errorf("load session: %w", err))
 			return

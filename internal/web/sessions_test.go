@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailschool/mailschool/internal/mail"
 	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 // sqliteIn opens a fresh, migrated SQLite database in dir, and a
@@ -283,4 +284,37 @@ func TestSessionFromBeforeIdleExpiries(t *testing.T) {
 	if want := time.Now().Add(DefaultSessionIdleTimeout); expiry.Before(want.Add(-time.Minute)) || expiry.After(want) {
 		t.Errorf("session expiry %v, want the idle timeout from now (%v)", expiry, want)
 	}
+}
+
+// A session this version cannot read (saved by a later one, or damaged)
+// logs its holder out: the pages answer as to someone not logged in, and
+// the cookie is replaced once something is kept in the session.
+func TestUnreadableSessionLogsOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		app := newTestApp(t, db)
+		const token = "a-session-from-a-later-version"
+		for _, data := range [][]byte{{0xff, 0x01, 0x02}, {compactSession, 0x99}} {
+			if err := db.Sessions().CommitCtx(t.Context(), token, data, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			c := app.client()
+			u, _ := url.Parse(app.srv.URL)
+			c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "mailschool_session", Value: token, Path: "/"}})
+			if res := c.get("/api/v1/me"); res.status != http.StatusUnauthorized {
+				t.Errorf("GET /api/v1/me with an unreadable session: %d, want 401", res.status)
+			}
+			if res := c.get("/accounts/login/"); res.status != http.StatusOK {
+				t.Errorf("the login page with an unreadable session: %d", res.status)
+			}
+			if res := c.post("/accounts/login/", url.Values{"email": {adminEmail}, "password": {adminPassword}}); res.status != http.StatusSeeOther {
+				t.Fatalf("logging in again: %d", res.status)
+			}
+			if res := c.get("/api/v1/me"); res.status != http.StatusOK {
+				t.Errorf("after logging in again: %d", res.status)
+			}
+			if ck := sessionCookie(c); ck == nil || ck.Value == token {
+				t.Errorf("the unreadable session's cookie was kept: %v", ck)
+			}
+		}
+	})
 }
