@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -50,12 +51,29 @@ func (t *textTime) parse(s string) error {
 		t.Time, t.Valid = u, true
 		return nil
 	}
-	u, err := time.Parse(sqliteTimeLayout, s)
-	if err != nil {
-		return fmt.Errorf("scan time: %w", err)
+	// A time written some other way (by hand, say): the forms the driver
+	// reads a DATETIME column in.
+	var err error
+	for _, layout := range textTimeLayouts {
+		var u time.Time
+		if u, err = time.Parse(layout, strings.TrimSuffix(s, "Z")); err == nil {
+			t.Time, t.Valid = u.UTC(), true
+			return nil
+		}
 	}
-	t.Time, t.Valid = u.UTC(), true
-	return nil
+	return fmt.Errorf("scan time: %w", err)
+}
+
+// textTimeLayouts are the layouts modernc.org/sqlite parses a DATETIME
+// column's text with, the store's own first.
+var textTimeLayouts = []string{
+	sqliteTimeLayout,
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	"2006-01-02",
 }
 
 // ptr is the time, or nil for NULL.
