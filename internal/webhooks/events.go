@@ -241,7 +241,7 @@ func (s *Service) write(ctx context.Context, q *store.Queries, ev event) error {
 		return err
 	}
 	e := store.WebhookEvent{OrganizationID: ev.orgID, EventID: id, Type: ev.typ, Subject: ev.subject, Payload: body, At: at}
-	if p := s.pending(q); p != nil {
+	if p := s.pending(q); p != nil && !p.written {
 		p.events = append(p.events, e)
 		return nil
 	}
@@ -261,6 +261,10 @@ func (s *Service) writeEvents(ctx context.Context, q *store.Queries, events []st
 type pendingEvents struct {
 	events        []store.WebhookEvent
 	withEndpoints map[int64]bool
+	// written is set once the events have been written: an event of work
+	// done before the commit after that (another BeforeCommit) is
+	// written at once.
+	written bool
 }
 
 type pendingKey struct{ s *Service }
@@ -272,11 +276,11 @@ func (s *Service) pending(q *store.Queries) *pendingEvents {
 	}
 	p := &pendingEvents{withEndpoints: map[int64]bool{}}
 	written := q.BeforeCommit(func(ctx context.Context) error {
-		if len(p.events) == 0 {
+		events := p.events
+		p.events, p.written = nil, true
+		if len(events) == 0 {
 			return nil
 		}
-		events := p.events
-		p.events = nil
 		return s.writeEvents(ctx, q, events)
 	})
 	if !written {

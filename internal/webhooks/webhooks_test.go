@@ -617,3 +617,39 @@ func problemCode(err error) string {
 	}
 	return ""
 }
+
+// TestEventAfterTheEventsAreWritten: an event of work that runs before the
+// commit after the transaction's events were written (work added with
+// BeforeCommit) is written too, not left behind.
+func TestEventAfterTheEventsAreWritten(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		all := f.create(f.admin, f.org, "https://all.example/", "*")
+		var enrollments []store.Enrollment
+		for _, email := range []string{"ada@example.com", "bob@example.com"} {
+			e, err := f.learning.EnrollDirectly(f.ctx, f.editor, f.org, f.course, email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enrollments = append(enrollments, e)
+		}
+		err := db.InTx(f.ctx, func(q *store.Queries) error {
+			// The first completion registers the writing of the
+			// transaction's events; the second comes from work added
+			// after it.
+			if _, err := f.learning.Finish(f.ctx, q, f.org, enrollments[0].ID, store.EnrollmentCompleted); err != nil {
+				return err
+			}
+			q.BeforeCommit(func(ctx context.Context) error {
+				_, err := f.learning.Finish(ctx, q, f.org, enrollments[1].ID, store.EnrollmentCompleted)
+				return err
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.expect(all, "enrollment.created", "enrollment.created", "enrollment.completed", "certificate.issued",
+			"enrollment.completed", "certificate.issued")
+	})
+}
