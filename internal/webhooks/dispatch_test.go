@@ -149,6 +149,17 @@ func addMessages(t testing.TB, db *store.DB, ep store.WebhookEndpoint, at time.T
 // does, polling faster.
 func startDispatcher(t testing.TB, db *store.DB, d *webhooks.Dispatcher) *store.Jobs {
 	t.Helper()
+	jobs := newDispatcherJobs(t, db, d)
+	if err := jobs.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+// newDispatcherJobs is startDispatcher's job queue, not started yet: work
+// can be queued for it (Kick) before it runs.
+func newDispatcherJobs(t testing.TB, db *store.DB, d *webhooks.Dispatcher) *store.Jobs {
+	t.Helper()
 	workers := river.NewWorkers()
 	d.AddWorkers(workers)
 	jobs, err := db.NewJobs(&river.Config{Workers: workers, Logger: quietLog, TestOnly: true,
@@ -156,9 +167,6 @@ func startDispatcher(t testing.TB, db *store.DB, d *webhooks.Dispatcher) *store.
 		Queues:       map[string]river.QueueConfig{webhooks.Queue: webhooks.QueueConfig},
 		PeriodicJobs: d.PeriodicJobs()})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := jobs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -218,9 +226,14 @@ func TestDispatcherSendsInOrderAndRetries(t *testing.T) {
 		rc.secret = ep.Secret
 		d := webhooks.NewDispatcher(db, webhooks.Config{Guard: loopback(rc), NoJitter: true,
 			Backoff: []time.Duration{300 * time.Millisecond}, PassInterval: 100 * time.Millisecond, Logger: quietLog})
-		startDispatcher(t, db, d)
+		// The queue starts once the failing message is known: a fast
+		// dispatcher would otherwise send it before.
+		jobs := newDispatcherJobs(t, db, d)
 		ids := addMessages(t, db, ep, time.Now(), d.Kick, "enrollment:1", "enrollment:2", "enrollment:1", "", "enrollment:2", "enrollment:1")
 		failing = ids[0]
+		if err := jobs.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 		want := len(ids) + 2
 		storetest.Eventually(t, 20*time.Second, "every message delivered", func() bool { return len(rc.requests()) >= want })
 		time.Sleep(200 * time.Millisecond) // nothing more comes
