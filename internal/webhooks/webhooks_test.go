@@ -491,6 +491,20 @@ func TestRolledBackChangeWritesNoEvent(t *testing.T) {
 	})
 }
 
+// enroll enrolls each address in the fixture's course, as its editor.
+func (f *fixture) enroll(emails ...string) []store.Enrollment {
+	f.t.Helper()
+	var enrollments []store.Enrollment
+	for _, email := range emails {
+		e, err := f.learning.EnrollDirectly(f.ctx, f.editor, f.org, f.course, email)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		enrollments = append(enrollments, e)
+	}
+	return enrollments
+}
+
 // TestEventsOfOneTransaction: the events of one transaction (a batch of
 // deliveries completing two enrollments) are written when its work is
 // done, in the order they happened, and kick the endpoint once.
@@ -498,14 +512,7 @@ func TestEventsOfOneTransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		all := f.create(f.admin, f.org, "https://all.example/", "*")
-		var enrollments []store.Enrollment
-		for _, email := range []string{"ada@example.com", "bob@example.com"} {
-			e, err := f.learning.EnrollDirectly(f.ctx, f.editor, f.org, f.course, email)
-			if err != nil {
-				t.Fatal(err)
-			}
-			enrollments = append(enrollments, e)
-		}
+		enrollments := f.enroll("ada@example.com", "bob@example.com")
 		f.kicked = nil
 		err := db.InTx(f.ctx, func(q *store.Queries) error {
 			for _, e := range enrollments {
@@ -625,14 +632,7 @@ func TestEventAfterTheEventsAreWritten(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		all := f.create(f.admin, f.org, "https://all.example/", "*")
-		var enrollments []store.Enrollment
-		for _, email := range []string{"ada@example.com", "bob@example.com"} {
-			e, err := f.learning.EnrollDirectly(f.ctx, f.editor, f.org, f.course, email)
-			if err != nil {
-				t.Fatal(err)
-			}
-			enrollments = append(enrollments, e)
-		}
+		enrollments := f.enroll("ada@example.com", "bob@example.com")
 		err := db.InTx(f.ctx, func(q *store.Queries) error {
 			// The first completion registers the writing of the
 			// transaction's events; the second comes from work added
