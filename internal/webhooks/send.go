@@ -3,8 +3,10 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,6 +132,12 @@ func (d *Dispatcher) send(ctx context.Context, ep store.WebhookEndpoint, m store
 	if err != nil {
 		a.took = time.Since(start)
 		a.err = err.Error()
+		// The client's timeout reads as a cancelled context when it ends a
+		// slow dial ("context deadline exceeded"): the log says what it was.
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			a.err = "No answer within the timeout: " + a.err
+		}
 		return a
 	}
 	kept, _ := io.ReadAll(io.LimitReader(resp.Body, ResponseKept))

@@ -123,7 +123,7 @@ func TestAttemptWithoutAnswer(t *testing.T) {
 	defer close(release)
 	for _, tc := range []struct{ name, url, want string }{
 		{"connection refused", closed, "refused"},
-		{"timeout", slow.URL, "timeout"}, // the client's or the transport's, whichever comes first
+		{"timeout", slow.URL, "no answer within the timeout"}, // the client's, the transport's or the dial's, whichever comes first
 		{"private address", "http://10.0.0.1/", "private"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
