@@ -17,3 +17,11 @@ func SetImportPace(t interface{ Cleanup(func()) }, rows int, runFor time.Duratio
 	importChunkRows, importRunFor = rows, runFor
 	t.Cleanup(func() { importChunkRows, importRunFor = oldRows, oldRunFor })
 }
+
+// SetExportPageSize sets how many rows an export reads at a time, until
+// the test ends.
+func SetExportPageSize(t interface{ Cleanup(func()) }, rows int) {
+	old := ExportPageSize
+	ExportPageSize = rows
+	t.Cleanup(func() { ExportPageSize = old })
+}

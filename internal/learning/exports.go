@@ -12,7 +12,7 @@ import (
 // ExportPageSize is how many rows an export reads from the database at a
 // time: each page is written out before the next is read, so an export
 // holds one page whatever its length.
-const ExportPageSize = 1000
+var ExportPageSize = 1000
 
 // ExportedEnrollment is a line of the enrollments export.
 type ExportedEnrollment struct {

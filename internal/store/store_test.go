@@ -158,6 +158,16 @@ func TestReadPoolRefusesWrites(t *testing.T) {
 	}
 }
 
+// SQLite's readers map the file rather than copy its pages with a read
+// call each.
+func TestReadPoolMapsTheFile(t *testing.T) {
+	db := storetest.NewSQLite(t)
+	n, err := db.QueryInt(context.Background(), `PRAGMA mmap_size`)
+	if err != nil || n != 1<<30 {
+		t.Errorf("a read connection maps %d bytes (%v), want 1 GiB", n, err)
+	}
+}
+
 func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql://user:secret@host/db", t.TempDir())
 	if err == nil {
