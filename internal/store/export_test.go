@@ -59,7 +59,7 @@ func (db *DB) ExportPlans(ctx context.Context, orgID, courseID int64, ids []int6
 		name, query string
 		args        []any
 	}{
-		{"enrollments", q.enrollmentExportQuery(), []any{orgID, courseID, int64(0), 1000}},
+		{"enrollments", q.enrollmentExportQuery(), []any{orgID, courseID, int64(0), int64(0), 1000}},
 		{"quiz results", quizResultsQuery(in), []any{orgID, arg}},
 		{"learners", q.learnerExportQuery(), []any{orgID, "", 1000}},
 	}
@@ -91,4 +91,13 @@ func (db *DB) Vacuum(ctx context.Context) error {
 	}
 	_, err := db.pg.Exec(ctx, `VACUUM ANALYZE`)
 	return err
+}
+
+// AnalyzedEnrollmentExportPage runs a page of the enrollments export
+// under PostgreSQL's EXPLAIN ANALYZE and returns the plan with the rows
+// each step read.
+func (db *DB) AnalyzedEnrollmentExportPage(ctx context.Context, orgID, courseID, afterLearner int64, limit int) ([]string, error) {
+	q := db.Read()
+	return textPlan(ctx, q, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+q.rebind(q.enrollmentExportQuery()),
+		orgID, courseID, afterLearner, afterLearner, limit)
 }

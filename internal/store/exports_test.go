@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +225,61 @@ func TestExportsReadTheirIndexes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A page of the enrollments export far into the file reads about a page
+// of rows on PostgreSQL, not everything before it: joined by a merge of
+// two index scans, the learners' scan started at the first learner on
+// every page unless the statement bounds it too.
+func TestEnrollmentExportPageReadsOnlyItsRows(t *testing.T) {
+	db := storetest.NewPostgres(t)
+	ctx := context.Background()
+	org, _ := storetest.NewOrganization(t, db, "Export")
+	var courses [4]int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for i := range courses {
+			title := fmt.Sprintf("Course %d", i)
+			var err error
+			if courses[i], err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: org, Title: title, TitleKey: strings.ToLower(title),
+				TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("course-%d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		fmt.Sprintf(`INSERT INTO learners (organization_id, email, created_at, updated_at)
+			SELECT %d, 'learner' || i || '@example.com', now(), now() FROM generate_series(1, 8000) i`, org),
+		fmt.Sprintf(`INSERT INTO enrollments (organization_id, course_id, learner_id, status, link_key, created_at, updated_at)
+			SELECT %d, %d + (id %% 4), id, 'active', 'k' || id, now(), now() FROM learners WHERE organization_id = %d`, org, courses[0], org),
+		`ANALYZE`,
+	} {
+		if err := db.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := db.QueryInt(ctx, `SELECT MAX(id) - 800 FROM learners WHERE organization_id = ?`, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := db.AnalyzedEnrollmentExportPage(ctx, org, courses[0], after, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowsRead := regexp.MustCompile(`rows=(\d+) loops=(\d+)`)
+	for _, line := range plan {
+		m := rowsRead.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		rows, _ := strconv.Atoi(m[1])
+		loops, _ := strconv.Atoi(m[2])
+		if rows*loops > 1000 {
+			t.Errorf("a page of 100 read %d rows in one step:\n%s", rows*loops, strings.Join(plan, "\n"))
+			break
+		}
+	}
 }
