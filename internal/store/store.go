@@ -53,8 +53,10 @@ type DB struct {
 	// writeConnector opens SQLite write connections; migrations make a
 	// pool of their own with it.
 	writeConnector driver.Connector
-	pg             *pgxpool.Pool // PostgreSQL only
-	jobs           *Jobs         // set by NewJobs; where Queries.Enqueue inserts
+	// stopCheckpoints ends SQLite's checkpoints, and closes their connection.
+	stopCheckpoints func() error
+	pg              *pgxpool.Pool // PostgreSQL only
+	jobs            *Jobs         // set by NewJobs; where Queries.Enqueue inserts
 }
 
 // Open connects to the database named by databaseURL: empty means a SQLite
@@ -92,8 +94,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	base := "file:" + path + "?" + params.Encode()
 
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
-	// fails half-way when it turns from reading to writing.
-	writeConnector, err := newSQLiteConnector(base + "&_txlock=immediate")
+	// fails half-way when it turns from reading to writing. The writer
+	// leaves checkpoints to a connection of their own (startCheckpoints),
+	// but for a WAL that outgrows it.
+	writeConnector, err := newSQLiteConnector(base + "&_txlock=immediate&_pragma=wal_autocheckpoint(" + strconv.Itoa(sqliteWriterCheckpointPages) + ")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -129,7 +133,54 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{dialect: SQLite, read: read, write: write, writeConnector: writeConnector}, nil
+	db := &DB{dialect: SQLite, read: read, write: write, writeConnector: writeConnector}
+	db.startCheckpoints()
+	return db, nil
+}
+
+const (
+	// sqliteCheckpointInterval is how often a connection of its own copies
+	// the WAL's new pages into the database file. SQLite would do it in
+	// the commit that takes the WAL past 1,000 pages, while the committing
+	// connection, the only writer, makes every other write wait: copying
+	// and syncing held the writer for a sixth of a delivery run.
+	sqliteCheckpointInterval = 200 * time.Millisecond
+	// sqliteWriterCheckpointPages is how large the WAL grows (4 KiB pages)
+	// before the writer checkpoints after all: the checkpoints of its own
+	// connection copy what they can, but the WAL starts again from its
+	// beginning only once a checkpoint copied all of it before the next
+	// write, which a busy writer leaves no time for.
+	sqliteWriterCheckpointPages = 10000
+)
+
+// startCheckpoints runs SQLite's checkpoints on a connection of their own
+// until Close. A passive checkpoint takes no write lock: writers go on
+// while it copies and syncs.
+func (db *DB) startCheckpoints() {
+	conn := sql.OpenDB(db.writeConnector)
+	conn.SetMaxOpenConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(sqliteCheckpointInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// A failed checkpoint leaves the pages in the WAL, for the
+			// next one or the writer's.
+			_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}()
+	db.stopCheckpoints = func() error {
+		cancel()
+		<-done
+		return conn.Close()
+	}
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
@@ -167,6 +218,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Close closes every connection.
 func (db *DB) Close() error {
 	err := db.read.Close()
+	if db.stopCheckpoints != nil {
+		err = errors.Join(err, db.stopCheckpoints())
+	}
 	if db.write != nil {
 		err = errors.Join(err, db.write.Close())
 	}

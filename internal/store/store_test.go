@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +177,43 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	}
 	if got := err.Error(); strings.Contains(got, "secret") {
 		t.Errorf("error leaks the password: %s", got)
+	}
+}
+
+// TestSQLiteCheckpointsBesideTheWriter: what the writer commits reaches
+// the database file without the writer checkpointing (its own checkpoint
+// waits for a WAL of sqliteWriterCheckpointPages), so that no write waits
+// for a checkpoint's copying and syncing.
+func TestSQLiteCheckpointsBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Exec(ctx, `CREATE TABLE filler (body TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	// About 2 MiB in 20 commits: fewer pages than SQLite's own checkpoint
+	// waits for (1,000).
+	for range 20 {
+		if err := db.Exec(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+			INSERT INTO filler (body) SELECT printf('%.1000c', 'x') FROM n`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "mailschool.db")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() >= 2_000_000 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d bytes after 10 s, want the 2 MB committed: nothing checkpoints beside the writer", info.Size())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -243,22 +244,19 @@ func (q *Queries) AddWebhookEvent(ctx context.Context, ev WebhookEvent) ([]int64
 
 // AddWebhookEvents writes events as AddWebhookEvent writes each, in their
 // order (the messages of one event in endpoint order), and returns the
-// endpoints written to, an id per message. On PostgreSQL it is one
-// statement for all, where a statement per event cost a round trip each.
+// endpoints written to, an id per message. It is one statement for all:
+// on PostgreSQL a statement per event cost a round trip each, and on
+// SQLite, where a delivery batch writes a hundred events while it holds
+// the only write connection, running a statement per event cost more than
+// writing the rows.
 func (q *Queries) AddWebhookEvents(ctx context.Context, events []WebhookEvent) ([]int64, error) {
-	if q.dialect != Postgres || len(events) == 1 {
-		var ids []int64
-		for _, ev := range events {
-			more, err := q.AddWebhookEvent(ctx, ev)
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, more...)
-		}
-		return ids, nil
-	}
-	if len(events) == 0 {
+	switch {
+	case len(events) == 0:
 		return nil, nil
+	case len(events) == 1:
+		return q.AddWebhookEvent(ctx, events[0])
+	case q.dialect != Postgres:
+		return q.addWebhookEventsSQLite(ctx, events)
 	}
 	var (
 		orgs                                    = make([]int64, len(events))
@@ -279,6 +277,55 @@ func (q *Queries) AddWebhookEvents(ctx context.Context, events []WebhookEvent) (
 		ORDER BY v.n, w.id
 		RETURNING endpoint_id`,
 		orgs, eventIDs, types, subjects, payloads, ats, ps)
+	if err != nil {
+		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+	}
+	defer rs.Close()
+	var ids []int64
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+	}
+	return ids, nil
+}
+
+// sqliteEvent is an event as addWebhookEventsSQLite passes it in JSON,
+// its time as the driver writes one, so that the stored bytes are those
+// of AddWebhookEvent.
+type sqliteEvent struct {
+	OrganizationID int64  `json:"o"`
+	EventID        string `json:"e"`
+	Type           string `json:"t"`
+	Subject        string `json:"s"`
+	Payload        string `json:"p"`
+	At             string `json:"a"`
+	Pattern        string `json:"l"` // the type escaped for LIKE
+}
+
+func (q *Queries) addWebhookEventsSQLite(ctx context.Context, events []WebhookEvent) ([]int64, error) {
+	rows := make([]sqliteEvent, len(events))
+	for i, ev := range events {
+		rows[i] = sqliteEvent{OrganizationID: ev.OrganizationID, EventID: ev.EventID, Type: ev.Type, Subject: ev.Subject,
+			Payload: ev.Payload, At: dbTime(ev.At).Format(sqliteTimeLayout), Pattern: likePattern("", ev.Type, "")}
+	}
+	list, err := json.Marshal(rows)
+	if err != nil {
+		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+	}
+	// The pattern is built in the statement, as in AddWebhookEvent.
+	rs, err := q.query(ctx, `
+		INSERT INTO webhook_messages (endpoint_id, organization_id, event_id, event_type, subject, payload, status, attempts, next_attempt_at, created_at)
+		SELECT w.id, w.organization_id, v.value ->> 'e', v.value ->> 't', v.value ->> 's', v.value ->> 'p', 'pending', 0, v.value ->> 'a', v.value ->> 'a'
+		FROM json_each(?) AS v JOIN webhook_endpoints w ON w.organization_id = v.value ->> 'o'
+		WHERE w.enabled AND (w.events = '*' OR ' ' || w.events || ' ' LIKE '% ' || (v.value ->> 'l') || ' %' ESCAPE '\')
+		ORDER BY v.key, w.id
+		RETURNING endpoint_id`, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +126,55 @@ func TestWebhookEventMatching(t *testing.T) {
 		}
 		if !slices.Equal(rows, want) {
 			t.Errorf("written together:\n%q\nwant\n%q", rows, want)
+		}
+		// Written together or one by one, the rows hold the same bytes.
+		at := time.Date(2026, 12, 7, 2, 40, 5, 123456789, time.FixedZone("CET", 3600))
+		stored := func(prefix string, events []store.WebhookEvent, write func(q *store.Queries, events []store.WebhookEvent) error) []string {
+			t.Helper()
+			for i := range events {
+				events[i].EventID = prefix + events[i].Type
+			}
+			if err := db.InTx(ctx, func(q *store.Queries) error { return write(q, events) }); err != nil {
+				t.Fatal(err)
+			}
+			n, err := db.QueryString(ctx, `SELECT CAST(COUNT(*) AS TEXT) FROM webhook_messages WHERE event_id LIKE CAST(? AS TEXT) || '%'`, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []string
+			for i := range atoi(t, n) {
+				row, err := db.QueryString(ctx, `SELECT endpoint_id || '|' || organization_id || '|' || substr(event_id, length(CAST(? AS TEXT)) + 1)
+						|| '|' || event_type || '|' || subject || '|' || payload || '|' || status || '|' || attempts || '|'
+						|| CAST(next_attempt_at AS TEXT) || '|' || CAST(created_at AS TEXT) || '|' || COALESCE(CAST(finished_at AS TEXT), '-')
+					FROM webhook_messages WHERE event_id LIKE CAST(? AS TEXT) || '%' ORDER BY id LIMIT 1 OFFSET ?`, prefix, prefix, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, row)
+			}
+			return rows
+		}
+		same := func(prefix string) []store.WebhookEvent {
+			list := slices.Clone(events)
+			for i := range list {
+				list[i].At, list[i].Payload = at, `{"n":`+fmt.Sprint(i)+`,"text":"café \"quoted\" 100%_"}`
+			}
+			return list
+		}
+		alone := stored("msg_alone_", same("msg_alone_"), func(q *store.Queries, events []store.WebhookEvent) error {
+			for _, ev := range events {
+				if _, err := q.AddWebhookEvent(ctx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		together := stored("msg_both_", same("msg_both_"), func(q *store.Queries, events []store.WebhookEvent) error {
+			_, err := q.AddWebhookEvents(ctx, events)
+			return err
+		})
+		if len(alone) != len(want) || !slices.Equal(alone, together) {
+			t.Errorf("written one by one:\n%s\nwritten together:\n%s", strings.Join(alone, "\n"), strings.Join(together, "\n"))
 		}
 
 		has, err := db.Read().HasWebhookEndpoints(ctx, other)
@@ -274,4 +325,13 @@ func BenchmarkWebhookEventWithoutEndpoints(b *testing.B) {
 			}
 		})
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -207,6 +207,22 @@ func (w *sendWorker) Timeout(*river.Job[SendArgs]) time.Duration {
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	more, err := w.d.SendDue(ctx, job.Args.EndpointID, jobBudget)
+	// A transaction that kicked while this job was running, and commits
+	// after its last look, gave it no job (it is unique while running):
+	// its messages would wait for the pass. Looking again a little later,
+	// a few times, finds those of the transactions that were committing;
+	// with deliveries committing all the time, most of them.
+	for range lingerLooks {
+		if err != nil || more {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(lingerWait):
+		}
+		more, err = w.d.SendDue(ctx, job.Args.EndpointID, jobBudget)
+	}
 	if err != nil {
 		return err
 	}
@@ -216,6 +232,13 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	return nil
 }
+
+// lingerLooks and lingerWait: how often, and after how long each time, a
+// job that found nothing more to send looks again before it ends.
+const (
+	lingerLooks = 3
+	lingerWait  = 100 * time.Millisecond
+)
 
 // SendDue sends an endpoint's due messages, a round at a time, until none
 // is left or budget has passed, and reports whether some are left. A
