@@ -175,7 +175,9 @@ func (q *Queries) LastSentContent(ctx context.Context, orgID, enrollmentID int64
 }
 
 // ReportPlans returns the plans of the report queries (the daily counters
-// of a range, a course's item counters, the course table): SQLite's, or
+// of a range, a course's item counters, the course table, the email
+// report's unsubscribes, and the course report's course, items and quiz
+// questions, whose missed ones it names): SQLite's, or
 // PostgreSQL's for these values and its generic one.
 func (db *DB) ReportPlans(ctx context.Context, orgID, courseID int64, from, to string) ([]QueryPlan, error) {
 	queries := []struct {
@@ -186,6 +188,10 @@ func (db *DB) ReportPlans(ctx context.Context, orgID, courseID int64, from, to s
 		{"daily counts", dailyCountsQuery, []any{orgID, from, to}},
 		{"item counts", itemCountsQuery, []any{orgID, courseID}},
 		{"course reports", courseReportsQuery, []any{orgID}},
+		{"unsubscribes", unsubscribesQuery, []any{orgID}},
+		{"course", courseQuery, []any{orgID, courseID}},
+		{"course contents", courseContentsQuery, []any{orgID, courseID}},
+		{"course questions", quizQuestionsQuery + courseQuestionsCondition, []any{orgID, courseID}},
 	}
 	q := db.Read()
 	var plans []QueryPlan
@@ -232,17 +238,19 @@ func (it ItemUnsubscribes) UnsubscribeShare() float64 {
 	return 100 * float64(it.Unsubscribed) / float64(it.Received)
 }
 
+const unsubscribesQuery = `
+	SELECT c.id, c.title, ci.id, ci.title, r.metric, r.n
+	FROM report_items r
+	JOIN content_items ci ON ci.id = r.content_id
+	JOIN courses c ON c.id = r.course_id AND c.organization_id = r.organization_id
+	WHERE r.organization_id = ? AND r.metric IN ('received', 'unsubscribed')
+	ORDER BY c.title_key, c.id, ci.position, ci.id`
+
 // Unsubscribes returns, for every item of an organization's courses that
 // was sent, the learners who received it and who unsubscribed after it,
 // by course title and item position.
 func (q *Queries) Unsubscribes(ctx context.Context, orgID int64) ([]ItemUnsubscribes, error) {
-	rs, err := q.query(ctx, `
-		SELECT c.id, c.title, ci.id, ci.title, r.metric, r.n
-		FROM report_items r
-		JOIN content_items ci ON ci.id = r.content_id
-		JOIN courses c ON c.id = r.course_id AND c.organization_id = r.organization_id
-		WHERE r.organization_id = ? AND r.metric IN ('received', 'unsubscribed')
-		ORDER BY c.title_key, c.id, ci.position, ci.id`, orgID)
+	rs, err := q.query(ctx, unsubscribesQuery, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("unsubscribes of organization %d: %w", orgID, err)
 	}
