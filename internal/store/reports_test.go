@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailschool/mailschool/internal/learning"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -184,6 +185,24 @@ func TestReportSeedCountsAsTheTriggers(t *testing.T) {
 			counted2, err := db.QueryInt(ctx, `SELECT COALESCE(SUM(n), 0) FROM report_items WHERE organization_id = ? AND metric = 'attempts'`, org)
 			if err != nil || attempts == 0 || counted2 != attempts {
 				t.Errorf("%d quiz answers, %d counted: %v", attempts, counted2, err)
+			}
+			// Each answer's score is what the quiz's scoring gives its
+			// answers, in every course.
+			for _, course := range seed.Courses {
+				contents, err := db.Read().CourseContents(ctx, org, course)
+				if err != nil {
+					t.Fatal(err)
+				}
+				quiz := contents[len(contents)-1]
+				list, err := db.Read().CourseQuizAttempts(ctx, store.QuizAttemptFilter{OrganizationID: org, CourseID: course, Limit: 100})
+				if err != nil || len(list) == 0 {
+					t.Fatalf("answers of course %d: %d, %v", course, len(list), err)
+				}
+				for _, a := range list {
+					if score := learning.ScoreQuiz(quiz.Questions, a.Answers); a.Score != score || a.Passed != (score >= quiz.RequiredScore) {
+						t.Fatalf("answer %d scored %d (passed %v), its answers score %d of %d required", a.ID, a.Score, a.Passed, score, quiz.RequiredScore)
+					}
+				}
 			}
 		}
 		if counts[false] != counts[true] {
