@@ -102,8 +102,9 @@ const dailyCountsQuery = `
 	ORDER BY day, metric`
 
 // DailyCounts returns an organization's counters from day from to day to
-// (YYYY-MM-DD, both included): a range of the primary key, whatever the
-// number of enrollments and emails.
+// (YYYY-MM-DD, both included), one by one: a range of the primary key.
+// The reports add them up in the database instead (DailySums,
+// MetricTotals).
 func (q *Queries) DailyCounts(ctx context.Context, orgID int64, from, to string) ([]DailyCount, error) {
 	rs, err := q.query(ctx, dailyCountsQuery, orgID, from, to)
 	if err != nil {
@@ -272,18 +273,21 @@ func (q *Queries) LastSentContent(ctx context.Context, orgID, enrollmentID int64
 	return id, nil
 }
 
-// ReportPlans returns the plans of the report queries (the daily counters
-// of a range, a course's item counters, the course table, the email
+// ReportPlans returns the plans of the report queries (the daily sums and
+// the metrics' totals of a range, a course's item counters, the course table, the email
 // report's unsubscribes, and the course report's course, items and quiz
 // questions, whose missed ones it names): SQLite's, or
 // PostgreSQL's for these values and its generic one.
 func (db *DB) ReportPlans(ctx context.Context, orgID, courseID int64, from, to string) ([]QueryPlan, error) {
+	// A sum of one metric and one of a prefix's: the others are alike.
+	daySumsQuery, daySumsArgs := dailySumsQuery([]DailySum{{Metric: "started"}, {Metric: MailMetricSent, Prefix: true}})
 	queries := []struct {
 		name  string
 		query string
 		args  []any
 	}{
-		{"daily counts", dailyCountsQuery, []any{orgID, from, to}},
+		{"daily sums", daySumsQuery, append(daySumsArgs, orgID, from, to)},
+		{"metric totals", metricTotalsQuery, []any{orgID, from, to}},
 		{"item counts", itemCountsQuery, []any{orgID, courseID}},
 		{"course reports", courseReportsQuery, []any{orgID}},
 		{"unsubscribes", unsubscribesQuery, []any{orgID}},

@@ -94,7 +94,7 @@ func TestReportQueriesReadIndexes(t *testing.T) {
 				if !strings.Contains(text, "enrollment_counts") && !strings.Contains(text, "SEARCH ec USING PRIMARY KEY") {
 					t.Errorf("%s does not read enrollment_counts", p.Name)
 				}
-			case "daily counts", "item counts", "unsubscribes":
+			case "daily sums", "metric totals", "item counts", "unsubscribes":
 				// The counters are read by their primary key: SQLite's
 				// tables without rowid say "USING PRIMARY KEY".
 				if !strings.Contains(text, "_pkey") && !strings.Contains(text, "USING PRIMARY KEY") {
@@ -104,7 +104,7 @@ func TestReportQueriesReadIndexes(t *testing.T) {
 		}
 		// Every query of the three pages and the two API answers but the
 		// permission's (a member's row by its key).
-		for _, name := range []string{"daily counts", "item counts", "course reports", "unsubscribes", "course", "course contents", "course questions"} {
+		for _, name := range []string{"daily sums", "metric totals", "item counts", "course reports", "unsubscribes", "course", "course contents", "course questions"} {
 			if !read[name] {
 				t.Errorf("no plan of %s", name)
 			}
@@ -233,11 +233,19 @@ func BenchmarkReports(b *testing.B) {
 			b.Logf("seeded %d enrollments and %d deliveries in %s", enrollments, deliveries, time.Since(start).Round(time.Second))
 			today := time.Now().UTC()
 			b.Run("a year of days", func(b *testing.B) {
+				sums := []store.DailySum{{Metric: "started"}, {Metric: "confirmed"}, {Metric: "completed"}, {Metric: "unsubscribed"},
+					{Metric: store.MailMetricSent, Prefix: true}, {Metric: store.MailMetricFailed, Prefix: true},
+					{Metric: store.MailMetricRetried, Prefix: true}, {Metric: store.BounceMetric, Prefix: true}, {Metric: store.BounceMetric + "complaint"}}
 				for b.Loop() {
-					// The range and the year before it, as the page reads them.
-					list, err := db.Read().DailyCounts(ctx, s.org, store.ReportDay(today.AddDate(0, 0, -729)), store.ReportDay(today))
-					if err != nil || len(list) == 0 {
-						b.Fatal(len(list), err)
+					// The range and the year before it by day, and the range's
+					// metrics, as the page reads them.
+					days, err := db.Read().DailySums(ctx, s.org, store.ReportDay(today.AddDate(0, 0, -729)), store.ReportDay(today), sums)
+					if err != nil || len(days) != 730 {
+						b.Fatal(len(days), err)
+					}
+					totals, err := db.Read().MetricTotals(ctx, s.org, store.ReportDay(today.AddDate(0, 0, -364)), store.ReportDay(today))
+					if err != nil || len(totals) == 0 {
+						b.Fatal(len(totals), err)
 					}
 				}
 			})
