@@ -206,14 +206,23 @@ func (db *DB) seedReportCounters(ctx context.Context, orgID int64, days int) err
 		SELECT qa.organization_id, qa.course_id, qa.content_id, 'wrong:' || qq.id, COUNT(*)
 		FROM quiz_attempts qa JOIN quiz_questions qq ON qq.content_id = qa.content_id
 		WHERE qa.organization_id = ? AND qa.delivery_id % 7 < qq.position GROUP BY 1, 2, 3, 4`,
+		// The item of an enrollment's last answer, and of its last email
+		// (as LastSentContent reads it), each found from the enrollment by
+		// its index: joined on a MAX subquery instead, as the migration
+		// does, PostgreSQL compared every enrollment with every answer.
 		`INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
-		SELECT e.organization_id, e.course_id, a.content_id, 'failed', COUNT(*)
-		FROM enrollments e JOIN quiz_attempts a ON a.id = (SELECT MAX(id) FROM quiz_attempts WHERE enrollment_id = e.id)
-		WHERE e.organization_id = ? AND e.status = 'failed' GROUP BY 1, 2, 3`,
+		SELECT organization_id, course_id, content_id, 'failed', COUNT(*) FROM (
+			SELECT e.organization_id, e.course_id,
+				(SELECT a.content_id FROM quiz_attempts a WHERE a.enrollment_id = e.id ORDER BY a.id DESC LIMIT 1) AS content_id
+			FROM enrollments e WHERE e.organization_id = ? AND e.status = 'failed') x
+		WHERE content_id IS NOT NULL GROUP BY 1, 2, 3`,
 		`INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
-		SELECT e.organization_id, e.course_id, d.content_id, 'unsubscribed', COUNT(*)
-		FROM enrollments e JOIN deliveries d ON d.id = (SELECT MAX(id) FROM deliveries WHERE enrollment_id = e.id AND status = 'sent')
-		WHERE e.organization_id = ? AND e.status = 'unsubscribed' GROUP BY 1, 2, 3`,
+		SELECT organization_id, course_id, content_id, 'unsubscribed', COUNT(*) FROM (
+			SELECT e.organization_id, e.course_id,
+				(SELECT d.content_id FROM deliveries d WHERE d.organization_id = e.organization_id AND d.enrollment_id = e.id AND d.status = 'sent'
+				ORDER BY d.id DESC LIMIT 1) AS content_id
+			FROM enrollments e WHERE e.organization_id = ? AND e.status = 'unsubscribed') x
+		WHERE content_id IS NOT NULL GROUP BY 1, 2, 3`,
 	}
 	var rows []string
 	today := time.Now().UTC()

@@ -186,6 +186,21 @@ func TestReportSeedCountsAsTheTriggers(t *testing.T) {
 			if err != nil || attempts == 0 || counted2 != attempts {
 				t.Errorf("%d quiz answers, %d counted: %v", attempts, counted2, err)
 			}
+			// Every unsubscribed enrollment (each was sent something) counts
+			// once after an item, every failed one with an answer after a quiz.
+			for _, c := range []struct{ metric, rows string }{
+				{"unsubscribed", `SELECT COUNT(*) FROM enrollments WHERE organization_id = ? AND status = 'unsubscribed'`},
+				{"failed", `SELECT COUNT(*) FROM enrollments e WHERE organization_id = ? AND status = 'failed' AND EXISTS (SELECT 1 FROM quiz_attempts a WHERE a.enrollment_id = e.id)`},
+			} {
+				rows, err := db.QueryInt(ctx, c.rows, org)
+				if err != nil {
+					t.Fatal(err)
+				}
+				counted, err := db.QueryInt(ctx, `SELECT COALESCE(SUM(n), 0) FROM report_items WHERE organization_id = ? AND metric = ?`, org, c.metric)
+				if err != nil || rows == 0 || counted != rows {
+					t.Errorf("%d enrollments %s, %d counted: %v", rows, c.metric, counted, err)
+				}
+			}
 			// Each answer's score is what the quiz's scoring gives its
 			// answers, in every course.
 			for _, course := range seed.Courses {
