@@ -9,12 +9,14 @@ import (
 	"github.com/mailschool/mailschool/internal/names"
 )
 
-// ReportSeedCourses is how many courses SeedReports makes, each of four
-// lessons and a quiz of ReportSeedQuestions questions.
+// SeedReports makes ReportSeedCourses courses of ReportSeedItems items
+// each: lessons, then a quiz of ReportSeedQuestions questions that passes
+// at reportSeedRequiredScore.
 const (
-	ReportSeedCourses   = 20
-	ReportSeedItems     = 5
-	ReportSeedQuestions = 6
+	ReportSeedCourses       = 20
+	ReportSeedItems         = 5
+	ReportSeedQuestions     = 6
+	reportSeedRequiredScore = 60
 )
 
 // ReportSeedSize is how much SeedReports writes into an organization.
@@ -27,9 +29,9 @@ type ReportSeedSize struct {
 	// PostgreSQL, the rows are written with the triggers off
 	// (session_replication_role) and the counts rebuilt with one grouped
 	// INSERT: a million enrollments through the trigger update the same
-	// hundred counter rows a million times in one transaction, which took
-	// over half an hour. SQLite always goes through its triggers, which
-	// cost it little.
+	// hundred counter rows a million times in one transaction, which had
+	// not finished after 35 minutes. SQLite always goes through its
+	// triggers, which cost it little.
 	ThroughTriggers bool
 }
 
@@ -64,7 +66,7 @@ func (db *DB) SeedReports(ctx context.Context, orgID int64, size ReportSeedSize)
 			for i := range ReportSeedItems {
 				item := NewContentItem{OrganizationID: orgID, CourseID: id, Kind: KindLesson, Title: fmt.Sprintf("Lesson %d", i+1), Published: true}
 				if i == ReportSeedItems-1 {
-					item.Kind, item.Title, item.RequiredScore = KindQuiz, "Quiz", 60
+					item.Kind, item.Title, item.RequiredScore = KindQuiz, "Quiz", reportSeedRequiredScore
 				}
 				content, err := q.CreateContentItem(ctx, item)
 				if err != nil {
@@ -132,15 +134,16 @@ func (db *DB) seedReportRows(ctx context.Context, orgID int64, s ReportSeed, fir
 	statements := []string{
 		series(e) + fmt.Sprintf(`INSERT INTO learners (organization_id, email, created_at, updated_at)
 			SELECT %d, 'l' || i || '@example.com', %s, %s FROM n`, orgID, at, at),
-		// Course and status by the learner's id: the nth enrollment's course
-		// is course (first learner + n) %% courses.
+		// Course and status by the learner's id: course number id mod 20,
+		// status by id mod 6.
 		fmt.Sprintf(`INSERT INTO enrollments (organization_id, course_id, learner_id, status, link_key, created_at, updated_at)
 			SELECT %d, %d + (l.id %% %d), l.id, CASE l.id %% 6 WHEN 0 THEN 'unverified' WHEN 1 THEN 'active' WHEN 2 THEN 'completed'
 				WHEN 3 THEN 'failed' WHEN 4 THEN 'cancelled' ELSE 'unsubscribed' END, 'k' || l.id, %s, %s
 			FROM learners l WHERE l.organization_id = %d ORDER BY l.id`,
 			orgID, s.Courses[0], ReportSeedCourses, at, at, orgID),
-		// Delivery i goes to enrollment i %% e, its item (i / e) %% 5 of
-		// the enrollment's course, attempt 1 + i / 5e.
+		// Delivery i (from 0) goes to the enrollment numbered i mod e, the
+		// item numbered (i / e) mod 5 of the enrollment's course, attempt
+		// 1 + i / 5e.
 		series(size.Deliveries) + fmt.Sprintf(`INSERT INTO deliveries (organization_id, enrollment_id, content_id, attempt, due_at, status, attempts, sent_at, created_at, updated_at)
 			SELECT %d, en.id, %d + %d * (en.course_id - %d) + (i / %d) %% %d, 1 + i / %d, %s, 'sent', 1, %s, %s, %s
 			FROM n JOIN enrollments en ON en.id = (SELECT MIN(id) FROM enrollments WHERE organization_id = %d) + i %% %d`,
@@ -158,10 +161,10 @@ func (db *DB) seedReportRows(ctx context.Context, orgID int64, s ReportSeed, fir
 		chosen = append(chosen, fmt.Sprintf(`'"' || qq%d.id || '":[' || (SELECT a.id FROM quiz_answers a WHERE a.question_id = qq%d.id AND a.position = CASE WHEN d.id %% 7 < %d THEN 2 ELSE 1 END) || ']'`, j, j, j))
 	}
 	statements = append(statements, fmt.Sprintf(`INSERT INTO quiz_attempts (organization_id, course_id, enrollment_id, delivery_id, content_id, attempt, score, passed, answers, created_at)
-		SELECT d.organization_id, %d + (d.content_id - %d) / %d, d.enrollment_id, d.id, d.content_id, d.attempt, %s, %s >= 60, '{' || %s || '}', %s
+		SELECT d.organization_id, %d + (d.content_id - %d) / %d, d.enrollment_id, d.id, d.content_id, d.attempt, %s, %s >= %d, '{' || %s || '}', %s
 		FROM deliveries d %s
 		WHERE d.organization_id = %d AND d.content_id >= %d AND (d.content_id - %d) %% %d = %d AND d.enrollment_id %% 3 = 0`,
-		s.Courses[0], firstItem, ReportSeedItems, score, score, strings.Join(chosen, " || ',' || "), at,
+		s.Courses[0], firstItem, ReportSeedItems, score, score, reportSeedRequiredScore, strings.Join(chosen, " || ',' || "), at,
 		joins, orgID, firstItem, firstItem, ReportSeedItems, ReportSeedItems-1))
 	return db.InTx(ctx, func(q *Queries) error {
 		if db.dialect == Postgres && !size.ThroughTriggers {
@@ -190,9 +193,9 @@ func (db *DB) seedReportRows(ctx context.Context, orgID int64, s ReportSeed, fir
 }
 
 // seedReportCounters counts the item counters from the organization's
-// rows, with the statements of migration 00029 plus the questions missed
-// (which the migration cannot read from JSON, and SeedReports chose by
-// rule), and writes days days of daily counters.
+// rows as migration 00029 counts them, plus the questions missed (which
+// the migration cannot read from JSON, and SeedReports chose by rule),
+// and writes days days of daily counters.
 func (db *DB) seedReportCounters(ctx context.Context, orgID int64, days int) error {
 	statements := []string{
 		`INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
