@@ -146,11 +146,15 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 	if err != nil {
 		return Activity{}, err
 	}
-	// Each day's sums over the range and the one before, and each
-	// metric's over the range (the kinds of email), added up by the
-	// database.
+	// Each day's sums over the range, the activity's over the range
+	// before (compared, only they), and each metric's over the range (the
+	// kinds of email), added up by the database.
 	prev := r.Previous()
-	days, err := q.DailySums(ctx, orgID, store.ReportDay(prev.From), store.ReportDay(r.To), activitySums)
+	days, err := q.DailySums(ctx, orgID, store.ReportDay(r.From), store.ReportDay(r.To), activitySums)
+	if err != nil {
+		return Activity{}, err
+	}
+	before, err := q.DailySums(ctx, orgID, store.ReportDay(prev.From), store.ReportDay(prev.To), activitySums[:len(ActivityMetrics)])
 	if err != nil {
 		return Activity{}, err
 	}
@@ -166,12 +170,14 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 		a.Days = append(a.Days, ActivityDay{Day: day, Counts: make([]int, len(ActivityMetrics))})
 		a.MailDays = append(a.MailDays, MailDay{Day: day})
 	}
+	for _, d := range before {
+		for m := range ActivityMetrics {
+			a.Previous[m] += d.Sums[m]
+		}
+	}
 	for _, d := range days {
 		i, inRange := index[d.Day]
 		if !inRange {
-			for m := range ActivityMetrics {
-				a.Previous[m] += d.Sums[m]
-			}
 			continue
 		}
 		for m := range ActivityMetrics {
