@@ -125,6 +125,19 @@ func (s *Service) ActivityBetween(ctx context.Context, actor *store.User, orgID 
 	return s.Activity(ctx, actor, orgID, r)
 }
 
+// activitySums are what Activity adds up on each day: ActivityMetrics,
+// then the emails sent, failed and retried (every kind), bounced (every
+// kind of bounce, complaints included) and complaints.
+var activitySums = func() []store.DailySum {
+	var sums []store.DailySum
+	for _, m := range ActivityMetrics {
+		sums = append(sums, store.DailySum{Metric: m})
+	}
+	return append(sums, store.DailySum{Metric: store.MailMetricSent, Prefix: true}, store.DailySum{Metric: store.MailMetricFailed, Prefix: true},
+		store.DailySum{Metric: store.MailMetricRetried, Prefix: true}, store.DailySum{Metric: store.BounceMetric, Prefix: true},
+		store.DailySum{Metric: store.BounceMetric + "complaint"})
+}()
+
 // Activity reads an organization's per-day counters over a range and the
 // range before it, for anyone who may see the organization.
 func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, r ReportRange) (Activity, error) {
@@ -133,8 +146,19 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 	if err != nil {
 		return Activity{}, err
 	}
+	// Each day's sums over the range, the activity's over the range
+	// before (compared, only they), and each metric's over the range (the
+	// kinds of email), added up by the database.
 	prev := r.Previous()
-	counts, err := q.DailyCounts(ctx, orgID, store.ReportDay(prev.From), store.ReportDay(r.To))
+	days, err := q.DailySums(ctx, orgID, store.ReportDay(r.From), store.ReportDay(r.To), activitySums)
+	if err != nil {
+		return Activity{}, err
+	}
+	before, err := q.DailySums(ctx, orgID, store.ReportDay(prev.From), store.ReportDay(prev.To), activitySums[:len(ActivityMetrics)])
+	if err != nil {
+		return Activity{}, err
+	}
+	totals, err := q.MetricTotals(ctx, orgID, store.ReportDay(r.From), store.ReportDay(r.To))
 	if err != nil {
 		return Activity{}, err
 	}
@@ -146,32 +170,28 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 		a.Days = append(a.Days, ActivityDay{Day: day, Counts: make([]int, len(ActivityMetrics))})
 		a.MailDays = append(a.MailDays, MailDay{Day: day})
 	}
-	kinds := map[string]*MailKindCounts{}
-	metric := map[string]int{}
-	for i, m := range ActivityMetrics {
-		metric[m] = i
+	for _, d := range before {
+		for m := range ActivityMetrics {
+			a.Previous[m] += d.Sums[m]
+		}
 	}
-	for _, c := range counts {
-		i, inRange := index[c.Day]
-		if m, ok := metric[c.Metric]; ok {
-			if inRange {
-				a.Days[i].Counts[m] += c.N
-				a.Totals[m] += c.N
-			} else {
-				a.Previous[m] += c.N
-			}
+	for _, d := range days {
+		i, inRange := index[d.Day]
+		if !inRange {
 			continue
 		}
-		prefix, kind, ok := strings.Cut(c.Metric, ":")
-		if !ok || !inRange {
-			continue
+		for m := range ActivityMetrics {
+			a.Days[i].Counts[m] = d.Sums[m]
+			a.Totals[m] += d.Sums[m]
 		}
-		if prefix+":" == store.BounceMetric {
-			if kind == "complaint" {
-				a.MailDays[i].Complaints += c.N
-			} else {
-				a.MailDays[i].Bounced += c.N
-			}
+		mail := d.Sums[len(ActivityMetrics):]
+		a.MailDays[i].Sent, a.MailDays[i].Failed, a.MailDays[i].Retried = mail[0], mail[1], mail[2]
+		a.MailDays[i].Bounced, a.MailDays[i].Complaints = mail[3]-mail[4], mail[4]
+	}
+	kinds := map[string]*MailKindCounts{}
+	for _, t := range totals {
+		prefix, kind, ok := strings.Cut(t.Metric, ":")
+		if !ok || prefix+":" == store.BounceMetric {
 			continue
 		}
 		k := kinds[kind]
@@ -181,14 +201,11 @@ func (s *Service) Activity(ctx context.Context, actor *store.User, orgID int64, 
 		}
 		switch prefix + ":" {
 		case store.MailMetricSent:
-			a.MailDays[i].Sent += c.N
-			k.Sent += c.N
+			k.Sent += t.N
 		case store.MailMetricFailed:
-			a.MailDays[i].Failed += c.N
-			k.Failed += c.N
+			k.Failed += t.N
 		case store.MailMetricRetried:
-			a.MailDays[i].Retried += c.N
-			k.Retried += c.N
+			k.Retried += t.N
 		}
 	}
 	for _, k := range kinds {

@@ -100,9 +100,7 @@ func (q *Queries) PublishedContentAfter(ctx context.Context, orgID, courseID int
 // CourseContents returns every item of a course in order, quizzes with
 // their questions and answers.
 func (q *Queries) CourseContents(ctx context.Context, orgID, courseID int64) ([]ContentItem, error) {
-	rs, err := q.query(ctx, `
-		SELECT `+contentColumns+` FROM content_items i
-		WHERE i.organization_id = ? AND i.course_id = ? ORDER BY i.position, i.id`, orgID, courseID)
+	rs, err := q.query(ctx, courseContentsQuery, orgID, courseID)
 	if err != nil {
 		return nil, fmt.Errorf("contents of course %d: %w", courseID, err)
 	}
@@ -121,9 +119,7 @@ func (q *Queries) CourseContents(ctx context.Context, orgID, courseID int64) ([]
 	}
 	// One more query for every question of the course, rather than one
 	// per quiz.
-	questions, err := q.quizQuestions(ctx, `
-		JOIN content_items i ON i.id = qq.content_id AND i.organization_id = qq.organization_id
-		WHERE qq.organization_id = ? AND i.course_id = ?`, orgID, courseID)
+	questions, err := q.quizQuestions(ctx, courseQuestionsCondition, orgID, courseID)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +145,22 @@ func (q *Queries) CountPublishedContents(ctx context.Context, orgID, courseID in
 	return n, nil
 }
 
+const (
+	courseContentsQuery = `SELECT ` + contentColumns + ` FROM content_items i
+		WHERE i.organization_id = ? AND i.course_id = ? ORDER BY i.position, i.id`
+	quizQuestionsQuery = `
+		SELECT qq.content_id, qq.id, qq.text, a.id, a.text, a.correct
+		FROM quiz_questions qq
+		LEFT JOIN quiz_answers a ON a.question_id = qq.id AND a.organization_id = qq.organization_id
+		`
+	quizQuestionsOrder = `
+		ORDER BY qq.content_id, qq.position, qq.id, a.position, a.id`
+	// The questions of a course's quizzes, for quizQuestions.
+	courseQuestionsCondition = `
+		JOIN content_items i ON i.id = qq.content_id AND i.organization_id = qq.organization_id
+		WHERE qq.organization_id = ? AND i.course_id = ?`
+)
+
 // withQuestions loads the questions of c when it is a quiz.
 func (q *Queries) withQuestions(ctx context.Context, orgID int64, c *ContentItem) error {
 	if c.Kind != KindQuiz {
@@ -168,12 +180,7 @@ func (q *Queries) withQuestions(ctx context.Context, orgID int64, c *ContentItem
 // quizQuestions returns the questions, with their answers, that the
 // condition selects, by content item id and in order.
 func (q *Queries) quizQuestions(ctx context.Context, cond string, args ...any) (map[int64][]QuizQuestion, error) {
-	rs, err := q.query(ctx, `
-		SELECT qq.content_id, qq.id, qq.text, a.id, a.text, a.correct
-		FROM quiz_questions qq
-		LEFT JOIN quiz_answers a ON a.question_id = qq.id AND a.organization_id = qq.organization_id
-		`+cond+`
-		ORDER BY qq.content_id, qq.position, qq.id, a.position, a.id`, args...)
+	rs, err := q.query(ctx, quizQuestionsQuery+cond+quizQuestionsOrder, args...)
 	if err != nil {
 		return nil, fmt.Errorf("quiz questions: %w", err)
 	}

@@ -66,10 +66,12 @@ func (q *Queries) CreateCourse(ctx context.Context, c NewCourse) (int64, error) 
 	return id, nil
 }
 
+const courseQuery = `SELECT ` + courseColumns + ` FROM courses c WHERE c.organization_id = ? AND c.id = ?`
+
 // Course returns a course of an organization, or ErrNotFound: a course id
 // is only ever looked up with its organization.
 func (q *Queries) Course(ctx context.Context, orgID, id int64) (Course, error) {
-	c, err := scanCourse(q.queryRow(ctx, `SELECT `+courseColumns+` FROM courses c WHERE c.organization_id = ? AND c.id = ?`, orgID, id))
+	c, err := scanCourse(q.queryRow(ctx, courseQuery, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Course{}, ErrNotFound
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -101,8 +102,9 @@ const dailyCountsQuery = `
 	ORDER BY day, metric`
 
 // DailyCounts returns an organization's counters from day from to day to
-// (YYYY-MM-DD, both included): a range of the primary key, whatever the
-// number of enrollments and emails.
+// (YYYY-MM-DD, both included), one by one: a range of the primary key.
+// The reports add them up in the database instead (DailySums,
+// MetricTotals).
 func (q *Queries) DailyCounts(ctx context.Context, orgID int64, from, to string) ([]DailyCount, error) {
 	rs, err := q.query(ctx, dailyCountsQuery, orgID, from, to)
 	if err != nil {
@@ -119,6 +121,103 @@ func (q *Queries) DailyCounts(ctx context.Context, orgID int64, from, to string)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("daily counts of organization %d: %w", orgID, err)
+	}
+	return list, nil
+}
+
+// DaySums are one day's sums of the metrics DailySums was asked for, in
+// the order asked.
+type DaySums struct {
+	Day  string // YYYY-MM-DD, UTC
+	Sums []int
+}
+
+// DailySum names what DailySums adds up on each day: the counts of one
+// metric, or (Prefix) of every metric that starts with it ("mail_sent:",
+// every kind of email).
+type DailySum struct {
+	Metric string
+	Prefix bool
+}
+
+// dailySumsQuery adds up each of sums on each day, one CASE each.
+func dailySumsQuery(sums []DailySum) (string, []any) {
+	var cols []string
+	var args []any
+	for _, sum := range sums {
+		if sum.Prefix {
+			cols = append(cols, "CAST(SUM(CASE WHEN substr(metric, 1, ?) = ? THEN n ELSE 0 END) AS BIGINT)")
+			args = append(args, len(sum.Metric), sum.Metric)
+		} else {
+			cols = append(cols, "CAST(SUM(CASE WHEN metric = ? THEN n ELSE 0 END) AS BIGINT)")
+			args = append(args, sum.Metric)
+		}
+	}
+	return `SELECT day, ` + strings.Join(cols, ", ") + ` FROM report_daily
+		WHERE organization_id = ? AND day >= ? AND day <= ?
+		GROUP BY day ORDER BY day`, args
+}
+
+// DailySums returns, for each day from from to to (YYYY-MM-DD, both
+// included) that has counters, the sums asked for, added up by the
+// database: a range of the primary key, of which only a row a day comes
+// back (a year of a dozen metrics is thousands of counters, which cost
+// more to hand over one by one than to add up).
+func (q *Queries) DailySums(ctx context.Context, orgID int64, from, to string, sums []DailySum) ([]DaySums, error) {
+	query, args := dailySumsQuery(sums)
+	rs, err := q.query(ctx, query, append(args, orgID, from, to)...)
+	if err != nil {
+		return nil, fmt.Errorf("daily sums of organization %d: %w", orgID, err)
+	}
+	defer rs.Close()
+	var list []DaySums
+	dest := make([]any, 1+len(sums))
+	for rs.Next() {
+		d := DaySums{Sums: make([]int, len(sums))}
+		dest[0] = &d.Day
+		for i := range d.Sums {
+			dest[1+i] = &d.Sums[i]
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("daily sums of organization %d: %w", orgID, err)
+		}
+		list = append(list, d)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("daily sums of organization %d: %w", orgID, err)
+	}
+	return list, nil
+}
+
+// MetricTotal is a metric's count over a range of days.
+type MetricTotal struct {
+	Metric string
+	N      int
+}
+
+const metricTotalsQuery = `
+	SELECT metric, CAST(SUM(n) AS BIGINT) FROM report_daily
+	WHERE organization_id = ? AND day >= ? AND day <= ?
+	GROUP BY metric ORDER BY metric`
+
+// MetricTotals returns each metric's count over the days from from to to
+// (both included), by metric.
+func (q *Queries) MetricTotals(ctx context.Context, orgID int64, from, to string) ([]MetricTotal, error) {
+	rs, err := q.query(ctx, metricTotalsQuery, orgID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metric totals of organization %d: %w", orgID, err)
+	}
+	defer rs.Close()
+	var list []MetricTotal
+	for rs.Next() {
+		var t MetricTotal
+		if err := rs.Scan(&t.Metric, &t.N); err != nil {
+			return nil, fmt.Errorf("metric totals of organization %d: %w", orgID, err)
+		}
+		list = append(list, t)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("metric totals of organization %d: %w", orgID, err)
 	}
 	return list, nil
 }
@@ -174,18 +273,27 @@ func (q *Queries) LastSentContent(ctx context.Context, orgID, enrollmentID int64
 	return id, nil
 }
 
-// ReportPlans returns the plans of the report queries (the daily counters
-// of a range, a course's item counters, the course table): SQLite's, or
+// ReportPlans returns the plans of the report queries (the daily sums and
+// the metrics' totals of a range, a course's item counters, the course table, the email
+// report's unsubscribes, and the course report's course, items and quiz
+// questions, whose missed ones it names): SQLite's, or
 // PostgreSQL's for these values and its generic one.
 func (db *DB) ReportPlans(ctx context.Context, orgID, courseID int64, from, to string) ([]QueryPlan, error) {
+	// A sum of one metric and one of a prefix's: the others are alike.
+	daySumsQuery, daySumsArgs := dailySumsQuery([]DailySum{{Metric: "started"}, {Metric: MailMetricSent, Prefix: true}})
 	queries := []struct {
 		name  string
 		query string
 		args  []any
 	}{
-		{"daily counts", dailyCountsQuery, []any{orgID, from, to}},
+		{"daily sums", daySumsQuery, append(daySumsArgs, orgID, from, to)},
+		{"metric totals", metricTotalsQuery, []any{orgID, from, to}},
 		{"item counts", itemCountsQuery, []any{orgID, courseID}},
 		{"course reports", courseReportsQuery, []any{orgID}},
+		{"unsubscribes", unsubscribesQuery, []any{orgID}},
+		{"course", courseQuery, []any{orgID, courseID}},
+		{"course contents", courseContentsQuery, []any{orgID, courseID}},
+		{"course questions", quizQuestionsQuery + courseQuestionsCondition, []any{orgID, courseID}},
 	}
 	q := db.Read()
 	var plans []QueryPlan
@@ -232,17 +340,19 @@ func (it ItemUnsubscribes) UnsubscribeShare() float64 {
 	return 100 * float64(it.Unsubscribed) / float64(it.Received)
 }
 
+const unsubscribesQuery = `
+	SELECT c.id, c.title, ci.id, ci.title, r.metric, r.n
+	FROM report_items r
+	JOIN content_items ci ON ci.id = r.content_id
+	JOIN courses c ON c.id = r.course_id AND c.organization_id = r.organization_id
+	WHERE r.organization_id = ? AND r.metric IN ('received', 'unsubscribed')
+	ORDER BY c.title_key, c.id, ci.position, ci.id`
+
 // Unsubscribes returns, for every item of an organization's courses that
 // was sent, the learners who received it and who unsubscribed after it,
 // by course title and item position.
 func (q *Queries) Unsubscribes(ctx context.Context, orgID int64) ([]ItemUnsubscribes, error) {
-	rs, err := q.query(ctx, `
-		SELECT c.id, c.title, ci.id, ci.title, r.metric, r.n
-		FROM report_items r
-		JOIN content_items ci ON ci.id = r.content_id
-		JOIN courses c ON c.id = r.course_id AND c.organization_id = r.organization_id
-		WHERE r.organization_id = ? AND r.metric IN ('received', 'unsubscribed')
-		ORDER BY c.title_key, c.id, ci.position, ci.id`, orgID)
+	rs, err := q.query(ctx, unsubscribesQuery, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("unsubscribes of organization %d: %w", orgID, err)
 	}

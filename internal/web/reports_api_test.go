@@ -1,12 +1,18 @@
 package web
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailschool/mailschool/internal/store"
+	"github.com/mailschool/mailschool/internal/store/storetest"
 )
 
 // testReportSeries reads the per-day series of an organization where
@@ -90,4 +96,67 @@ func testReportSeries(t *testing.T, admin *client, base string, courseID int64) 
 	if email.status != http.StatusOK || !strings.Contains(email.body, `<title id="emails-title">Emails per day, last 30 days</title>`) {
 		t.Errorf("email report page: %d\n%s", email.status, email.body)
 	}
+}
+
+// TestReportSeriesFromCounters reads the reports API over three days of
+// counters set by hand: each day's enrollments and emails (every kind
+// together, bounces apart from complaints), the totals against the three
+// days before, and the emails by kind; counters outside both ranges, and
+// metrics the series does not show, count for nothing.
+func TestReportSeriesFromCounters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		app := newTestApp(t, db)
+		day := func(d string) time.Time {
+			at, err := time.Parse(time.DateOnly, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at.Add(13 * time.Hour)
+		}
+		counters := []struct {
+			day, metric string
+			n           int
+		}{
+			{"2026-03-06", "started", 100}, // before the range before
+			{"2026-03-08", "started", 2}, {"2026-03-08", "completed", 1}, {"2026-03-08", "mail_sent:lesson", 50},
+			{"2026-03-10", "started", 3}, {"2026-03-10", "confirmed", 2}, {"2026-03-10", "mail_sent:lesson", 4},
+			{"2026-03-10", "mail_sent:quiz", 1}, {"2026-03-10", "mail_failed:lesson", 1},
+			{"2026-03-10", "bounce:hard", 2}, {"2026-03-10", "bounce:soft", 1}, {"2026-03-10", "bounce:complaint", 1},
+			{"2026-03-12", "unsubscribed", 1}, {"2026-03-12", "mail_retried:quiz", 2}, {"2026-03-12", "cancelled", 5},
+			{"2026-03-13", "started", 7}, // after the range
+		}
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for _, c := range counters {
+				if err := q.CountDaily(ctx, 1, day(c.day), c.metric, c.n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := app.loggedIn(adminEmail, adminPassword)
+		res, _ := admin.api(http.MethodGet, "/api/v1/organizations/1/reports?from=2026-03-10&to=2026-03-12", nil)
+		var got struct {
+			Series activityJSON `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(res.body), &got); err != nil || res.status != http.StatusOK {
+			t.Fatalf("reports: %d %v\n%s", res.status, err, res.body)
+		}
+		counts := func(started, confirmed, completed, unsubscribed int) activityCountsJSON {
+			return activityCountsJSON{Started: started, Confirmed: confirmed, Completed: completed, Unsubscribed: unsubscribed}
+		}
+		want := activityJSON{From: "2026-03-10", To: "2026-03-12",
+			Days:   []activityDayJSON{{"2026-03-10", counts(3, 2, 0, 0)}, {"2026-03-11", counts(0, 0, 0, 0)}, {"2026-03-12", counts(0, 0, 0, 1)}},
+			Totals: counts(3, 2, 0, 1), PreviousTotals: counts(2, 0, 1, 0),
+			Emails: []emailDayJSON{{Day: "2026-03-10", Sent: 5, Failed: 1, Bounced: 3, Complaints: 1}, {Day: "2026-03-11"},
+				{Day: "2026-03-12", Retried: 2}},
+			EmailsByKind: []emailKindJSON{{Kind: "lesson", Sent: 4, Failed: 1}, {Kind: "quiz", Sent: 1, Retried: 2}},
+		}
+		if !reflect.DeepEqual(got.Series, want) {
+			t.Errorf("the series\n%+v\nwant\n%+v", got.Series, want)
+		}
+	})
 }
