@@ -21,7 +21,7 @@ func SetImportPace(t interface{ Cleanup(func()) }, rows int, runFor time.Duratio
 // SetExportPageSize sets how many rows an export reads at a time, until
 // the test ends.
 func SetExportPageSize(t interface{ Cleanup(func()) }, rows int) {
-	old := ExportPageSize
-	ExportPageSize = rows
-	t.Cleanup(func() { ExportPageSize = old })
+	old := exportPageSize
+	exportPageSize = rows
+	t.Cleanup(func() { exportPageSize = old })
 }

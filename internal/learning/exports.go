@@ -9,10 +9,10 @@ import (
 	"github.com/mailschool/mailschool/internal/store"
 )
 
-// ExportPageSize is how many rows an export reads from the database at a
+// exportPageSize is how many rows an export reads from the database at a
 // time: each page is written out before the next is read, so an export
-// holds one page whatever its length.
-var ExportPageSize = 1000
+// holds one page whatever its length. Tests make it smaller.
+var exportPageSize = 1000
 
 // ExportedEnrollment is a line of the enrollments export.
 type ExportedEnrollment struct {
@@ -78,7 +78,7 @@ func (x EnrollmentExport) Each(ctx context.Context, fn func(ExportedEnrollment) 
 		var after int64
 		for {
 			var err error
-			page, err = q.EnrollmentExportPage(ctx, x.ID, c.ID, after, ExportPageSize, page)
+			page, err = q.EnrollmentExportPage(ctx, x.ID, c.ID, after, exportPageSize, page)
 			if err != nil {
 				return fmt.Errorf("export enrollments: %w", err)
 			}
@@ -87,7 +87,7 @@ func (x EnrollmentExport) Each(ctx context.Context, fn func(ExportedEnrollment) 
 					return err
 				}
 			}
-			if len(page) < ExportPageSize {
+			if len(page) < exportPageSize {
 				break
 			}
 			after = page[len(page)-1].LearnerID
@@ -118,7 +118,7 @@ func (x LearnerExport) Each(ctx context.Context, fn func(store.LearnerExportRow)
 	q := x.db.Read()
 	after := ""
 	for {
-		page, err := q.LearnerExportPage(ctx, x.ID, after, ExportPageSize)
+		page, err := q.LearnerExportPage(ctx, x.ID, after, exportPageSize)
 		if err != nil {
 			return fmt.Errorf("export learners: %w", err)
 		}
@@ -127,7 +127,7 @@ func (x LearnerExport) Each(ctx context.Context, fn func(store.LearnerExportRow)
 				return err
 			}
 		}
-		if len(page) < ExportPageSize {
+		if len(page) < exportPageSize {
 			return nil
 		}
 		after = page[len(page)-1].Email

@@ -50,7 +50,10 @@ type ReportSeed struct {
 // migration 00029 counts an upgraded install's history, and the daily
 // counters are Days days of every metric (the rows all date from today,
 // so their history is made up). For benchmarks and the tests that check
-// the reports' plans; it makes the organization's courses itself.
+// the reports' plans only, never a live install: on PostgreSQL it writes
+// with the triggers and foreign-key checks off (which takes a superuser)
+// and analyzes the whole database. It makes the organization's courses
+// itself.
 func (db *DB) SeedReports(ctx context.Context, orgID int64, size ReportSeedSize) (ReportSeed, error) {
 	var s ReportSeed
 	var items []int64 // every item of every course, in order
@@ -146,8 +149,8 @@ func (db *DB) seedReportRows(ctx context.Context, orgID int64, s ReportSeed, fir
 		// 1 + i / 5e.
 		series(size.Deliveries) + fmt.Sprintf(`INSERT INTO deliveries (organization_id, enrollment_id, content_id, attempt, due_at, status, attempts, sent_at, created_at, updated_at)
 			SELECT %d, en.id, %d + %d * (en.course_id - %d) + (i / %d) %% %d, 1 + i / %d, %s, 'sent', 1, %s, %s, %s
-			FROM n JOIN enrollments en ON en.id = (SELECT MIN(id) FROM enrollments WHERE organization_id = %d) + i %% %d`,
-			orgID, firstItem, ReportSeedItems, s.Courses[0], e, ReportSeedItems, ReportSeedItems*e, at, at, at, at, orgID, e),
+			FROM n JOIN enrollments en ON en.organization_id = %d AND en.id = (SELECT MIN(id) FROM enrollments WHERE organization_id = %d) + i %% %d`,
+			orgID, firstItem, ReportSeedItems, s.Courses[0], e, ReportSeedItems, ReportSeedItems*e, at, at, at, at, orgID, orgID, e),
 	}
 	// Every third quiz sent is answered (by a rule independent of the
 	// course, which goes by the enrollment modulo 20).

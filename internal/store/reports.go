@@ -164,6 +164,9 @@ func dailySumsQuery(sums []DailySum) (string, []any) {
 // back (a year of a dozen metrics is thousands of counters, which cost
 // more to hand over one by one than to add up).
 func (q *Queries) DailySums(ctx context.Context, orgID int64, from, to string, sums []DailySum) ([]DaySums, error) {
+	if len(sums) == 0 {
+		return nil, fmt.Errorf("daily sums of organization %d: no sum asked for", orgID)
+	}
 	query, args := dailySumsQuery(sums)
 	rs, err := q.query(ctx, query, append(args, orgID, from, to)...)
 	if err != nil {

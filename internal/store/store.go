@@ -116,7 +116,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// Readers map the file (up to sqliteReadMmapSize) rather than copy each
 	// page they need with a read call: the database outgrows SQLite's page
 	// cache of a few MB per connection quickly, and then a long read such
-	// as an export spent about a third of its time in those calls. The
+	// as an export spent about a sixth of its time in those calls. The
 	// mapped pages are the kernel's page cache, shared by all the
 	// connections, so this adds no memory of its own.
 	readConnector, err := newSQLiteConnector(base + "&_pragma=query_only(1)" + fmt.Sprintf("&_pragma=mmap_size(%d)", sqliteReadMmapSize))

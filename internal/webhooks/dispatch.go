@@ -206,22 +206,25 @@ func (w *sendWorker) Timeout(*river.Job[SendArgs]) time.Duration {
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	more, err := w.d.SendDue(ctx, job.Args.EndpointID, jobBudget)
+	// One budget for the whole run, second looks included, so that the
+	// job ends within its Timeout: cut off there, a round already sent
+	// would go again.
+	deadline := time.Now().Add(jobBudget)
+	tried, more, err := w.d.sendDue(ctx, job.Args.EndpointID, deadline)
 	// A transaction that kicked while this job was running, and commits
 	// after its last look, gave it no job (it is unique while running):
 	// its messages would wait for the pass. Looking again a little later,
 	// a few times, finds those of the transactions that were committing;
-	// with deliveries committing all the time, most of them.
-	for range lingerLooks {
-		if err != nil || more {
-			break
-		}
+	// with deliveries committing all the time, most of them. A run that
+	// found nothing to send (a disabled or deleted endpoint, a kick whose
+	// messages another run took) ends at once.
+	for look := 0; look < lingerLooks && err == nil && !more && tried > 0 && time.Until(deadline) > lingerWait; look++ {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(lingerWait):
 		}
-		more, err = w.d.SendDue(ctx, job.Args.EndpointID, jobBudget)
+		_, more, err = w.d.sendDue(ctx, job.Args.EndpointID, deadline)
 	}
 	if err != nil {
 		return err
@@ -234,7 +237,8 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 }
 
 // lingerLooks and lingerWait: how often, and after how long each time, a
-// job that found nothing more to send looks again before it ends.
+// job that sent something and found nothing more looks again before it
+// ends.
 const (
 	lingerLooks = 3
 	lingerWait  = 100 * time.Millisecond
@@ -244,27 +248,34 @@ const (
 // is left or budget has passed, and reports whether some are left. A
 // disabled endpoint's messages wait.
 func (d *Dispatcher) SendDue(ctx context.Context, endpointID int64, budget time.Duration) (more bool, err error) {
-	deadline := time.Now().Add(budget)
+	_, more, err = d.sendDue(ctx, endpointID, time.Now().Add(budget))
+	return more, err
+}
+
+// sendDue is SendDue until deadline; it also reports how many messages it
+// tried.
+func (d *Dispatcher) sendDue(ctx context.Context, endpointID int64, deadline time.Time) (tried int, more bool, err error) {
 	for {
 		ep, err := d.db.Read().WebhookEndpointToSend(ctx, endpointID)
 		if errors.Is(err, store.ErrNotFound) {
-			return false, nil // deleted, its messages with it
+			return tried, false, nil // deleted, its messages with it
 		}
 		if err != nil {
-			return false, err
+			return tried, false, err
 		}
 		if !ep.Enabled {
-			return false, nil
+			return tried, false, nil
 		}
 		msgs, err := d.db.Read().NextWebhookMessages(ctx, endpointID, d.now(), d.round)
 		if err != nil || len(msgs) == 0 {
-			return false, err
+			return tried, false, err
 		}
 		if err := d.sendRound(ctx, ep, msgs, deadline); err != nil {
-			return false, err
+			return tried, false, err
 		}
+		tried += len(msgs)
 		if time.Now().After(deadline) {
-			return true, nil
+			return tried, true, nil
 		}
 	}
 }
