@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/mailschool/mailschool/internal/names"
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
@@ -32,29 +30,7 @@ func BenchmarkEnrollmentExportPages(b *testing.B) {
 			db := storetest.New(b, dialect)
 			ctx := context.Background()
 			org, _ := storetest.NewOrganization(b, db, "Export Bench")
-			var courses [4]int64
-			var first int64
-			err := db.InTx(ctx, func(q *store.Queries) error {
-				for i := range courses {
-					title := fmt.Sprintf("Course %d", i)
-					var err error
-					if courses[i], err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: org, Title: title, TitleKey: strings.ToLower(title),
-						TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("course-%d", i)}); err != nil {
-						return err
-					}
-					item, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: org, CourseID: courses[i], Kind: "lesson", Title: "Lesson", Published: true})
-					if err != nil {
-						return err
-					}
-					if i == 0 {
-						first = item
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			courses, first := fourCourses(b, db, org)
 			at := "'" + time.Now().UTC().Format("2006-01-02 15:04:05.999999999-07:00") + "'" // as the driver writes times
 			for _, stmt := range []string{
 				fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
@@ -83,7 +59,10 @@ func BenchmarkEnrollmentExportPages(b *testing.B) {
 			rows := 0
 			cpu := processCPU()
 			for b.Loop() {
-				var page []store.EnrollmentExportRow
+				var (
+					page []store.EnrollmentExportRow
+					err  error
+				)
 				for _, c := range courses {
 					var after int64
 					for {

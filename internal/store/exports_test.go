@@ -235,21 +235,7 @@ func TestEnrollmentExportPageReadsOnlyItsRows(t *testing.T) {
 	db := storetest.NewPostgres(t)
 	ctx := context.Background()
 	org, _ := storetest.NewOrganization(t, db, "Export")
-	var courses [4]int64
-	err := db.InTx(ctx, func(q *store.Queries) error {
-		for i := range courses {
-			title := fmt.Sprintf("Course %d", i)
-			var err error
-			if courses[i], err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: org, Title: title, TitleKey: strings.ToLower(title),
-				TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("course-%d", i)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	courses, _ := fourCourses(t, db, org)
 	for _, stmt := range []string{
 		fmt.Sprintf(`INSERT INTO learners (organization_id, email, created_at, updated_at)
 			SELECT %d, 'learner' || i || '@example.com', now(), now() FROM generate_series(1, 8000) i`, org),
@@ -288,4 +274,33 @@ func TestEnrollmentExportPageReadsOnlyItsRows(t *testing.T) {
 	if steps == 0 {
 		t.Errorf("no step of the plan says how many rows it read:\n%s", strings.Join(plan, "\n"))
 	}
+}
+
+// fourCourses makes four courses in an organization, each with a
+// published lesson, and returns them and the first course's lesson.
+func fourCourses(tb testing.TB, db *store.DB, org int64) (courses [4]int64, firstLesson int64) {
+	tb.Helper()
+	ctx := context.Background()
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for i := range courses {
+			title := fmt.Sprintf("Course %d", i)
+			var err error
+			if courses[i], err = q.CreateCourse(ctx, store.NewCourse{OrganizationID: org, Title: title, TitleKey: strings.ToLower(title),
+				TitleSkeleton: names.Key(title), Slug: fmt.Sprintf("course-%d", i)}); err != nil {
+				return err
+			}
+			lesson, err := q.CreateContentItem(ctx, store.NewContentItem{OrganizationID: org, CourseID: courses[i], Kind: "lesson", Title: "Lesson", Published: true})
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				firstLesson = lesson
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return courses, firstLesson
 }

@@ -280,19 +280,26 @@ func (q *Queries) AddWebhookEvents(ctx context.Context, events []WebhookEvent) (
 	if err != nil {
 		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
 	}
+	ids, err := endpointIDs(rs)
+	if err != nil {
+		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+	}
+	return ids, nil
+}
+
+// endpointIDs reads the endpoint ids that a statement adding events
+// returns, and closes its rows.
+func endpointIDs(rs rows) ([]int64, error) {
 	defer rs.Close()
 	var ids []int64
 	for rs.Next() {
 		var id int64
 		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
+			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
-	}
-	return ids, nil
+	return ids, rs.Err()
 }
 
 // sqliteEvent is an event as addWebhookEventsSQLite passes it in JSON,
@@ -329,16 +336,8 @@ func (q *Queries) addWebhookEventsSQLite(ctx context.Context, events []WebhookEv
 	if err != nil {
 		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
 	}
-	defer rs.Close()
-	var ids []int64
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rs.Err(); err != nil {
+	ids, err := endpointIDs(rs)
+	if err != nil {
 		return nil, fmt.Errorf("add %d webhook events: %w", len(events), err)
 	}
 	return ids, nil
