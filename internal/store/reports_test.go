@@ -345,3 +345,16 @@ func TestMailOutcomesAreCounted(t *testing.T) {
 		}
 	})
 }
+
+// A request for daily sums without a sum is refused rather than sent to
+// the database as a statement that cannot run.
+func TestDailySumsWantsASum(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		org, _ := storetest.NewOrganization(t, db, "Sums")
+		day := store.ReportDay(time.Now())
+		if days, err := db.Read().DailySums(ctx, org, day, day, nil); err == nil || !strings.Contains(err.Error(), "no sum") {
+			t.Errorf("no sums: %v, %v", days, err)
+		}
+	})
+}
