@@ -118,6 +118,7 @@ type Service struct {
 	observer     Observer
 	returnPaths  ReturnPaths
 	refused      RefusalRecorder
+	outcomes     outcomes
 }
 
 // NewService returns the mail service of db.
@@ -346,35 +347,129 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 }
 
 // recordAttempt records the outcome of an attempt, even when ctx ended
-// mid-send, and tries again for recordPatience while the database
-// refuses: an outcome lost leaves a message the server took queued, to
-// go out again. An email refused for good (refused) is told to the
-// refusal recorder in the same transaction.
+// mid-send. An email refused for good (refused) is told to the refusal
+// recorder in the same transaction; with retryJob, one to try again gets
+// its send job there too.
+//
+// The outcomes of emails sent at the same time are recorded together:
+// each is written with those that came while the one before was being
+// written, in one transaction, so that a node sending many emails at once
+// takes the database's writer once per group rather than once per email
+// (on SQLite there is one writer, and delivery waits for it too). Each
+// caller still returns only once its outcome is committed. A group that
+// fails is tried again outcome by outcome, so that one outcome the
+// database refuses holds up no other.
 func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attempt store.MailAttempt, retryJob, refused bool) error {
 	ctx = context.WithoutCancel(ctx)
-	record := func(q *store.Queries) error {
-		changed, err := q.RecordMailAttempt(ctx, m.ID, attempt)
-		if err == nil && changed && refused && s.refused != nil {
-			err = s.refused(ctx, q, m, attempt.Error)
+	o := &outcome{message: m, attempt: attempt, retryJob: retryJob, refused: refused,
+		done: make(chan error, 1), lead: make(chan struct{})}
+	g := &s.outcomes
+	g.mu.Lock()
+	g.pending = append(g.pending, o)
+	if g.writing {
+		g.mu.Unlock()
+		select {
+		case err := <-o.done:
+			return s.recordAlone(ctx, o, err)
+		case <-o.lead: // the group before is written: this one writes the next
 		}
-		if err != nil || !changed || !retryJob || attempt.Status != store.MailQueued {
-			return err
-		}
-		_, err = q.Enqueue(ctx, SendArgs{MessageID: m.ID}, &river.InsertOpts{
-			ScheduledAt: attempt.RetryAt,
-			MaxAttempts: MaxAttempts - 1, // this was the first
-		})
-		return err
+	} else {
+		g.writing = true
+		g.mu.Unlock()
+	}
+	s.writeOutcomes(ctx)
+	return s.recordAlone(ctx, o, <-o.done)
+}
+
+// outcome is an attempt to send an email waiting to be recorded.
+type outcome struct {
+	message           store.MailMessage
+	attempt           store.MailAttempt
+	retryJob, refused bool
+	done              chan error    // the result of writing its group
+	lead              chan struct{} // closed when its caller is to write the next group
+}
+
+// outcomes are the outcomes waiting for a group to be written; writing
+// tells whether a caller is writing one.
+type outcomes struct {
+	mu      sync.Mutex
+	pending []*outcome
+	writing bool
+}
+
+// writeOutcomes records every pending outcome in one transaction, tells
+// each what came of it, and hands the writing of the next group to the
+// first outcome that came meanwhile, if any: each caller writes at most
+// one group, and no outcome waits on a caller that went on.
+func (s *Service) writeOutcomes(ctx context.Context) {
+	g := &s.outcomes
+	g.mu.Lock()
+	group := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	err := s.db.InTx(ctx, func(q *store.Queries) error { return s.recordOutcomes(ctx, q, group) })
+	for _, o := range group {
+		o.done <- err
+	}
+	g.mu.Lock()
+	if len(g.pending) > 0 {
+		close(g.pending[0].lead)
+	} else {
+		g.writing = false
+	}
+	g.mu.Unlock()
+}
+
+// recordAlone returns nil if o's group was recorded (groupErr nil), and
+// otherwise records o in a transaction of its own, trying again for
+// recordPatience while the database refuses: an outcome lost leaves a
+// message the server took queued, to go out again.
+func (s *Service) recordAlone(ctx context.Context, o *outcome, groupErr error) error {
+	if groupErr == nil {
+		return nil
 	}
 	giveUp := time.Now().Add(recordPatience)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := s.db.InTx(ctx, record)
+		err := s.db.InTx(ctx, func(q *store.Queries) error { return s.recordOutcomes(ctx, q, []*outcome{o}) })
 		if err == nil || time.Now().Add(wait).After(giveUp) {
 			return err
 		}
-		s.logger.Warn("recording an email's outcome failed; trying again", "message", m.ID, "status", attempt.Status, "err", err)
+		s.logger.Warn("recording an email's outcome failed; trying again", "message", o.message.ID, "status", o.attempt.Status, "err", err)
 		time.Sleep(wait)
 	}
+}
+
+// recordOutcomes records outcomes in q's transaction, with what each
+// brings along: the refusal recorder's record, the retry's send job.
+func (s *Service) recordOutcomes(ctx context.Context, q *store.Queries, list []*outcome) error {
+	attempts := make([]store.RecordedAttempt, len(list))
+	for i, o := range list {
+		attempts[i] = store.RecordedAttempt{MessageID: o.message.ID, Attempt: o.attempt}
+	}
+	changed, err := q.RecordMailAttempts(ctx, attempts)
+	if err != nil {
+		return err
+	}
+	for i, o := range list {
+		if !changed[i] {
+			continue
+		}
+		if o.refused && s.refused != nil {
+			if err := s.refused(ctx, q, o.message, o.attempt.Error); err != nil {
+				return err
+			}
+		}
+		if o.retryJob && o.attempt.Status == store.MailQueued {
+			if _, err := q.Enqueue(ctx, SendArgs{MessageID: o.message.ID}, &river.InsertOpts{
+				ScheduledAt: o.attempt.RetryAt,
+				MaxAttempts: MaxAttempts - 1, // this was the first
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Batch gathers emails recorded in one transaction, to be sent by one job:

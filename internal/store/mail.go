@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -192,7 +193,72 @@ type MailAttempt struct {
 // message changes, so an attempt never undoes a finished one; the result
 // reports whether the message changed.
 func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt) (bool, error) {
+	changed, err := q.RecordMailAttempts(ctx, []RecordedAttempt{{MessageID: id, Attempt: a}})
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// RecordedAttempt is an attempt to send a message, to be recorded.
+type RecordedAttempt struct {
+	MessageID int64
+	Attempt   MailAttempt
+}
+
+// RecordMailAttempts records several attempts as RecordMailAttempt does
+// each, and adds them up in the email report's counters with one write
+// per counter rather than one per email: the emails of a node recorded
+// together share their organization's counters of the day. changed[i]
+// reports whether the message of list[i] changed.
+func (q *Queries) RecordMailAttempts(ctx context.Context, list []RecordedAttempt) (changed []bool, err error) {
 	t := now()
+	type counter struct {
+		orgID  int64
+		metric string
+	}
+	counts := map[counter]int{}
+	changed = make([]bool, len(list))
+	for i, r := range list {
+		orgID, kind, attempts, err := q.recordMailAttempt(ctx, r.MessageID, r.Attempt, t)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record attempt of email %d: %w", r.MessageID, err)
+		}
+		changed[i] = true
+		if !orgID.Valid {
+			continue // the platform's own email: in no organization's report
+		}
+		// The email report's counters: each try after the first is a
+		// retry, and the final outcome counts once.
+		if attempts > 1 {
+			counts[counter{orgID.Int64, MailMetricRetried + kind}]++
+		}
+		switch r.Attempt.Status {
+		case MailSent, MailStored:
+			counts[counter{orgID.Int64, MailMetricSent + kind}]++
+		case MailFailed:
+			counts[counter{orgID.Int64, MailMetricFailed + kind}]++
+		}
+	}
+	// In one order, so that concurrent recordings lock the rows alike.
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b counter) int {
+		return cmp.Or(cmp.Compare(a.orgID, b.orgID), strings.Compare(a.metric, b.metric))
+	})
+	for _, c := range keys {
+		if err := q.CountDaily(ctx, c.orgID, t, c.metric, counts[c]); err != nil {
+			return nil, fmt.Errorf("record attempts of %d emails: %w", len(list), err)
+		}
+	}
+	return changed, nil
+}
+
+// recordMailAttempt stores an attempt's outcome in its message, if still
+// queued (sql.ErrNoRows if not), and returns the message's organization,
+// kind and attempts so far.
+func (q *Queries) recordMailAttempt(ctx context.Context, id int64, a MailAttempt, t time.Time) (orgID sql.NullInt64, kind string, attempts int, err error) {
 	var sentAt *time.Time
 	if a.Status == MailSent || a.Status == MailStored {
 		sentAt = &t
@@ -202,12 +268,7 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 		r := dbTime(a.RetryAt)
 		retryAt = &r
 	}
-	var (
-		orgID    sql.NullInt64
-		kind     string
-		attempts int
-	)
-	err := q.queryRow(ctx, `
+	err = q.queryRow(ctx, `
 		UPDATE mail_messages
 		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
 		    provider_message_id = ?, sender = COALESCE(NULLIF(?, ''), sender),
@@ -215,34 +276,7 @@ func (q *Queries) RecordMailAttempt(ctx context.Context, id int64, a MailAttempt
 		WHERE id = ? AND status = ?
 		RETURNING organization_id, kind, attempts`,
 		a.Status, a.Transport, a.Error, a.ProviderMessageID, a.Sender, sentAt, t, retryAt, id, MailQueued).Scan(&orgID, &kind, &attempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("record attempt of email %d: %w", id, err)
-	}
-	if !orgID.Valid {
-		return true, nil // the platform's own email: in no organization's report
-	}
-	// The email report's counters: each try after the first is a retry,
-	// and the final outcome counts once.
-	counts := map[string]int{}
-	if attempts > 1 {
-		counts[MailMetricRetried+kind] = 1
-	}
-	switch a.Status {
-	case MailSent, MailStored:
-		counts[MailMetricSent+kind] = 1
-	case MailFailed:
-		counts[MailMetricFailed+kind] = 1
-	}
-	// In one order, so that concurrent recordings lock the rows alike.
-	for _, metric := range slices.Sorted(maps.Keys(counts)) {
-		if err := q.CountDaily(ctx, orgID.Int64, t, metric, counts[metric]); err != nil {
-			return false, fmt.Errorf("record attempt of email %d: %w", id, err)
-		}
-	}
-	return true, nil
+	return orgID, kind, attempts, err
 }
 
 // The prefixes of the email report's metrics in report_daily, followed by

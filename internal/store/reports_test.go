@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,6 +356,82 @@ func TestDailySumsWantsASum(t *testing.T) {
 		day := store.ReportDay(time.Now())
 		if days, err := db.Read().DailySums(ctx, org, day, day, nil); err == nil || !strings.Contains(err.Error(), "no sum") {
 			t.Errorf("no sums: %v, %v", days, err)
+		}
+	})
+}
+
+// Outcomes recorded together count as the same outcomes recorded one by
+// one: per organization and kind, with each counter written once however
+// many emails add to it; an email no longer queued changes nothing.
+func TestMailOutcomesRecordedTogetherAreCounted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		acme, _ := storetest.NewOrganization(t, db, "Acme")
+		globex, _ := storetest.NewOrganization(t, db, "Globex")
+		type email struct {
+			org  *int64
+			kind string
+		}
+		emails := []email{{&acme, "lesson"}, {&acme, "lesson"}, {&acme, "certificate"}, {&acme, "lesson"},
+			{&globex, "lesson"}, {&globex, "lesson"}, {nil, "invitation"}, {&acme, "lesson"}}
+		var ids []int64
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for i, e := range emails {
+				m, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: e.org, Kind: e.kind, Sender: "a@example.com",
+					Recipient: "b@example.com", Subject: "Hi", MessageID: fmt.Sprintf("m%d@example.com", i), Raw: []byte("x")})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, m.ID)
+			}
+			// The first was tried before and is retried; the last is
+			// already sent.
+			if _, err := q.RecordMailAttempt(ctx, ids[0], store.MailAttempt{Status: store.MailQueued, Transport: "smtp", RetryAt: time.Now()}); err != nil {
+				return err
+			}
+			_, err := q.RecordMailAttempt(ctx, ids[7], store.MailAttempt{Status: store.MailSent, Transport: "smtp"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses := []string{store.MailSent, store.MailSent, store.MailSent, store.MailFailed,
+			store.MailStored, store.MailQueued, store.MailSent, store.MailFailed}
+		var group []store.RecordedAttempt
+		for i, status := range statuses {
+			group = append(group, store.RecordedAttempt{MessageID: ids[i], Attempt: store.MailAttempt{Status: status, Transport: "smtp", RetryAt: time.Now()}})
+		}
+		var changed []bool
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			var err error
+			changed, err = q.RecordMailAttempts(ctx, group)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, true, true, true, true, true, true, false}; !slices.Equal(changed, want) {
+			t.Errorf("changed %v, want %v", changed, want)
+		}
+		today := store.ReportDay(time.Now())
+		for org, want := range map[int64]string{
+			acme:   "mail_failed:lesson=1 mail_retried:lesson=1 mail_sent:certificate=1 mail_sent:lesson=3",
+			globex: "mail_sent:lesson=1",
+		} {
+			counts, err := db.Read().DailyCounts(ctx, org, today, today)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range counts {
+				got = append(got, fmt.Sprintf("%s=%d", c.Metric, c.N))
+			}
+			if strings.Join(got, " ") != want {
+				t.Errorf("organization %d: counts %q, want %q", org, strings.Join(got, " "), want)
+			}
+		}
+		if m, err := db.Read().MailMessageByID(ctx, ids[5]); err != nil || m.Status != store.MailQueued || m.Attempts != 1 {
+			t.Errorf("the email to retry: %+v, %v", m, err)
 		}
 	})
 }
