@@ -1,13 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 )
@@ -207,17 +204,9 @@ type RecordedAttempt struct {
 }
 
 // RecordMailAttempts records several attempts as RecordMailAttempt does
-// each, and adds them up in the email report's counters with one write
-// per counter rather than one per email: the emails of a node recorded
-// together share their organization's counters of the day. changed[i]
-// reports whether the message of list[i] changed.
+// each; changed[i] reports whether the message of list[i] changed.
 func (q *Queries) RecordMailAttempts(ctx context.Context, list []RecordedAttempt) (changed []bool, err error) {
 	t := now()
-	type counter struct {
-		orgID  int64
-		metric string
-	}
-	counts := map[counter]int{}
 	changed = make([]bool, len(list))
 	for i, r := range list {
 		orgID, kind, attempts, err := q.recordMailAttempt(ctx, r.MessageID, r.Attempt, t)
@@ -233,23 +222,20 @@ func (q *Queries) RecordMailAttempts(ctx context.Context, list []RecordedAttempt
 		}
 		// The email report's counters: each try after the first is a
 		// retry, and the final outcome counts once.
+		var metrics []string
 		if attempts > 1 {
-			counts[counter{orgID.Int64, MailMetricRetried + kind}]++
+			metrics = append(metrics, MailMetricRetried+kind)
 		}
 		switch r.Attempt.Status {
 		case MailSent, MailStored:
-			counts[counter{orgID.Int64, MailMetricSent + kind}]++
+			metrics = append(metrics, MailMetricSent+kind)
 		case MailFailed:
-			counts[counter{orgID.Int64, MailMetricFailed + kind}]++
+			metrics = append(metrics, MailMetricFailed+kind)
 		}
-	}
-	// In one order, so that concurrent recordings lock the rows alike.
-	keys := slices.SortedFunc(maps.Keys(counts), func(a, b counter) int {
-		return cmp.Or(cmp.Compare(a.orgID, b.orgID), strings.Compare(a.metric, b.metric))
-	})
-	for _, c := range keys {
-		if err := q.CountDaily(ctx, c.orgID, t, c.metric, counts[c]); err != nil {
-			return nil, fmt.Errorf("record attempts of %d emails: %w", len(list), err)
+		for _, metric := range metrics {
+			if err := q.CountDaily(ctx, orgID.Int64, t, metric, 1); err != nil {
+				return nil, fmt.Errorf("record attempt of email %d: %w", r.MessageID, err)
+			}
 		}
 	}
 	return changed, nil

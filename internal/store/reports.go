@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,28 +66,108 @@ func (q *Queries) CourseReports(ctx context.Context, orgID int64) ([]CourseRepor
 // stores it.
 func ReportDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-// CountDaily adds n to a metric of an organization's day (t's UTC date).
-// It runs in the transaction of what it counts, so the counter never
+// CountDaily adds n to a metric of an organization's day (t's UTC date),
+// in the transaction of what it counts, so that the counter never
 // disagrees with what happened.
 func (q *Queries) CountDaily(ctx context.Context, orgID int64, t time.Time, metric string, n int) error {
-	_, err := q.exec(ctx, `
-		INSERT INTO report_daily (organization_id, day, metric, n) VALUES (?, ?, ?, ?)
-		ON CONFLICT (organization_id, day, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
-		orgID, ReportDay(t), metric, n)
-	if err != nil {
-		return fmt.Errorf("count %s of organization %d: %w", metric, orgID, err)
+	if c := q.pendingCounts(); c != nil {
+		c.daily[dailyCounter{orgID, ReportDay(t), metric}] += n
+		return nil
+	}
+	return q.writeDaily(ctx, dailyCounter{orgID, ReportDay(t), metric}, n)
+}
+
+// CountItem adds n to a metric of a content item of a course, as
+// CountDaily does.
+func (q *Queries) CountItem(ctx context.Context, orgID, courseID, contentID int64, metric string, n int) error {
+	if c := q.pendingCounts(); c != nil {
+		c.items[itemCounter{orgID, courseID, contentID, metric}] += n
+		return nil
+	}
+	return q.writeItem(ctx, itemCounter{orgID, courseID, contentID, metric}, n)
+}
+
+// A counter is a row that many transactions change: every completion of a
+// course adds to the same ones. Written as soon as counted, its lock was
+// held from there until the transaction committed, and concurrent
+// transactions that count the same thing (a node's delivery batches) ran
+// one after the other. So a transaction adds up what it counts and writes
+// each counter once, last, just before it commits (countsAtCommit),
+// in one order (by key), so that two never wait on each other in a circle.
+
+type dailyCounter struct {
+	orgID       int64
+	day, metric string
+}
+
+type itemCounter struct {
+	orgID, courseID, contentID int64
+	metric                     string
+}
+
+// counts are the counters a transaction added to and not yet written.
+type counts struct {
+	daily map[dailyCounter]int
+	items map[itemCounter]int
+}
+
+// pendingCounts returns q's transaction's counts, or nil outside a
+// transaction.
+func (q *Queries) pendingCounts() *counts {
+	if q.sqlTx == nil && q.pgTx == nil {
+		return nil
+	}
+	if q.counts == nil {
+		q.counts = &counts{daily: map[dailyCounter]int{}, items: map[itemCounter]int{}}
+	}
+	return q.counts
+}
+
+// writeCounts writes the counts of q's transaction.
+func (q *Queries) writeCounts(ctx context.Context) error {
+	if q.counts == nil {
+		return nil
+	}
+	c := q.counts
+	q.counts = nil
+	daily := slices.SortedFunc(maps.Keys(c.daily), func(a, b dailyCounter) int {
+		return cmp.Or(cmp.Compare(a.orgID, b.orgID), strings.Compare(a.day, b.day), strings.Compare(a.metric, b.metric))
+	})
+	for _, k := range daily {
+		if err := q.writeDaily(ctx, k, c.daily[k]); err != nil {
+			return err
+		}
+	}
+	items := slices.SortedFunc(maps.Keys(c.items), func(a, b itemCounter) int {
+		return cmp.Or(cmp.Compare(a.orgID, b.orgID), cmp.Compare(a.courseID, b.courseID),
+			cmp.Compare(a.contentID, b.contentID), strings.Compare(a.metric, b.metric))
+	})
+	for _, k := range items {
+		if err := q.writeItem(ctx, k, c.items[k]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// CountItem adds n to a metric of a content item of a course.
-func (q *Queries) CountItem(ctx context.Context, orgID, courseID, contentID int64, metric string, n int) error {
+func (q *Queries) writeDaily(ctx context.Context, k dailyCounter, n int) error {
+	_, err := q.exec(ctx, `
+		INSERT INTO report_daily (organization_id, day, metric, n) VALUES (?, ?, ?, ?)
+		ON CONFLICT (organization_id, day, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
+		k.orgID, k.day, k.metric, n)
+	if err != nil {
+		return fmt.Errorf("count %s of organization %d: %w", k.metric, k.orgID, err)
+	}
+	return nil
+}
+
+func (q *Queries) writeItem(ctx context.Context, k itemCounter, n int) error {
 	_, err := q.exec(ctx, `
 		INSERT INTO report_items (organization_id, course_id, content_id, metric, n) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (organization_id, course_id, content_id, metric) DO UPDATE SET n = report_items.n + excluded.n`,
-		orgID, courseID, contentID, metric, n)
+		k.orgID, k.courseID, k.contentID, k.metric, n)
 	if err != nil {
-		return fmt.Errorf("count %s of item %d: %w", metric, contentID, err)
+		return fmt.Errorf("count %s of item %d: %w", k.metric, k.contentID, err)
 	}
 	return nil
 }

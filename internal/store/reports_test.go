@@ -361,8 +361,8 @@ func TestDailySumsWantsASum(t *testing.T) {
 }
 
 // Outcomes recorded together count as the same outcomes recorded one by
-// one: per organization and kind, with each counter written once however
-// many emails add to it; an email no longer queued changes nothing.
+// one, per organization and kind; an email no longer queued changes
+// nothing.
 func TestMailOutcomesRecordedTogetherAreCounted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -434,4 +434,77 @@ func TestMailOutcomesRecordedTogetherAreCounted(t *testing.T) {
 			t.Errorf("the email to retry: %+v, %v", m, err)
 		}
 	})
+}
+
+// Two transactions that complete enrollments of the same course, and
+// count the completions, do not run in turn on PostgreSQL: the counters
+// they share (the course's enrollments by status, the day's completions)
+// are written as each commits, so the second commits while the first is
+// still at work. (SQLite has one writer: there they always run in turn.)
+// Both counts are there in the end.
+func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
+	db := storetest.New(t, store.Postgres)
+	ctx := context.Background()
+	org, _ := storetest.NewOrganization(t, db, "Acme")
+	courses, _ := fourCourses(t, db, org)
+	at := time.Now()
+	var enrollments [2]int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for i := range enrollments {
+			l, err := q.SaveLearner(ctx, org, fmt.Sprintf("learner%d@example.com", i))
+			if err != nil {
+				return err
+			}
+			e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: org, CourseID: courses[0], LearnerID: l.ID,
+				Status: store.EnrollmentActive, At: at})
+			if err != nil {
+				return err
+			}
+			enrollments[i] = e.ID
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := func(ctx context.Context, q *store.Queries, id int64) error {
+		if ok, err := q.FinishEnrollment(ctx, org, id, store.EnrollmentCompleted, at); err != nil || !ok {
+			return fmt.Errorf("complete enrollment %d: %v, %w", id, ok, err)
+		}
+		return q.CountDaily(ctx, org, at, "completed", 1)
+	}
+
+	counted, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.InTx(ctx, func(q *store.Queries) error {
+			if err := complete(ctx, q, enrollments[0]); err != nil {
+				return err
+			}
+			close(counted)
+			<-release // still at work
+			return nil
+		})
+	}()
+	<-counted
+	second, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = db.InTx(second, func(q *store.Queries) error { return complete(second, q, enrollments[1]) })
+	close(release)
+	if err != nil {
+		t.Fatalf("the second transaction, while the first was at work: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	day := store.ReportDay(at)
+	for query, want := range map[string]int64{
+		`SELECT n FROM enrollment_counts WHERE organization_id = ? AND status = 'completed'`:                    2,
+		`SELECT n FROM enrollment_counts WHERE organization_id = ? AND status = 'active'`:                       0,
+		`SELECT n FROM report_daily WHERE organization_id = ? AND metric = 'completed' AND day = '` + day + `'`: 2,
+	} {
+		if n, err := db.QueryInt(ctx, query, org); err != nil || n != want {
+			t.Errorf("%s: %d, %v; want %d", query, n, err, want)
+		}
+	}
 }

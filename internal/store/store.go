@@ -305,6 +305,7 @@ type Queries struct {
 	values  map[any]any      // TxValue's
 	// beforeCommit runs once the transaction's work is done: BeforeCommit.
 	beforeCommit []func(context.Context) error
+	counts       *counts // CountDaily's and CountItem's, written last
 }
 
 // BeforeCommit has fn run in q's transaction once the transaction's own
@@ -325,7 +326,7 @@ func (q *Queries) runBeforeCommit(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return q.writeCounts(ctx)
 }
 
 // TxValue is the value kept under key in q's transaction by SetTxValue,
