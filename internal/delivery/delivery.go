@@ -21,8 +21,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -349,13 +347,11 @@ func (w *batchWork) received(d store.DueDelivery) {
 	w.receivedBy[itemOf{d.OrganizationID, d.CourseID, d.ContentID}]++
 }
 
-// countReceived adds the batch's first sends to the items' counters: one
-// write per item rather than per delivery, so that concurrent jobs
-// sending the same lesson wait on its counter row once per batch.
+// countReceived adds the batch's first sends to the items' counters,
+// which the store writes as the batch's transaction commits.
 func (w *batchWork) countReceived(ctx context.Context, q *store.Queries) error {
-	items := slices.SortedFunc(maps.Keys(w.receivedBy), func(a, b itemOf) int { return cmp.Compare(a.content, b.content) })
-	for _, it := range items {
-		if err := q.CountItem(ctx, it.org, it.course, it.content, learning.ItemReceived, w.receivedBy[it]); err != nil {
+	for it, n := range w.receivedBy {
+		if err := q.CountItem(ctx, it.org, it.course, it.content, learning.ItemReceived, n); err != nil {
 			return err
 		}
 	}

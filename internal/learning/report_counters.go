@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/mailschool/mailschool/internal/store"
@@ -82,8 +81,6 @@ func countAnswer(ctx context.Context, q *store.Queries, d store.DueDelivery, ite
 			metrics = append(metrics, ItemWrongPrefix+strconv.FormatInt(qu.ID, 10))
 		}
 	}
-	// In one order, so that concurrent answers lock the rows alike.
-	slices.Sort(metrics)
 	for _, m := range metrics {
 		if err := q.CountItem(ctx, d.OrganizationID, d.CourseID, d.ContentID, m, 1); err != nil {
 			return fmt.Errorf("count the answer to quiz %d: %w", d.ContentID, err)

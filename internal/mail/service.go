@@ -358,11 +358,17 @@ func (s *Service) attempt(ctx context.Context, m store.MailMessage, lastTry bool
 // (on SQLite there is one writer, and delivery waits for it too). Each
 // caller still returns only once its outcome is committed. A group that
 // fails is tried again outcome by outcome, so that one outcome the
-// database refuses holds up no other.
+// database refuses holds up no other. A refusal is recorded on its own
+// from the start: what it brings along (the bounce rules, which may block
+// the address and end its enrollments) is work no other email should
+// wait for.
 func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attempt store.MailAttempt, retryJob, refused bool) error {
 	ctx = context.WithoutCancel(ctx)
 	o := &outcome{message: m, attempt: attempt, retryJob: retryJob, refused: refused,
 		done: make(chan error, 1), lead: make(chan struct{})}
+	if refused {
+		return s.recordAlone(ctx, o)
+	}
 	g := &s.outcomes
 	g.mu.Lock()
 	g.pending = append(g.pending, o)
@@ -370,7 +376,10 @@ func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attemp
 		g.mu.Unlock()
 		select {
 		case err := <-o.done:
-			return s.recordAlone(ctx, o, err)
+			if err == nil {
+				return nil
+			}
+			return s.recordAlone(ctx, o)
 		case <-o.lead: // the group before is written: this one writes the next
 		}
 	} else {
@@ -378,7 +387,10 @@ func (s *Service) recordAttempt(ctx context.Context, m store.MailMessage, attemp
 		g.mu.Unlock()
 	}
 	s.writeOutcomes(ctx)
-	return s.recordAlone(ctx, o, <-o.done)
+	if err := <-o.done; err == nil {
+		return nil
+	}
+	return s.recordAlone(ctx, o)
 }
 
 // outcome is an attempt to send an email waiting to be recorded.
@@ -398,37 +410,41 @@ type outcomes struct {
 	writing bool
 }
 
+// errGroupPanicked is what the outcomes of a group hear when writing it
+// panicked: each is then recorded on its own.
+var errGroupPanicked = errors.New("recording a group of outcomes panicked")
+
 // writeOutcomes records every pending outcome in one transaction, tells
 // each what came of it, and hands the writing of the next group to the
 // first outcome that came meanwhile, if any: each caller writes at most
-// one group, and no outcome waits on a caller that went on.
+// one group, and no outcome waits on a caller that went on, even one
+// whose write panicked.
 func (s *Service) writeOutcomes(ctx context.Context) {
 	g := &s.outcomes
 	g.mu.Lock()
 	group := g.pending
 	g.pending = nil
 	g.mu.Unlock()
-	err := s.db.InTx(ctx, func(q *store.Queries) error { return s.recordOutcomes(ctx, q, group) })
-	for _, o := range group {
-		o.done <- err
-	}
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		close(g.pending[0].lead)
-	} else {
-		g.writing = false
-	}
-	g.mu.Unlock()
+	err := errGroupPanicked
+	defer func() {
+		for _, o := range group {
+			o.done <- err
+		}
+		g.mu.Lock()
+		if len(g.pending) > 0 {
+			close(g.pending[0].lead)
+		} else {
+			g.writing = false
+		}
+		g.mu.Unlock()
+	}()
+	err = s.db.InTx(ctx, func(q *store.Queries) error { return s.recordOutcomes(ctx, q, group) })
 }
 
-// recordAlone returns nil if o's group was recorded (groupErr nil), and
-// otherwise records o in a transaction of its own, trying again for
+// recordAlone records o in a transaction of its own, trying again for
 // recordPatience while the database refuses: an outcome lost leaves a
 // message the server took queued, to go out again.
-func (s *Service) recordAlone(ctx context.Context, o *outcome, groupErr error) error {
-	if groupErr == nil {
-		return nil
-	}
+func (s *Service) recordAlone(ctx context.Context, o *outcome) error {
 	giveUp := time.Now().Add(recordPatience)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		err := s.db.InTx(ctx, func(q *store.Queries) error { return s.recordOutcomes(ctx, q, []*outcome{o}) })

@@ -150,11 +150,15 @@ func (q *Queries) writeCounts(ctx context.Context) error {
 	return nil
 }
 
+// writeDaily and writeItem skip a counter whose organization or item is
+// gone: written at commit, a count may follow the deletion of what it
+// counts in the same transaction, which took its counters along.
 func (q *Queries) writeDaily(ctx context.Context, k dailyCounter, n int) error {
 	_, err := q.exec(ctx, `
-		INSERT INTO report_daily (organization_id, day, metric, n) VALUES (?, ?, ?, ?)
+		INSERT INTO report_daily (organization_id, day, metric, n)
+		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM organizations WHERE id = ?)
 		ON CONFLICT (organization_id, day, metric) DO UPDATE SET n = report_daily.n + excluded.n`,
-		k.orgID, k.day, k.metric, n)
+		k.orgID, k.day, k.metric, n, k.orgID)
 	if err != nil {
 		return fmt.Errorf("count %s of organization %d: %w", k.metric, k.orgID, err)
 	}
@@ -163,9 +167,10 @@ func (q *Queries) writeDaily(ctx context.Context, k dailyCounter, n int) error {
 
 func (q *Queries) writeItem(ctx context.Context, k itemCounter, n int) error {
 	_, err := q.exec(ctx, `
-		INSERT INTO report_items (organization_id, course_id, content_id, metric, n) VALUES (?, ?, ?, ?, ?)
+		INSERT INTO report_items (organization_id, course_id, content_id, metric, n)
+		SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM content_items WHERE id = ?)
 		ON CONFLICT (organization_id, course_id, content_id, metric) DO UPDATE SET n = report_items.n + excluded.n`,
-		k.orgID, k.courseID, k.contentID, k.metric, n)
+		k.orgID, k.courseID, k.contentID, k.metric, n, k.contentID)
 	if err != nil {
 		return fmt.Errorf("count %s of item %d: %w", k.metric, k.contentID, err)
 	}

@@ -486,7 +486,11 @@ func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
 			return nil
 		})
 	}()
-	<-counted
+	select {
+	case <-counted:
+	case err := <-first:
+		t.Fatalf("the first transaction: %v", err)
+	}
 	second, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err = db.InTx(second, func(q *store.Queries) error { return complete(second, q, enrollments[1]) })
@@ -507,4 +511,80 @@ func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
 			t.Errorf("%s: %d, %v; want %d", query, n, err, want)
 		}
 	}
+}
+
+// Counts are written as their transaction commits, so a transaction may
+// count something and then delete it (its course, its organization),
+// which takes its counters along: it commits, and counts nothing of what
+// is gone.
+func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		org, _ := storetest.NewOrganization(t, db, "Acme")
+		courses, lesson := fourCourses(t, db, org)
+		at := time.Now()
+		var enrollments [2]int64
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for i := range enrollments {
+				l, err := q.SaveLearner(ctx, org, fmt.Sprintf("learner%d@example.com", i))
+				if err != nil {
+					return err
+				}
+				e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: org, CourseID: courses[i], LearnerID: l.ID,
+					Status: store.EnrollmentActive, At: at})
+				if err != nil {
+					return err
+				}
+				enrollments[i] = e.ID
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func(q *store.Queries, enrollment int64) error {
+			if _, err := q.FinishEnrollment(ctx, org, enrollment, store.EnrollmentCompleted, at); err != nil {
+				return err
+			}
+			if err := q.CountItem(ctx, org, courses[0], lesson, "received", 1); err != nil {
+				return err
+			}
+			return q.CountDaily(ctx, org, at, "completed", 1)
+		}
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			if err := count(q, enrollments[0]); err != nil {
+				return err
+			}
+			return q.DeleteCourse(ctx, org, courses[0])
+		})
+		if err != nil {
+			t.Fatalf("count, then delete the course: %v", err)
+		}
+		for query, want := range map[string]int64{
+			`SELECT COUNT(*) FROM enrollment_counts WHERE organization_id = ? AND course_id = ` + fmt.Sprint(courses[0]): 0,
+			`SELECT COUNT(*) FROM report_items WHERE organization_id = ?`:                                                0,
+			`SELECT COALESCE(SUM(n), 0) FROM report_daily WHERE organization_id = ? AND metric = 'completed'`:            1,
+		} {
+			if n, err := db.QueryInt(ctx, query, org); err != nil || n != want {
+				t.Errorf("%s: %d, %v; want %d", query, n, err, want)
+			}
+		}
+		err = db.InTx(ctx, func(q *store.Queries) error {
+			if _, err := q.FinishEnrollment(ctx, org, enrollments[1], store.EnrollmentCompleted, at); err != nil {
+				return err
+			}
+			if err := q.CountDaily(ctx, org, at, "completed", 1); err != nil {
+				return err
+			}
+			return q.DeleteOrganization(ctx, org)
+		})
+		if err != nil {
+			t.Fatalf("count, then delete the organization: %v", err)
+		}
+		for _, table := range []string{"enrollment_counts", "report_daily", "report_items"} {
+			if n, err := db.QueryInt(ctx, `SELECT COUNT(*) FROM `+table+` WHERE organization_id = ?`, org); err != nil || n != 0 {
+				t.Errorf("%s of the deleted organization: %d, %v", table, n, err)
+			}
+		}
+	})
 }

@@ -273,6 +273,9 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	// Should fn panic, the write connection must not stay in its
+	// transaction; once committed or rolled back this does nothing.
+	defer rollback(tx)
 	q := &Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx, jobs: db.jobs}
 	if err := fn(q); err != nil {
 		return errors.Join(err, rollback(tx))
