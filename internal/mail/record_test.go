@@ -20,20 +20,7 @@ import (
 // again, and the email is not sent a second time.
 func TestSendRecordedThroughADatabaseHiccup(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, quiet); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mailschool.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	db, raw := openSQLiteWithRaw(t)
 	exec := func(stmt string) {
 		t.Helper()
 		if _, err := raw.Exec(stmt); err != nil {
@@ -87,20 +74,7 @@ func TestSendRecordedThroughADatabaseHiccup(t *testing.T) {
 // database takes it again.
 func TestOneRefusedOutcomeHoldsUpNoOther(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, quiet); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mailschool.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	db, raw := openSQLiteWithRaw(t)
 	conn, err := raw.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +164,27 @@ func TestOneRefusedOutcomeHoldsUpNoOther(t *testing.T) {
 			t.Errorf("%s: %s after %d attempts, want sent after 1", m.Recipient, m.Status, m.Attempts)
 		}
 	}
+}
+
+// openSQLiteWithRaw opens a migrated SQLite database, and a connection
+// pool of its own to the same file, for a test to change behind the
+// store's back.
+func openSQLiteWithRaw(t *testing.T) (*store.DB, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, quiet); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mailschool.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return db, raw
 }

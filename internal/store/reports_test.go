@@ -448,25 +448,7 @@ func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
 	org, _ := storetest.NewOrganization(t, db, "Acme")
 	courses, _ := fourCourses(t, db, org)
 	at := time.Now()
-	var enrollments [2]int64
-	err := db.InTx(ctx, func(q *store.Queries) error {
-		for i := range enrollments {
-			l, err := q.SaveLearner(ctx, org, fmt.Sprintf("learner%d@example.com", i))
-			if err != nil {
-				return err
-			}
-			e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: org, CourseID: courses[0], LearnerID: l.ID,
-				Status: store.EnrollmentActive, At: at})
-			if err != nil {
-				return err
-			}
-			enrollments[i] = e.ID
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enrollments := activeEnrollments(t, db, org, at, courses[0], courses[0])
 	complete := func(ctx context.Context, q *store.Queries, id int64) error {
 		if ok, err := q.FinishEnrollment(ctx, org, id, store.EnrollmentCompleted, at); err != nil || !ok {
 			return fmt.Errorf("complete enrollment %d: %v, %w", id, ok, err)
@@ -493,7 +475,7 @@ func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
 	}
 	second, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err = db.InTx(second, func(q *store.Queries) error { return complete(second, q, enrollments[1]) })
+	err := db.InTx(second, func(q *store.Queries) error { return complete(second, q, enrollments[1]) })
 	close(release)
 	if err != nil {
 		t.Fatalf("the second transaction, while the first was at work: %v", err)
@@ -523,25 +505,7 @@ func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
 		org, _ := storetest.NewOrganization(t, db, "Acme")
 		courses, lesson := fourCourses(t, db, org)
 		at := time.Now()
-		var enrollments [2]int64
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i := range enrollments {
-				l, err := q.SaveLearner(ctx, org, fmt.Sprintf("learner%d@example.com", i))
-				if err != nil {
-					return err
-				}
-				e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: org, CourseID: courses[i], LearnerID: l.ID,
-					Status: store.EnrollmentActive, At: at})
-				if err != nil {
-					return err
-				}
-				enrollments[i] = e.ID
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		enrollments := activeEnrollments(t, db, org, at, courses[0], courses[1])
 		count := func(q *store.Queries, enrollment int64) error {
 			if _, err := q.FinishEnrollment(ctx, org, enrollment, store.EnrollmentCompleted, at); err != nil {
 				return err
@@ -551,7 +515,7 @@ func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
 			}
 			return q.CountDaily(ctx, org, at, "completed", 1)
 		}
-		err = db.InTx(ctx, func(q *store.Queries) error {
+		err := db.InTx(ctx, func(q *store.Queries) error {
 			if err := count(q, enrollments[0]); err != nil {
 				return err
 			}
@@ -587,4 +551,31 @@ func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
 			}
 		}
 	})
+}
+
+// activeEnrollments enrolls a new learner in each course, active from at,
+// and returns the enrollments.
+func activeEnrollments(t *testing.T, db *store.DB, org int64, at time.Time, courses ...int64) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var enrollments []int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for i, course := range courses {
+			l, err := q.SaveLearner(ctx, org, fmt.Sprintf("learner%d@example.com", i))
+			if err != nil {
+				return err
+			}
+			e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: org, CourseID: course, LearnerID: l.ID,
+				Status: store.EnrollmentActive, At: at})
+			if err != nil {
+				return err
+			}
+			enrollments = append(enrollments, e.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enrollments
 }
