@@ -105,6 +105,39 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	})
 }
 
+// A transaction whose work panics is rolled back, and the next one can
+// write: on SQLite the one write connection must not stay inside it.
+func TestInTxRollsBackOnPanic(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("the panic did not reach the caller")
+				}
+			}()
+			db.InTx(ctx, func(q *store.Queries) error {
+				if _, err := q.CreateUser(ctx, store.NewUser{Email: "gone@example.com"}); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+		next, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := db.InTx(next, func(q *store.Queries) error {
+			_, err := q.CreateUser(next, store.NewUser{Email: "next@example.com"})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("the transaction after the panic: %v", err)
+		}
+		if _, err := db.Read().UserByEmail(ctx, "gone@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("user of the panicked transaction exists (err = %v)", err)
+		}
+	})
+}
+
 func TestDefaultOrganization(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		orgs, err := db.Read().AllOrganizations(context.Background())
