@@ -163,6 +163,33 @@ func (q *Queries) EnqueueMany(ctx context.Context, jobs []river.InsertManyParams
 	return res, nil
 }
 
+// EnqueueMany inserts background jobs with one statement in a transaction
+// of their own. A unique job inserted in a transaction holds its key until
+// that transaction ends, and on PostgreSQL every other transaction
+// inserting the same job waits for it; inserted here, after the work that
+// called for it has committed (AfterCommit), it holds up nobody.
+func (db *DB) EnqueueMany(ctx context.Context, jobs []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if db.jobs == nil {
+		return nil, fmt.Errorf("enqueue %d jobs: %w", len(jobs), ErrNoJobs)
+	}
+	var (
+		res []*rivertype.JobInsertResult
+		err error
+	)
+	if db.pg != nil {
+		res, err = db.jobs.pg.InsertMany(ctx, jobs)
+	} else {
+		res, err = db.jobs.sqlite.InsertMany(ctx, jobs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %d %s jobs: %w", len(jobs), jobs[0].Args.Kind(), err)
+	}
+	return res, nil
+}
+
 // migrateJobs creates or updates River's own tables.
 func (db *DB) migrateJobs(ctx context.Context, logger *slog.Logger) error {
 	var (

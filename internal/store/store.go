@@ -254,39 +254,52 @@ func (db *DB) Read() *Queries {
 }
 
 // InTx runs fn inside one transaction, committing when fn returns nil and
-// rolling back otherwise.
+// rolling back otherwise. Once it has committed, what fn handed to
+// AfterCommit runs.
 func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	q, err := db.inTx(ctx, fn)
+	if err != nil {
+		return err
+	}
+	for _, after := range q.afterCommit {
+		after(ctx)
+	}
+	return nil
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(q *Queries) error) (*Queries, error) {
 	if db.pg != nil {
+		var q *Queries
 		err := pgx.BeginFunc(ctx, db.pg, func(tx pgx.Tx) error {
-			q := &Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx, jobs: db.jobs}
+			q = &Queries{ex: pgxExecer{tx}, dialect: Postgres, pgTx: tx, jobs: db.jobs}
 			if err := fn(q); err != nil {
 				return err
 			}
 			return q.runBeforeCommit(ctx)
 		})
 		if err != nil {
-			return fmt.Errorf("transaction: %w", err)
+			return nil, fmt.Errorf("transaction: %w", err)
 		}
-		return nil
+		return q, nil
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	// Should fn panic, the write connection must not stay in its
 	// transaction; once committed or rolled back this does nothing.
 	defer rollback(tx)
 	q := &Queries{ex: sqlExecer{tx}, dialect: SQLite, sqlTx: tx, jobs: db.jobs}
 	if err := fn(q); err != nil {
-		return errors.Join(err, rollback(tx))
+		return nil, errors.Join(err, rollback(tx))
 	}
 	if err := q.runBeforeCommit(ctx); err != nil {
-		return errors.Join(err, rollback(tx))
+		return nil, errors.Join(err, rollback(tx))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
+		return nil, fmt.Errorf("commit transaction: %w", err)
 	}
-	return nil
+	return q, nil
 }
 
 func rollback(tx *sql.Tx) error {
@@ -304,11 +317,12 @@ type Queries struct {
 	sqlTx   *sql.Tx // the transaction, on SQLite inside InTx
 	pgTx    pgx.Tx  // the transaction, on PostgreSQL inside InTx
 	jobs    *Jobs
-	marks   map[any]struct{} // FirstInTx's keys
-	values  map[any]any      // TxValue's
+	values  map[any]any // TxValue's
 	// beforeCommit runs once the transaction's work is done: BeforeCommit.
 	beforeCommit []func(context.Context) error
 	counts       *counts // CountDaily's and CountItem's, written last
+	// afterCommit runs once the transaction has committed: AfterCommit.
+	afterCommit []func(context.Context)
 }
 
 // BeforeCommit has fn run in q's transaction once the transaction's own
@@ -320,6 +334,18 @@ func (q *Queries) BeforeCommit(fn func(ctx context.Context) error) bool {
 		return false
 	}
 	q.beforeCommit = append(q.beforeCommit, fn)
+	return true
+}
+
+// AfterCommit has fn run once q's transaction has committed, after those
+// added before it, and not at all if it rolls back. fn runs outside the
+// transaction, with its own errors to handle: the change is made whatever
+// fn does. It reports false, and does nothing, outside a transaction.
+func (q *Queries) AfterCommit(fn func(ctx context.Context)) bool {
+	if q.sqlTx == nil && q.pgTx == nil {
+		return false
+	}
+	q.afterCommit = append(q.afterCommit, fn)
 	return true
 }
 

@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,61 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 		}
 		if _, err := db.Read().UserByEmail(ctx, "gone@example.com"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("user of the panicked transaction exists (err = %v)", err)
+		}
+	})
+}
+
+// What a transaction hands to AfterCommit runs once it has committed, in
+// order, and sees its work from outside it; a transaction that fails or
+// panics runs none of it, and outside a transaction nothing is taken.
+func TestAfterCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var ran []string
+		after := func(name string) func(context.Context) {
+			return func(ctx context.Context) {
+				_, err := db.Read().UserByEmail(ctx, name+"@example.com")
+				ran = append(ran, fmt.Sprintf("%s: %v", name, err))
+			}
+		}
+		err := db.InTx(ctx, func(q *store.Queries) error {
+			for _, name := range []string{"ada", "grace"} {
+				if _, err := q.CreateUser(ctx, store.NewUser{Email: name + "@example.com"}); err != nil {
+					return err
+				}
+				if !q.AfterCommit(after(name)) {
+					t.Error("AfterCommit refused inside a transaction")
+				}
+				if len(ran) > 0 {
+					t.Error("AfterCommit ran before the commit")
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"ada: <nil>", "grace: <nil>"}; !slices.Equal(ran, want) {
+			t.Errorf("after the commit ran %q, want %q", ran, want)
+		}
+
+		ran = nil
+		db.InTx(ctx, func(q *store.Queries) error {
+			q.AfterCommit(after("failed"))
+			return errors.New("boom")
+		})
+		func() {
+			defer func() { recover() }()
+			db.InTx(ctx, func(q *store.Queries) error {
+				q.AfterCommit(after("panicked"))
+				panic("boom")
+			})
+		}()
+		if db.Read().AfterCommit(after("outside")) {
+			t.Error("AfterCommit took work outside a transaction")
+		}
+		if len(ran) > 0 {
+			t.Errorf("ran %q for transactions that did not commit", ran)
 		}
 	})
 }

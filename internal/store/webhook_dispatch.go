@@ -15,24 +15,6 @@ import (
 // The queries of the webhook dispatcher: which messages to send next, and
 // what became of each attempt.
 
-// FirstInTx reports whether key is seen for the first time in q's
-// transaction, and marks it seen: work done once per transaction however
-// often its cause comes up (an endpoint's job, kicked for each event of a
-// batch). Outside a transaction it is always true.
-func (q *Queries) FirstInTx(key any) bool {
-	if q.sqlTx == nil && q.pgTx == nil {
-		return true
-	}
-	if _, seen := q.marks[key]; seen {
-		return false
-	}
-	if q.marks == nil {
-		q.marks = map[any]struct{}{}
-	}
-	q.marks[key] = struct{}{}
-	return true
-}
-
 // DueWebhookEndpoints lists up to limit enabled endpoints that have a
 // pending message due at now, above the id after, in id order.
 func (q *Queries) DueWebhookEndpoints(ctx context.Context, now time.Time, after int64, limit int) ([]int64, error) {

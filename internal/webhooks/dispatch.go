@@ -53,6 +53,8 @@ const (
 	// endpoint's messages to its next run, well within River's job
 	// timeout; with the round in flight at most DefaultTimeout more.
 	jobBudget = 20 * time.Second
+	// kickTimeout bounds giving endpoints their jobs after a commit.
+	kickTimeout = 10 * time.Second
 	// sweepBatch is how many messages the sweep deletes per transaction.
 	sweepBatch = 1000
 )
@@ -151,30 +153,58 @@ func (SendArgs) InsertOpts() river.InsertOpts {
 		rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
 }
 
-// Kick gives each endpoint a job, in q's transaction, unless it has one
-// waiting or running: the messages written in that transaction go out
-// once it commits. A message written while its endpoint's job is about to
-// end waits for the next pass, at most PassInterval.
+// Kick gives each endpoint a job once q's transaction has committed,
+// unless it has one waiting or running: the messages written in the
+// transaction go out then. The job is inserted after the commit rather
+// than in the transaction, because a unique job inserted there would make
+// every other transaction kicking the endpoint (each batch of deliveries)
+// wait for this one to commit. A node that stops between the commit and
+// the insert leaves the messages to the next pass, as does a message
+// written while its endpoint's job is about to end: at most PassInterval
+// later. Outside a transaction Kick gives the jobs at once.
 func (d *Dispatcher) Kick(ctx context.Context, q *store.Queries, endpointIDs []int64) error {
+	k, _ := q.TxValue(kickKey{d}).(*kicked)
+	if k == nil {
+		k = &kicked{}
+		later := q.AfterCommit(func(ctx context.Context) {
+			// The messages are committed: a caller gone meanwhile (a
+			// closed request) does not leave them to the pass.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kickTimeout)
+			defer cancel()
+			if err := d.kickNow(ctx, k.endpointIDs); err != nil {
+				d.logger.Warn("webhook endpoints left to the next pass", "endpoints", len(k.endpointIDs), "err", err)
+			}
+		})
+		if !later {
+			return d.kickNow(ctx, endpointIDs)
+		}
+		q.SetTxValue(kickKey{d}, k)
+	}
+	// A batch of deliveries kicks an endpoint for each of its events;
+	// kickNow gives each endpoint one job.
+	k.endpointIDs = append(k.endpointIDs, endpointIDs...)
+	return nil
+}
+
+// kicked holds the endpoints kicked in a transaction; kickKey finds it.
+type kicked struct{ endpointIDs []int64 }
+
+type kickKey struct{ d *Dispatcher }
+
+// kickNow gives each endpoint a job, unless it has one waiting or running.
+func (d *Dispatcher) kickNow(ctx context.Context, endpointIDs []int64) error {
 	ids := slices.Clone(endpointIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	var jobs []river.InsertManyParams
-	for _, id := range ids {
-		// Once per transaction: a batch of deliveries kicks an endpoint
-		// for each of its events.
-		if q.FirstInTx(kickKey{id}) {
-			jobs = append(jobs, river.InsertManyParams{Args: SendArgs{EndpointID: id}})
-		}
+	jobs := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		jobs[i] = river.InsertManyParams{Args: SendArgs{EndpointID: id}}
 	}
-	if _, err := q.EnqueueMany(ctx, jobs); err != nil {
+	if _, err := d.db.EnqueueMany(ctx, jobs); err != nil {
 		return fmt.Errorf("kick webhook endpoints: %w", err)
 	}
 	return nil
 }
-
-// kickKey marks an endpoint kicked in a transaction.
-type kickKey struct{ endpointID int64 }
 
 // AddWorkers registers the dispatcher's job workers.
 func (d *Dispatcher) AddWorkers(workers *river.Workers) {
@@ -412,7 +442,7 @@ func (d *Dispatcher) Pass(ctx context.Context) (int, error) {
 		if err != nil || len(ids) == 0 {
 			return found, err
 		}
-		if err := d.db.InTx(ctx, func(q *store.Queries) error { return d.Kick(ctx, q, ids) }); err != nil {
+		if err := d.kickNow(ctx, ids); err != nil {
 			return found, err
 		}
 		found += len(ids)

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -205,6 +206,64 @@ func TestKickMakesOneJobPerEndpoint(t *testing.T) {
 			t.Errorf("%d send jobs, %v; want 2", n, err)
 		}
 	})
+}
+
+// A kick inserts its endpoint's unique job only once its transaction has
+// committed: another transaction kicking the same endpoint meanwhile does
+// not wait for it (on PostgreSQL it would, for the job's unique key), and
+// a transaction that rolls back leaves no job.
+func TestKickWaitsForNoOtherTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewPostgres(t)
+	if _, err := db.NewJobs(&river.Config{Logger: quietLog}); err != nil {
+		t.Fatal(err)
+	}
+	orgID, _ := storetest.NewOrganization(t, db, "Acme")
+	ep := newEndpoint(t, db, orgID, "https://a.example/")
+	d := webhooks.NewDispatcher(db, webhooks.Config{})
+	sendJobs := func() int {
+		t.Helper()
+		n, err := db.UnfinishedJobs(ctx, webhooks.SendArgs{}.Kind())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	db.InTx(ctx, func(q *store.Queries) error {
+		if err := d.Kick(ctx, q, []int64{ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		return errors.New("rolled back")
+	})
+	if n := sendJobs(); n != 0 {
+		t.Fatalf("%d send jobs after a rolled-back kick, want 0", n)
+	}
+
+	kicked, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.InTx(ctx, func(q *store.Queries) error {
+			err := d.Kick(ctx, q, []int64{ep.ID})
+			close(kicked)
+			<-release
+			return err
+		})
+	}()
+	<-kicked
+	second, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := db.InTx(second, func(q *store.Queries) error { return d.Kick(second, q, []int64{ep.ID}) })
+	close(release)
+	if err != nil {
+		t.Fatalf("a kick while another transaction kicked the same endpoint: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := sendJobs(); n != 1 {
+		t.Errorf("%d send jobs, want 1", n)
+	}
 }
 
 // Through the job queue: each message is sent once, those of one subject
