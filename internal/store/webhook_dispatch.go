@@ -63,49 +63,89 @@ func (q *Queries) WebhookEndpointToSend(ctx context.Context, id int64) (WebhookE
 	return e, nil
 }
 
-const nextWebhookMessagesQuery = `
-		SELECT m.id, m.endpoint_id, m.organization_id, m.event_id, m.event_type, m.subject, m.payload, m.status,
+// pendingWebhookMessagesQuery reads a page of an endpoint's pending
+// messages in id order, due or not; the payload only of those due at the
+// time given, since the others are read for their subject alone.
+const pendingWebhookMessagesQuery = `
+		SELECT m.id, m.endpoint_id, m.organization_id, m.event_id, m.event_type, m.subject,
+			CASE WHEN m.next_attempt_at <= ? THEN m.payload ELSE '' END, m.status,
 			m.attempts, m.next_attempt_at, m.created_at
 		FROM webhook_messages m
-		WHERE m.endpoint_id = ? AND m.status = 'pending' AND m.next_attempt_at <= ?
-			AND (m.subject = '' OR NOT EXISTS (
-				SELECT 1 FROM webhook_messages o
-				WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.status = 'pending' AND o.id < m.id))
+		WHERE m.endpoint_id = ? AND m.status = 'pending' AND m.id > ?
 		ORDER BY m.id LIMIT ?`
 
-var sqliteNextWebhookMessagesQuery = strings.Replace(nextWebhookMessagesQuery,
+// Without statistics SQLite would read every endpoint's pending messages
+// through webhook_messages_due_idx and sort them.
+var sqlitePendingWebhookMessagesQuery = strings.Replace(pendingWebhookMessagesQuery,
 	"FROM webhook_messages m\n", "FROM webhook_messages m INDEXED BY webhook_messages_pending_idx\n", 1)
 
 // NextWebhookMessages returns up to limit pending messages of an endpoint
 // that are due at now, in id order, each only when no older message of
-// its subject is pending: messages about one subject go out one after
-// another, in the order they were written.
+// its subject is pending, due or not: messages about one subject go out
+// one after another, in the order they were written.
+//
+// It reads the endpoint's pending messages a page at a time, in id order,
+// and keeps the first of each subject itself. Asked in SQL, whether an
+// older message of the subject is pending was a subquery per message,
+// and PostgreSQL, whose statistics see few pending messages, answered it
+// from webhook_messages_pending_idx as readily as from an index by
+// subject: every older pending message of the endpoint read for each one,
+// 100 ms a round with 20,000 pending.
 func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now time.Time, limit int) ([]WebhookMessage, error) {
-	query := nextWebhookMessagesQuery
-	if q.dialect == SQLite {
-		// Without statistics SQLite reads every endpoint's due messages
-		// through webhook_messages_due_idx and sorts them, on each round.
-		query = sqliteNextWebhookMessagesQuery
+	var (
+		next    []WebhookMessage
+		waiting = map[string]bool{} // subjects with a message pending before
+		after   int64
+		page    = 2 * limit // a subject's events come in twos and threes
+	)
+	for len(next) < limit {
+		pending, err := q.pendingWebhookMessages(ctx, endpointID, now, after, page)
+		if err != nil {
+			return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
+		}
+		for _, m := range pending {
+			if m.Subject != "" {
+				if waiting[m.Subject] {
+					continue
+				}
+				waiting[m.Subject] = true
+			}
+			if !m.NextAttemptAt.After(now) {
+				next = append(next, m)
+				if len(next) == limit {
+					break
+				}
+			}
+		}
+		if len(pending) < page {
+			break
+		}
+		after = pending[len(pending)-1].ID
 	}
-	rs, err := q.query(ctx, query, endpointID, now.UTC(), limit)
+	return next, nil
+}
+
+func (q *Queries) pendingWebhookMessages(ctx context.Context, endpointID int64, now time.Time, after int64, limit int) ([]WebhookMessage, error) {
+	query := pendingWebhookMessagesQuery
+	if q.dialect == SQLite {
+		query = sqlitePendingWebhookMessagesQuery
+	}
+	rs, err := q.query(ctx, query, now.UTC(), endpointID, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
+		return nil, err
 	}
 	defer rs.Close()
-	var list []WebhookMessage
+	list := make([]WebhookMessage, 0, limit)
 	for rs.Next() {
 		var m WebhookMessage
 		if err := rs.Scan(&m.ID, &m.EndpointID, &m.OrganizationID, &m.EventID, &m.EventType, &m.Subject, &m.Payload, &m.Status,
 			&m.Attempts, &m.NextAttemptAt, &m.CreatedAt); err != nil {
-			return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
+			return nil, err
 		}
 		m.NextAttemptAt, m.CreatedAt = m.NextAttemptAt.UTC(), m.CreatedAt.UTC()
 		list = append(list, m)
 	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
-	}
-	return list, nil
+	return list, rs.Err()
 }
 
 // WebhookOutcome is what became of one attempt at sending a message: the
@@ -354,14 +394,15 @@ func (q *Queries) DeleteFinishedWebhookMessages(ctx context.Context, before time
 	return n, nil
 }
 
-// NextWebhookMessagesPlan returns the plan of NextWebhookMessages' query
-// for an endpoint, for the test that it reads the endpoint's pending
-// messages only: SQLite's, or PostgreSQL's generic plan (pgx prepares the
-// statement, and PostgreSQL settles on the generic plan after five runs).
+// NextWebhookMessagesPlan returns the plan of the query that reads
+// NextWebhookMessages' pages, for the test that it reads the endpoint's
+// pending messages only: SQLite's, or PostgreSQL's generic plan (pgx
+// prepares the statement, and PostgreSQL settles on the generic plan
+// after five runs).
 func (db *DB) NextWebhookMessagesPlan(ctx context.Context, endpointID int64) (QueryPlan, error) {
-	args := []any{endpointID, now(), 250}
+	args := []any{now(), endpointID, 0, 500}
 	if db.dialect == SQLite {
-		lines, err := sqlitePlan(ctx, db.Read(), sqliteNextWebhookMessagesQuery, args)
+		lines, err := sqlitePlan(ctx, db.Read(), sqlitePendingWebhookMessagesQuery, args)
 		return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
 	}
 	q := db.Read()
@@ -370,15 +411,15 @@ func (db *DB) NextWebhookMessagesPlan(ctx context.Context, endpointID int64) (Qu
 		if _, err := tx.exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `PREPARE next_webhooks AS `+q.rebind(nextWebhookMessagesQuery)); err != nil {
+		if _, err := tx.exec(ctx, `PREPARE pending_webhooks AS `+q.rebind(pendingWebhookMessagesQuery)); err != nil {
 			return err
 		}
 		var err error
-		lines, err = textPlan(ctx, tx, `EXPLAIN EXECUTE next_webhooks(`+strconv.FormatInt(endpointID, 10)+`, now(), 250)`)
+		lines, err = textPlan(ctx, tx, `EXPLAIN EXECUTE pending_webhooks(now(), `+strconv.FormatInt(endpointID, 10)+`, 0, 500)`)
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `DEALLOCATE next_webhooks`)
+		_, err = tx.exec(ctx, `DEALLOCATE pending_webhooks`)
 		return err
 	})
 	return QueryPlan{Name: "PostgreSQL generic plan", Lines: lines}, err

@@ -331,6 +331,47 @@ func TestDeleteFinishedWebhookMessages(t *testing.T) {
 	})
 }
 
+// Messages that must wait fill whole pages of the endpoint's pending
+// messages; the ones that may go are found past them, and a subject whose
+// first message is not due yet holds its later ones on every page.
+func TestNextWebhookMessagesReadsPastWaitingMessages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		orgID, _ := storetest.NewOrganization(t, db, "Acme")
+		ep := addEndpoint(t, db, orgID, true)
+		now := time.Now().UTC()
+		addMessage(t, db, orgID, ep, "enrollment:1", now.Add(time.Hour)) // a retry, later
+		for range 6 {
+			addMessage(t, db, orgID, ep, "enrollment:1", now)
+		}
+		b := addMessage(t, db, orgID, ep, "enrollment:2", now)
+		addMessage(t, db, orgID, ep, "enrollment:2", now)
+		c := addMessage(t, db, orgID, ep, "", now)
+		d := addMessage(t, db, orgID, ep, "enrollment:3", now)
+
+		// Two at a time: pages of four, the first two all enrollment:1.
+		next, err := db.Read().NextWebhookMessages(ctx, ep, now, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int64{b, c}; !slices.Equal(ids(next), want) {
+			t.Errorf("next 2 = %v, want %v", ids(next), want)
+		}
+		next, err = db.Read().NextWebhookMessages(ctx, ep, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int64{b, c, d}; !slices.Equal(ids(next), want) {
+			t.Errorf("next 10 = %v, want %v", ids(next), want)
+		}
+		for _, m := range next {
+			if m.Payload == "" {
+				t.Errorf("message %d read without its payload", m.ID)
+			}
+		}
+	})
+}
+
 // Each round reads its endpoint's pending messages in id order from
 // their index, whatever other endpoints have due: no scan of every due
 // message, no sort.
