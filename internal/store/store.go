@@ -261,7 +261,11 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return err
 	}
-	for _, after := range q.afterCommit {
+	// Committed: q is a transaction no more, and takes nothing more for
+	// after the commit.
+	afterCommit := q.afterCommit
+	q.sqlTx, q.pgTx, q.afterCommit = nil, nil, nil
+	for _, after := range afterCommit {
 		after(ctx)
 	}
 	return nil
@@ -339,8 +343,11 @@ func (q *Queries) BeforeCommit(fn func(ctx context.Context) error) bool {
 
 // AfterCommit has fn run once q's transaction has committed, after those
 // added before it, and not at all if it rolls back. fn runs outside the
-// transaction, with its own errors to handle: the change is made whatever
-// fn does. It reports false, and does nothing, outside a transaction.
+// transaction, with InTx's context, which may have ended by then, and
+// with its own errors to handle: the change is made whatever fn does (a
+// panic in fn reaches InTx's caller after the commit, and the functions
+// after it do not run). It reports false, and does nothing, outside a
+// transaction, and so once the transaction has committed.
 func (q *Queries) AfterCommit(fn func(ctx context.Context)) bool {
 	if q.sqlTx == nil && q.pgTx == nil {
 		return false

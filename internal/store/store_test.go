@@ -140,9 +140,10 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 	})
 }
 
-// What a transaction hands to AfterCommit runs once it has committed, in
-// order, and sees its work from outside it; a transaction that fails or
-// panics runs none of it, and outside a transaction nothing is taken.
+// What a transaction hands to AfterCommit, from its work or from its
+// BeforeCommit work, runs once it has committed, in order, and sees its
+// work from outside it; a transaction that fails or panics runs none of
+// it, and outside a transaction, as once committed, nothing is taken.
 func TestAfterCommit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -153,7 +154,9 @@ func TestAfterCommit(t *testing.T) {
 				ran = append(ran, fmt.Sprintf("%s: %v", name, err))
 			}
 		}
+		var tx *store.Queries
 		err := db.InTx(ctx, func(q *store.Queries) error {
+			tx = q
 			for _, name := range []string{"ada", "grace"} {
 				if _, err := q.CreateUser(ctx, store.NewUser{Email: name + "@example.com"}); err != nil {
 					return err
@@ -161,16 +164,26 @@ func TestAfterCommit(t *testing.T) {
 				if !q.AfterCommit(after(name)) {
 					t.Error("AfterCommit refused inside a transaction")
 				}
-				if len(ran) > 0 {
-					t.Error("AfterCommit ran before the commit")
+			}
+			q.BeforeCommit(func(ctx context.Context) error {
+				q.AfterCommit(after("linus"))
+				_, err := q.CreateUser(ctx, store.NewUser{Email: "linus@example.com"})
+				return err
+			})
+			q.AfterCommit(func(ctx context.Context) {
+				if tx.AfterCommit(after("late")) {
+					t.Error("AfterCommit took work after the commit")
 				}
+			})
+			if len(ran) > 0 {
+				t.Error("AfterCommit ran before the commit")
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"ada: <nil>", "grace: <nil>"}; !slices.Equal(ran, want) {
+		if want := []string{"ada: <nil>", "grace: <nil>", "linus: <nil>"}; !slices.Equal(ran, want) {
 			t.Errorf("after the commit ran %q, want %q", ran, want)
 		}
 
