@@ -64,12 +64,10 @@ func (q *Queries) WebhookEndpointToSend(ctx context.Context, id int64) (WebhookE
 }
 
 // pendingWebhookMessagesQuery reads a page of an endpoint's pending
-// messages in id order, due or not; the payload only of those due at the
-// time given, since the others are read for their subject alone.
+// messages in id order, due or not: their ids, their subjects, and
+// whether they are due at the time given.
 const pendingWebhookMessagesQuery = `
-		SELECT m.id, m.endpoint_id, m.organization_id, m.event_id, m.event_type, m.subject,
-			CASE WHEN m.next_attempt_at <= ? THEN m.payload ELSE '' END, m.status,
-			m.attempts, m.next_attempt_at, m.created_at
+		SELECT m.id, m.subject, CASE WHEN m.next_attempt_at <= ? THEN 1 ELSE 0 END
 		FROM webhook_messages m
 		WHERE m.endpoint_id = ? AND m.status = 'pending' AND m.id > ?
 		ORDER BY m.id LIMIT ?`
@@ -79,40 +77,43 @@ const pendingWebhookMessagesQuery = `
 var sqlitePendingWebhookMessagesQuery = strings.Replace(pendingWebhookMessagesQuery,
 	"FROM webhook_messages m\n", "FROM webhook_messages m INDEXED BY webhook_messages_pending_idx\n", 1)
 
+// maxPendingPage bounds a page of pendingWebhookMessagesQuery.
+const maxPendingPage = 10_000
+
 // NextWebhookMessages returns up to limit pending messages of an endpoint
 // that are due at now, in id order, each only when no older message of
 // its subject is pending, due or not: messages about one subject go out
 // one after another, in the order they were written.
 //
 // It reads the endpoint's pending messages a page at a time, in id order,
-// and keeps the first of each subject itself. Asked in SQL, whether an
-// older message of the subject is pending was a subquery per message,
-// and PostgreSQL, whose statistics see few pending messages, answered it
-// from webhook_messages_pending_idx as readily as from an index by
-// subject: every older pending message of the endpoint read for each one,
-// 100 ms a round with 20,000 pending.
+// keeps the first of each subject itself, and then reads the whole rows
+// of those it keeps. Asked in SQL, whether an older message of the
+// subject is pending was a subquery per message, which PostgreSQL, its
+// statistics seeing few pending messages, answered from
+// webhook_messages_pending_idx as readily as from an index by subject:
+// every older pending message of the endpoint read for each one.
 func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now time.Time, limit int) ([]WebhookMessage, error) {
 	var (
-		next    []WebhookMessage
+		ids     []int64
 		waiting = map[string]bool{} // subjects with a message pending before
 		after   int64
 		page    = 2 * limit // a subject's events come in twos and threes
 	)
-	for len(next) < limit {
+	for len(ids) < limit {
 		pending, err := q.pendingWebhookMessages(ctx, endpointID, now, after, page)
 		if err != nil {
 			return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
 		}
 		for _, m := range pending {
-			if m.Subject != "" {
-				if waiting[m.Subject] {
+			if m.subject != "" {
+				if waiting[m.subject] {
 					continue
 				}
-				waiting[m.Subject] = true
+				waiting[m.subject] = true
 			}
-			if !m.NextAttemptAt.After(now) {
-				next = append(next, m)
-				if len(next) == limit {
+			if m.due {
+				ids = append(ids, m.id)
+				if len(ids) == limit {
 					break
 				}
 			}
@@ -120,12 +121,27 @@ func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now
 		if len(pending) < page {
 			break
 		}
-		after = pending[len(pending)-1].ID
+		after = pending[len(pending)-1].id
+		page = min(2*page, maxPendingPage) // a backlog held back: fewer trips
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	next, err := q.pendingWebhookMessagesByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
 	}
 	return next, nil
 }
 
-func (q *Queries) pendingWebhookMessages(ctx context.Context, endpointID int64, now time.Time, after int64, limit int) ([]WebhookMessage, error) {
+// pendingMessage is a row of pendingWebhookMessagesQuery.
+type pendingMessage struct {
+	id      int64
+	subject string
+	due     bool
+}
+
+func (q *Queries) pendingWebhookMessages(ctx context.Context, endpointID int64, now time.Time, after int64, limit int) ([]pendingMessage, error) {
 	query := pendingWebhookMessagesQuery
 	if q.dialect == SQLite {
 		query = sqlitePendingWebhookMessagesQuery
@@ -135,7 +151,34 @@ func (q *Queries) pendingWebhookMessages(ctx context.Context, endpointID int64, 
 		return nil, err
 	}
 	defer rs.Close()
-	list := make([]WebhookMessage, 0, limit)
+	list := make([]pendingMessage, 0, limit)
+	for rs.Next() {
+		var (
+			m   pendingMessage
+			due int
+		)
+		if err := rs.Scan(&m.id, &m.subject, &due); err != nil {
+			return nil, err
+		}
+		m.due = due == 1
+		list = append(list, m)
+	}
+	return list, rs.Err()
+}
+
+// pendingWebhookMessagesByID reads the messages of ids still pending, in
+// id order.
+func (q *Queries) pendingWebhookMessagesByID(ctx context.Context, ids []int64) ([]WebhookMessage, error) {
+	in, arg := q.idIn("id", ids)
+	rs, err := q.query(ctx, `
+		SELECT id, endpoint_id, organization_id, event_id, event_type, subject, payload, status,
+			attempts, next_attempt_at, created_at
+		FROM webhook_messages WHERE `+in+` AND status = 'pending' ORDER BY id`, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	list := make([]WebhookMessage, 0, len(ids))
 	for rs.Next() {
 		var m WebhookMessage
 		if err := rs.Scan(&m.ID, &m.EndpointID, &m.OrganizationID, &m.EventID, &m.EventType, &m.Subject, &m.Payload, &m.Status,
