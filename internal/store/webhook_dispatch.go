@@ -63,132 +63,57 @@ func (q *Queries) WebhookEndpointToSend(ctx context.Context, id int64) (WebhookE
 	return e, nil
 }
 
-// pendingWebhookMessagesQuery reads a page of an endpoint's pending
-// messages in id order, due or not: their ids, their subjects, and
-// whether they are due at the time given.
-const pendingWebhookMessagesQuery = `
-		SELECT m.id, m.subject, CASE WHEN m.next_attempt_at <= ? THEN 1 ELSE 0 END
+const nextWebhookMessagesQuery = `
+		SELECT m.id, m.endpoint_id, m.organization_id, m.event_id, m.event_type, m.subject, m.payload, m.status,
+			m.attempts, m.next_attempt_at, m.created_at
 		FROM webhook_messages m
-		WHERE m.endpoint_id = ? AND m.status = 'pending' AND m.id > ?
+		WHERE m.endpoint_id = ? AND m.status = 'pending' AND m.next_attempt_at <= ?
+			AND (m.subject = '' OR NOT EXISTS (
+				SELECT 1 FROM webhook_messages o
+				WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.id < m.id
+					AND o.status <> 'delivered' AND o.status <> 'failed'))
 		ORDER BY m.id LIMIT ?`
 
-// Without statistics SQLite would read every endpoint's pending messages
-// through webhook_messages_due_idx and sort them.
-var sqlitePendingWebhookMessagesQuery = strings.Replace(pendingWebhookMessagesQuery,
+var sqliteNextWebhookMessagesQuery = strings.Replace(nextWebhookMessagesQuery,
 	"FROM webhook_messages m\n", "FROM webhook_messages m INDEXED BY webhook_messages_pending_idx\n", 1)
-
-// maxPendingPage bounds a page of pendingWebhookMessagesQuery.
-const maxPendingPage = 10_000
 
 // NextWebhookMessages returns up to limit pending messages of an endpoint
 // that are due at now, in id order, each only when no older message of
-// its subject is pending, due or not: messages about one subject go out
-// one after another, in the order they were written.
+// its subject is pending: messages about one subject go out one after
+// another, in the order they were written.
 //
-// It reads the endpoint's pending messages a page at a time, in id order,
-// keeps the first of each subject itself, and then reads the whole rows
-// of those it keeps. Asked in SQL, whether an older message of the
-// subject is pending was a subquery per message, which PostgreSQL, its
-// statistics seeing few pending messages, answered from
-// webhook_messages_pending_idx as readily as from an index by subject:
-// every older pending message of the endpoint read for each one.
+// The subquery says "pending" as "neither delivered nor failed", the
+// words of webhook_messages_unfinished_subject_idx's condition
+// (migration 00038), so that only that index answers it. Said as
+// "pending", webhook_messages_pending_idx answered it just as well by
+// PostgreSQL's statistics, which see few pending messages, and read
+// every older pending message of the endpoint for each message.
 func (q *Queries) NextWebhookMessages(ctx context.Context, endpointID int64, now time.Time, limit int) ([]WebhookMessage, error) {
-	var (
-		ids     []int64
-		waiting = map[string]bool{} // subjects with a message pending before
-		after   int64
-		page    = 2 * limit // a subject's events come in twos and threes
-	)
-	for len(ids) < limit {
-		pending, err := q.pendingWebhookMessages(ctx, endpointID, now, after, page)
-		if err != nil {
-			return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
-		}
-		for _, m := range pending {
-			if m.subject != "" {
-				if waiting[m.subject] {
-					continue
-				}
-				waiting[m.subject] = true
-			}
-			if m.due {
-				ids = append(ids, m.id)
-				if len(ids) == limit {
-					break
-				}
-			}
-		}
-		if len(pending) < page {
-			break
-		}
-		after = pending[len(pending)-1].id
-		page = min(2*page, maxPendingPage) // a backlog held back: fewer trips
+	query := nextWebhookMessagesQuery
+	if q.dialect == SQLite {
+		// Without statistics SQLite reads every endpoint's due messages
+		// through webhook_messages_due_idx and sorts them, on each round.
+		query = sqliteNextWebhookMessagesQuery
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	next, err := q.pendingWebhookMessagesByID(ctx, ids)
+	rs, err := q.query(ctx, query, endpointID, now.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
 	}
-	return next, nil
-}
-
-// pendingMessage is a row of pendingWebhookMessagesQuery.
-type pendingMessage struct {
-	id      int64
-	subject string
-	due     bool
-}
-
-func (q *Queries) pendingWebhookMessages(ctx context.Context, endpointID int64, now time.Time, after int64, limit int) ([]pendingMessage, error) {
-	query := pendingWebhookMessagesQuery
-	if q.dialect == SQLite {
-		query = sqlitePendingWebhookMessagesQuery
-	}
-	rs, err := q.query(ctx, query, now.UTC(), endpointID, after, limit)
-	if err != nil {
-		return nil, err
-	}
 	defer rs.Close()
-	list := make([]pendingMessage, 0, limit)
-	for rs.Next() {
-		var (
-			m   pendingMessage
-			due int
-		)
-		if err := rs.Scan(&m.id, &m.subject, &due); err != nil {
-			return nil, err
-		}
-		m.due = due == 1
-		list = append(list, m)
-	}
-	return list, rs.Err()
-}
-
-// pendingWebhookMessagesByID reads the messages of ids still pending, in
-// id order.
-func (q *Queries) pendingWebhookMessagesByID(ctx context.Context, ids []int64) ([]WebhookMessage, error) {
-	in, arg := q.idIn("id", ids)
-	rs, err := q.query(ctx, `
-		SELECT id, endpoint_id, organization_id, event_id, event_type, subject, payload, status,
-			attempts, next_attempt_at, created_at
-		FROM webhook_messages WHERE `+in+` AND status = 'pending' ORDER BY id`, arg)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	list := make([]WebhookMessage, 0, len(ids))
+	var list []WebhookMessage
 	for rs.Next() {
 		var m WebhookMessage
 		if err := rs.Scan(&m.ID, &m.EndpointID, &m.OrganizationID, &m.EventID, &m.EventType, &m.Subject, &m.Payload, &m.Status,
 			&m.Attempts, &m.NextAttemptAt, &m.CreatedAt); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
 		}
 		m.NextAttemptAt, m.CreatedAt = m.NextAttemptAt.UTC(), m.CreatedAt.UTC()
 		list = append(list, m)
 	}
-	return list, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("next webhooks of endpoint %d: %w", endpointID, err)
+	}
+	return list, nil
 }
 
 // WebhookOutcome is what became of one attempt at sending a message: the
@@ -437,15 +362,14 @@ func (q *Queries) DeleteFinishedWebhookMessages(ctx context.Context, before time
 	return n, nil
 }
 
-// NextWebhookMessagesPlan returns the plan of the query that reads
-// NextWebhookMessages' pages, for the test that it reads the endpoint's
-// pending messages only: SQLite's, or PostgreSQL's generic plan (pgx
-// prepares the statement, and PostgreSQL settles on the generic plan
-// after five runs).
+// NextWebhookMessagesPlan returns the plan of NextWebhookMessages' query
+// for an endpoint, for the test that it reads the endpoint's pending
+// messages only: SQLite's, or PostgreSQL's generic plan (pgx prepares the
+// statement, and PostgreSQL settles on the generic plan after five runs).
 func (db *DB) NextWebhookMessagesPlan(ctx context.Context, endpointID int64) (QueryPlan, error) {
-	args := []any{now(), endpointID, 0, 500}
+	args := []any{endpointID, now(), 250}
 	if db.dialect == SQLite {
-		lines, err := sqlitePlan(ctx, db.Read(), sqlitePendingWebhookMessagesQuery, args)
+		lines, err := sqlitePlan(ctx, db.Read(), sqliteNextWebhookMessagesQuery, args)
 		return QueryPlan{Name: "SQLite query plan", Lines: lines}, err
 	}
 	q := db.Read()
@@ -454,15 +378,15 @@ func (db *DB) NextWebhookMessagesPlan(ctx context.Context, endpointID int64) (Qu
 		if _, err := tx.exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `PREPARE pending_webhooks AS `+q.rebind(pendingWebhookMessagesQuery)); err != nil {
+		if _, err := tx.exec(ctx, `PREPARE next_webhooks AS `+q.rebind(nextWebhookMessagesQuery)); err != nil {
 			return err
 		}
 		var err error
-		lines, err = textPlan(ctx, tx, `EXPLAIN EXECUTE pending_webhooks(now(), `+strconv.FormatInt(endpointID, 10)+`, 0, 500)`)
+		lines, err = textPlan(ctx, tx, `EXPLAIN EXECUTE next_webhooks(`+strconv.FormatInt(endpointID, 10)+`, now(), 250)`)
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `DEALLOCATE pending_webhooks`)
+		_, err = tx.exec(ctx, `DEALLOCATE next_webhooks`)
 		return err
 	})
 	return QueryPlan{Name: "PostgreSQL generic plan", Lines: lines}, err
