@@ -24,10 +24,7 @@ import (
 // PostgreSQL; MAILSCHOOL_BENCH_ROWS sets the rows (100,000), and
 // MAILSCHOOL_BENCH_CHUNK the rows per transaction.
 func BenchmarkImport(b *testing.B) {
-	rows := 100_000
-	if v := os.Getenv("MAILSCHOOL_BENCH_ROWS"); v != "" {
-		fmt.Sscan(v, &rows)
-	}
+	rows := storetest.BenchSize(b, "MAILSCHOOL_BENCH_ROWS", 100_000)
 	var csv strings.Builder
 	csv.WriteString("email,name\n")
 	for i := range rows {

@@ -3,8 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -18,13 +16,7 @@ import (
 // enrollments (100,000) over four courses, a tenth of them with two items
 // sent. It reports the CPU time of a row.
 func BenchmarkEnrollmentExportPages(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("MAILSCHOOL_BENCH_EXPORT_ROWS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := storetest.BenchSize(b, "MAILSCHOOL_BENCH_EXPORT_ROWS", 100_000)
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(string(dialect), func(b *testing.B) {
 			db := storetest.New(b, dialect)

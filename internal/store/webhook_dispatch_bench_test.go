@@ -3,8 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +17,7 @@ import (
 // enrollment, in front of a round of new ones due now, which the round
 // must find behind them.
 func BenchmarkNextWebhookMessagesBehindABacklog(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("MAILSCHOOL_BENCH_WEBHOOK_BACKLOG"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := storetest.BenchSize(b, "MAILSCHOOL_BENCH_WEBHOOK_BACKLOG", 100_000)
 	const round = 250
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(fmt.Sprintf("%s/%d_waiting", dialect, n), func(b *testing.B) {

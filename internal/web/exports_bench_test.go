@@ -24,14 +24,7 @@ import (
 // exportBenchRows is how many enrollments, learners and audit entries
 // BenchmarkExports seeds: MAILSCHOOL_BENCH_EXPORT_ROWS, or 20,000.
 func exportBenchRows(b *testing.B) int {
-	if v := os.Getenv("MAILSCHOOL_BENCH_EXPORT_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("MAILSCHOOL_BENCH_EXPORT_ROWS=%q is not a positive number", v)
-		}
-		return n
-	}
-	return 20_000
+	return storetest.BenchSize(b, "MAILSCHOOL_BENCH_EXPORT_ROWS", 20_000)
 }
 
 // BenchmarkExports downloads each export of an organization with many

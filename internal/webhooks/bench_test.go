@@ -26,10 +26,7 @@ import (
 // Metrics: webhooks/s; cpu-ms/webhook, this process's CPU time per
 // webhook, the receiver's included.
 func BenchmarkDispatcher(b *testing.B) {
-	size := 10000
-	if s := os.Getenv("MAILSCHOOL_BENCH_WEBHOOKS"); s != "" {
-		size, _ = strconv.Atoi(s)
-	}
+	size := storetest.BenchSize(b, "MAILSCHOOL_BENCH_WEBHOOKS", 10_000)
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(fmt.Sprintf("%s/%d", dialect, size), func(b *testing.B) {
 			ctx := context.Background()
