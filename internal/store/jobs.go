@@ -179,7 +179,7 @@ func (db *DB) EnqueueMany(ctx context.Context, jobs []river.InsertManyParams) ([
 		res []*rivertype.JobInsertResult
 		err error
 	)
-	if db.pg != nil {
+	if db.jobs.pg != nil {
 		res, err = db.jobs.pg.InsertMany(ctx, jobs)
 	} else {
 		res, err = db.jobs.sqlite.InsertMany(ctx, jobs)

@@ -261,10 +261,11 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return err
 	}
-	// Committed: q is a transaction no more, and takes nothing more for
-	// after the commit.
+	// Committed: q is a transaction no more, keeps nothing of it (a
+	// kick kept with it would be gathered and never sent), and takes
+	// nothing more for after the commit.
 	afterCommit := q.afterCommit
-	q.sqlTx, q.pgTx, q.afterCommit = nil, nil, nil
+	q.sqlTx, q.pgTx, q.afterCommit, q.beforeCommit, q.values = nil, nil, nil, nil, nil
 	for _, after := range afterCommit {
 		after(ctx)
 	}

@@ -170,9 +170,13 @@ func TestAfterCommit(t *testing.T) {
 				_, err := q.CreateUser(ctx, store.NewUser{Email: "linus@example.com"})
 				return err
 			})
+			q.SetTxValue("kept", true)
 			q.AfterCommit(func(ctx context.Context) {
 				if tx.AfterCommit(after("late")) {
 					t.Error("AfterCommit took work after the commit")
+				}
+				if tx.TxValue("kept") != nil {
+					t.Error("the transaction's values outlived its commit")
 				}
 			})
 			if len(ran) > 0 {

@@ -84,7 +84,7 @@ var sqliteNextWebhookMessagesQuery = strings.Replace(nextWebhookMessagesQuery,
 //
 // The subquery says "pending" as "neither delivered nor failed", the
 // words of webhook_messages_unfinished_subject_idx's condition
-// (migration 00038), so that only that index answers it. Said as
+// (migration 00038), so that no other partial index matches it. Said as
 // "pending", webhook_messages_pending_idx answered it just as well by
 // PostgreSQL's statistics, which see few pending messages, and read
 // every older pending message of the endpoint for each message.

@@ -243,11 +243,12 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	tried, more, err := w.d.sendDue(ctx, job.Args.EndpointID, deadline)
 	// A transaction that committed after this job's last look, and
 	// kicked while the job was still running, gave it no job (it is
-	// unique while running): its messages would wait for the pass. Looking again a little later,
-	// a few times, finds those of the transactions that were committing;
-	// with deliveries committing all the time, most of them. A run that
-	// found nothing to send (a disabled or deleted endpoint, a kick whose
-	// messages another run took) ends at once.
+	// unique while running): its messages would wait for the pass.
+	// Looking again a little later, a few times, finds those of the
+	// transactions that were committing; with deliveries committing all
+	// the time, most of them. A run that found nothing to send (a
+	// disabled or deleted endpoint, a kick whose messages another run
+	// took) ends at once.
 	for look := 0; look < lingerLooks && err == nil && !more && tried > 0 && time.Until(deadline) > lingerWait; look++ {
 		select {
 		case <-ctx.Done():
