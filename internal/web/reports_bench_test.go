@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +14,6 @@ import (
 	"github.com/mailschool/mailschool/internal/store"
 	"github.com/mailschool/mailschool/internal/store/storetest"
 )
-
-// reportBenchSize reads a size of BenchmarkReportPages from the
-// environment, or gives the default.
-func reportBenchSize(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q is not a positive number", name, v)
-	}
-	return n
-}
 
 // BenchmarkReportPages requests each report page of one organization with
 // MAILSCHOOL_REPORT_ENROLLMENTS enrollments and MAILSCHOOL_REPORT_DELIVERIES
@@ -41,8 +25,8 @@ func reportBenchSize(b *testing.B, name string, def int) int {
 // cpu-ms/op the CPU the process (server and client) spent per page.
 func BenchmarkReportPages(b *testing.B) {
 	size := store.ReportSeedSize{
-		Enrollments: reportBenchSize(b, "MAILSCHOOL_REPORT_ENROLLMENTS", 100_000),
-		Deliveries:  reportBenchSize(b, "MAILSCHOOL_REPORT_DELIVERIES", 500_000),
+		Enrollments: storetest.BenchSize(b, "MAILSCHOOL_REPORT_ENROLLMENTS", 100_000),
+		Deliveries:  storetest.BenchSize(b, "MAILSCHOOL_REPORT_DELIVERIES", 500_000),
 		Days:        2 * 366,
 	}
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
