@@ -207,62 +207,152 @@ type RecordedAttempt struct {
 // each; changed[i] reports whether the message of list[i] changed.
 func (q *Queries) RecordMailAttempts(ctx context.Context, list []RecordedAttempt) (changed []bool, err error) {
 	t := now()
+	var moved []movedMail
+	if q.dialect == Postgres && distinctMessages(list) {
+		moved, err = q.recordMailAttemptsPostgres(ctx, list, t)
+	} else {
+		moved, err = q.recordMailAttemptsEach(ctx, list, t)
+	}
+	if err != nil {
+		return nil, err
+	}
 	changed = make([]bool, len(list))
-	for i, r := range list {
-		orgID, kind, attempts, err := q.recordMailAttempt(ctx, r.MessageID, r.Attempt, t)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("record attempt of email %d: %w", r.MessageID, err)
-		}
-		changed[i] = true
-		if !orgID.Valid {
+	for _, m := range moved {
+		changed[m.index] = true
+		if !m.orgID.Valid {
 			continue // the platform's own email: in no organization's report
 		}
 		// The email report's counters: each try after the first is a
 		// retry, and the final outcome counts once.
 		var metrics []string
-		if attempts > 1 {
-			metrics = append(metrics, MailMetricRetried+kind)
+		if m.attempts > 1 {
+			metrics = append(metrics, MailMetricRetried+m.kind)
 		}
-		switch r.Attempt.Status {
+		switch list[m.index].Attempt.Status {
 		case MailSent, MailStored:
-			metrics = append(metrics, MailMetricSent+kind)
+			metrics = append(metrics, MailMetricSent+m.kind)
 		case MailFailed:
-			metrics = append(metrics, MailMetricFailed+kind)
+			metrics = append(metrics, MailMetricFailed+m.kind)
 		}
 		for _, metric := range metrics {
-			if err := q.CountDaily(ctx, orgID.Int64, t, metric, 1); err != nil {
-				return nil, fmt.Errorf("record attempt of email %d: %w", r.MessageID, err)
+			if err := q.CountDaily(ctx, m.orgID.Int64, t, metric, 1); err != nil {
+				return nil, fmt.Errorf("record attempt of email %d: %w", list[m.index].MessageID, err)
 			}
 		}
 	}
 	return changed, nil
 }
 
-// recordMailAttempt stores an attempt's outcome in its message, if still
-// queued (sql.ErrNoRows if not), and returns the message's organization,
-// kind and attempts so far.
-func (q *Queries) recordMailAttempt(ctx context.Context, id int64, a MailAttempt, t time.Time) (orgID sql.NullInt64, kind string, attempts int, err error) {
-	var sentAt *time.Time
+// movedMail is a message an attempt changed: the attempt's index in its
+// list, and the message's organization, kind and attempts so far.
+type movedMail struct {
+	index    int
+	orgID    sql.NullInt64
+	kind     string
+	attempts int
+}
+
+// distinctMessages reports whether no message has two attempts in list.
+func distinctMessages(list []RecordedAttempt) bool {
+	seen := make(map[int64]bool, len(list))
+	for _, r := range list {
+		if seen[r.MessageID] {
+			return false
+		}
+		seen[r.MessageID] = true
+	}
+	return true
+}
+
+// recordMailAttemptsEach records the attempts one statement each, in
+// order: two attempts at one message each see the other's outcome.
+func (q *Queries) recordMailAttemptsEach(ctx context.Context, list []RecordedAttempt, t time.Time) ([]movedMail, error) {
+	var moved []movedMail
+	for i, r := range list {
+		a := r.Attempt
+		m := movedMail{index: i}
+		err := q.queryRow(ctx, `
+			UPDATE mail_messages
+			SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
+			    provider_message_id = ?, sender = COALESCE(NULLIF(?, ''), sender),
+			    sent_at = ?, updated_at = ?, retry_at = ?
+			WHERE id = ? AND status = ?
+			RETURNING organization_id, kind, attempts`,
+			a.Status, a.Transport, a.Error, a.ProviderMessageID, a.Sender, mailSentAt(a, t), t, mailRetryAt(a), r.MessageID, MailQueued).
+			Scan(&m.orgID, &m.kind, &m.attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record attempt of email %d: %w", r.MessageID, err)
+		}
+		moved = append(moved, m)
+	}
+	return moved, nil
+}
+
+// recordMailAttemptsPostgres records attempts at distinct messages in one
+// statement: a node records its emails' outcomes in groups, and one
+// statement per email was a round trip to the server for each.
+func (q *Queries) recordMailAttemptsPostgres(ctx context.Context, list []RecordedAttempt, t time.Time) ([]movedMail, error) {
+	var (
+		ids                                              []int64
+		statuses, transports, errs, providerIDs, senders []string
+		sentAts, retryAts                                []*time.Time
+	)
+	for _, r := range list {
+		a := r.Attempt
+		ids, statuses, transports = append(ids, r.MessageID), append(statuses, a.Status), append(transports, a.Transport)
+		errs, providerIDs, senders = append(errs, a.Error), append(providerIDs, a.ProviderMessageID), append(senders, a.Sender)
+		sentAts, retryAts = append(sentAts, mailSentAt(a, t)), append(retryAts, mailRetryAt(a))
+	}
+	rs, err := q.query(ctx, `
+		UPDATE mail_messages m
+		SET status = v.status, transport = v.transport, attempts = m.attempts + 1,
+		    last_error = COALESCE(NULLIF(v.error, ''), m.last_error), provider_message_id = v.provider_message_id,
+		    sender = COALESCE(NULLIF(v.sender, ''), m.sender), sent_at = v.sent_at, updated_at = ?, retry_at = v.retry_at
+		FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+			WITH ORDINALITY AS v (id, status, transport, error, provider_message_id, sender, sent_at, retry_at, n)
+		WHERE m.id = v.id AND m.status = ?
+		RETURNING v.n, m.organization_id, m.kind, m.attempts`,
+		t, ids, statuses, transports, errs, providerIDs, senders, sentAts, retryAts, MailQueued)
+	if err != nil {
+		return nil, fmt.Errorf("record %d email attempts: %w", len(list), err)
+	}
+	defer rs.Close()
+	var moved []movedMail
+	for rs.Next() {
+		var m movedMail
+		var n int64
+		if err := rs.Scan(&n, &m.orgID, &m.kind, &m.attempts); err != nil {
+			return nil, fmt.Errorf("record %d email attempts: %w", len(list), err)
+		}
+		m.index = int(n - 1)
+		moved = append(moved, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("record %d email attempts: %w", len(list), err)
+	}
+	return moved, nil
+}
+
+// mailSentAt is when an attempt sent its message: t for one that did,
+// nil otherwise.
+func mailSentAt(a MailAttempt, t time.Time) *time.Time {
 	if a.Status == MailSent || a.Status == MailStored {
-		sentAt = &t
+		return &t
 	}
-	var retryAt *time.Time
-	if a.Status == MailQueued {
-		r := dbTime(a.RetryAt)
-		retryAt = &r
+	return nil
+}
+
+// mailRetryAt is when a message an attempt left queued is tried again;
+// nil for one that went out or failed for good.
+func mailRetryAt(a MailAttempt) *time.Time {
+	if a.Status != MailQueued {
+		return nil
 	}
-	err = q.queryRow(ctx, `
-		UPDATE mail_messages
-		SET status = ?, transport = ?, attempts = attempts + 1, last_error = COALESCE(NULLIF(?, ''), last_error),
-		    provider_message_id = ?, sender = COALESCE(NULLIF(?, ''), sender),
-		    sent_at = ?, updated_at = ?, retry_at = ?
-		WHERE id = ? AND status = ?
-		RETURNING organization_id, kind, attempts`,
-		a.Status, a.Transport, a.Error, a.ProviderMessageID, a.Sender, sentAt, t, retryAt, id, MailQueued).Scan(&orgID, &kind, &attempts)
-	return orgID, kind, attempts, err
+	r := dbTime(a.RetryAt)
+	return &r
 }
 
 // The prefixes of the email report's metrics in report_daily, followed by
