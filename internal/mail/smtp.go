@@ -250,9 +250,29 @@ func (s *SMTP) Send(ctx context.Context, env Envelope, raw []byte) (string, erro
 		}
 		raw = signed
 	}
-	c, err := s.acquire(ctx)
+	id, err := s.sendOn(ctx, env, raw, s.acquire)
+	if stale, ok := errors.AsType[*staleConnError](err); ok {
+		// Nothing was sent: a connection the server dropped while it was
+		// idle fails at MAIL FROM. Once more, on a new connection in its
+		// place.
+		stale.conn.netConn.Close()
+		id, err = s.sendOn(ctx, env, raw, s.redial)
+	}
 	if err != nil {
 		return "", s.sendError(ctx, err)
+	}
+	return id, nil
+}
+
+// sendOn runs one mail transaction on a connection from get, and puts the
+// connection back for reuse, or closes it after a failed exchange. On a
+// reused connection that failed at MAIL FROM without a reply, or with 421
+// (the server closing it), it returns a staleConnError holding the
+// connection, for the caller to replace.
+func (s *SMTP) sendOn(ctx context.Context, env Envelope, raw []byte, get func(context.Context) (*smtpConn, bool, error)) (string, error) {
+	c, reused, err := get(ctx)
+	if err != nil {
+		return "", err
 	}
 	stop := watch(ctx, c.netConn, s.timeout)
 	watching, interrupted := true, false
@@ -273,17 +293,38 @@ func (s *SMTP) Send(ctx context.Context, env Envelope, raw []byte) (string, erro
 		return c.netConn.SetDeadline(time.Now().Add(s.timeout))
 	})
 	unwatch()
-	if err != nil || interrupted {
+	switch {
+	case err != nil && reused && !interrupted && ctx.Err() == nil && droppedAtMail(err):
+		return "", &staleConnError{conn: c, err: err}
+	case err != nil || interrupted:
 		// A failed exchange may have left the connection anywhere in the
 		// protocol, and an interrupted one has a spoiled deadline.
 		s.discard(c)
-	} else {
+	default:
 		s.release(c)
 	}
-	if err != nil {
-		return "", s.sendError(ctx, err)
+	return id, err
+}
+
+// staleConnError is a reused connection found dropped at MAIL FROM.
+type staleConnError struct {
+	conn *smtpConn
+	err  error
+}
+
+func (e *staleConnError) Error() string { return e.err.Error() }
+
+func (e *staleConnError) Unwrap() error { return e.err }
+
+// droppedAtMail tells whether err is MAIL FROM failing as on a connection
+// the server has dropped: no reply at all, or 421.
+func droppedAtMail(err error) bool {
+	cmd, ok := errors.AsType[*commandError](err)
+	if !ok || cmd.command != "MAIL" {
+		return false
 	}
-	return id, nil
+	reply, isReply := errors.AsType[*textproto.Error](err)
+	return !isReply || reply.Code == 421
 }
 
 // checkEnvelope refuses what would break the SMTP commands: a line break
@@ -311,7 +352,7 @@ func checkEnvelope(env Envelope) error {
 func deliver(c *smtp.Client, env Envelope, raw []byte, endOfData func() error) (string, error) {
 	// go-mail's client sends the path as given, without angle brackets.
 	if err := c.Mail("<" + env.From + ">"); err != nil {
-		return "", fmt.Errorf("MAIL FROM:<%s>: %w", env.From, err)
+		return "", &commandError{command: "MAIL", err: fmt.Errorf("MAIL FROM:<%s>: %w", env.From, err)}
 	}
 	for _, to := range env.To {
 		if err := c.Rcpt("<" + to + ">"); err != nil {
@@ -354,8 +395,8 @@ func (s *SMTP) sendError(ctx context.Context, err error) error {
 	return err
 }
 
-// commandError is the server's answer refusing RCPT TO or the end of
-// DATA, the replies that may be about the recipient.
+// commandError is a failed MAIL FROM, RCPT TO or end of DATA: the last
+// two may be about the recipient, and the first sent nothing.
 type commandError struct {
 	command string // "RCPT" or "DATA"
 	err     error
@@ -401,14 +442,20 @@ func enhancedStatus(msg string) (class, subject, detail int, ok bool) {
 	return n[0], n[1], n[2], true
 }
 
-// acquire returns a connection ready for a mail transaction: an idle one
-// if there is one, else a new one once fewer than MaxConns are open.
-func (s *SMTP) acquire(ctx context.Context) (*smtpConn, error) {
+// acquire returns a connection ready for a mail transaction, and whether
+// it was used before: an idle one if there is one, else a new one once
+// fewer than MaxConns are open.
+//
+// An idle connection is not checked (RSET would cost a round trip per
+// email); one that the server dropped fails at MAIL FROM, which Send
+// tries again on a new connection. One idle for longer than maxIdle is
+// replaced unused.
+func (s *SMTP) acquire(ctx context.Context) (*smtpConn, bool, error) {
 	if s.isClosed() {
-		return nil, errClosed
+		return nil, false, errClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var c *smtpConn
 	select {
@@ -417,21 +464,25 @@ func (s *SMTP) acquire(ctx context.Context) (*smtpConn, error) {
 		select {
 		case c = <-s.idle:
 		case s.open <- struct{}{}:
-			return s.dial(ctx)
+			c, err := s.dial(ctx)
+			return c, false, err
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for a connection: %w", ctx.Err())
+			return nil, false, fmt.Errorf("waiting for a connection: %w", ctx.Err())
 		}
 	}
 	if time.Since(c.lastUsed) < s.maxIdle {
-		stop := watch(ctx, c.netConn, s.timeout)
-		err := c.client.Reset()
-		if stop() && err == nil {
-			return c, nil
-		}
+		return c, true, nil
 	}
-	// Stale or broken: replace it, keeping its token.
+	// Stale: replace it, keeping its token.
 	c.netConn.Close()
-	return s.dial(ctx)
+	c, err := s.dial(ctx)
+	return c, false, err
+}
+
+// redial opens a connection in place of one just closed, with its token.
+func (s *SMTP) redial(ctx context.Context) (*smtpConn, bool, error) {
+	c, err := s.dial(ctx)
+	return c, false, err
 }
 
 // dial opens a connection for a token the caller took from s.open, and

@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,15 +274,62 @@ func TestSMTPReusesConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := <-s.idle
-		c.netConn.Close() // as if the server had hung up: RSET fails
+		c.netConn.Close() // as if the server had hung up: MAIL FROM fails
 		s.idle <- c
-		if _, err := s.Send(context.Background(), testEnvelope, testMessage("2")); err != nil {
-			t.Fatal(err)
+		// The send goes out on a new connection in its place, which the
+		// next send reuses: with one connection allowed, a token lost on
+		// the way would hold the third send up for good.
+		for _, m := range []string{"2", "3"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := s.Send(ctx, testEnvelope, testMessage(m))
+			cancel()
+			if err != nil {
+				t.Fatalf("send %s: %v", m, err)
+			}
 		}
-		if n, c := len(sink.Messages()), sink.Connections(); n != 2 || c != 2 {
-			t.Errorf("sink got %d messages over %d connections, want 2 over 2", n, c)
+		if n, c := len(sink.Messages()), sink.Connections(); n != 3 || c != 2 {
+			t.Errorf("sink got %d messages over %d connections, want 3 over 2", n, c)
 		}
 	})
+}
+
+// A reused connection that the server closes with 421 at MAIL FROM is
+// replaced and the email goes out; any other refusal of MAIL FROM is the
+// answer, tried once.
+func TestSMTPMailFromOnAReusedConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		reply        *gosmtp.SMTPError
+		wantErr      bool
+		messages     int
+		mailCommands int
+		connections  int
+	}{
+		{"closing", &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "idle too long, closing"}, false, 2, 3, 2},
+		{"refused", &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "sender refused"}, true, 1, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mails atomic.Int64
+			sink := smtptest.Start(t, smtptest.Options{MailReply: func(n int) error {
+				mails.Store(int64(n))
+				if n == 2 {
+					return tc.reply
+				}
+				return nil
+			}})
+			s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
+			if _, err := s.Send(context.Background(), testEnvelope, testMessage("1")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Send(context.Background(), testEnvelope, testMessage("2"))
+			if (err != nil) != tc.wantErr || (err != nil && !IsPermanent(err)) {
+				t.Errorf("second send: %v, want an error %v", err, tc.wantErr)
+			}
+			if n, m, c := len(sink.Messages()), mails.Load(), sink.Connections(); n != tc.messages || m != int64(tc.mailCommands) || c != tc.connections {
+				t.Errorf("sink got %d messages, %d MAIL FROM, %d connections; want %d, %d, %d", n, m, c, tc.messages, tc.mailCommands, tc.connections)
+			}
+		})
+	}
 }
 
 func TestSMTPContext(t *testing.T) {

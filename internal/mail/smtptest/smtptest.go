@@ -45,6 +45,11 @@ type Options struct {
 	// EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}.
 	Reply func(n int, m Message) error
 
+	// MailReply, when set, decides the answer to each MAIL FROM; a nil
+	// return accepts it. n counts MAIL commands across all connections,
+	// starting at 1.
+	MailReply func(n int) error
+
 	// DropAfterBytes, when > 0, makes the server close the connection
 	// without a reply after reading that many bytes of DATA, on the
 	// attempts where DropOn(n) is true (every attempt when DropOn is nil).
@@ -74,6 +79,7 @@ type Server struct {
 	certPool *x509.CertPool
 	conns    atomic.Int64
 	attempts atomic.Int64
+	mails    atomic.Int64
 
 	mu       sync.Mutex
 	messages []Message
@@ -227,6 +233,11 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	}
 	if ss.s.opts.Username != "" && ss.authUser == "" {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	if reply := ss.s.opts.MailReply; reply != nil {
+		if err := reply(int(ss.s.mails.Add(1))); err != nil {
+			return err
+		}
 	}
 	ss.from = from
 	return nil
