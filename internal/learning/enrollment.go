@@ -74,12 +74,8 @@ func (s *Service) Finish(ctx context.Context, q *store.Queries, orgID, enrollmen
 	if to != store.EnrollmentCompleted && to != store.EnrollmentFailed {
 		return false, fmt.Errorf("finish enrollment %d as %s: not a course outcome", enrollmentID, to)
 	}
-	ended, err := q.FinishEnrollment(ctx, orgID, enrollmentID, to, s.now())
+	e, ended, err := q.FinishEnrollment(ctx, orgID, enrollmentID, to, s.now())
 	if err != nil || !ended {
-		return false, err
-	}
-	e, err := q.Enrollment(ctx, orgID, enrollmentID)
-	if err != nil {
 		return false, err
 	}
 	kind := EnrollmentCompleted

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -204,6 +205,57 @@ func TestLearnersAndEnrollments(t *testing.T) {
 		}
 		if _, _, err := db.Read().EnrollmentByTokenHash(ctx, "h3"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the link of a directly activated enrollment: %v", err)
+		}
+	})
+}
+
+// Finishing an enrollment returns it as reading it afterwards would, and
+// only once, through its own organization, while it is active.
+func TestFinishEnrollmentReturnsIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newEnrollmentFixture(t, db)
+		at := time.Now().Add(-time.Hour)
+		var id int64
+		f.tx(t, func(q *store.Queries) error {
+			l, err := q.SaveLearner(ctx, f.orgA, "ada@example.com")
+			if err != nil {
+				return err
+			}
+			e, _, err := q.CreateEnrollment(ctx, store.NewEnrollment{OrganizationID: f.orgA, CourseID: f.courseA, LearnerID: l.ID,
+				Status: store.EnrollmentActive, At: at})
+			id = e.ID
+			return err
+		})
+		finish := func(orgID int64) (store.Enrollment, bool) {
+			t.Helper()
+			var (
+				e     store.Enrollment
+				ended bool
+			)
+			f.tx(t, func(q *store.Queries) error {
+				var err error
+				e, ended, err = q.FinishEnrollment(ctx, orgID, id, store.EnrollmentCompleted, at.Add(time.Minute))
+				return err
+			})
+			return e, ended
+		}
+		if e, ended := finish(f.orgB); ended || e.ID != 0 {
+			t.Errorf("finished through another organization: %+v", e)
+		}
+		got, ended := finish(f.orgA)
+		want, err := db.Read().Enrollment(ctx, f.orgA, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ended || !reflect.DeepEqual(got, want) {
+			t.Errorf("finished:\n%+v\nread afterwards:\n%+v", got, want)
+		}
+		if got.Status != store.EnrollmentCompleted || got.LearnerEmail != "ada@example.com" || got.CourseSlug != "go" || got.EndedAt == nil {
+			t.Errorf("finished: %+v", got)
+		}
+		if e, ended := finish(f.orgA); ended || e.ID != 0 {
+			t.Errorf("finished twice: %+v", e)
 		}
 	})
 }

@@ -90,7 +90,7 @@ func TestExportPages(t *testing.T) {
 					}
 				}
 			}
-			if _, err := q.FinishEnrollment(ctx, f.orgA, adaE.ID, store.EnrollmentCompleted, at.Add(time.Hour)); err != nil {
+			if _, _, err := q.FinishEnrollment(ctx, f.orgA, adaE.ID, store.EnrollmentCompleted, at.Add(time.Hour)); err != nil {
 				return err
 			}
 			c, _, err := q.CreateCertificate(ctx, store.NewCertificate{OrganizationID: f.orgA, EnrollmentID: adaE.ID, Number: "N-ADA",

@@ -450,7 +450,7 @@ func TestSharedCountersWaitOnlyForCommits(t *testing.T) {
 	at := time.Now()
 	enrollments := activeEnrollments(t, db, org, at, courses[0], courses[0])
 	complete := func(ctx context.Context, q *store.Queries, id int64) error {
-		if ok, err := q.FinishEnrollment(ctx, org, id, store.EnrollmentCompleted, at); err != nil || !ok {
+		if _, ok, err := q.FinishEnrollment(ctx, org, id, store.EnrollmentCompleted, at); err != nil || !ok {
 			return fmt.Errorf("complete enrollment %d: %v, %w", id, ok, err)
 		}
 		return q.CountDaily(ctx, org, at, "completed", 1)
@@ -507,7 +507,7 @@ func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
 		at := time.Now()
 		enrollments := activeEnrollments(t, db, org, at, courses[0], courses[1])
 		count := func(q *store.Queries, enrollment int64) error {
-			if _, err := q.FinishEnrollment(ctx, org, enrollment, store.EnrollmentCompleted, at); err != nil {
+			if _, _, err := q.FinishEnrollment(ctx, org, enrollment, store.EnrollmentCompleted, at); err != nil {
 				return err
 			}
 			if err := q.CountItem(ctx, org, courses[0], lesson, "received", 1); err != nil {
@@ -534,7 +534,7 @@ func TestCountsOfWhatTheTransactionDeleted(t *testing.T) {
 			}
 		}
 		err = db.InTx(ctx, func(q *store.Queries) error {
-			if _, err := q.FinishEnrollment(ctx, org, enrollments[1], store.EnrollmentCompleted, at); err != nil {
+			if _, _, err := q.FinishEnrollment(ctx, org, enrollments[1], store.EnrollmentCompleted, at); err != nil {
 				return err
 			}
 			if err := q.CountDaily(ctx, org, at, "completed", 1); err != nil {

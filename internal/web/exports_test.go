@@ -113,7 +113,7 @@ func newExportSchool(t *testing.T, app *testApp) exportSchool {
 				}
 			}
 		}
-		if _, err := q.FinishEnrollment(ctx, sc.orgID, sc.ada.ID, store.EnrollmentCompleted, at.Add(time.Hour)); err != nil {
+		if _, _, err := q.FinishEnrollment(ctx, sc.orgID, sc.ada.ID, store.EnrollmentCompleted, at.Add(time.Hour)); err != nil {
 			return err
 		}
 		c, _, err := q.CreateCertificate(ctx, store.NewCertificate{OrganizationID: sc.orgID, EnrollmentID: sc.ada.ID, Number: "CERT-1",

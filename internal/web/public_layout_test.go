@@ -191,7 +191,7 @@ func TestUnsubscribeWordsEachState(t *testing.T) {
 				var err error
 				switch to {
 				case store.EnrollmentCompleted, store.EnrollmentFailed:
-					_, err = q.FinishEnrollment(ctx, e.OrganizationID, e.ID, to, clock.now())
+					_, _, err = q.FinishEnrollment(ctx, e.OrganizationID, e.ID, to, clock.now())
 				case store.EnrollmentCancelled, store.EnrollmentUnsubscribed:
 					_, err = q.EndEnrollment(ctx, e.OrganizationID, e.ID, to, clock.now())
 				}
