@@ -56,6 +56,15 @@ const (
 	certificateFrom = `certificates c JOIN enrollments e ON e.id = c.enrollment_id JOIN learners l ON l.id = e.learner_id`
 )
 
+// certificateReturning are certificateColumns as a statement writing
+// certificates returns them: SQLite's RETURNING reads only the table
+// written.
+const certificateReturning = `id, organization_id, enrollment_id, number, learner_name, course_title, organization_name,
+	completed_at, claimed_at, qr_png, created_at,
+	(SELECT l.email FROM enrollments e JOIN learners l ON l.id = e.learner_id WHERE e.id = certificates.enrollment_id),
+	(SELECT e.course_id FROM enrollments e WHERE e.id = certificates.enrollment_id),
+	revoked_at, revoked_by, revoked_by_name, revocation_reason`
+
 func scanCertificate(r row) (Certificate, error) {
 	var (
 		c                Certificate
@@ -109,21 +118,19 @@ type NewCertificate struct {
 // a taken number does not abort the caller's transaction on PostgreSQL.
 func (q *Queries) CreateCertificate(ctx context.Context, nc NewCertificate) (Certificate, bool, error) {
 	at := now()
-	var id int64
-	err := q.queryRow(ctx, `
+	c, err := scanCertificate(q.queryRow(ctx, `
 		INSERT INTO certificates (organization_id, enrollment_id, number, course_title, organization_name, completed_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING
-		RETURNING id`,
-		nc.OrganizationID, nc.EnrollmentID, nc.Number, nc.CourseTitle, nc.OrganizationName, dbTime(nc.CompletedAt), at).Scan(&id)
+		RETURNING `+certificateReturning,
+		nc.OrganizationID, nc.EnrollmentID, nc.Number, nc.CourseTitle, nc.OrganizationName, dbTime(nc.CompletedAt), at))
 	if err == nil {
-		c, err := q.certificate(ctx, fmt.Sprintf("certificate %d", id), `c.organization_id = ? AND c.id = ?`, nc.OrganizationID, id)
-		return c, err == nil, err
+		return c, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Certificate{}, false, fmt.Errorf("issue the certificate of enrollment %d: %w", nc.EnrollmentID, err)
 	}
-	c, err := q.CertificateOfEnrollment(ctx, nc.OrganizationID, nc.EnrollmentID)
+	c, err = q.CertificateOfEnrollment(ctx, nc.OrganizationID, nc.EnrollmentID)
 	if errors.Is(err, ErrNotFound) {
 		return Certificate{}, false, fmt.Errorf("issue the certificate of enrollment %d: number taken: %w", nc.EnrollmentID, ErrConflict)
 	}
