@@ -266,9 +266,9 @@ func (s *SMTP) Send(ctx context.Context, env Envelope, raw []byte) (string, erro
 
 // sendOn runs one mail transaction on a connection from get, and puts the
 // connection back for reuse, or closes it after a failed exchange. On a
-// reused connection that failed at MAIL FROM without a reply, or with 421
-// (the server closing it), it returns a staleConnError holding the
-// connection, for the caller to replace.
+// reused connection that failed at MAIL FROM as droppedAtMail tells, it
+// returns a staleConnError holding the connection, for the caller to
+// replace.
 func (s *SMTP) sendOn(ctx context.Context, env Envelope, raw []byte, get func(context.Context) (*smtpConn, bool, error)) (string, error) {
 	c, reused, err := get(ctx)
 	if err != nil {
@@ -317,14 +317,18 @@ func (e *staleConnError) Error() string { return e.err.Error() }
 func (e *staleConnError) Unwrap() error { return e.err }
 
 // droppedAtMail tells whether err is MAIL FROM failing as on a connection
-// the server has dropped: no reply at all, or 421.
+// the server has dropped: no reply at all (the connection closed, or
+// silent until the timeout), or a 4xx reply. Servers that drop an idle
+// client say so with 421, or with 451 "timeout waiting for client input",
+// which the next command reads. Tried again, a 4xx that was not about the
+// connection costs a dial.
 func droppedAtMail(err error) bool {
 	cmd, ok := errors.AsType[*commandError](err)
 	if !ok || cmd.command != "MAIL" {
 		return false
 	}
 	reply, isReply := errors.AsType[*textproto.Error](err)
-	return !isReply || reply.Code == 421
+	return !isReply || (reply.Code >= 400 && reply.Code < 500)
 }
 
 // checkEnvelope refuses what would break the SMTP commands: a line break
@@ -398,7 +402,7 @@ func (s *SMTP) sendError(ctx context.Context, err error) error {
 // commandError is a failed MAIL FROM, RCPT TO or end of DATA: the last
 // two may be about the recipient, and the first sent nothing.
 type commandError struct {
-	command string // "RCPT" or "DATA"
+	command string // "MAIL", "RCPT" or "DATA"
 	err     error
 }
 
@@ -447,8 +451,8 @@ func enhancedStatus(msg string) (class, subject, detail int, ok bool) {
 // fewer than MaxConns are open.
 //
 // An idle connection is not checked (RSET would cost a round trip per
-// email); one that the server dropped fails at MAIL FROM, which Send
-// tries again on a new connection. One idle for longer than maxIdle is
+// email); one that the server dropped fails at MAIL FROM, and Send tries
+// again on a new connection. One idle for longer than maxIdle is
 // replaced unused.
 func (s *SMTP) acquire(ctx context.Context) (*smtpConn, bool, error) {
 	if s.isClosed() {
@@ -481,6 +485,10 @@ func (s *SMTP) acquire(ctx context.Context) (*smtpConn, bool, error) {
 
 // redial opens a connection in place of one just closed, with its token.
 func (s *SMTP) redial(ctx context.Context) (*smtpConn, bool, error) {
+	if s.isClosed() {
+		<-s.open
+		return nil, false, errClosed
+	}
 	c, err := s.dial(ctx)
 	return c, false, err
 }

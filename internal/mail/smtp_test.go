@@ -293,37 +293,46 @@ func TestSMTPReusesConnections(t *testing.T) {
 	})
 }
 
-// A reused connection that the server closes with 421 at MAIL FROM is
-// replaced and the email goes out; any other refusal of MAIL FROM is the
-// answer, tried once.
+// A reused connection whose MAIL FROM gets a 4xx (421 closing, 451 idle
+// timeout) is replaced and the email goes out; a 5xx is the answer, and
+// so is a 4xx on a connection just opened: each tried once.
 func TestSMTPMailFromOnAReusedConnection(t *testing.T) {
+	closing := &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "idle too long, closing"}
+	idle := &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "timeout waiting for client input"}
+	refused := &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "sender refused"}
 	for _, tc := range []struct {
 		name         string
+		failing      int // the MAIL FROM answered with reply: the first send's, or the second's on the reused connection
 		reply        *gosmtp.SMTPError
 		wantErr      bool
 		messages     int
 		mailCommands int
 		connections  int
 	}{
-		{"closing", &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "idle too long, closing"}, false, 2, 3, 2},
-		{"refused", &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "sender refused"}, true, 1, 2, 1},
+		{"closing", 2, closing, false, 2, 3, 2},
+		{"idle timeout", 2, idle, false, 2, 3, 2},
+		{"refused", 2, refused, true, 1, 2, 1},
+		{"closing a new connection", 1, closing, true, 1, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mails atomic.Int64
 			sink := smtptest.Start(t, smtptest.Options{MailReply: func(n int) error {
 				mails.Store(int64(n))
-				if n == 2 {
+				if n == tc.failing {
 					return tc.reply
 				}
 				return nil
 			}})
 			s := newTestSMTP(t, sink, SMTPConfig{MaxConns: 1})
-			if _, err := s.Send(context.Background(), testEnvelope, testMessage("1")); err != nil {
-				t.Fatal(err)
+			var errs []error
+			for _, m := range []string{"1", "2"} {
+				_, err := s.Send(context.Background(), testEnvelope, testMessage(m))
+				if err != nil {
+					errs = append(errs, err)
+				}
 			}
-			_, err := s.Send(context.Background(), testEnvelope, testMessage("2"))
-			if (err != nil) != tc.wantErr || (err != nil && !IsPermanent(err)) {
-				t.Errorf("second send: %v, want an error %v", err, tc.wantErr)
+			if got := len(errs) > 0; got != tc.wantErr {
+				t.Errorf("send errors %v, want an error %v", errs, tc.wantErr)
 			}
 			if n, m, c := len(sink.Messages()), mails.Load(), sink.Connections(); n != tc.messages || m != int64(tc.mailCommands) || c != tc.connections {
 				t.Errorf("sink got %d messages, %d MAIL FROM, %d connections; want %d, %d, %d", n, m, c, tc.messages, tc.mailCommands, tc.connections)
