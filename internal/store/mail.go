@@ -208,7 +208,7 @@ type RecordedAttempt struct {
 func (q *Queries) RecordMailAttempts(ctx context.Context, list []RecordedAttempt) (changed []bool, err error) {
 	t := now()
 	var moved []movedMail
-	if q.dialect == Postgres && distinctMessages(list) {
+	if q.dialect == Postgres && len(list) > 1 && distinctMessages(list) {
 		moved, err = q.recordMailAttemptsPostgres(ctx, list, t)
 	} else {
 		moved, err = q.recordMailAttemptsEach(ctx, list, t)
@@ -265,7 +265,8 @@ func distinctMessages(list []RecordedAttempt) bool {
 }
 
 // recordMailAttemptsEach records the attempts one statement each, in
-// order: two attempts at one message each see the other's outcome.
+// order: of two attempts at one message, the second sees the first's
+// outcome.
 func (q *Queries) recordMailAttemptsEach(ctx context.Context, list []RecordedAttempt, t time.Time) ([]movedMail, error) {
 	var moved []movedMail
 	for i, r := range list {

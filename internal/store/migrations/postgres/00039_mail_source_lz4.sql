@@ -14,4 +14,12 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-ALTER TABLE mail_messages ALTER COLUMN raw SET COMPRESSION DEFAULT;
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression') THEN
+        ALTER TABLE mail_messages ALTER COLUMN raw SET COMPRESSION DEFAULT;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
