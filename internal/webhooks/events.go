@@ -256,11 +256,11 @@ func (s *Service) writeEvents(ctx context.Context, q *store.Queries, events []st
 	return s.kickEndpoints(ctx, q, ids)
 }
 
-// pendingEvents are a transaction's events not yet written, and the
-// organizations it found to have endpoints.
+// pendingEvents are a transaction's events not yet written, and whether
+// each organization it probed has endpoints.
 type pendingEvents struct {
-	events        []store.WebhookEvent
-	withEndpoints map[int64]bool
+	events       []store.WebhookEvent
+	hasEndpoints map[int64]bool
 	// written is set once the events have been written: an event of work
 	// done before the commit after that (another BeforeCommit) is
 	// written at once.
@@ -274,7 +274,7 @@ func (s *Service) pending(q *store.Queries) *pendingEvents {
 	if p, ok := q.TxValue(pendingKey{s}).(*pendingEvents); ok {
 		return p
 	}
-	p := &pendingEvents{withEndpoints: map[int64]bool{}}
+	p := &pendingEvents{hasEndpoints: map[int64]bool{}}
 	written := q.BeforeCommit(func(ctx context.Context) error {
 		events := p.events
 		p.events, p.written = nil, true
@@ -299,18 +299,20 @@ func jsonPayload(p Payload) (string, error) {
 }
 
 // wanted reports whether the organization has endpoints at all: the one
-// indexed probe an event costs an organization without webhooks, before
-// any payload is built. A transaction probes an organization with
-// endpoints once; which of them want the event is decided as it is
-// written.
+// indexed probe an organization without webhooks pays, before any
+// payload is built. A transaction probes each organization once (a
+// delivery batch completes many enrollments of one); which endpoints
+// want an event is decided as it is written.
 func (s *Service) wanted(ctx context.Context, q *store.Queries, orgID int64) (bool, error) {
 	p := s.pending(q)
-	if p != nil && p.withEndpoints[orgID] {
-		return true, nil
+	if p != nil {
+		if has, ok := p.hasEndpoints[orgID]; ok {
+			return has, nil
+		}
 	}
 	has, err := q.HasWebhookEndpoints(ctx, orgID)
-	if has && p != nil {
-		p.withEndpoints[orgID] = true
+	if err == nil && p != nil {
+		p.hasEndpoints[orgID] = has
 	}
 	return has, err
 }

@@ -550,6 +550,40 @@ func TestEventsOfOneTransaction(t *testing.T) {
 	})
 }
 
+// TestEndpointCreatedDuringATransaction: a transaction asks once whether
+// an organization has endpoints. One created while it runs gets none of
+// its events (as it gets none of those asked about before it was
+// committed), and every event of the transactions after it. PostgreSQL
+// only: on SQLite no endpoint is written while a transaction writes.
+func TestEndpointCreatedDuringATransaction(t *testing.T) {
+	db := storetest.NewPostgres(t)
+	f := newFixture(t, db)
+	enrollments := f.enroll("ada@example.com", "bob@example.com")
+	var late store.WebhookEndpoint
+	err := db.InTx(f.ctx, func(q *store.Queries) error {
+		if _, err := f.learning.Finish(f.ctx, q, f.org, enrollments[0].ID, store.EnrollmentCompleted); err != nil {
+			return err
+		}
+		err := db.InTx(f.ctx, func(q *store.Queries) error {
+			var err error
+			late, err = q.CreateWebhookEndpoint(f.ctx, store.NewWebhookEndpoint{OrganizationID: f.org, URL: "https://late.example/",
+				Events: []string{"*"}, Secret: webhooks.NewSecret()})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = f.learning.Finish(f.ctx, q, f.org, enrollments[1].ID, store.EnrollmentCompleted)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expect(late)
+	f.enroll("cy@example.com")
+	f.expect(late, "enrollment.created")
+}
+
 // TestTestEventAndRedeliver: a test event goes to its endpoint alone,
 // when it is enabled, one at a time; a redelivered message is pending
 // again, due now, with its attempts kept.
