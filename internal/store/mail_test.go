@@ -102,17 +102,8 @@ func TestMailAttemptsRecordedTogether(t *testing.T) {
 				t.Errorf("email %d: %+v, want %+v", i, got, want)
 			}
 		}
-		today := store.ReportDay(time.Now())
-		counts, err := db.Read().DailyCounts(ctx, org, today, today)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, c := range counts {
-			got = append(got, fmt.Sprintf("%s=%d", c.Metric, c.N))
-		}
-		if want := "mail_failed:lesson=2 mail_retried:lesson=2 mail_sent:lesson=4"; strings.Join(got, " ") != want {
-			t.Errorf("counts %q, want %q", strings.Join(got, " "), want)
+		if got, want := todaysCounts(t, db, org), "mail_failed:lesson=2 mail_retried:lesson=2 mail_sent:lesson=4"; got != want {
+			t.Errorf("counts %q, want %q", got, want)
 		}
 	})
 }

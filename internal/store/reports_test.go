@@ -332,19 +332,26 @@ func TestMailOutcomesAreCounted(t *testing.T) {
 				t.Fatalf("record %s of %d: changed %v, %v", step.status, step.id, changed, err)
 			}
 		}
-		today := store.ReportDay(time.Now())
-		counts, err := db.Read().DailyCounts(ctx, org, today, today)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, c := range counts {
-			got = append(got, fmt.Sprintf("%s=%d", c.Metric, c.N))
-		}
-		if want := "mail_failed:lesson=1 mail_retried:lesson=1 mail_sent:lesson=2"; strings.Join(got, " ") != want {
-			t.Errorf("counts %q, want %q", strings.Join(got, " "), want)
+		if got, want := todaysCounts(t, db, org), "mail_failed:lesson=1 mail_retried:lesson=1 mail_sent:lesson=2"; got != want {
+			t.Errorf("counts %q, want %q", got, want)
 		}
 	})
+}
+
+// todaysCounts returns an organization's counters of the day, each as
+// "metric=n", in the order DailyCounts reads them.
+func todaysCounts(t *testing.T, db *store.DB, org int64) string {
+	t.Helper()
+	today := store.ReportDay(time.Now())
+	counts, err := db.Read().DailyCounts(context.Background(), org, today, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range counts {
+		got = append(got, fmt.Sprintf("%s=%d", c.Metric, c.N))
+	}
+	return strings.Join(got, " ")
 }
 
 // A request for daily sums without a sum is refused rather than sent to
@@ -413,21 +420,12 @@ func TestMailOutcomesRecordedTogetherAreCounted(t *testing.T) {
 		if want := []bool{true, true, true, true, true, true, true, false}; !slices.Equal(changed, want) {
 			t.Errorf("changed %v, want %v", changed, want)
 		}
-		today := store.ReportDay(time.Now())
 		for org, want := range map[int64]string{
 			acme:   "mail_failed:lesson=1 mail_retried:lesson=1 mail_sent:certificate=1 mail_sent:lesson=3",
 			globex: "mail_sent:lesson=1",
 		} {
-			counts, err := db.Read().DailyCounts(ctx, org, today, today)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, c := range counts {
-				got = append(got, fmt.Sprintf("%s=%d", c.Metric, c.N))
-			}
-			if strings.Join(got, " ") != want {
-				t.Errorf("organization %d: counts %q, want %q", org, strings.Join(got, " "), want)
+			if got := todaysCounts(t, db, org); got != want {
+				t.Errorf("organization %d: counts %q, want %q", org, got, want)
 			}
 		}
 		if m, err := db.Read().MailMessageByID(ctx, ids[5]); err != nil || m.Status != store.MailQueued || m.Attempts != 1 {
