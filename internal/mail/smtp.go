@@ -318,17 +318,16 @@ func (e *staleConnError) Unwrap() error { return e.err }
 
 // droppedAtMail tells whether err is MAIL FROM failing as on a connection
 // the server has dropped: no reply at all (the connection closed, or
-// silent until the timeout), or a 4xx reply. Servers that drop an idle
-// client say so with 421, or with 451 "timeout waiting for client input",
-// which the next command reads. Tried again, a 4xx that was not about the
-// connection costs a dial.
+// silent until the timeout), or 421, the server closing it. Other 4xx
+// replies (a provider throttling) are the answer: tried again on a new
+// connection, each would cost a login.
 func droppedAtMail(err error) bool {
 	cmd, ok := errors.AsType[*commandError](err)
 	if !ok || cmd.command != "MAIL" {
 		return false
 	}
 	reply, isReply := errors.AsType[*textproto.Error](err)
-	return !isReply || (reply.Code >= 400 && reply.Code < 500)
+	return !isReply || reply.Code == 421
 }
 
 // checkEnvelope refuses what would break the SMTP commands: a line break
@@ -485,10 +484,6 @@ func (s *SMTP) acquire(ctx context.Context) (*smtpConn, bool, error) {
 
 // redial opens a connection in place of one just closed, with its token.
 func (s *SMTP) redial(ctx context.Context) (*smtpConn, bool, error) {
-	if s.isClosed() {
-		<-s.open
-		return nil, false, errClosed
-	}
 	c, err := s.dial(ctx)
 	return c, false, err
 }
@@ -496,6 +491,10 @@ func (s *SMTP) redial(ctx context.Context) (*smtpConn, bool, error) {
 // dial opens a connection for a token the caller took from s.open, and
 // gives the token back when that fails.
 func (s *SMTP) dial(ctx context.Context) (*smtpConn, error) {
+	if s.isClosed() {
+		<-s.open
+		return nil, errClosed
+	}
 	c, err := s.dialConn(ctx)
 	if err == nil && s.isClosed() {
 		c.netConn.Close()
