@@ -2,7 +2,7 @@ package store_test
 
 import (
 	"context"
-	"fmt"
+	"crypto/rand"
 	"slices"
 	"strings"
 	"testing"
@@ -20,21 +20,8 @@ func TestMailAttemptsRecordedTogether(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		org, _ := storetest.NewOrganization(t, db, "Acme")
-		var ids []int64
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i := range 6 {
-				m, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: &org, Kind: "lesson", Sender: "old@example.com",
-					Recipient: "b@example.com", Subject: "Hi", MessageID: fmt.Sprintf("t%d@example.com", i), Raw: []byte("x")})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, m.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		lesson := queuedEmail{&org, "lesson"}
+		ids := queueEmails(t, db, "old@example.com", lesson, lesson, lesson, lesson, lesson, lesson)
 		retryAt := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 		record := func(group []store.RecordedAttempt) []bool {
 			t.Helper()
@@ -106,6 +93,36 @@ func TestMailAttemptsRecordedTogether(t *testing.T) {
 			t.Errorf("counts %q, want %q", got, want)
 		}
 	})
+}
+
+// queuedEmail is an email for queueEmails: its organization (nil for the
+// platform's) and kind.
+type queuedEmail struct {
+	org  *int64
+	kind string
+}
+
+// queueEmails records emails from sender, queued, in one transaction, and
+// returns their ids in order.
+func queueEmails(t *testing.T, db *store.DB, sender string, emails ...queuedEmail) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var ids []int64
+	err := db.InTx(ctx, func(q *store.Queries) error {
+		for _, e := range emails {
+			m, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: e.org, Kind: e.kind, Sender: sender,
+				Recipient: "b@example.com", Subject: "Hi", MessageID: rand.Text() + "@example.com", Raw: []byte("x")})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, m.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 // On PostgreSQL an email's source is stored compressed with lz4, where

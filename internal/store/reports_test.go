@@ -297,21 +297,8 @@ func TestMailOutcomesAreCounted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		org, _ := storetest.NewOrganization(t, db, "Acme")
-		var ids []int64
-		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i, owner := range []*int64{&org, &org, &org, nil} {
-				m, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: owner, Kind: "lesson", Sender: "a@example.com",
-					Recipient: "b@example.com", Subject: "Hi", MessageID: fmt.Sprintf("m%d@example.com", i), Raw: []byte("x")})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, m.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		lesson := queuedEmail{&org, "lesson"}
+		ids := queueEmails(t, db, "a@example.com", lesson, lesson, lesson, queuedEmail{nil, "lesson"})
 		for _, step := range []struct {
 			id      int64
 			status  string
@@ -375,22 +362,10 @@ func TestMailOutcomesRecordedTogetherAreCounted(t *testing.T) {
 		ctx := context.Background()
 		acme, _ := storetest.NewOrganization(t, db, "Acme")
 		globex, _ := storetest.NewOrganization(t, db, "Globex")
-		type email struct {
-			org  *int64
-			kind string
-		}
-		emails := []email{{&acme, "lesson"}, {&acme, "lesson"}, {&acme, "certificate"}, {&acme, "lesson"},
-			{&globex, "lesson"}, {&globex, "lesson"}, {nil, "invitation"}, {&acme, "lesson"}}
-		var ids []int64
+		ids := queueEmails(t, db, "a@example.com", queuedEmail{&acme, "lesson"}, queuedEmail{&acme, "lesson"},
+			queuedEmail{&acme, "certificate"}, queuedEmail{&acme, "lesson"}, queuedEmail{&globex, "lesson"},
+			queuedEmail{&globex, "lesson"}, queuedEmail{nil, "invitation"}, queuedEmail{&acme, "lesson"})
 		err := db.InTx(ctx, func(q *store.Queries) error {
-			for i, e := range emails {
-				m, err := q.CreateMailMessage(ctx, store.NewMailMessage{OrganizationID: e.org, Kind: e.kind, Sender: "a@example.com",
-					Recipient: "b@example.com", Subject: "Hi", MessageID: fmt.Sprintf("m%d@example.com", i), Raw: []byte("x")})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, m.ID)
-			}
 			// The first was tried before and is retried; the last is
 			// already sent.
 			if _, err := q.RecordMailAttempt(ctx, ids[0], store.MailAttempt{Status: store.MailQueued, Transport: "smtp", RetryAt: time.Now()}); err != nil {
